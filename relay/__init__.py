@@ -1,0 +1,41 @@
+"""relay: a self-hosted message bus for AI coding agents."""
+import logging
+
+from flask import Flask
+
+__version__ = "0.1.0"
+
+
+def create_app(config=None, clock=None) -> Flask:
+    """The app factory.
+
+    `config` is a Settings, a mapping of environment-variable names (tests),
+    or None to read the environment. `clock` replaces the system clock.
+    """
+    from . import auth, db, errors
+    from .api import blueprints, release_conn
+    from .api.streams import sock
+    from .clock import system_clock
+    from .config import Settings, from_env, parse
+    from .runtime import Relay
+
+    if isinstance(config, Settings):
+        settings = config
+    else:
+        settings = parse(config) if config is not None else from_env()
+    db.init(settings.db)
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.config["SOCK_SERVER_OPTIONS"] = {"ping_interval": settings.keepalive,
+                                         "max_message_size": settings.max_body_bytes}
+    app.json.sort_keys = False
+    app.extensions["relay"] = Relay(settings, clock or system_clock)
+    errors.register(app)
+    app.before_request(auth.require_token)
+    app.teardown_appcontext(release_conn)
+    for bp in blueprints():
+        app.register_blueprint(bp)
+    sock.init_app(app)
+    logging.getLogger("relay").setLevel(settings.log_level.upper())
+    return app

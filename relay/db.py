@@ -1,0 +1,112 @@
+"""SQLite connections, transactions, and the schema's version.
+
+Every connection runs in autocommit mode; writes open their own
+`BEGIN IMMEDIATE` so concurrent writers queue on SQLite's lock instead of
+failing halfway through with "database is locked".
+"""
+import queue
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema.sql"
+SCHEMA_VERSION = 1
+
+# version -> SQL that brings a database from version-1 to version. A new
+# schema change adds a row here *and* edits schema.sql, so new and old
+# databases end up the same.
+MIGRATIONS: dict[int, str] = {}
+
+
+class SchemaError(RuntimeError):
+    pass
+
+
+def connect(path: str, synchronous: str = "FULL") -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5.0)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={'NORMAL' if synchronous.upper() == 'NORMAL' else 'FULL'}")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=5000")
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection):
+    """One write transaction: commits on success, rolls back on any error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def init(path: str) -> int:
+    """Create or migrate the database at `path`; returns its schema version."""
+    conn = connect(path)
+    try:
+        with transaction(conn):
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise SchemaError(
+                    f"database {path} has schema version {version}, newer than this relay "
+                    f"({SCHEMA_VERSION}); upgrade relay")
+            if version == 0:
+                for statement in _statements(SCHEMA_PATH.read_text()):
+                    conn.execute(statement)
+            else:
+                for step in range(version + 1, SCHEMA_VERSION + 1):
+                    for statement in _statements(MIGRATIONS[step]):
+                        conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        return SCHEMA_VERSION
+    finally:
+        conn.close()
+
+
+def _statements(script: str):
+    # executescript() would COMMIT our transaction first; splitting keeps the
+    # whole schema change atomic. complete_statement() respects quoted ';'.
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending
+            pending = ""
+
+
+class Pool:
+    """Idle connections to one database, reused across requests.
+
+    Opening a connection and setting its pragmas costs more than a small
+    query, so each request borrows one and gives it back at teardown.
+    """
+
+    def __init__(self, path: str, synchronous: str = "FULL", size: int = 64):
+        self.path = path
+        self.synchronous = synchronous
+        self._idle: queue.LifoQueue = queue.LifoQueue(maxsize=size)
+
+    def acquire(self) -> sqlite3.Connection:
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            return connect(self.path, self.synchronous)
+
+    def release(self, conn: sqlite3.Connection) -> None:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        try:
+            self._idle.put_nowait(conn)
+        except queue.Full:
+            conn.close()
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                return

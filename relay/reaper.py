@@ -1,0 +1,117 @@
+"""The reap cycle (API.md §11) and the thread that runs it every interval.
+
+Each step runs in its own transaction and publishes its events after that
+commit; a step that fails is logged and the others still run.
+"""
+import logging
+import threading
+
+from . import db
+from .events import activity_event, agent_event, agent_removed, message_event
+from .store import activity, agents, events as event_log, messages
+
+log = logging.getLogger("relay.reaper")
+
+
+class Reaper:
+    def __init__(self, relay, interval: float):
+        self.relay = relay
+        self.interval = interval
+        self.last_reap_at: int | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._run_lock = threading.Lock()
+
+    # --- the steps: (conn, now) -> (report fragment, events) -------------------
+
+    def release_claims(self, conn, now):
+        released = messages.release_expired_claims(conn, now)
+        return ({"releasedMessageIds": [m["id"] for m in released]},
+                [message_event("message.claim_released", m) for m in released])
+
+    def expire_queued(self, conn, now):
+        expired = messages.expire_queued(conn, now)
+        return ({"expiredQueuedMessageIds": [m["id"] for m in expired]},
+                [message_event("message.expired", m) for m in expired])
+
+    def mark_stale(self, conn, now):
+        changed = agents.mark_stale(conn, now, int(self.relay.settings.stale_after * 1000))
+        return {"staleAgentIds": [a["id"] for a in changed]}, self._presence(conn, changed, now)
+
+    def mark_offline(self, conn, now):
+        changed = agents.mark_offline(conn, now, int(self.relay.settings.offline_after * 1000))
+        return {"offlineAgentIds": [a["id"] for a in changed]}, self._presence(conn, changed, now)
+
+    def prune(self, conn, now):
+        pruned = agents.prune(conn, now, int(self.relay.settings.prune_after * 1000))
+        events = []
+        for agent_id in pruned:
+            events += [message_event("message.claim_released", m)
+                       for m in messages.release_claims_of(conn, agent_id)]
+            events.append(agent_removed(agent_id))
+        return {"prunedAgentIds": pruned}, events
+
+    def trim_events(self, conn, now):
+        settings = self.relay.settings
+        older_than = now - int(settings.event_retention_seconds * 1000)
+        return {"trimmedEvents": event_log.trim(conn, settings.event_retention, older_than)}, []
+
+    def _presence(self, conn, changed, now):
+        events = []
+        for agent in changed:
+            entry, _ = activity.add(conn, {"kind": "state", "agentId": agent["id"],
+                                           "title": f"{agent['id']} is {agent['status']}"}, now)
+            events += [agent_event("agent.status", agent), activity_event(entry)]
+        return events
+
+    def steps(self):
+        return [self.release_claims, self.expire_queued, self.mark_stale, self.mark_offline,
+                self.prune, self.trim_events]
+
+    # --- running ---------------------------------------------------------------
+
+    def run_once(self) -> dict:
+        """One reap cycle now; answers what changed."""
+        with self._run_lock:
+            conn = self.relay.pool.acquire()
+            try:
+                return self._cycle(conn)
+            finally:
+                self.relay.pool.release(conn)
+
+    def _cycle(self, conn) -> dict:
+        now = self.relay.clock()
+        report = {}
+        for step in self.steps():
+            try:
+                with db.transaction(conn):
+                    fragment, events = step(conn, now)
+                report.update(fragment)
+                self.relay.publisher.publish(conn, events)
+            except Exception:
+                log.exception("reap step %s failed", step.__name__)
+        self.last_reap_at = now
+        return report
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._loop, name="relay-reaper", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.run_once()
+            except Exception:
+                log.exception("reap cycle failed")

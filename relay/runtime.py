@@ -1,0 +1,37 @@
+"""The relay's running parts, shared by the app, the server and its threads."""
+import threading
+
+from . import db
+from .clock import system_clock
+from .config import Settings
+from .events import Broadcaster, Publisher
+from .reaper import Reaper
+from .slots import Slots
+
+
+class Relay:
+    def __init__(self, settings: Settings, clock=system_clock):
+        self.settings = settings
+        self.clock = clock
+        self.started_at = clock()
+        self.pool = db.Pool(settings.db, settings.synchronous, size=settings.threads + 8)
+        self.broadcaster = Broadcaster(settings.subscriber_queue)
+        self.publisher = Publisher(self.broadcaster, clock)
+        self.slots = Slots(settings.stream_limit)
+        self.reaper = Reaper(self, settings.reap_interval)
+        self.closing = threading.Event()      # set at shutdown: streams end
+
+    def start(self) -> None:
+        self.closing.clear()
+        self.broadcaster.start()
+        self.reaper.start()
+
+    def close_streams(self) -> None:
+        """Ends every open stream; publishing after this records but fans out nothing."""
+        self.closing.set()
+        self.broadcaster.stop()
+
+    def stop(self) -> None:
+        self.reaper.stop()
+        self.broadcaster.stop()
+        self.pool.close()

@@ -1,0 +1,58 @@
+"""The durable event log that streams replay from (API.md §3)."""
+import json
+
+from . import dumps, loads
+
+
+def envelope(row) -> dict:
+    return {"id": row["id"], "type": row["type"], "source": row["source"],
+            "subject": row["subject"], "time": row["time"], "data": loads(row["data"], {})}
+
+
+def append(conn, events, now: int) -> list[tuple[dict, dict | None]]:
+    """Store events in order; returns (envelope, scope) for each."""
+    stored = []
+    for event in events:
+        row = conn.execute(
+            "INSERT INTO events (type, source, subject, time, data, scope) VALUES (?,?,?,?,?,?) "
+            "RETURNING *",
+            (event.type, event.source, event.subject, now, dumps(event.data),
+             dumps(event.scope) if event.scope else None)).fetchone()
+        stored.append((envelope(row), event.scope))
+    return stored
+
+
+def after(conn, since: int, limit: int, types: list[str] | None = None) -> list[tuple[dict, dict | None]]:
+    """Events with id > since, oldest first, as (envelope, scope)."""
+    sql, args = "SELECT * FROM events WHERE id > ?", [since]
+    if types:
+        sql += " AND (" + " OR ".join("type LIKE ? ESCAPE '\\'" for _ in types) + ")"
+        args += [_like_prefix(t) for t in types]
+    rows = conn.execute(sql + " ORDER BY id LIMIT ?", (*args, limit))
+    return [(envelope(r), json.loads(r["scope"]) if r["scope"] else None) for r in rows]
+
+
+def _like_prefix(prefix: str) -> str:
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def first_kept_id(conn) -> int:
+    """The lowest id a resume can still start after: below it, events were trimmed."""
+    row = conn.execute("SELECT min(id) FROM events").fetchone()
+    if row[0] is not None:
+        return row[0]
+    seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+    return (seq[0] if seq else 0) + 1
+
+
+def latest_id(conn) -> int:
+    seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+    return seq[0] if seq else 0
+
+
+def trim(conn, keep: int, older_than: int) -> int:
+    """Drop events beyond the newest `keep`, and those older than `older_than` ms."""
+    latest = latest_id(conn)
+    count = conn.execute("DELETE FROM events WHERE id <= ?", (latest - keep,)).rowcount
+    count += conn.execute("DELETE FROM events WHERE time < ?", (older_than,)).rowcount
+    return count

@@ -1,0 +1,299 @@
+"""Messages: sending to every address form, the inbox poll, claims, reads,
+threads, and queued delivery for pool:/policy: addresses (API.md §2)."""
+from ..addresses import inbox_addresses, split
+from ..errors import ApiError, conflict, not_found
+from . import dumps, loads, placeholders, policies, pools
+
+KINDS = ("chat", "channel.event", "task", "pair", "control", "system")
+DEFAULT_QUEUE_AGE = 86400
+
+
+def to_dict(row) -> dict:
+    return {
+        "id": row["id"],
+        "from": row["from_agent"],
+        "to": row["to_addr"],
+        "kind": row["kind"],
+        "subject": row["subject"],
+        "body": row["body"],
+        "payload": loads(row["payload"], {}),
+        "meta": loads(row["meta"], {}),
+        "channel": row["channel"],
+        "replyTo": row["reply_to"],
+        "threadId": row["thread_id"] or row["id"],
+        "claimable": bool(row["claimable"]),
+        "claimTtlSeconds": row["claim_ttl_seconds"],
+        "claimedBy": row["claimed_by"],
+        "claimedAt": row["claimed_at"],
+        "claimExpiresAt": row["claim_expires_at"],
+        "idempotencyKey": row["idempotency_key"],
+        "readBy": loads(row["read_by"], []),
+        "deliveryStatus": row["delivery_status"],
+        "resolvedToAgent": row["resolved_to"],
+        "expiresAt": row["expires_at"],
+        "createdAt": row["created_at"],
+    }
+
+
+def get(conn, message_id: int) -> dict | None:
+    row = conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
+    return to_dict(row) if row else None
+
+
+def get_or_404(conn, message_id: int) -> dict:
+    message = get(conn, message_id)
+    if message is None:
+        raise not_found(f"message {message_id} not found")
+    return message
+
+
+# --- sending -------------------------------------------------------------
+
+def resolve(conn, address: str, now: int, max_age: int | None) -> tuple[str, str | None, int | None]:
+    """Where a message to `address` goes now: (deliveryStatus, resolvedTo, expiresAt)."""
+    kind, name = split(address)
+    if kind == "direct":
+        if not conn.execute("SELECT 1 FROM agents WHERE id = ?", (name,)).fetchone():
+            raise not_found(f"agent {name} not found")
+        return "delivered", None, None
+    if kind == "orchestrator":
+        row = conn.execute("SELECT agent_id FROM orchestrators WHERE id = ?", (name,)).fetchone()
+        if row is None:
+            raise not_found(f"orchestrator {name} not found")
+        return "delivered", row["agent_id"], None
+    if kind == "pool":
+        pool = pools.get(conn, name)
+        if pool is None:
+            raise not_found(f"pool {name} not found")
+        member = pools.pick(conn, pool, now)
+        if member:
+            return "delivered", member, None
+        return "queued", None, now + 1000 * (DEFAULT_QUEUE_AGE if max_age is None else max_age)
+    if kind == "policy":
+        policy = policies.get(conn, name)
+        if policy is None:
+            raise not_found(f"spawn policy {name} not found")
+        agent_id = policies.running_agent(conn, name)
+        if agent_id:
+            policies.note_activity(conn, agent_id, now)
+            return "delivered", agent_id, None
+        age = policies.queue_max_age(policy) if max_age is None else max_age
+        return "queued", None, now + 1000 * age
+    return "delivered", None, None      # broadcast and groups: matched when read
+
+
+def find_idempotent(conn, sender: str, key: str) -> dict | None:
+    row = conn.execute("SELECT * FROM messages WHERE from_agent = ? AND idempotency_key = ?",
+                       (sender, key)).fetchone()
+    return to_dict(row) if row else None
+
+
+def send(conn, m: dict, now: int) -> tuple[dict, bool]:
+    """Store a message (validated fields, API names). Returns (message, created).
+
+    A repeated idempotencyKey from the same sender returns the first message.
+    """
+    if m.get("idempotencyKey"):
+        first = find_idempotent(conn, m["from"], m["idempotencyKey"])
+        if first:
+            return first, False
+    thread_id = None
+    if m.get("replyTo") is not None:
+        parent = conn.execute("SELECT id, thread_id FROM messages WHERE id = ?",
+                              (m["replyTo"],)).fetchone()
+        if parent is None:
+            raise ApiError(400, f"replyTo must be the id of an existing message ({m['replyTo']} is not)")
+        thread_id = parent["thread_id"] or parent["id"]
+    status, resolved_to, expires_at = resolve(conn, m["to"], now, m.get("maxAgeSeconds"))
+    row = conn.execute(
+        """INSERT INTO messages (from_agent, to_addr, kind, subject, body, payload, meta, channel,
+               reply_to, thread_id, claimable, claim_ttl_seconds, idempotency_key,
+               delivery_status, resolved_to, expires_at, created_at)
+           VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING *""",
+        (m["from"], m["to"], m.get("kind") or "chat", m.get("subject"), m["body"],
+         dumps(m.get("payload") or {}), dumps(m.get("meta") or {}), m.get("channel"),
+         m.get("replyTo"), thread_id, int(bool(m.get("claimable"))),
+         m.get("claimTtlSeconds") or 300, m.get("idempotencyKey"), status, resolved_to,
+         expires_at, now)).fetchone()
+    return to_dict(row), True
+
+
+# --- reading -------------------------------------------------------------
+
+def inbox(conn, agent: dict, now: int, *, since: int = 0, unread: bool = False,
+          kind: str | None = None, channel: str | None = None, limit: int = 100) -> list[dict]:
+    """What `agent` reads: addressed to it (at read time for groups), not its own,
+    not claimed by someone else; ascending from `since`."""
+    addrs = inbox_addresses(agent)
+    sql = [f"""SELECT * FROM messages
+               WHERE (to_addr IN ({placeholders(addrs)}) OR resolved_to = ?) AND id > ?
+                 AND from_agent != ?
+                 AND NOT (claimed_by IS NOT NULL AND claimed_by != ? AND claim_expires_at > ?)"""]
+    args = [*addrs, agent["id"], since, agent["id"], agent["id"], now]
+    if unread:
+        sql.append("AND NOT EXISTS (SELECT 1 FROM json_each(messages.read_by) WHERE value = ?)")
+        args.append(agent["id"])
+    if kind:
+        sql.append("AND kind = ?")
+        args.append(kind)
+    if channel:
+        sql.append("AND channel = ?")
+        args.append(channel)
+    sql.append("ORDER BY id LIMIT ?")
+    args.append(limit)
+    return [to_dict(r) for r in conn.execute(" ".join(sql), args)]
+
+
+def recent(conn, *, sender=None, to=None, kind=None, channel=None, before=None,
+           limit=100) -> list[dict]:
+    """The dashboard's view: newest first."""
+    where, args = [], []
+    for column, value in (("from_agent", sender), ("to_addr", to), ("kind", kind),
+                          ("channel", channel)):
+        if value:
+            where.append(f"{column} = ?")
+            args.append(value)
+    if before:
+        where.append("id < ?")
+        args.append(before)
+    sql = "SELECT * FROM messages"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return [to_dict(r) for r in conn.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit))]
+
+
+def latest_id(conn) -> int:
+    return conn.execute("SELECT max(id) FROM messages").fetchone()[0] or 0
+
+
+def queued_for(conn, address: str, limit: int = 100) -> list[dict]:
+    rows = conn.execute("SELECT * FROM messages WHERE delivery_status = 'queued' AND to_addr = ? "
+                        "ORDER BY id LIMIT ?", (address, limit))
+    return [to_dict(r) for r in rows]
+
+
+def thread(conn, message: dict) -> list[dict]:
+    root = message["threadId"]
+    rows = conn.execute("SELECT * FROM messages WHERE id = ? OR thread_id = ? ORDER BY id",
+                        (root, root))
+    return [to_dict(r) for r in rows]
+
+
+# --- claims: one conditional UPDATE decides who holds a message ------------
+
+def claim(conn, message_id: int, agent_id: str, ttl_seconds: int | None, now: int) -> dict:
+    row = conn.execute(
+        """UPDATE messages
+              SET claimed_at = CASE WHEN claimed_by = :agent THEN claimed_at ELSE :now END,
+                  claimed_by = :agent,
+                  claim_expires_at = :now + 1000 * coalesce(:ttl, claim_ttl_seconds)
+            WHERE id = :id AND claimable = 1 AND delivery_status = 'delivered'
+              AND (claimed_by IS NULL OR claimed_by = :agent OR claim_expires_at <= :now)
+        RETURNING *""",
+        {"agent": agent_id, "now": now, "ttl": ttl_seconds, "id": message_id}).fetchone()
+    if row:
+        return to_dict(row)
+    message = get_or_404(conn, message_id)
+    if not message["claimable"]:
+        raise ApiError(400, f"message {message_id} is not claimable")
+    if message["deliveryStatus"] != "delivered":
+        raise conflict(f"message {message_id} is {message['deliveryStatus']}, not delivered")
+    raise conflict(f"already claimed by {message['claimedBy']}")
+
+
+def release(conn, message_id: int, agent_id: str) -> dict:
+    row = conn.execute(
+        """UPDATE messages SET claimed_by = NULL, claimed_at = NULL, claim_expires_at = NULL
+            WHERE id = ? AND claimed_by = ? RETURNING *""", (message_id, agent_id)).fetchone()
+    if row:
+        return to_dict(row)
+    message = get_or_404(conn, message_id)
+    if message["claimedBy"] is None:
+        raise conflict(f"message {message_id} is not claimed")
+    raise conflict(f"message {message_id} is claimed by {message['claimedBy']}, not {agent_id}")
+
+
+def release_expired_claims(conn, now: int) -> list[dict]:
+    rows = conn.execute(
+        """UPDATE messages SET claimed_by = NULL, claimed_at = NULL, claim_expires_at = NULL
+            WHERE claimed_by IS NOT NULL AND claim_expires_at <= ? RETURNING *""", (now,))
+    return sorted(map(to_dict, rows), key=lambda m: m["id"])
+
+
+def release_claims_of(conn, agent_id: str) -> list[dict]:
+    rows = conn.execute(
+        """UPDATE messages SET claimed_by = NULL, claimed_at = NULL, claim_expires_at = NULL
+            WHERE claimed_by = ? RETURNING *""", (agent_id,))
+    return sorted(map(to_dict, rows), key=lambda m: m["id"])
+
+
+# --- reads and deletes -----------------------------------------------------
+
+def mark_read(conn, message_ids: list[int], agent_id: str) -> list[dict]:
+    """Add agent_id to readBy where it is missing; returns the messages that changed."""
+    rows = conn.execute(
+        f"""UPDATE messages SET read_by = json_insert(read_by, '$[#]', ?)
+             WHERE id IN ({placeholders(message_ids)})
+               AND NOT EXISTS (SELECT 1 FROM json_each(messages.read_by) WHERE value = ?)
+         RETURNING *""", (agent_id, *message_ids, agent_id))
+    return sorted(map(to_dict, rows), key=lambda m: m["id"])
+
+
+def existing_ids(conn, message_ids: list[int]) -> set[int]:
+    rows = conn.execute(f"SELECT id FROM messages WHERE id IN ({placeholders(message_ids)})",
+                        message_ids)
+    return {r["id"] for r in rows}
+
+
+def delete(conn, message_id: int) -> dict | None:
+    row = conn.execute("DELETE FROM messages WHERE id = ? RETURNING *", (message_id,)).fetchone()
+    return to_dict(row) if row else None
+
+
+# --- queued delivery (API.md §2.4) ---------------------------------------------
+
+def resolve_queued(conn, address: str, agent_id: str, now: int) -> list[dict]:
+    """Deliver every unexpired message queued for `address` to `agent_id`, in send order."""
+    rows = conn.execute(
+        """UPDATE messages SET delivery_status = 'delivered', resolved_to = ?
+            WHERE delivery_status = 'queued' AND to_addr = ? AND expires_at > ?
+        RETURNING *""", (agent_id, address, now))
+    return sorted(map(to_dict, rows), key=lambda m: m["id"])
+
+
+def resolve_pool_queues(conn, agent: dict, now: int) -> list[dict]:
+    """An agent came online: queued messages of its pools go out, one member
+    each by the pool's strategy (the newcomer among them)."""
+    delivered = []
+    for pool in pools.pools_with_member(conn, agent):
+        for message in queued_for(conn, "pool:" + pool["name"], limit=500):
+            if message["expiresAt"] is not None and message["expiresAt"] <= now:
+                continue
+            member = pools.pick(conn, pool, now)
+            if member is None:
+                break
+            row = conn.execute(
+                "UPDATE messages SET delivery_status = 'delivered', resolved_to = ? "
+                "WHERE id = ? AND delivery_status = 'queued' RETURNING *",
+                (member, message["id"])).fetchone()
+            if row:
+                delivered.append(to_dict(row))
+    return delivered
+
+
+def expire_queued(conn, now: int) -> list[dict]:
+    rows = conn.execute(
+        """UPDATE messages SET delivery_status = 'expired'
+            WHERE delivery_status = 'queued' AND expires_at <= ? RETURNING *""", (now,))
+    return sorted(map(to_dict, rows), key=lambda m: m["id"])
+
+
+# --- counts ---------------------------------------------------------------------
+
+def counts_by_kind(conn) -> dict:
+    return {r["kind"]: r["n"] for r in
+            conn.execute("SELECT kind, count(*) AS n FROM messages GROUP BY kind")}
+
+
+def queued_count(conn) -> int:
+    return conn.execute("SELECT count(*) FROM messages WHERE delivery_status = 'queued'").fetchone()[0]
