@@ -111,6 +111,6 @@ def check(s: Settings) -> None:
         raise ConfigError("RELAY_MAX_STREAMS must not be negative")
     for name in ("reap_interval", "lifecycle_tick", "keepalive"):
         if getattr(s, name) <= 0:
-            raise ConfigError(f"{ENV[name][0]} must be greater than 0")
+            raise ConfigError(f"{ENV[name][1]} must be greater than 0")
     if s.max_body_bytes < 1024:
         raise ConfigError("RELAY_MAX_BODY_BYTES must be at least 1024")

@@ -71,10 +71,11 @@ def _statements(script: str):
     # executescript() would COMMIT our transaction first; splitting keeps the
     # whole schema change atomic. complete_statement() respects quoted ';'.
     pending = ""
-    for line in script.splitlines(keepends=True):
-        pending += line
+    for piece in script.split(";"):
+        pending += piece + ";"
         if sqlite3.complete_statement(pending):
-            yield pending
+            if pending.strip(" \n\t;"):
+                yield pending
             pending = ""
 
 

@@ -1,0 +1,147 @@
+"""API.md §0: errors, bodies, limits, lists and the token, on every route."""
+import pytest
+
+from relay import create_app
+from relay.config import Settings
+
+from .conftest import register
+
+
+def test_unknown_route_is_json_404(client):
+    r = client.get("/api/nothing-here")
+    assert r.status_code == 404
+    assert r.get_json() == {"error": "no route for /api/nothing-here"}
+
+
+def test_wrong_method_is_json_405_with_allow(client):
+    r = client.put("/api/messages/cursor")
+    assert r.status_code == 405
+    assert r.get_json() == {"error": "method PUT is not allowed on /api/messages/cursor"}
+    assert "GET" in r.headers["Allow"]
+
+
+def test_other_content_type_is_415(client):
+    r = client.post("/api/agents", data="id=a", content_type="application/x-www-form-urlencoded")
+    assert r.status_code == 415
+    assert r.get_json() == {"error": "Content-Type must be application/json"}
+
+
+def test_malformed_json_is_400(client):
+    r = client.post("/api/agents", data="{nope", content_type="application/json")
+    assert r.status_code == 400
+    assert r.get_json() == {"error": "request body is not valid JSON"}
+
+
+@pytest.mark.parametrize("body", ["[1, 2]", "\"text\"", "3", "null"])
+def test_non_object_body_is_400(client, body):
+    r = client.post("/api/agents", data=body, content_type="application/json")
+    assert r.status_code == 400
+    assert r.get_json() == {"error": "request body must be a JSON object"}
+
+
+def test_body_over_limit_is_413(db_path):
+    app = create_app(Settings(db=db_path, max_body_bytes=2048))
+    try:
+        r = app.test_client().post("/api/messages", data="x" * 4096, content_type="application/json")
+        assert r.status_code == 413
+        assert r.get_json() == {"error": "request body is larger than 2048 bytes"}
+    finally:
+        app.extensions["relay"].stop()
+
+
+def test_internal_error_hides_traceback_and_carries_request_id(app, caplog):
+    @app.get("/api/boom")
+    def boom():
+        raise RuntimeError("secret detail")
+
+    r = app.test_client().get("/api/boom")
+    assert r.status_code == 500
+    body = r.get_json()
+    assert body["error"] == "internal error"
+    assert len(body["requestId"]) == 16
+    assert "secret" not in r.get_data(as_text=True)
+    assert body["requestId"] in caplog.text
+
+
+@pytest.mark.parametrize("field,value,error", [
+    ("name", "n" * 121, "name must be at most 120 characters"),
+    ("label", "l" * 121, "label must be at most 120 characters"),
+    ("cwd", "/" * 501, "cwd must be at most 500 characters"),
+    ("instanceId", "i" * 241, "instanceId must be at most 240 characters"),
+])
+def test_string_limits_name_the_field(client, field, value, error):
+    r = client.post("/api/agents", json={"id": "a", field: value})
+    assert r.status_code == 400
+    assert r.get_json() == {"error": error}
+
+
+def test_unknown_fields_are_ignored(client):
+    r = client.post("/api/agents", json={"id": "a", "favouriteColour": "green"})
+    assert r.status_code == 201
+    assert "favouriteColour" not in r.get_json()
+
+
+@pytest.mark.parametrize("limit", ["0", "501", "abc", "-1", "1.5"])
+def test_bad_limit(client, limit):
+    r = client.get(f"/api/activity?limit={limit}")
+    assert r.status_code == 400
+    assert r.get_json() == {"error": "limit must be an integer between 1 and 500"}
+
+
+@pytest.mark.parametrize("path", ["/api/messages?before=x", "/api/messages?for=a&since=-3"])
+def test_bad_cursor(client, path):
+    register(client, "a")
+    r = client.get(path)
+    assert r.status_code == 400
+    assert "must be an integer" in r.get_json()["error"]
+
+
+def test_bad_boolean_query(client):
+    r = client.get("/api/agents?includeOffline=maybe")
+    assert r.status_code == 400
+    assert r.get_json() == {"error": "includeOffline must be 1, 0, true or false"}
+
+
+# --- the token ---------------------------------------------------------------------
+
+@pytest.fixture
+def secured(db_path):
+    app = create_app(Settings(db=db_path, token="s3cret"))
+    yield app.test_client()
+    app.extensions["relay"].stop()
+
+
+def test_no_token_is_401(secured):
+    r = secured.get("/api/agents")
+    assert r.status_code == 401
+    assert "token" in r.get_json()["error"]
+
+
+@pytest.mark.parametrize("how", ["header", "bearer", "query"])
+def test_token_accepted_three_ways(secured, how):
+    headers, path = {}, "/api/agents"
+    if how == "header":
+        headers["X-Agent-Relay-Token"] = "s3cret"
+    elif how == "bearer":
+        headers["Authorization"] = "Bearer s3cret"
+    else:
+        path += "?token=s3cret"
+    assert secured.get(path, headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize("token", ["wrong", "s3cre", "s3cret ", "ß3cret"])
+def test_wrong_token_is_401(secured, token):
+    r = secured.get("/api/agents", headers={"X-Agent-Relay-Token": token})
+    assert r.status_code == 401
+
+
+def test_health_and_spec_open_without_token(secured):
+    assert secured.get("/api/health").status_code == 200
+    assert secured.get("/api/spec").status_code == 200
+
+
+def test_writes_need_the_token_too(secured):
+    r = secured.post("/api/agents", json={"id": "a"})
+    assert r.status_code == 401
+    r = secured.post("/api/agents", json={"id": "a"}, headers={"Authorization": "bearer s3cret"})
+    assert r.status_code == 201

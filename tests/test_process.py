@@ -1,0 +1,80 @@
+"""The real server process: `python -m relay serve`, its startup line and its exit."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(tmp_path, **env):
+    port = free_port()
+    environment = {**os.environ, "RELAY_DB": str(tmp_path / "p.db"), "RELAY_PORT": str(port),
+                   "RELAY_KEEPALIVE": "0.5", **env}
+    if "AGENT_RELAY_TOKEN" not in env:
+        environment.pop("AGENT_RELAY_TOKEN", None)
+    proc = subprocess.Popen([sys.executable, "-m", "relay", "serve"], env=environment,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    return proc, port, line
+
+
+def get(port, path):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+        return r.status, json.loads(r.read())
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_serve_then_signal_exits_zero(tmp_path, signum):
+    proc, port, line = start(tmp_path)
+    try:
+        assert line.startswith(f"relay http://127.0.0.1:{port} ")
+        assert str(tmp_path / "p.db") in line
+        assert get(port, "/api/health")[1]["status"] == "ok"
+        began = time.monotonic()
+        proc.send_signal(signum)
+        assert proc.wait(10) == 0
+        assert time.monotonic() - began < 5
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_refuses_non_loopback_without_token(tmp_path):
+    proc, _, _ = start(tmp_path, RELAY_HOST="0.0.0.0")
+    assert proc.wait(10) == 2
+    assert "refusing to listen on 0.0.0.0 without a token" in proc.stderr.read()
+
+
+def test_bad_setting_exits_with_message(tmp_path):
+    proc, _, _ = start(tmp_path, RELAY_PORT="nope")
+    assert proc.wait(10) == 2
+    assert "RELAY_PORT must be a number" in proc.stderr.read()
+
+
+def test_init_db_creates_and_exits(tmp_path):
+    path = tmp_path / "init.db"
+    out = subprocess.run([sys.executable, "-m", "relay", "init-db"], capture_output=True, text=True,
+                         env={**os.environ, "RELAY_DB": str(path)}, timeout=30)
+    assert out.returncode == 0
+    assert path.exists()
+    assert "schema version 1" in out.stdout
+
+
+def test_loopback_rule():
+    from relay.config import ConfigError, Settings
+    from relay.server import Server, is_loopback
+    assert all(map(is_loopback, ["127.0.0.1", "127.9.9.9", "::1", "localhost"]))
+    assert not any(map(is_loopback, ["0.0.0.0", "10.0.0.1", "example.org", "::"]))
+    with pytest.raises(ConfigError, match="AGENT_RELAY_TOKEN"):
+        Server(Settings(host="10.1.2.3"))

@@ -1,0 +1,87 @@
+"""API.md §11: health, spec, stats, broadcast."""
+import re
+
+from .conftest import inbox, register, send
+
+
+def test_health(client, settings):
+    register(client, "a")
+    register(client, "b", status="offline")
+    send(client, "a", "b")
+    health = client.get("/api/health").get_json()
+    assert health["status"] == "ok"
+    assert health["version"] == "0.1.0"
+    assert health["uptimeSeconds"] == 0
+    assert health["db"]["ok"] is True and health["db"]["path"].endswith("relay.db")
+    assert health["db"]["sizeBytes"] > 0 and health["db"]["walBytes"] > 0
+    assert health["streams"] == {"sse": 0, "ws": 0, "poll": 0, "max": 56}
+    assert health["counts"] == {"agentsOnline": 1, "messages": 1, "queued": 0, "openTasks": 0}
+    assert health["lastReapAt"] is None
+
+
+def test_health_is_503_when_database_unreadable(client, relay_, monkeypatch):
+    import sqlite3
+
+    def broken(conn):
+        raise sqlite3.DatabaseError("file is not a database")
+    monkeypatch.setattr("relay.store.system.health_counts", broken)
+    r = client.get("/api/health")
+    assert r.status_code == 503
+    assert r.get_json()["status"] == "degraded" and r.get_json()["db"]["ok"] is False
+
+
+def test_stats(client):
+    register(client, "a")
+    register(client, "b", status="busy")
+    send(client, "a", "b")
+    send(client, "a", "b", kind="control")
+    send(client, "b", "a")
+    assert client.get("/api/stats").get_json() == {
+        "messages": {"total": 3, "byKind": {"chat": 2, "control": 1}},
+        "agents": {"total": 2, "byStatus": {"busy": 1, "online": 1}},
+        "tasks": {"total": 0, "byStatus": {}},
+        "queued": 0,
+    }
+
+
+def test_system_broadcast(client):
+    register(client, "a")
+    register(client, "b")
+    r = client.post("/api/system/broadcast", json={"body": "maintenance at 5", "subject": "ops"})
+    assert r.status_code == 201
+    m = r.get_json()
+    assert (m["from"], m["to"], m["kind"], m["subject"]) == ("system", "broadcast", "system", "ops")
+    assert [x["id"] for x in inbox(client, "a")] == [m["id"]]
+    assert [x["id"] for x in inbox(client, "b")] == [m["id"]]
+    types = [e["type"] for e in client.get("/api/events/recent").get_json()][-2:]
+    assert types == ["message.new", "system.broadcast"]
+    assert client.post("/api/system/broadcast", json={}).get_json() == {"error": "body is required"}
+
+
+def spec_routes(app):
+    found = set()
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/"):
+            continue
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            found.add((method, path))
+    return found
+
+
+def test_spec_matches_the_url_map_both_ways(client, app):
+    spec = client.get("/api/spec").get_json()
+    assert spec["openapi"].startswith("3.1")
+    documented = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops}
+    served = spec_routes(app)
+    assert served - documented == set(), "routes missing from the spec"
+    assert documented - served == set(), "spec documents routes that do not exist"
+
+
+def test_spec_operations_are_complete(client):
+    spec = client.get("/api/spec").get_json()
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            assert op["summary"] and op["responses"], (method, path)
+            for name in re.findall(r"{(\w+)}", path):
+                assert any(p["name"] == name and p["in"] == "path" for p in op["parameters"])
