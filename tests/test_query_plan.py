@@ -1,0 +1,52 @@
+"""The inbox poll and the cursor use indexes, never a table scan."""
+from relay import db
+from relay.store import messages
+
+
+class Recorder:
+    def __init__(self, conn):
+        self.conn, self.statements = conn, []
+
+    def execute(self, sql, args=()):
+        self.statements.append((sql, args))
+        return self.conn.execute(sql, args)
+
+
+def plan(conn, sql, args):
+    return [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, args)]
+
+
+def test_inbox_poll_uses_indexes(db_path):
+    db.init(db_path)
+    conn = db.connect(db_path)
+    recorder = Recorder(conn)
+    agent = {"id": "a", "label": "lead", "tags": ["py", "ops"], "capabilities": ["review"]}
+    messages.inbox(recorder, agent, 0, since=10, unread=True, kind="chat")
+    steps = plan(conn, *recorder.statements[0])
+    assert "SEARCH messages USING INDEX messages_to (to_addr=? AND id>?)" in steps
+    assert "SEARCH messages USING INDEX messages_resolved (resolved_to=? AND id>?)" in steps
+    assert not any(s.startswith("SCAN messages") for s in steps), steps
+    # Narrowed to a channel, the planner may seek the channel index instead: still no scan.
+    messages.inbox(recorder, agent, 0, since=10, channel="slack:ops")
+    steps = plan(conn, *recorder.statements[1])
+    assert any(s.startswith("SEARCH messages USING INDEX") for s in steps), steps
+    assert not any(s.startswith("SCAN messages") for s in steps), steps
+
+
+def test_cursor_uses_the_primary_key(db_path):
+    db.init(db_path)
+    conn = db.connect(db_path)
+    recorder = Recorder(conn)
+    messages.latest_id(recorder)
+    steps = plan(conn, *recorder.statements[0])
+    assert not any(s.startswith("SCAN") for s in steps), steps
+
+
+def test_idempotency_and_queue_lookups_use_indexes(db_path):
+    db.init(db_path)
+    conn = db.connect(db_path)
+    recorder = Recorder(conn)
+    messages.find_idempotent(recorder, "a", "k")
+    messages.queued_for(recorder, "pool:p")
+    for statement in recorder.statements:
+        assert not any(s.startswith("SCAN messages") for s in plan(conn, *statement)), statement
