@@ -13,15 +13,19 @@ from waitress.server import create_server
 from waitress.task import WSGITask
 
 from . import create_app
+from .api.streams import CLOSE_AFTER, UPGRADED
 from .config import ConfigError, Settings
 
 log = logging.getLogger("relay")
 
-UPGRADED = "relay.websocket.upgraded"   # environ flag set once the handshake is done
 
+class RelayTask(WSGITask):
+    """waitress's request task, taught two things streams need.
 
-class WebSocketTask(WSGITask):
-    """Hands a WebSocket upgrade its own socket, which flask-sock looks for as
+    It closes the connection after a response whose view set CLOSE_AFTER
+    (an event stream: WSGI apps may not send `Connection: close` themselves).
+
+    It hands a WebSocket upgrade its own socket, which flask-sock looks for as
     `werkzeug.socket`.
 
     It is a dup() of the channel's socket: simple-websocket closes what it is
@@ -50,6 +54,8 @@ class WebSocketTask(WSGITask):
         super().write(data)
 
     def finish(self):
+        if self.environ is not None and self.environ.get(CLOSE_AFTER):
+            self.close_on_finish = True
         try:
             super().finish()
         finally:
@@ -61,8 +67,8 @@ class WebSocketTask(WSGITask):
                 self.ws_socket.close()
 
 
-class WebSocketChannel(HTTPChannel):
-    task_class = WebSocketTask
+class RelayChannel(HTTPChannel):
+    task_class = RelayTask
 
 
 def is_loopback(host: str) -> bool:
@@ -92,12 +98,12 @@ class Server:
             # A stalled stream reader must reach its subscriber queue soon, not after 16 MiB.
             outbuf_high_watermark=256 * 1024,
             clear_untrusted_proxy_headers=True)
-        self.waitress.channel_class = WebSocketChannel
+        self.waitress.channel_class = RelayChannel
         self._stopping = threading.Event()
 
     @property
     def port(self) -> int:
-        return self.waitress.effective_port
+        return int(self.waitress.effective_port)
 
     def stop(self) -> None:
         self._stopping.set()

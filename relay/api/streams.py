@@ -14,6 +14,10 @@ from . import agents as agents_api
 from . import answer, conn, messages as messages_api, relay
 
 bp = Blueprint("streams", __name__, url_prefix="/api")
+
+# environ flags read by the server's task class (relay/server.py)
+CLOSE_AFTER = "relay.close_after"
+UPGRADED = "relay.websocket.upgraded"
 sock = Sock()
 
 REPLAY_BATCH = 500
@@ -121,6 +125,9 @@ def events_stream():
         r.broadcaster.unsubscribe(subscription)
         r.slots.release("sse")
 
+    # A stream ends only at a reset, a shutdown or a gone client: the server
+    # closes its connection after it, so a reset client is really disconnected.
+    request.environ[CLOSE_AFTER] = True
     response = Response(frames(), mimetype="text/event-stream",
                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     response.call_on_close(cleanup)
@@ -245,6 +252,7 @@ class Connection:
 
 @sock.route("/ws", bp=bp)
 def websocket(ws):
+    request.environ[UPGRADED] = True     # the handshake is done: no HTTP answer may follow
     r = relay()
     connection = Connection(ws, r)
     try:

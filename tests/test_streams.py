@@ -1,0 +1,312 @@
+"""API.md §3 against a real waitress server: SSE, resume, filters, slow consumers."""
+import http.client
+import json
+import socket
+import threading
+import time
+
+import pytest
+
+from relay.events import CLOSED, RESET, Broadcaster, Filter
+
+from .sse import SSE
+
+
+def post(live, path, body):
+    status, answer = live.request("POST", path, body)
+    assert status in (200, 201), answer
+    return answer
+
+
+def test_events_arrive_in_order_with_names(live):
+    stream = SSE(live.port)
+    assert stream.status == 200
+    assert stream.response.getheader("Content-Type").startswith("text/event-stream")
+    assert stream.frame() == {"comment": "connected"}
+    post(live, "/api/agents", {"id": "a"})
+    for i in range(5):
+        post(live, "/api/messages", {"from": "z", "to": "a", "body": str(i)})
+    events = stream.events(7)
+    assert [name for name, _ in events] == ["agent.status", "activity.created"] + ["message.new"] * 5
+    assert [e["id"] for _, e in events] == list(range(1, 8))
+    assert [e["data"]["body"] for _, e in events[2:]] == ["0", "1", "2", "3", "4"]
+    assert all(name == e["type"] for name, e in events)
+    stream.close()
+
+
+def test_sse_frames_carry_ids(live):
+    stream = SSE(live.port)
+    post(live, "/api/agents", {"id": "a"})
+    stream.frame()
+    frame = stream.frame()
+    assert frame["id"] == "1" and frame["event"] == "agent.status"
+    assert json.loads(frame["data"])["subject"] == "a"
+    stream.close()
+
+
+def test_keepalive_comment(live):
+    stream = SSE(live.port)
+    assert stream.frame() == {"comment": "connected"}
+    assert stream.frame() == {"comment": "keepalive"}       # RELAY_KEEPALIVE is 0.5 s here
+    stream.close()
+
+
+def test_agent_filter_lets_through_exactly_its_concerns(live):
+    post(live, "/api/agents", {"id": "me", "tags": ["py"], "label": "lead", "capabilities": ["ci"]})
+    post(live, "/api/agents", {"id": "other", "tags": ["go"]})
+    stream = SSE(live.port, "/api/events?agentId=me")
+    sent = {}
+    for to in ("me", "other", "tag:py", "tag:go", "label:lead", "cap:ci", "cap:none", "broadcast"):
+        sent[to] = post(live, "/api/messages", {"from": "x", "to": to, "body": to})["id"]
+    post(live, "/api/messages", {"from": "me", "to": "other", "body": "from me"})
+    post(live, "/api/agents/other/heartbeat", {"status": "busy"})   # not its concern
+    post(live, "/api/agents/me/heartbeat", {"status": "busy"})      # its own status
+    post(live, "/api/activity", {"kind": "note", "title": "unrelated"})
+    post(live, "/api/messages", {"from": "x", "to": "me", "body": "last"})
+    events = stream.until(lambda name, e: e["data"].get("body") == "last")
+    seen = [(name, e["data"].get("body") or e["data"].get("status")) for name, e in events]
+    assert seen == [("message.new", "me"), ("message.new", "tag:py"), ("message.new", "label:lead"),
+                    ("message.new", "cap:ci"), ("message.new", "broadcast"),
+                    ("message.new", "from me"), ("agent.status", "busy"), ("message.new", "last")]
+    stream.close()
+
+
+def test_agent_filter_follows_tag_changes(live):
+    post(live, "/api/agents", {"id": "me"})
+    stream = SSE(live.port, "/api/events?agentId=me&types=message.,agent.")
+    post(live, "/api/messages", {"from": "x", "to": "tag:new", "body": "before"})
+    live.request("PATCH", "/api/agents/me", {"tags": ["new"]})
+    post(live, "/api/messages", {"from": "x", "to": "tag:new", "body": "after"})
+    events = stream.events(2)
+    assert [(n, e["data"].get("body")) for n, e in events] == [("agent.status", None),
+                                                               ("message.new", "after")]
+    stream.close()
+
+
+def test_types_filter(live):
+    stream = SSE(live.port, "/api/events?types=message.")
+    post(live, "/api/agents", {"id": "a"})
+    m = post(live, "/api/messages", {"from": "z", "to": "a", "body": "x", "claimable": True})
+    post(live, f"/api/messages/{m['id']}/claim", {"agentId": "a"})
+    assert [n for n, _ in stream.events(2)] == ["message.new", "message.claimed"]
+    stream.close()
+
+
+def test_unknown_agent_filter_is_404(live):
+    stream = SSE(live.port, "/api/events?agentId=nobody")
+    assert stream.status == 404
+    assert json.loads(stream.response.read()) == {"error": "agent nobody not found"}
+
+
+def test_resume_has_no_gap_and_no_duplicate(live):
+    """A publisher runs throughout; the client disconnects and resumes many times."""
+    post(live, "/api/agents", {"id": "a"})
+    total = 300
+
+    def publisher():
+        for i in range(total):
+            post(live, "/api/messages", {"from": "z", "to": "a", "body": str(i)})
+
+    threading.Thread(target=publisher, daemon=True).start()
+    seen = []
+    while len(seen) < total:
+        resume = {"Last-Event-ID": str(seen[-1])} if seen else {}
+        stream = SSE(live.port, "/api/events?types=message." + ("" if seen else "&since=0"),
+                     headers=resume)
+        seen += [envelope["id"] for _, envelope in stream.events(min(17, total - len(seen)))]
+        stream.close()
+    assert len(seen) == len(set(seen)) == total
+    recent = [e["id"] for e in live.request("GET", "/api/events/recent?types=message.&limit=500")[1]]
+    assert seen == recent
+
+
+def test_since_query_replays(live):
+    post(live, "/api/agents", {"id": "a"})
+    for i in range(3):
+        post(live, "/api/messages", {"from": "z", "to": "a", "body": str(i)})
+    stream = SSE(live.port, "/api/events?since=3")
+    assert [e["id"] for _, e in stream.events(2)] == [4, 5]
+    post(live, "/api/messages", {"from": "z", "to": "a", "body": "live"})
+    assert [e["data"]["body"] for _, e in stream.events(1)] == ["live"]
+    stream.close()
+
+
+def test_bad_last_event_id(live):
+    stream = SSE(live.port, headers={"Last-Event-ID": "abc"})
+    assert stream.status == 400
+    assert json.loads(stream.response.read()) == {"error": "Last-Event-ID or since must be a positive integer"}
+
+
+def test_reset_when_older_than_retention(live_factory):
+    live = live_factory(event_retention=5)
+    post(live, "/api/agents", {"id": "a"})
+    for i in range(10):
+        post(live, "/api/messages", {"from": "z", "to": "a", "body": str(i)})
+    assert live.request("POST", "/api/system/reap")[1]["trimmedEvents"] == 7
+    stream = SSE(live.port, headers={"Last-Event-ID": "2"})
+    stream.frame()
+    reset = stream.frame()
+    assert reset["event"] == "reset" and "id" not in reset
+    assert json.loads(reset["data"]) == {"reason": "retention", "lastEventId": 2, "firstKeptId": 8}
+    assert [e["id"] for _, e in stream.events(5)] == [8, 9, 10, 11, 12]
+    stream.close()
+    fresh = SSE(live.port, headers={"Last-Event-ID": "7"})
+    fresh.frame()
+    assert "event" in fresh.frame() and fresh.frame()["id"] == "9"
+    fresh.close()
+
+
+def test_stalled_subscriber_is_dropped_others_keep_receiving(live_factory):
+    live = live_factory(subscriber_queue=20, keepalive=30)
+    post(live, "/api/agents", {"id": "a"})
+    # A client that connects and never reads: its socket buffers, then waitress's
+    # (256 KiB), then its 20-event queue fill up.
+    stalled = socket.socket()
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)   # before connect: sets the window
+    stalled.connect(("127.0.0.1", live.port))
+    stalled.sendall(b"GET /api/events?types=message. HTTP/1.1\r\nHost: x\r\n\r\n")
+    healthy = SSE(live.port, "/api/events?types=message.")
+    healthy.frame()
+    count, received = 150, []
+    reader = threading.Thread(
+        target=lambda: received.extend(e["data"]["subject"] for _, e in healthy.events(count, 60)))
+    reader.start()
+    body = "x" * 60000
+    for i in range(count):
+        post(live, "/api/messages", {"from": "z", "to": "a", "body": body, "subject": str(i)})
+    reader.join(60)
+    assert received == [str(i) for i in range(count)]
+    # The stalled reader's stream ends with a reset frame; read what it was sent.
+    stalled.settimeout(10)
+    data = b""
+    while chunk := stalled.recv(1 << 20):
+        data += chunk
+    assert b"event: reset" in data
+    assert b'"reason": "slow consumer"' in data
+    assert data.count(b"event: message.new") < count
+    healthy.close()
+    stalled.close()
+
+
+def test_broadcaster_drops_only_the_overflowing_subscriber():
+    broadcaster = Broadcaster(queue_size=3)
+    broadcaster.start()
+    slow = broadcaster.subscribe(Filter())
+    fast = broadcaster.subscribe(Filter())
+    got = []
+    for i in range(1, 6):
+        broadcaster.submit([({"id": i, "type": "x.y", "subject": None, "data": {}}, None)])
+        item = fast.next(2)
+        got.append(item["id"])
+    assert got == [1, 2, 3, 4, 5]
+    deadline = time.monotonic() + 2
+    while broadcaster.subscriber_count() != 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert slow.next(0) == RESET
+    assert broadcaster.subscriber_count() == 1
+    broadcaster.stop()
+    assert fast.next(0) == CLOSED
+
+
+def test_broadcaster_survives_a_broken_filter():
+    class Broken(Filter):
+        def wants(self, envelope, scope):
+            raise ValueError("bad filter")
+    broadcaster = Broadcaster()
+    broadcaster.start()
+    bad = broadcaster.subscribe(Broken())
+    good = broadcaster.subscribe(Filter())
+    broadcaster.submit([({"id": 1, "type": "t", "subject": None, "data": {}}, None)])
+    assert good.next(2)["id"] == 1
+    assert bad.next(2) == CLOSED
+    broadcaster.stop()
+
+
+def test_recent_events(live):
+    post(live, "/api/agents", {"id": "a", "tags": ["t"]})
+    post(live, "/api/agents", {"id": "b"})
+    post(live, "/api/messages", {"from": "z", "to": "tag:t", "body": "1"})
+    post(live, "/api/messages", {"from": "z", "to": "b", "body": "2"})
+    _, all_events = live.request("GET", "/api/events/recent")
+    assert [e["type"] for e in all_events] == ["agent.status", "activity.created"] * 2 + ["message.new"] * 2
+    _, mine = live.request("GET", "/api/events/recent?agentId=a&types=message.")
+    assert [e["data"]["body"] for e in mine] == ["1"]
+    _, page = live.request("GET", "/api/events/recent?since=2&limit=2")
+    assert [e["id"] for e in page] == [3, 4]
+    assert live.request("GET", "/api/events/recent?limit=0")[0] == 400
+
+
+# --- stream slots and the long poll --------------------------------------------------
+
+def test_slot_limit(live_factory):
+    live = live_factory(max_streams=2, keepalive=0.2)
+    post(live, "/api/agents", {"id": "a"})
+    first, second = SSE(live.port), SSE(live.port)
+    assert (first.status, second.status) == (200, 200)
+    assert live.request("GET", "/api/health")[1]["streams"] == {"sse": 2, "ws": 0, "poll": 0, "max": 2}
+    third = SSE(live.port)
+    assert third.status == 503
+    assert third.response.getheader("Retry-After") == "2"
+    assert json.loads(third.response.read()) == {"error": "no stream slot free; retry shortly"}
+    status, body = live.request("GET", "/api/messages?for=a&wait=5")
+    assert (status, body) == (503, {"error": "no stream slot free for a long poll"})
+    conn = http.client.HTTPConnection("127.0.0.1", live.port, timeout=5)
+    conn.request("GET", "/api/ws", headers={"Upgrade": "websocket", "Connection": "Upgrade",
+                                            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+                                            "Sec-WebSocket-Version": "13"})
+    assert conn.getresponse().status == 503
+    conn.close()
+    # Ordinary requests still find a thread.
+    assert live.request("GET", "/api/agents")[0] == 200
+    first.close()
+    deadline = time.monotonic() + 5       # the keepalive write notices the gone client
+    while live.request("GET", "/api/health")[1]["streams"]["sse"] != 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    again = SSE(live.port)
+    assert again.status == 200
+    again.close()
+    second.close()
+
+
+def test_long_poll_wakes_on_send(live):
+    post(live, "/api/agents", {"id": "a", "tags": ["t"]})
+    result = {}
+
+    def poll():
+        started = time.monotonic()
+        result["answer"] = live.request("GET", "/api/messages?for=a&wait=30")
+        result["seconds"] = time.monotonic() - started
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    deadline = time.monotonic() + 5
+    while live.request("GET", "/api/health")[1]["streams"]["poll"] != 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    post(live, "/api/messages", {"from": "a", "to": "tag:t", "body": "own: ignored"})
+    sent_at = time.monotonic()
+    post(live, "/api/messages", {"from": "z", "to": "tag:t", "body": "wake"})
+    poller.join(10)
+    status, messages = result["answer"]
+    assert status == 200
+    assert [m["body"] for m in messages] == ["wake"]
+    # Woken by the send, long before the 30 s deadline.
+    assert result["seconds"] < 10
+    assert time.monotonic() - sent_at < 10
+    assert live.request("GET", "/api/health")[1]["streams"]["poll"] == 0
+
+
+def test_long_poll_answers_at_once_when_something_waits(live):
+    post(live, "/api/agents", {"id": "a"})
+    post(live, "/api/messages", {"from": "z", "to": "a", "body": "waiting"})
+    status, messages = live.request("GET", "/api/messages?for=a&wait=30")
+    assert (status, [m["body"] for m in messages]) == (200, ["waiting"])
+
+
+def test_long_poll_empty_at_deadline(live):
+    post(live, "/api/agents", {"id": "a"})
+    post(live, "/api/agents", {"id": "b"})
+    started = time.monotonic()
+    post(live, "/api/messages", {"from": "z", "to": "b", "body": "not for a"})
+    status, messages = live.request("GET", "/api/messages?for=a&wait=1")
+    assert (status, messages) == (200, [])
+    assert time.monotonic() - started >= 1
