@@ -106,8 +106,10 @@ class Server:
         return int(self.waitress.effective_port)
 
     def stop(self) -> None:
-        self._stopping.set()
-        self.waitress.pull_trigger()
+        """Ask run() to stop (from a signal handler or any thread); idempotent."""
+        if not self._stopping.is_set():
+            self._stopping.set()
+            self.waitress.pull_trigger()
 
     def run(self) -> None:
         self.relay.start()

@@ -78,3 +78,34 @@ def test_loopback_rule():
     assert not any(map(is_loopback, ["0.0.0.0", "10.0.0.1", "example.org", "::"]))
     with pytest.raises(ConfigError, match="AGENT_RELAY_TOKEN"):
         Server(Settings(host="10.1.2.3"))
+
+
+def test_sigterm_with_a_hundred_open_streams(tmp_path):
+    from simple_websocket import Client
+
+    from .sse import SSE
+    proc, port, _ = start(tmp_path, RELAY_THREADS="128", RELAY_KEEPALIVE="15")
+    streams, sockets = [], []
+    try:
+        for i in range(90):
+            stream = SSE(port, "/api/events" + ("?since=0" if i % 2 else ""))
+            assert stream.status == 200
+            assert stream.frame() == {"comment": "connected"}
+            streams.append(stream)
+        for _ in range(10):
+            ws = Client.connect(f"ws://127.0.0.1:{port}/api/ws")
+            ws.send(json.dumps({"type": "subscribe"}))
+            assert json.loads(ws.receive(5))["type"] == "ack"
+            sockets.append(ws)
+        health = get(port, "/api/health")[1]
+        assert (health["streams"]["sse"], health["streams"]["ws"]) == (90, 10)
+        began = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+        assert time.monotonic() - began < 5
+        assert all(stream.frame() is None for stream in streams)    # each stream ended
+    finally:
+        proc.kill()
+        proc.wait()
+        for stream in streams:
+            stream.close()
