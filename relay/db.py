@@ -4,8 +4,10 @@ Every connection runs in autocommit mode; writes open their own
 `BEGIN IMMEDIATE` so concurrent writers queue on SQLite's lock instead of
 failing halfway through with "database is locked".
 """
+import os
 import queue
 import sqlite3
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,8 +24,28 @@ class SchemaError(RuntimeError):
     pass
 
 
-def connect(path: str, synchronous: str = "FULL") -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5.0)
+class Connection(sqlite3.Connection):
+    """A connection that knows its database's in-process write lock."""
+    write_lock: threading.Lock
+
+
+_write_locks: dict[str, threading.Lock] = {}
+_write_locks_guard = threading.Lock()
+
+
+def write_lock_for(path: str) -> threading.Lock:
+    # SQLite admits one writer at a time; a waiting writer sleeps in its busy
+    # handler with growing back-off (1, 2, 5, 10 ms ...). Queueing this
+    # process's writers on a lock first hands the database over without sleeps.
+    key = os.path.realpath(path)
+    with _write_locks_guard:
+        return _write_locks.setdefault(key, threading.Lock())
+
+
+def connect(path: str, synchronous: str = "FULL") -> Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5.0,
+                           factory=Connection)
+    conn.write_lock = write_lock_for(path)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={'NORMAL' if synchronous.upper() == 'NORMAL' else 'FULL'}")
@@ -33,15 +55,16 @@ def connect(path: str, synchronous: str = "FULL") -> sqlite3.Connection:
 
 
 @contextmanager
-def transaction(conn: sqlite3.Connection):
+def transaction(conn: Connection):
     """One write transaction: commits on success, rolls back on any error."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+    with conn.write_lock:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
 
 def init(path: str) -> int:

@@ -217,20 +217,29 @@ class Broadcaster:
 
 
 class Publisher:
-    """Records events after the change they describe has committed, then fans out."""
+    """Records events after the change they describe has committed, then fans out.
 
-    def __init__(self, broadcaster: Broadcaster, clock):
+    It writes through its own connection at synchronous=NORMAL: the change was
+    already committed (and fsynced at FULL) by the caller, and in WAL mode the
+    next FULL commit makes these frames durable too. A killed process loses
+    nothing; a power cut can lose only the newest events, never acknowledged
+    state. One fsync per write instead of two doubles the write rate.
+    """
+
+    def __init__(self, db_path: str, broadcaster: Broadcaster, clock):
+        self.conn = db.connect(db_path, "NORMAL")
         self.broadcaster = broadcaster
         self.clock = clock
-        self._lock = threading.Lock()
 
-    def publish(self, conn, events: list[Event]) -> list[dict]:
+    def publish(self, events: list[Event]) -> list[dict]:
         if not events:
             return []
-        if conn.in_transaction:
-            raise RuntimeError("publish() inside an open transaction: publish after commit")
-        with self._lock:
-            with db.transaction(conn):
-                stored = event_log.append(conn, events, self.clock())
+        # One INSERT statement is its own atomic transaction. Holding the write
+        # lock until the hand-off makes the live order the id order.
+        with self.conn.write_lock:
+            stored = event_log.append(self.conn, events, self.clock())
             self.broadcaster.submit(stored)
         return [envelope for envelope, _ in stored]
+
+    def close(self) -> None:
+        self.conn.close()

@@ -87,7 +87,7 @@ class Reaper:
                 with db.transaction(conn):
                     fragment, events = step(conn, now)
                 report.update(fragment)
-                self.relay.publisher.publish(conn, events)
+                self.relay.publisher.publish(events)
             except Exception:
                 log.exception("reap step %s failed", step.__name__)
         self.last_reap_at = now

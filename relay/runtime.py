@@ -16,7 +16,7 @@ class Relay:
         self.started_at = clock()
         self.pool = db.Pool(settings.db, settings.synchronous, size=settings.threads + 8)
         self.broadcaster = Broadcaster(settings.subscriber_queue)
-        self.publisher = Publisher(self.broadcaster, clock)
+        self.publisher = Publisher(settings.db, self.broadcaster, clock)
         self.slots = Slots(settings.stream_limit)
         self.reaper = Reaper(self, settings.reap_interval)
         self.closing = threading.Event()      # set at shutdown: streams end
@@ -34,4 +34,5 @@ class Relay:
     def stop(self) -> None:
         self.reaper.stop()
         self.broadcaster.stop()
+        self.publisher.close()
         self.pool.close()

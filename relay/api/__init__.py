@@ -34,7 +34,10 @@ def write():
 
 
 def publish(*events) -> None:
-    relay().publisher.publish(conn(), [e for e in events if e is not None])
+    """Record and fan out events; only after this request's write has committed."""
+    if conn().in_transaction:
+        raise RuntimeError("publish() inside an open transaction: publish after commit")
+    relay().publisher.publish([e for e in events if e is not None])
 
 
 def answer(body, status: int = 200):

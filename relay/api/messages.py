@@ -53,13 +53,23 @@ def read_message(body: dict) -> dict:
     }
 
 
+def presence_due(agent: dict | None, t: int) -> bool:
+    """Whether a call as this agent should be written down as presence now."""
+    return agent is not None and (agent["status"] in ("stale", "offline")
+                                  or t - agent["lastSeen"] >= PRESENCE_EVERY_MS)
+
+
 def send(body: dict) -> tuple[dict, bool]:
     """Validate, store and publish one message; (message, created)."""
     fields = read_message(body)
     c, t = conn(), now()
+    # Read outside the write lock; the write then stays as short as it can be.
+    sender = agents.get(c, fields["from"])
+    came_back = False
     with write():
         message, created = messages.send(c, fields, t)
-        sender, came_back = agents.touch(c, fields["from"], t) if created else (None, False)
+        if created and presence_due(sender, t):
+            sender, came_back = agents.touch(c, fields["from"], t)
     if created:
         queued = message["deliveryStatus"] == "queued"
         publish(message_event("message.queued" if queued else "message.new", message, message["from"]),
@@ -75,7 +85,7 @@ def post_message():
 
 def note_presence(agent: dict) -> None:
     c, t = conn(), now()
-    if agent["status"] not in ("stale", "offline") and t - agent["lastSeen"] < PRESENCE_EVERY_MS:
+    if not presence_due(agent, t):
         return
     with write():
         agent, changed = agents.touch(c, agent["id"], t)

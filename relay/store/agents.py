@@ -117,14 +117,22 @@ def touch(conn, agent_id: str, now: int, status: str | None = None) -> tuple[dic
 
     Returns (agent or None when unknown, whether its status changed).
     """
+    if status is None:
+        # The common case, one statement: a live agent stays as it is.
+        row = conn.execute(
+            "UPDATE agents SET last_seen = ? WHERE id = ? AND status NOT IN ('stale', 'offline') "
+            "RETURNING *", (now, agent_id)).fetchone()
+        if row:
+            return to_dict(row), False
     before = conn.execute("SELECT status FROM agents WHERE id = ?", (agent_id,)).fetchone()
     if before is None:
         return None, False
-    new_status = status or ("online" if before["status"] in ("stale", "offline") else before["status"])
-    conn.execute("UPDATE agents SET last_seen = ?, status = ?, updated_at = "
-                 "CASE WHEN status = ? THEN updated_at ELSE ? END WHERE id = ?",
-                 (now, new_status, new_status, now, agent_id))
-    return get(conn, agent_id), new_status != before["status"]
+    new_status = status or "online"
+    row = conn.execute(
+        "UPDATE agents SET last_seen = ?, status = ?, updated_at = "
+        "CASE WHEN status = ? THEN updated_at ELSE ? END WHERE id = ? RETURNING *",
+        (now, new_status, new_status, now, agent_id)).fetchone()
+    return to_dict(row), new_status != before["status"]
 
 
 def delete(conn, agent_id: str) -> bool:

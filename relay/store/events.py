@@ -10,16 +10,15 @@ def envelope(row) -> dict:
 
 
 def append(conn, events, now: int) -> list[tuple[dict, dict | None]]:
-    """Store events in order; returns (envelope, scope) for each."""
-    stored = []
-    for event in events:
-        row = conn.execute(
-            "INSERT INTO events (type, source, subject, time, data, scope) VALUES (?,?,?,?,?,?) "
-            "RETURNING *",
-            (event.type, event.source, event.subject, now, dumps(event.data),
-             dumps(event.scope) if event.scope else None)).fetchone()
-        stored.append((envelope(row), event.scope))
-    return stored
+    """Store events in order, in one statement; returns (envelope, scope) for each."""
+    rows = conn.execute(
+        "INSERT INTO events (type, source, subject, time, data, scope) VALUES "
+        + ",".join(["(?,?,?,?,?,?)"] * len(events)) + " RETURNING *",
+        [value for e in events for value in
+         (e.type, e.source, e.subject, now, dumps(e.data), dumps(e.scope) if e.scope else None)]
+    ).fetchall()
+    rows.sort(key=lambda r: r["id"])
+    return [(envelope(r), e.scope) for r, e in zip(rows, events)]
 
 
 def after(conn, since: int, limit: int, types: list[str] | None = None) -> list[tuple[dict, dict | None]]:

@@ -1,0 +1,77 @@
+"""Shared pieces of the load scripts: servers as subprocesses, free ports, RSS."""
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+BARE_APP = """
+from flask import Flask, jsonify
+from waitress import serve
+app = Flask(__name__)
+
+@app.get("/")
+def constant():
+    return jsonify({{"ok": True, "service": "bare"}})
+
+serve(app, host="127.0.0.1", port={port}, threads={threads}, _quiet=True)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_up(port: int, path: str, proc) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode}")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1).read()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"server on {port} did not come up")
+
+
+def start_bare(threads: int = 16):
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", BARE_APP.format(port=port, threads=threads)])
+    wait_until_up(port, "/", proc)
+    return proc, port
+
+
+def start_relay(db_path: str, **env):
+    port = free_port()
+    environment = {**os.environ, "RELAY_DB": db_path, "RELAY_PORT": str(port),
+                   "RELAY_LOG_LEVEL": "WARNING", "RELAY_REAP_INTERVAL": "3600", **env}
+    environment.pop("AGENT_RELAY_TOKEN", None)
+    proc = subprocess.Popen([sys.executable, "-m", "relay", "serve"], env=environment,
+                            stdout=subprocess.DEVNULL)
+    wait_until_up(port, "/api/health", proc)
+    return proc, port
+
+
+def stop(proc) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def percentile(values, fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
