@@ -132,14 +132,19 @@ class Subscription:
                 self._state = CLOSED
             self._cond.notify_all()
 
-    def next(self, timeout: float | None):
-        """The next event, RESET or CLOSED, or None when `timeout` passes first."""
+    def take(self, timeout: float | None, limit: int = 200):
+        """Every queued event (up to `limit`) as a list, waiting up to `timeout`
+        for the first; [] when it passes, RESET or CLOSED once that is the state.
+
+        Taking what has piled up in one go lets a busy stream write it as one chunk.
+        """
         with self._cond:
             if not self._items and not self._state:
                 self._cond.wait(timeout)
             if self._items:
-                return self._items.popleft()
-            return self._state
+                count = min(limit, len(self._items))
+                return [self._items.popleft() for _ in range(count)]
+            return self._state or []
 
 
 class Broadcaster:

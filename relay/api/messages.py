@@ -6,7 +6,7 @@ from flask import Blueprint
 from .. import validation as v
 from ..addresses import split
 from ..errors import ApiError, bad_request, not_found
-from ..events import CLOSED, Filter, agent_event, message_deleted, message_event
+from ..events import CLOSED, RESET, Filter, agent_event, message_deleted, message_event
 from ..store import agents, messages
 from . import answer, conn, now, publish, relay, write
 from .agents import acting_agent, agent_or_404
@@ -130,9 +130,12 @@ def long_poll(agent: dict, poll, wait: int) -> list[dict]:
         found = poll()
         while not found:
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or subscription.next(remaining) in (None, CLOSED):
+            taken = subscription.take(remaining) if remaining > 0 else []
+            if taken == [] or taken == CLOSED:
                 break
             found = poll()
+            if taken == RESET:        # the subscription is gone: this look is the last
+                break
         return found
     finally:
         r.broadcaster.unsubscribe(subscription)

@@ -46,9 +46,9 @@ def take_slot(kind: str) -> None:
 
 
 def replay(r, since: int, event_filter: Filter):
-    """Logged events after `since` that pass the filter, in batches.
+    """Logged events after `since` that pass the filter, in batches (lists).
 
-    Yields ('reset', first kept id) first when `since` is older than retention.
+    Yields (RESET, data) first when `since` is older than retention.
     """
     c = r.pool.acquire()
     try:
@@ -57,10 +57,11 @@ def replay(r, since: int, event_filter: Filter):
             yield RESET, {"reason": "retention", "lastEventId": since, "firstKeptId": first_kept}
         while True:
             batch = event_log.after(c, since, REPLAY_BATCH, list(event_filter.types) or None)
-            for envelope, scope in batch:
-                since = envelope["id"]
-                if event_filter.wants(envelope, scope):
-                    yield "event", envelope
+            if batch:
+                since = batch[-1][0]["id"]
+                wanted = [e for e, scope in batch if event_filter.wants(e, scope)]
+                if wanted:
+                    yield "events", wanted
             if len(batch) < REPLAY_BATCH:
                 return
     finally:
@@ -70,40 +71,41 @@ def replay(r, since: int, event_filter: Filter):
 def follow(r, subscription, since: int | None, event_filter: Filter, idle: float):
     """Replay, then live events, with no gap and no duplicate.
 
-    Yields ('event', envelope), ('reset', data) as the last item once the
-    subscriber fell behind, or ('idle', None) every `idle` seconds of quiet.
+    Yields ('events', [envelopes]), ('idle', None) after `idle` seconds of
+    quiet, and ('reset', data) as the last item once the subscriber fell behind.
     The subscription was opened before the replay read the log, so whatever
     commits meanwhile is queued; ids the replay already sent are skipped.
     """
-    last = 0
+    last = since or 0
     if since is not None:
         for kind, item in replay(r, since, event_filter):
-            if kind == "event":
-                last = item["id"]
+            if kind == "events":
+                last = item[-1]["id"]
             yield kind, item
-        last = max(last, since)
     while True:
-        item = subscription.next(idle)
-        if item is None:
-            yield "idle", None
-        elif item == RESET:
+        taken = subscription.take(idle)
+        if taken == RESET:
             yield RESET, {"reason": "slow consumer", "lastEventId": last}
             return
-        elif item == CLOSED:
+        if taken == CLOSED:
             return
-        elif item["id"] > last:
-            last = item["id"]
-            yield "event", item
+        fresh = [e for e in taken if e["id"] > last]
+        if fresh:
+            last = fresh[-1]["id"]
+            yield "events", fresh
+        elif not taken:
+            yield "idle", None
 
 
 # --- Server-Sent Events -----------------------------------------------------------
 
-def sse_frame(kind: str, item) -> str:
+def sse_frames(kind: str, item) -> str:
+    """One chunk: a keepalive comment, a reset, or every event taken at once."""
     if kind == "idle":
         return ": keepalive\n\n"
     if kind == RESET:
         return f"event: reset\ndata: {json.dumps(item)}\n\n"
-    return f"id: {item['id']}\nevent: {item['type']}\ndata: {json.dumps(item)}\n\n"
+    return "".join(f"id: {e['id']}\nevent: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in item)
 
 
 @bp.get("/events")
@@ -119,7 +121,7 @@ def events_stream():
     def frames():
         yield ": connected\n\n"
         for kind, item in follow(r, subscription, since, event_filter, r.settings.keepalive):
-            yield sse_frame(kind, item)
+            yield sse_frames(kind, item)
 
     def cleanup():
         r.broadcaster.unsubscribe(subscription)
@@ -231,8 +233,9 @@ class Connection:
     def forward(self, subscription, since, event_filter) -> None:
         try:
             for kind, item in follow(self.relay, subscription, since, event_filter, 3600):
-                if kind == "event":
-                    self.send({"type": "event", "event": item})
+                if kind == "events":
+                    for envelope in item:
+                        self.send({"type": "event", "event": envelope})
                 elif kind == RESET:
                     self.send({"type": "event", "event": {"id": None, "type": "reset", "data": item}})
                     self.ws.close(reason=1008, message="slow consumer: subscribe again with since")

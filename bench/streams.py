@@ -1,0 +1,163 @@
+"""Fan-out: N subscribers (SSE, then WebSocket) while one publisher sends
+1 000 messages through POST /api/messages. Prints delivery latency p50/p99,
+events delivered per second, and the server's RSS at each N.
+
+    .venv/bin/python bench/streams.py [--messages 1000] [--subscribers 1,50,200,500]
+"""
+import argparse
+import http.client
+import json
+import os
+import selectors
+import socket
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import AcceptConnection, Ping, Request, TextMessage
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bench.common import percentile, rss_mib, start_relay, stop  # noqa: E402
+
+
+class Subscriber:
+    """One stream over a raw socket; feed() turns bytes into send timestamps."""
+
+    def __init__(self, port: int, mode: str):
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.mode = mode
+        self.buffer = b""
+        self.ready = False
+        if mode == "sse":
+            self.sock.sendall(b"GET /api/events?types=message.new HTTP/1.1\r\nHost: bench\r\n\r\n")
+        else:
+            self.ws = WSConnection(ConnectionType.CLIENT)
+            self.sock.sendall(self.ws.send(Request(host="bench", target="/api/ws")))
+            self.text = ""
+        self.sock.setblocking(False)
+
+    def feed(self, data: bytes) -> list[float]:
+        return self._sse(data) if self.mode == "sse" else self._ws(data)
+
+    def _sse(self, data: bytes) -> list[float]:
+        self.buffer += data
+        stamps = []
+        lines = self.buffer.split(b"\n")
+        self.buffer = lines.pop()
+        for line in lines:
+            if line.startswith(b": connected"):
+                self.ready = True
+            elif line.startswith(b"data: "):
+                stamps.append(float(json.loads(line[6:])["data"]["body"]))
+        return stamps
+
+    def _ws(self, data: bytes) -> list[float]:
+        self.ws.receive_data(data)
+        stamps = []
+        for event in self.ws.events():
+            if isinstance(event, AcceptConnection):
+                frame = {"type": "subscribe", "types": ["message.new"], "id": "s"}
+                self.sock.sendall(self.ws.send(TextMessage(data=json.dumps(frame))))
+            elif isinstance(event, Ping):
+                self.sock.sendall(self.ws.send(event.response()))
+            elif isinstance(event, TextMessage):
+                self.text += event.data
+                if event.message_finished:
+                    frame, self.text = json.loads(self.text), ""
+                    if frame["type"] == "ack":
+                        self.ready = True
+                    elif frame["type"] == "event":
+                        stamps.append(float(frame["event"]["data"]["body"]))
+        return stamps
+
+
+def run(port: int, pid: int, mode: str, count: int, messages: int) -> dict:
+    selector = selectors.DefaultSelector()
+    subscribers = [Subscriber(port, mode) for _ in range(count)]
+    for s in subscribers:
+        selector.register(s.sock, selectors.EVENT_READ, s)
+    latencies, done = [], threading.Event()
+    expected = count * messages
+
+    def read():
+        while len(latencies) < expected and not done.is_set():
+            for key, _ in selector.select(0.5):
+                try:
+                    data = key.fileobj.recv(1 << 16)
+                except BlockingIOError:
+                    continue
+                received_at = time.time()
+                latencies.extend(received_at - sent for sent in key.data.feed(data))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    deadline = time.monotonic() + 60
+    while not all(s.ready for s in subscribers):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{mode}: only {sum(s.ready for s in subscribers)} of {count} subscribed")
+        time.sleep(0.05)
+
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    started = time.time()
+    for _ in range(messages):
+        body = json.dumps({"from": "bench", "to": "target", "body": repr(time.time())})
+        conn.request("POST", "/api/messages", body=body, headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 201, response.status
+    reader.join(120)
+    done.set()
+    finished = time.time()
+    rss = rss_mib(pid)
+    for s in subscribers:
+        selector.unregister(s.sock)
+        s.sock.close()
+    if len(latencies) < expected:
+        print(f"  ! {mode} N={count}: {len(latencies)} of {expected} delivered")
+    ms = [x * 1000 for x in latencies] or [0]
+    return {"p50": percentile(ms, 0.5), "p99": percentile(ms, 0.99),
+            "rate": len(latencies) / (finished - started), "rss": rss}
+
+
+def wait_for_idle_streams(port: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health") as r:
+            streams = json.loads(r.read())["streams"]
+        if streams["sse"] == streams["ws"] == 0:
+            return
+        time.sleep(0.2)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=1000)
+    parser.add_argument("--subscribers", default="1,50,200,500")
+    args = parser.parse_args()
+    sizes = [int(n) for n in args.subscribers.split(",")]
+    db_path = os.path.join(tempfile.mkdtemp(prefix="relay-bench-"), "streams.db")
+    proc, port = start_relay(db_path, RELAY_THREADS=str(max(sizes) + 40), RELAY_KEEPALIVE="1")
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port)
+        conn.request("POST", "/api/agents", body=json.dumps({"id": "target"}),
+                     headers={"Content-Type": "application/json"})
+        conn.getresponse().read()
+        print(f"idle server RSS {rss_mib(proc.pid):.0f} MiB; {args.messages} messages per run; "
+              f"{os.cpu_count()} cores")
+        print(f"{'mode':5} {'N':>4} {'p50 ms':>9} {'p99 ms':>9} {'events/s':>10} {'RSS MiB':>8}")
+        for mode in ("sse", "ws"):
+            for count in sizes:
+                result = run(port, proc.pid, mode, count, args.messages)
+                print(f"{mode:5} {count:4d} {result['p50']:9.1f} {result['p99']:9.1f} "
+                      f"{result['rate']:10.0f} {result['rss']:8.0f}", flush=True)
+                wait_for_idle_streams(port)
+    finally:
+        stop(proc)
+
+
+if __name__ == "__main__":
+    main()
