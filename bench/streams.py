@@ -109,7 +109,7 @@ def run(port: int, pid: int, mode: str, count: int, messages: int) -> dict:
         response = conn.getresponse()
         response.read()
         assert response.status == 201, response.status
-    reader.join(120)
+    reader.join(900)
     done.set()
     finished = time.time()
     rss = rss_mib(pid)

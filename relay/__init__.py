@@ -14,7 +14,7 @@ def create_app(config=None, clock=None) -> Flask:
     """
     from . import auth, db, errors
     from .api import blueprints, release_conn
-    from .api.streams import sock
+    from .api.websocket import sock
     from .clock import system_clock
     from .config import Settings, from_env, parse
     from .runtime import Relay

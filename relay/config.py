@@ -1,6 +1,6 @@
 """Every setting, read once from the environment (API.md §13)."""
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 
 class ConfigError(ValueError):
@@ -38,9 +38,6 @@ class Settings:
         if self.max_streams is not None:
             return self.max_streams
         return max(1, self.threads - 8)
-
-    def with_overrides(self, **overrides) -> "Settings":
-        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
 
 # setting name -> (type, environment variables; the first one set wins)

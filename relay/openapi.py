@@ -98,8 +98,8 @@ ROUTES = [
      None, {200: listing("Activity")}),
 
     ("POST", "/api/messages", "Send. 201, or 200 with the first message when the sender reused "
-     "an idempotencyKey. Sending counts as presence for `from` when it is a registered agent; "
-     "`from` need not be registered.", [], ref("MessageInput"),
+     "an idempotencyKey. Sending counts as presence for `from` when it is a registered agent "
+     "(recorded at 1 s granularity); `from` need not be registered.", [], ref("MessageInput"),
      {200: ref("Message"), 201: ref("Message"), 400: "bad input", 404: "unknown target"}),
     ("GET", "/api/messages", "With for=<agentId>: that agent's inbox, ascending from since "
      "(poll; wait=0-60 holds it until a message arrives). Presence from polls is recorded at "
@@ -134,7 +134,10 @@ ROUTES = [
      "frame `event: reset` means the asked id is older than retention (what is kept follows); "
      "a slow consumer gets `event: reset` and is disconnected.", ["agentId", "types", "since"],
      None, {200: "text/event-stream", 404: "unknown agent", 503: "no stream slot"}),
-    ("GET", "/api/events/recent", "Logged events as JSON, ascending from since.",
+    ("GET", "/api/events/recent", "Logged events as JSON, ascending from since. With agentId, "
+     "only what concerns that agent: messages addressed to it (groups matched by its current "
+     "tags, label and capabilities), sent by it, resolved to it or claimed by it, and its own "
+     "status.",
      ["since", "limit", "types", "agentId"], None, {200: listing("Event")}),
     ("GET", "/api/ws", "WebSocket. Client frames: subscribe, send, heartbeat, ping. Server "
      "frames: event, ack, error, pong. A slow subscriber gets an event of type reset and the "

@@ -13,7 +13,8 @@ from waitress.server import create_server
 from waitress.task import WSGITask
 
 from . import create_app
-from .api.streams import CLOSE_AFTER, UPGRADED
+from .api.streams import CLOSE_AFTER
+from .api.websocket import UPGRADED
 from .config import ConfigError, Settings
 
 log = logging.getLogger("relay")

@@ -170,11 +170,8 @@ def page() -> tuple[int, int | None, int | None]:
     return limit, since, before
 
 
-def path_int(raw: str, label: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if not 0 < value <= MAX_ID:
-        raise bad_request(f"{label} must be a positive integer")
-    return value
+def cursor(raw: str, label: str) -> int:
+    """An event or message id given as text (a header or query value)."""
+    if not raw.isdigit() or int(raw) > MAX_ID:
+        raise bad_request(f"{label} must be a non-negative integer id")
+    return int(raw)

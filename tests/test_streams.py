@@ -134,7 +134,7 @@ def test_since_query_replays(live):
 def test_bad_last_event_id(live):
     stream = SSE(live.port, headers={"Last-Event-ID": "abc"})
     assert stream.status == 400
-    assert json.loads(stream.response.read()) == {"error": "Last-Event-ID or since must be a positive integer"}
+    assert json.loads(stream.response.read()) == {"error": "Last-Event-ID or since must be a non-negative integer id"}
 
 
 def test_reset_when_older_than_retention(live_factory):

@@ -47,5 +47,5 @@ def answer(body, status: int = 200):
 
 
 def blueprints():
-    from . import activity, agents, messages, streams, system
-    return [system.bp, agents.bp, activity.bp, messages.bp, streams.bp]
+    from . import activity, agents, messages, streams, system, websocket
+    return [system.bp, agents.bp, activity.bp, messages.bp, streams.bp, websocket.bp]

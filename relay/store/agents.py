@@ -34,10 +34,6 @@ def get(conn, agent_id: str) -> dict | None:
     return to_dict(row) if row else None
 
 
-def exists(conn, agent_id: str) -> bool:
-    return conn.execute("SELECT 1 FROM agents WHERE id = ?", (agent_id,)).fetchone() is not None
-
-
 # register fields that map one-to-one onto a column
 _PLAIN = {"name": "name", "kind": "kind", "label": "label", "machine": "machine",
           "rig": "rig", "cwd": "cwd", "status": "status"}

@@ -29,9 +29,3 @@ def put(conn, namespace: str, key: str, value, now: int, updated_by: str | None 
                  "updated_at) VALUES (?, ?, ?, ?, 'set', ?, ?)",
                  (namespace, key, row["version"], row["value"], updated_by, now))
     return to_dict(row), before is None or bool(before["deleted"])
-
-
-def listing(conn, namespace: str) -> list[dict]:
-    rows = conn.execute("SELECT * FROM config_entries WHERE namespace = ? AND value IS NOT NULL "
-                        "ORDER BY key", (namespace,))
-    return [to_dict(r) for r in rows]

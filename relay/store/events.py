@@ -4,9 +4,21 @@ import json
 from . import dumps, loads
 
 
-def envelope(row) -> dict:
-    return {"id": row["id"], "type": row["type"], "source": row["source"],
-            "subject": row["subject"], "time": row["time"], "data": loads(row["data"], {})}
+class Envelope(dict):
+    """An event as clients see it. Its JSON text is made once, however many
+    streams send it (a race only makes the same text twice)."""
+
+    _text = None
+
+    def text(self) -> str:
+        if self._text is None:
+            self._text = json.dumps(self)
+        return self._text
+
+
+def envelope(row) -> Envelope:
+    return Envelope(id=row["id"], type=row["type"], source=row["source"],
+                    subject=row["subject"], time=row["time"], data=loads(row["data"], {}))
 
 
 def append(conn, events, now: int) -> list[tuple[dict, dict | None]]:

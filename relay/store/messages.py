@@ -5,7 +5,6 @@ from ..errors import ApiError, conflict, not_found
 from . import dumps, loads, placeholders, policies, pools
 
 KINDS = ("chat", "channel.event", "task", "pair", "control", "system")
-DEFAULT_QUEUE_AGE = 86400
 
 
 def to_dict(row) -> dict:
@@ -68,7 +67,7 @@ def resolve(conn, address: str, now: int, max_age: int | None) -> tuple[str, str
         member = pools.pick(conn, pool, now)
         if member:
             return "delivered", member, None
-        return "queued", None, now + 1000 * (DEFAULT_QUEUE_AGE if max_age is None else max_age)
+        return "queued", None, now + 1000 * (policies.DEFAULT_QUEUE_AGE if max_age is None else max_age)
     if kind == "policy":
         policy = policies.get(conn, name)
         if policy is None:

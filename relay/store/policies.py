@@ -2,7 +2,7 @@
 from . import config
 
 NAMESPACE = "spawn-policy"
-DEFAULT_QUEUE_AGE = 86400
+DEFAULT_QUEUE_AGE = 86400      # seconds a queued pool:/policy: message waits by default
 
 
 def get(conn, name: str) -> dict | None:
@@ -32,11 +32,6 @@ def state_to_dict(row) -> dict:
         "nextAttemptAt": row["next_attempt_at"], "lastError": row["last_error"],
         "updatedAt": row["updated_at"],
     }
-
-
-def get_state(conn, name: str) -> dict | None:
-    row = conn.execute("SELECT * FROM managed_agents WHERE policy_name = ?", (name,)).fetchone()
-    return state_to_dict(row) if row else None
 
 
 def set_starting(conn, name: str, spawn_request_id: str, now: int) -> dict:
