@@ -158,12 +158,6 @@ CREATE TABLE orchestrators (
     created_at      INTEGER NOT NULL
 );
 
--- Key/value facts about the server itself (lastReapAt).
-CREATE TABLE system_state (
-    key    TEXT PRIMARY KEY,
-    value  TEXT NOT NULL
-);
-
 -- Closed-loop work items (API.md §4); its routes arrive with the tasks issue,
 -- health already counts the open ones.
 CREATE TABLE tasks (

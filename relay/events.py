@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from . import addresses, db
 from .store import events as event_log
+from .store.events import Envelope
 
 log = logging.getLogger("relay.events")
 
@@ -228,7 +229,7 @@ class Publisher:
     already committed (and fsynced at FULL) by the caller, and in WAL mode the
     next FULL commit makes these frames durable too. A killed process loses
     nothing; a power cut can lose only the newest events, never acknowledged
-    state. One fsync per write instead of two doubles the write rate.
+    state. It saves one fsync per write, held under the write lock.
     """
 
     def __init__(self, db_path: str, broadcaster: Broadcaster, clock):
@@ -239,10 +240,14 @@ class Publisher:
     def publish(self, events: list[Event]) -> list[dict]:
         if not events:
             return []
+        rows = event_log.rows_for(events, self.clock())
         # One INSERT statement is its own atomic transaction. Holding the write
         # lock until the hand-off makes the live order the id order.
         with self.conn.write_lock:
-            stored = event_log.append(self.conn, events, self.clock())
+            ids = event_log.append(self.conn, rows)
+            stored = [(Envelope(id=i, type=e.type, source=e.source, subject=e.subject,
+                                time=row[3], data=e.data), e.scope)
+                      for i, e, row in zip(ids, events, rows)]
             self.broadcaster.submit(stored)
         return [envelope for envelope, _ in stored]
 

@@ -139,9 +139,12 @@ ROUTES = [
      "tags, label and capabilities), sent by it, resolved to it or claimed by it, and its own "
      "status.",
      ["since", "limit", "types", "agentId"], None, {200: listing("Event")}),
-    ("GET", "/api/ws", "WebSocket. Client frames: subscribe, send, heartbeat, ping. Server "
-     "frames: event, ack, error, pong. A slow subscriber gets an event of type reset and the "
-     "connection closes.", [], None, {101: "switching protocols", 503: "no stream slot"}),
+    ("GET", "/api/ws", "WebSocket. Client frames: subscribe {agentId?, types?, since?}, send "
+     "{message}, heartbeat {agentId, instanceId?, epoch?, status?}, ping. Server frames: event "
+     "{event}, ack (subscribed | message with created | agent), error {error, status: the HTTP "
+     "status the same call would get}, pong; each echoes the frame's id. A new subscribe "
+     "replaces the last. A slow subscriber gets an event of type reset and the connection "
+     "closes.", [], None, {101: "switching protocols", 503: "no stream slot"}),
 ]
 
 PARAM_DESCRIPTIONS = {

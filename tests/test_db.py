@@ -20,9 +20,9 @@ def test_init_sets_version_and_keeps_data(db_path):
     assert db.init(db_path) == db.SCHEMA_VERSION
     conn = db.connect(db_path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == db.SCHEMA_VERSION
-    conn.execute("INSERT INTO system_state (key, value) VALUES ('k', 'v')")
+    conn.execute("INSERT INTO activity (kind, title, created_at) VALUES ('note', 'kept', 0)")
     db.init(db_path)
-    assert conn.execute("SELECT value FROM system_state").fetchone()[0] == "v"
+    assert conn.execute("SELECT title FROM activity").fetchone()[0] == "kept"
 
 
 def test_newer_database_is_refused(db_path):
@@ -60,9 +60,9 @@ def test_transaction_rolls_back_on_error(db_path):
     conn = db.connect(db_path)
     with pytest.raises(ValueError):
         with db.transaction(conn):
-            conn.execute("INSERT INTO system_state (key, value) VALUES ('a', 'b')")
+            conn.execute("INSERT INTO activity (kind, title, created_at) VALUES ('note', 'x', 0)")
             raise ValueError("boom")
-    assert conn.execute("SELECT count(*) FROM system_state").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM activity").fetchone()[0] == 0
     assert not conn.in_transaction
 
 

@@ -109,3 +109,28 @@ def test_sigterm_with_a_hundred_open_streams(tmp_path):
         proc.wait()
         for stream in streams:
             stream.close()
+
+
+def test_nothing_acknowledged_is_lost_when_killed(tmp_path):
+    proc, port, _ = start(tmp_path)
+    try:
+        post = lambda path, body: json.loads(urllib.request.urlopen(urllib.request.Request(
+            f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"}), timeout=5).read())
+        post("/api/agents", {"id": "a"})
+        acknowledged = [post("/api/messages", {"from": "z", "to": "a", "body": str(i)})["id"]
+                        for i in range(100)]
+        proc.kill()                                   # SIGKILL: no shutdown code runs
+        proc.wait(10)
+    finally:
+        proc.kill()
+    proc, port, _ = start(tmp_path)
+    try:
+        assert get(port, "/api/messages/cursor")[1] == {"latestId": acknowledged[-1]}
+        stored = get(port, "/api/messages?for=a&limit=500")[1]
+        assert [m["id"] for m in stored] == acknowledged
+        events = get(port, "/api/events/recent?types=message.new&limit=500")[1]
+        assert [e["data"]["id"] for e in events] == acknowledged
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -309,3 +309,14 @@ def test_long_poll_empty_at_deadline(live):
     status, messages = live.request("GET", "/api/messages?for=a&wait=1")
     assert (status, messages) == (200, [])
     assert time.monotonic() - started >= 1
+
+
+def test_sse_needs_the_token_and_takes_it_in_the_query(live_factory):
+    live = live_factory(token="tok")
+    refused = SSE(live.port)
+    assert refused.status == 401
+    refused.close()
+    stream = SSE(live.port, "/api/events?token=tok")
+    assert stream.status == 200 and stream.frame() == {"comment": "connected"}
+    stream.close()
+    assert live.request("GET", "/api/health")[0] == 200

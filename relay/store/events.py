@@ -21,16 +21,19 @@ def envelope(row) -> Envelope:
                     subject=row["subject"], time=row["time"], data=loads(row["data"], {}))
 
 
-def append(conn, events, now: int) -> list[tuple[dict, dict | None]]:
-    """Store events in order, in one statement; returns (envelope, scope) for each."""
-    rows = conn.execute(
+def rows_for(events, now: int) -> list[tuple]:
+    """Events as the column values append() takes; made before the write lock."""
+    return [(e.type, e.source, e.subject, now, dumps(e.data), dumps(e.scope) if e.scope else None)
+            for e in events]
+
+
+def append(conn, rows: list[tuple]) -> list[int]:
+    """Store event rows in order, in one statement; returns their ids in that order."""
+    returned = conn.execute(
         "INSERT INTO events (type, source, subject, time, data, scope) VALUES "
-        + ",".join(["(?,?,?,?,?,?)"] * len(events)) + " RETURNING *",
-        [value for e in events for value in
-         (e.type, e.source, e.subject, now, dumps(e.data), dumps(e.scope) if e.scope else None)]
-    ).fetchall()
-    rows.sort(key=lambda r: r["id"])
-    return [(envelope(r), e.scope) for r, e in zip(rows, events)]
+        + ",".join(["(?,?,?,?,?,?)"] * len(rows)) + " RETURNING id",
+        [value for row in rows for value in row]).fetchall()
+    return sorted(r[0] for r in returned)
 
 
 def after(conn, since: int, limit: int, types: list[str] | None = None) -> list[tuple[dict, dict | None]]:
