@@ -8,7 +8,7 @@ import sys
 import threading
 
 from waitress import wasyncore
-from waitress.channel import HTTPChannel
+from waitress.channel import ClientDisconnected, HTTPChannel
 from waitress.server import create_server
 from waitress.task import WSGITask
 
@@ -21,51 +21,78 @@ log = logging.getLogger("relay")
 
 
 class RelayTask(WSGITask):
-    """waitress's request task, taught two things streams need.
+    """waitress's request task, taught what streams need.
 
-    It closes the connection after a response whose view set CLOSE_AFTER
-    (an event stream: WSGI apps may not send `Connection: close` themselves).
+    A WebSocket upgrade gets its own socket, which flask-sock looks for as
+    `werkzeug.socket`; no HTTP bytes may follow the session on it.
 
-    It hands a WebSocket upgrade its own socket, which flask-sock looks for as
-    `werkzeug.socket`.
+    An event stream (its view sets CLOSE_AFTER) writes its chunks straight
+    to its own socket too, once the headers are out: through waitress's
+    buffers every chunk that does not flush at once wakes the main loop,
+    which walks every open connection, and fan-out to hundreds of streams
+    collapses. The connection is closed after the stream (WSGI apps may not
+    send `Connection: close` themselves).
 
-    It is a dup() of the channel's socket: simple-websocket closes what it is
+    The socket is a dup() of the channel's: simple-websocket closes what it is
     given, and closing waitress's own fd under its select loop kills the
     server (EBADF). The dup shares the file's flags, so it is made blocking
-    for the WebSocket's reader thread and made non-blocking again at the end.
+    for the stream's thread and non-blocking again at the end. waitress does
+    not touch the channel meanwhile: it reads no further requests while one
+    runs, and has nothing of its own to write.
     """
 
-    ws_socket = None
+    own_socket = None
+
+    def take_socket(self):
+        if self.own_socket is None:
+            self.own_socket = self.channel.socket.dup()
+            self.own_socket.setblocking(True)
+            self.close_on_finish = True
+        return self.own_socket
 
     def get_environment(self):
         environ = super().get_environment()
-        if environ.get("HTTP_UPGRADE", "").lower() == "websocket" and self.ws_socket is None:
-            self.ws_socket = self.channel.socket.dup()
-            self.ws_socket.setblocking(True)
-            environ["werkzeug.socket"] = self.ws_socket
-            self.close_on_finish = True
+        if environ.get("HTTP_UPGRADE", "").lower() == "websocket":
+            environ["werkzeug.socket"] = self.take_socket()
         return environ
 
     def write(self, data):
-        # After a WebSocket session the connection is the WebSocket's: no
-        # HTTP response may follow it. Before the handshake (a 401 or 503) it may.
-        if self.environ is not None and self.environ.get(UPGRADED):
+        environ = self.environ or {}
+        if environ.get(UPGRADED):
             self.wrote_header = True
             return
-        super().write(data)
+        if not environ.get(CLOSE_AFTER):
+            return super().write(data)
+        try:
+            if not self.wrote_header:
+                self.take_socket().sendall(self.build_response_header())
+                self.wrote_header = True
+            if data:
+                # build_response_header() chose chunked encoding (no length).
+                self.own_socket.sendall(b"%X\r\n%s\r\n" % (len(data), data))
+        except OSError:
+            raise ClientDisconnected from None
 
     def finish(self):
-        if self.environ is not None and self.environ.get(CLOSE_AFTER):
-            self.close_on_finish = True
+        if self.own_socket is not None and self.environ.get(CLOSE_AFTER) and self.wrote_header:
+            try:
+                self.own_socket.sendall(b"0\r\n\r\n")     # the last chunk
+            except OSError:
+                pass
+            self.chunked_response = False
+        super().finish()
+
+    def service(self):
+        # finish() is skipped when the client has gone; this cleanup is not.
         try:
-            super().finish()
+            super().service()
         finally:
-            if self.ws_socket is not None:
+            if self.own_socket is not None:
                 try:
                     self.channel.socket.setblocking(False)
                 except OSError:
                     pass
-                self.ws_socket.close()
+                self.own_socket.close()
 
 
 class RelayChannel(HTTPChannel):
