@@ -320,3 +320,23 @@ def test_sse_needs_the_token_and_takes_it_in_the_query(live_factory):
     assert stream.status == 200 and stream.frame() == {"comment": "connected"}
     stream.close()
     assert live.request("GET", "/api/health")[0] == 200
+
+
+def test_gone_clients_leave_no_descriptors_or_slots(live):
+    import os
+
+    def open_fds():
+        return len(os.listdir("/proc/self/fd"))
+
+    post(live, "/api/agents", {"id": "a"})
+    before = open_fds()
+    streams = [SSE(live.port) for _ in range(30)]
+    assert all(s.frame() == {"comment": "connected"} for s in streams)
+    for stream in streams:
+        stream.close()
+    deadline = time.monotonic() + 10      # keepalive (0.5 s here) finds them gone
+    while live.request("GET", "/api/health")[1]["streams"]["sse"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert live.request("GET", "/api/health")[1]["streams"]["sse"] == 0
+    time.sleep(0.2)
+    assert open_fds() <= before + 2
