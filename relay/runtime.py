@@ -4,7 +4,8 @@ import threading
 from . import db
 from .clock import system_clock
 from .config import Settings
-from .events import Broadcaster, Publisher
+from .broadcaster import Broadcaster
+from .events import Publisher
 from .reaper import Reaper
 from .slots import Slots
 

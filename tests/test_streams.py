@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from relay.events import CLOSED, RESET, Broadcaster, Filter
+from relay.broadcaster import CLOSED, RESET, Broadcaster, Filter
 
 from .sse import SSE
 

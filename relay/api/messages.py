@@ -6,7 +6,8 @@ from flask import Blueprint
 from .. import validation as v
 from ..addresses import split
 from ..errors import ApiError, bad_request, not_found
-from ..events import CLOSED, RESET, Filter, agent_event, message_deleted, message_event
+from ..broadcaster import CLOSED, RESET, Filter
+from ..events import agent_event, message_deleted, message_event
 from ..store import agents, messages
 from . import answer, conn, now, publish, relay, write
 from .agents import acting_agent, agent_or_404

@@ -5,7 +5,7 @@ from flask import Blueprint, Response, request
 
 from .. import validation as v
 from ..errors import ApiError, bad_request
-from ..events import CLOSED, RESET, Filter
+from ..broadcaster import CLOSED, RESET, Filter
 from ..store import events as event_log
 from . import agents as agents_api
 from . import answer, conn, relay

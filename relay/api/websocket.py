@@ -8,7 +8,7 @@ from simple_websocket import ConnectionClosed
 
 from .. import validation as v
 from ..errors import ApiError, bad_request
-from ..events import RESET
+from ..broadcaster import RESET
 from . import agents as agents_api
 from . import messages as messages_api, relay
 from .streams import follow, read_filter, take_slot
