@@ -99,11 +99,11 @@ ROUTES = [
 
     ("POST", "/api/messages", "Send. 201, or 200 with the first message when the sender reused "
      "an idempotencyKey. Sending counts as presence for `from` when it is a registered agent "
-     "(recorded at 1 s granularity); `from` need not be registered.", [], ref("MessageInput"),
+     "(recorded at 5 s granularity); `from` need not be registered.", [], ref("MessageInput"),
      {200: ref("Message"), 201: ref("Message"), 400: "bad input", 404: "unknown target"}),
     ("GET", "/api/messages", "With for=<agentId>: that agent's inbox, ascending from since "
      "(poll; wait=0-60 holds it until a message arrives). Presence from polls is recorded at "
-     "1 s granularity. Without for: recent messages, newest first.",
+     "5 s granularity. Without for: recent messages, newest first.",
      ["for", "unread", "kind", "channel", "wait", "from", "to"] + LIST_PARAMS, None,
      {200: listing("Message"), 404: "unknown agent", 503: "no stream slot for wait"}),
     ("GET", "/api/messages/cursor", "The highest message id.", [], None, {200: "latestId"}),

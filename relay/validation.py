@@ -125,23 +125,24 @@ def mapping(body: dict, name: str, *, max_bytes: int = BODY_MAX) -> dict | None:
 
 
 # --- query strings -------------------------------------------------------
+# Each helper reads its one parameter; an empty value counts as absent.
+
+def _query(name: str) -> str | None:
+    return request.args.get(name) or None
+
 
 def query_int(name: str, lo: int, hi: int, default: int | None = None) -> int | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
+    raw = _query(name)
+    if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = None
-    if value is None or not lo <= value <= hi:
+    if not raw.lstrip("-").isdigit() or not lo <= int(raw) <= hi:
         raise bad_request(f"{name} must be an integer between {lo} and {hi}")
-    return value
+    return int(raw)
 
 
 def query_bool(name: str, default: bool | None = None) -> bool | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
+    raw = _query(name)
+    if raw is None:
         return default
     lowered = raw.lower()
     if lowered in ("1", "true"):
@@ -152,11 +153,11 @@ def query_bool(name: str, default: bool | None = None) -> bool | None:
 
 
 def query_string(name: str, *, max_len: int = ID_MAX, required: bool = False) -> str | None:
-    return string(dict(request.args), name, required=required, max_len=max_len)
+    return string({name: _query(name)}, name, required=required, max_len=max_len)
 
 
 def query_choice(name: str, choices) -> str | None:
-    return choice(dict(request.args), name, choices)
+    return choice({name: _query(name)}, name, choices)
 
 
 MAX_ID = 2**63 - 1

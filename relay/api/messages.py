@@ -15,9 +15,9 @@ from .agents import acting_agent, agent_or_404
 bp = Blueprint("messages", __name__, url_prefix="/api/messages")
 
 ADDRESS_MAX = 260
-# Presence from polls is recorded at this granularity, so a busy poller does
+# Presence from polls and sends is recorded at this granularity, so a busy poller does
 # not turn every read into a write (the stale threshold is 90 s).
-PRESENCE_EVERY_MS = 1000
+PRESENCE_EVERY_MS = 5000
 # Message events after which a held long poll looks at the inbox again.
 WAKING_EVENTS = ["message.new", "message.claim_released"]
 
