@@ -3,7 +3,6 @@ import ipaddress
 import logging
 import os
 import signal
-import socket
 import sys
 import threading
 

@@ -5,8 +5,6 @@ import socket
 import threading
 import time
 
-import pytest
-
 from relay.broadcaster import CLOSED, RESET, Broadcaster, Filter
 
 from .sse import SSE

@@ -34,6 +34,15 @@ def to_dict(row) -> dict:
     }
 
 
+def in_id_order(rows) -> list[dict]:
+    # RETURNING gives rows in no promised order; callers emit events in id order.
+    return sorted(map(to_dict, rows), key=lambda m: m["id"])
+
+
+# The SET clause that gives a claim back, whoever asks (holder, reaper, deletion).
+UNCLAIM = "claimed_by = NULL, claimed_at = NULL, claim_expires_at = NULL"
+
+
 def get(conn, message_id: int) -> dict | None:
     row = conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
     return to_dict(row) if row else None
@@ -202,7 +211,7 @@ def claim(conn, message_id: int, agent_id: str, ttl_seconds: int | None, now: in
 
 def release(conn, message_id: int, agent_id: str) -> dict:
     row = conn.execute(
-        """UPDATE messages SET claimed_by = NULL, claimed_at = NULL, claim_expires_at = NULL
+        f"""UPDATE messages SET {UNCLAIM}
             WHERE id = ? AND claimed_by = ? RETURNING *""", (message_id, agent_id)).fetchone()
     if row:
         return to_dict(row)
@@ -214,16 +223,16 @@ def release(conn, message_id: int, agent_id: str) -> dict:
 
 def release_expired_claims(conn, now: int) -> list[dict]:
     rows = conn.execute(
-        """UPDATE messages SET claimed_by = NULL, claimed_at = NULL, claim_expires_at = NULL
+        f"""UPDATE messages SET {UNCLAIM}
             WHERE claimed_by IS NOT NULL AND claim_expires_at <= ? RETURNING *""", (now,))
-    return sorted(map(to_dict, rows), key=lambda m: m["id"])
+    return in_id_order(rows)
 
 
 def release_claims_of(conn, agent_id: str) -> list[dict]:
     rows = conn.execute(
-        """UPDATE messages SET claimed_by = NULL, claimed_at = NULL, claim_expires_at = NULL
+        f"""UPDATE messages SET {UNCLAIM}
             WHERE claimed_by = ? RETURNING *""", (agent_id,))
-    return sorted(map(to_dict, rows), key=lambda m: m["id"])
+    return in_id_order(rows)
 
 
 # --- reads and deletes -----------------------------------------------------
@@ -235,7 +244,7 @@ def mark_read(conn, message_ids: list[int], agent_id: str) -> list[dict]:
              WHERE id IN ({placeholders(message_ids)})
                AND NOT EXISTS (SELECT 1 FROM json_each(messages.read_by) WHERE value = ?)
          RETURNING *""", (agent_id, *message_ids, agent_id))
-    return sorted(map(to_dict, rows), key=lambda m: m["id"])
+    return in_id_order(rows)
 
 
 def existing_ids(conn, message_ids: list[int]) -> set[int]:
@@ -257,7 +266,7 @@ def resolve_queued(conn, address: str, agent_id: str, now: int) -> list[dict]:
         """UPDATE messages SET delivery_status = 'delivered', resolved_to = ?
             WHERE delivery_status = 'queued' AND to_addr = ? AND expires_at > ?
         RETURNING *""", (agent_id, address, now))
-    return sorted(map(to_dict, rows), key=lambda m: m["id"])
+    return in_id_order(rows)
 
 
 def resolve_pool_queues(conn, agent: dict, now: int) -> list[dict]:
@@ -265,10 +274,11 @@ def resolve_pool_queues(conn, agent: dict, now: int) -> list[dict]:
     each by the pool's strategy (the newcomer among them)."""
     delivered = []
     for pool in pools.pools_with_member(conn, agent):
+        members = pools.online_members(conn, pool)     # fixed for this transaction
         for message in queued_for(conn, "pool:" + pool["name"], limit=500):
             if message["expiresAt"] is not None and message["expiresAt"] <= now:
                 continue
-            member = pools.pick(conn, pool, now)
+            member = pools.pick(conn, pool, now, members)
             if member is None:
                 break
             row = conn.execute(
@@ -284,7 +294,7 @@ def expire_queued(conn, now: int) -> list[dict]:
     rows = conn.execute(
         """UPDATE messages SET delivery_status = 'expired'
             WHERE delivery_status = 'queued' AND expires_at <= ? RETURNING *""", (now,))
-    return sorted(map(to_dict, rows), key=lambda m: m["id"])
+    return in_id_order(rows)
 
 
 # --- counts ---------------------------------------------------------------------

@@ -50,9 +50,13 @@ def pools_with_member(conn, agent: dict) -> list[dict]:
             if is_member(p["selector"], agent)]
 
 
-def pick(conn, pool: dict, now: int, rng=random) -> str | None:
-    """One online member by the pool's strategy, recorded as picked; None when none."""
-    members = online_members(conn, pool)
+def pick(conn, pool: dict, now: int, members: list[str] | None = None, rng=random) -> str | None:
+    """One online member by the pool's strategy, recorded as picked; None when none.
+
+    `members` saves re-reading the online members when picking many times at once.
+    """
+    if members is None:
+        members = online_members(conn, pool)
     if not members:
         return None
     if pool["strategy"] == "random":
