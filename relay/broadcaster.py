@@ -113,7 +113,9 @@ class Broadcaster:
         return self._thread is not None
 
     def submit(self, stored: list[tuple[dict, dict | None]]) -> None:
-        if self._thread is not None:
+        # With nobody subscribed there is nothing to hand over: a stream that
+        # subscribes just after this commit replays these events from the log.
+        if self._thread is not None and self._subscribers:
             self._inbox.put(stored)
 
     def subscribe(self, event_filter: Filter) -> Subscription:

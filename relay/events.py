@@ -1,17 +1,11 @@
-"""Events: what changed, recorded in the durable log and handed to the broadcaster.
+"""Events: what a change tells the world, and whom it concerns.
 
-publish() writes events *after* the state change has committed, and hands
-them to the broadcaster while still holding the write lock, so the live
-order is the id order. A stream subscribes before it replays from the log,
-which makes resume gap-free; ids it has already replayed are skipped when
-they arrive live.
+A change returns its events to the committer, which records them in the
+change's own transaction and fans them out after COMMIT (committer.py). A
+stream subscribes before it replays from the log, which makes resume
+gap-free; ids it has already replayed are skipped when they arrive live.
 """
 from dataclasses import dataclass
-
-from . import db
-from .broadcaster import Broadcaster
-from .store import events as event_log
-from .store.events import Envelope
 
 
 @dataclass
@@ -69,36 +63,3 @@ def delivery_events(result: dict) -> list[Event]:
             events += [message_event("message.new", m, m["from"]) for m in delivered]
     events += [message_event("message.new", m, m["from"]) for m in result["poolMessages"]]
     return events
-
-
-class Publisher:
-    """Records events after the change they describe has committed, then fans out.
-
-    It writes through its own connection at synchronous=NORMAL: the change was
-    already committed (and fsynced at FULL) by the caller, and in WAL mode the
-    next FULL commit makes these frames durable too. A killed process loses
-    nothing; a power cut can lose only the newest events, never acknowledged
-    state. It saves one fsync per write, held under the write lock.
-    """
-
-    def __init__(self, db_path: str, broadcaster: Broadcaster, clock):
-        self.conn = db.connect(db_path, "NORMAL")
-        self.broadcaster = broadcaster
-        self.clock = clock
-
-    def publish(self, events: list[Event]) -> list[dict]:
-        if not events:
-            return []
-        rows = event_log.rows_for(events, self.clock())
-        # One INSERT statement is its own atomic transaction. Holding the write
-        # lock until the hand-off makes the live order the id order.
-        with self.conn.write_lock:
-            ids = event_log.append(self.conn, rows)
-            stored = [(Envelope(id=i, type=e.type, source=e.source, subject=e.subject,
-                                time=row[3], data=e.data), e.scope)
-                      for i, e, row in zip(ids, events, rows)]
-            self.broadcaster.submit(stored)
-        return [envelope for envelope, _ in stored]
-
-    def close(self) -> None:
-        self.conn.close()

@@ -1,12 +1,11 @@
 """The reap cycle (API.md §11) and the thread that runs it every interval.
 
-Each step runs in its own transaction and publishes its events after that
-commit; a step that fails is logged and the others still run.
+Each step is its own change (its own commit, its events streamed after
+it); a step that fails is logged and the others still run.
 """
 import logging
 import threading
 
-from . import db
 from .events import activity_event, agent_event, agent_removed, message_event
 from .store import activity, agents, events as event_log, messages
 
@@ -73,25 +72,15 @@ class Reaper:
     def run_once(self) -> dict:
         """One reap cycle now; answers what changed."""
         with self._run_lock:
-            conn = self.relay.pool.acquire()
-            try:
-                return self._cycle(conn)
-            finally:
-                self.relay.pool.release(conn)
-
-    def _cycle(self, conn) -> dict:
-        now = self.relay.clock()
-        report = {}
-        for step in self.steps():
-            try:
-                with db.transaction(conn):
-                    fragment, events = step(conn, now)
-                report.update(fragment)
-                self.relay.publisher.publish(events)
-            except Exception:
-                log.exception("reap step %s failed", step.__name__)
-        self.last_reap_at = now
-        return report
+            now = self.relay.clock()
+            report = {}
+            for step in self.steps():
+                try:
+                    report.update(self.relay.committer.commit(lambda c: step(c, now)))
+                except Exception:
+                    log.exception("reap step %s failed", step.__name__)
+            self.last_reap_at = now
+            return report
 
     @property
     def running(self) -> bool:

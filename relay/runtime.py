@@ -5,7 +5,7 @@ from . import db
 from .clock import system_clock
 from .config import Settings
 from .broadcaster import Broadcaster
-from .events import Publisher
+from .committer import Committer
 from .reaper import Reaper
 from .slots import Slots
 
@@ -17,7 +17,7 @@ class Relay:
         self.started_at = clock()
         self.pool = db.Pool(settings.db, settings.synchronous, size=settings.threads + 8)
         self.broadcaster = Broadcaster(settings.subscriber_queue)
-        self.publisher = Publisher(settings.db, self.broadcaster, clock)
+        self.committer = Committer(settings.db, settings.synchronous, self.broadcaster, clock)
         self.slots = Slots(settings.stream_limit)
         self.reaper = Reaper(self, settings.reap_interval)
         self.closing = threading.Event()      # set at shutdown: streams end
@@ -35,5 +35,5 @@ class Relay:
     def stop(self) -> None:
         self.reaper.stop()
         self.broadcaster.stop()
-        self.publisher.close()
+        self.committer.close()
         self.pool.close()

@@ -1,11 +1,9 @@
 """The blueprints, and what every one of them uses from the running relay.
 
-A route reads its input, runs one store call inside `write()`, publishes
-the resulting events once that has committed, and answers JSON.
+A route reads its input, hands one change (store calls, and the events they
+make) to `commit()`, and answers JSON once it has committed and published.
 """
 from flask import current_app, g, jsonify
-
-from .. import db
 
 
 def relay():
@@ -14,6 +12,10 @@ def relay():
 
 def conn():
     """This request's connection, borrowed from the pool until teardown."""
+    if relay().committer.in_change():
+        # Another request's thread may be running this change: only the
+        # connection it was given is inside the transaction.
+        raise RuntimeError("conn() inside a change: use the connection the change is given")
     if "db" not in g:
         g.db = relay().pool.acquire()
     return g.db
@@ -29,15 +31,10 @@ def now() -> int:
     return relay().clock()
 
 
-def write():
-    return db.transaction(conn())
-
-
-def publish(*events) -> None:
-    """Record and fan out events; only after this request's write has committed."""
-    if conn().in_transaction:
-        raise RuntimeError("publish() inside an open transaction: publish after commit")
-    relay().publisher.publish([e for e in events if e is not None])
+def commit(change):
+    """Run `change(conn) -> (result, events)` in a write transaction; after
+    COMMIT its events are streamed and its result returned (committer.py)."""
+    return relay().committer.commit(change)
 
 
 def answer(body, status: int = 200):

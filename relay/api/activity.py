@@ -4,7 +4,7 @@ from flask import Blueprint
 from .. import validation as v
 from ..events import activity_event
 from ..store import activity
-from . import answer, conn, now, publish, write
+from . import answer, commit, conn, now
 
 bp = Blueprint("activity", __name__, url_prefix="/api/activity")
 
@@ -22,10 +22,12 @@ def post_activity():
         "agentId": v.identifier(body, "agentId"),
         "meta": v.mapping(body, "meta"),
     }
-    with write():
-        stored, created = activity.add(conn(), entry, now())
-    if created:
-        publish(activity_event(stored))
+    t = now()
+
+    def change(c):
+        stored, created = activity.add(c, entry, t)
+        return (stored, created), [activity_event(stored) if created else None]
+    stored, created = commit(change)
     return answer(stored, 201 if created else 200)
 
 

@@ -5,7 +5,7 @@ from .. import validation as v
 from ..errors import conflict, not_found
 from ..events import activity_event, agent_event, agent_removed, delivery_events, message_event
 from ..store import activity, agents, delivery, messages
-from . import answer, conn, now, publish, write
+from . import answer, commit, conn, now
 
 bp = Blueprint("agents", __name__, url_prefix="/api/agents")
 
@@ -61,16 +61,18 @@ def register():
         "cwd": v.string(body, "cwd", max_len=v.PATH_MAX),
         "instanceId": v.string(body, "instanceId", max_len=v.ID_MAX),
     }
-    c, t = conn(), now()
-    with write():
+    t = now()
+
+    def change(c):
         agent, created = agents.upsert(c, agent_id, fields, t)
         delivered = delivery.on_agent_online(c, agent, t)
         entry = None
         if created:
             entry, _ = activity.add(c, {"kind": "state", "agentId": agent_id,
                                         "title": f"{agent_id} registered"}, t)
-    publish(*delivery_events(delivered), agent_event("agent.status", agent),
-            entry and activity_event(entry))
+        return (agent, created), [*delivery_events(delivered), agent_event("agent.status", agent),
+                                  entry and activity_event(entry)]
+    agent, created = commit(change)
     return answer(agent, 201 if created else 200)
 
 
@@ -97,27 +99,30 @@ def patch_agent(agent_id):
     changes = read_profile(body)
     if "label" in body and body["label"] is None:
         changes["label"] = None          # an explicit null clears the label
-    c, t = conn(), now()
-    with write():
+    t = now()
+
+    def change(c):
         acting_agent(c, agent_id, body)
         agent = agents.patch(c, agent_id, changes, t)
         delivered = delivery.on_agent_online(c, agent, t)
-    publish(*delivery_events(delivered), agent_event("agent.status", agent))
-    return answer(agent)
+        return agent, [*delivery_events(delivered), agent_event("agent.status", agent)]
+    return answer(commit(change))
 
 
 def beat(agent_id: str, body: dict) -> dict:
     """A heartbeat (also sent over the WebSocket): presence, back online if stale."""
     status = v.choice(body, "status", STATUSES)
-    c, t = conn(), now()
-    with write():
+    t = now()
+
+    def change(c):
         acting_agent(c, agent_id, body)
         agent, changed = agents.touch(c, agent_id, t, status)
-        delivered = delivery.on_agent_online(c, agent, t) if changed else None
-    # A heartbeat that changes nothing but lastSeen is not news worth an event.
-    if changed:
-        publish(*delivery_events(delivered), agent_event("agent.status", agent))
-    return agent
+        # A heartbeat that changes nothing but lastSeen is not news worth an event.
+        if not changed:
+            return agent, []
+        delivered = delivery.on_agent_online(c, agent, t)
+        return agent, [*delivery_events(delivered), agent_event("agent.status", agent)]
+    return commit(change)
 
 
 @bp.post("/<agent_id>/heartbeat")
@@ -127,11 +132,10 @@ def heartbeat(agent_id):
 
 @bp.delete("/<agent_id>")
 def delete_agent(agent_id):
-    c = conn()
-    with write():
+    def change(c):
         if not agents.delete(c, agent_id):
             raise not_found(f"agent {agent_id} not found")
         released = messages.release_claims_of(c, agent_id)
-    publish(*[message_event("message.claim_released", m) for m in released],
-            agent_removed(agent_id))
-    return answer({"ok": True})
+        return {"ok": True}, [*[message_event("message.claim_released", m) for m in released],
+                              agent_removed(agent_id)]
+    return answer(commit(change))

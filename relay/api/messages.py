@@ -9,7 +9,7 @@ from ..errors import ApiError, bad_request, not_found
 from ..broadcaster import CLOSED, RESET, Filter
 from ..events import agent_event, message_deleted, message_event
 from ..store import agents, messages
-from . import answer, conn, now, publish, relay, write
+from . import answer, commit, conn, now, relay
 from .agents import acting_agent, agent_or_404
 
 bp = Blueprint("messages", __name__, url_prefix="/api/messages")
@@ -63,19 +63,22 @@ def presence_due(agent: dict | None, t: int) -> bool:
 def send(body: dict) -> tuple[dict, bool]:
     """Validate, store and publish one message; (message, created)."""
     fields = read_message(body)
-    c, t = conn(), now()
-    # Read outside the write lock; the write then stays as short as it can be.
-    sender = agents.get(c, fields["from"])
-    came_back = False
-    with write():
+    t = now()
+    # Read outside the transaction; the write then stays as short as it can be.
+    sender = agents.get(conn(), fields["from"])
+
+    def change(c):
         message, created = messages.send(c, fields, t)
-        if created and presence_due(sender, t):
-            sender, came_back = agents.touch(c, fields["from"], t)
-    if created:
+        if not created:
+            return (message, False), []
+        agent, came_back = sender, False
+        if presence_due(sender, t):
+            agent, came_back = agents.touch(c, fields["from"], t)
         queued = message["deliveryStatus"] == "queued"
-        publish(message_event("message.queued" if queued else "message.new", message, message["from"]),
-                agent_event("agent.status", sender) if came_back else None)
-    return message, created
+        return (message, True), [
+            message_event("message.queued" if queued else "message.new", message, message["from"]),
+            agent_event("agent.status", agent) if came_back else None]
+    return commit(change)
 
 
 @bp.post("")
@@ -85,13 +88,14 @@ def post_message():
 
 
 def note_presence(agent: dict) -> None:
-    c, t = conn(), now()
+    t = now()
     if not presence_due(agent, t):
         return
-    with write():
-        agent, changed = agents.touch(c, agent["id"], t)
-    if changed:
-        publish(agent_event("agent.status", agent))
+
+    def change(c):
+        touched, changed = agents.touch(c, agent["id"], t)
+        return None, [agent_event("agent.status", touched) if changed else None]
+    commit(change)
 
 
 @bp.get("")
@@ -178,39 +182,41 @@ def claim(message_id):
     body = v.json_body()
     agent_id = v.identifier(body, "agentId", required=True)
     ttl = v.integer(body, "ttlSeconds", 1, 86400)
-    c, t = conn(), now()
-    with write():
+    t = now()
+
+    def change(c):
         acting_agent(c, agent_id, body)
         message = messages.claim(c, message_id, agent_id, ttl, t)
         agents.touch(c, agent_id, t)
-    publish(message_event("message.claimed", message))
-    return answer(message)
+        return message, [message_event("message.claimed", message)]
+    return answer(commit(change))
 
 
 @bp.post("/<int:message_id>/release")
 def release(message_id):
     body = v.json_body()
     agent_id = v.identifier(body, "agentId", required=True)
-    c = conn()
-    with write():
+
+    def change(c):
         acting_agent(c, agent_id, body)
         message = messages.release(c, message_id, agent_id)
-    publish(message_event("message.claim_released", message))
-    return answer(message)
+        return message, [message_event("message.claim_released", message)]
+    return answer(commit(change))
 
 
 def mark_read(body: dict, ids: list[int]) -> list[dict]:
     agent_id = v.identifier(body, "agentId", required=True)
-    c, t = conn(), now()
-    with write():
+    t = now()
+
+    def change(c):
         acting_agent(c, agent_id, body)
         missing = set(ids) - messages.existing_ids(c, ids)
         if missing:
             raise not_found(f"message {min(missing)} not found")
         changed = messages.mark_read(c, ids, agent_id)
         agents.touch(c, agent_id, t)
-    publish(*[message_event("message.read", m) for m in changed])
-    return changed
+        return changed, [message_event("message.read", m) for m in changed]
+    return commit(change)
 
 
 @bp.post("/<int:message_id>/read")
@@ -233,9 +239,9 @@ def read_many():
 
 @bp.delete("/<int:message_id>")
 def delete_message(message_id):
-    with write():
-        message = messages.delete(conn(), message_id)
-    if message is None:
-        raise not_found(f"message {message_id} not found")
-    publish(message_deleted(message))
-    return answer({"ok": True})
+    def change(c):
+        message = messages.delete(c, message_id)
+        if message is None:
+            raise not_found(f"message {message_id} not found")
+        return {"ok": True}, [message_deleted(message)]
+    return answer(commit(change))

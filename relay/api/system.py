@@ -10,7 +10,7 @@ from .. import validation as v
 from ..events import Event, message_event
 from ..openapi import document
 from ..store import messages, system
-from . import answer, conn, now, publish, relay, write
+from . import answer, commit, conn, now, relay
 
 bp = Blueprint("system", __name__, url_prefix="/api")
 log = logging.getLogger("relay")
@@ -75,9 +75,11 @@ def broadcast():
         "body": v.string(body, "body", required=True, max_len=v.BODY_MAX),
         "subject": v.string(body, "subject", max_len=v.SUBJECT_MAX),
     }
-    with write():
-        message, _ = messages.send(conn(), fields, now())
-    publish(message_event("message.new", message, message["from"]),
-            Event("system.broadcast", str(message["id"]), message, {"to": "broadcast"},
-                  message["from"]))
-    return answer(message, 201)
+    t = now()
+
+    def change(c):
+        message, _ = messages.send(c, fields, t)
+        return message, [message_event("message.new", message, message["from"]),
+                         Event("system.broadcast", str(message["id"]), message,
+                               {"to": "broadcast"}, message["from"])]
+    return answer(commit(change), 201)
