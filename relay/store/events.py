@@ -28,12 +28,16 @@ def rows_for(events, now: int) -> list[tuple]:
 
 
 def append(conn, rows: list[tuple]) -> list[int]:
-    """Store event rows in order, in one statement; returns their ids in that order."""
-    returned = conn.execute(
+    """Store event rows in order, in one statement; returns their ids in that order.
+
+    One statement inside the write transaction numbers its rows one after
+    another, so the ids follow from the last one (no RETURNING rows to step through).
+    """
+    last = conn.execute(
         "INSERT INTO events (type, source, subject, time, data, scope) VALUES "
-        + ",".join(["(?,?,?,?,?,?)"] * len(rows)) + " RETURNING id",
-        [value for row in rows for value in row]).fetchall()
-    return sorted(r[0] for r in returned)
+        + ",".join(["(?,?,?,?,?,?)"] * len(rows)),
+        [value for row in rows for value in row]).lastrowid
+    return list(range(last - len(rows) + 1, last + 1))
 
 
 def after(conn, since: int, limit: int, types: list[str] | None = None) -> list[tuple[dict, dict | None]]:

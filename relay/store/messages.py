@@ -57,13 +57,10 @@ def get_or_404(conn, message_id: int) -> dict:
 
 # --- sending -------------------------------------------------------------
 
-def resolve(conn, address: str, now: int, max_age: int | None) -> tuple[str, str | None, int | None]:
-    """Where a message to `address` goes now: (deliveryStatus, resolvedTo, expiresAt)."""
-    kind, name = split(address)
-    if kind == "direct":
-        if not conn.execute("SELECT 1 FROM agents WHERE id = ?", (name,)).fetchone():
-            raise not_found(f"agent {name} not found")
-        return "delivered", None, None
+def resolve(conn, kind: str, name: str, now: int,
+            max_age: int | None) -> tuple[str, str | None, int | None]:
+    """Where a message to address `kind:name` goes now: (deliveryStatus, resolvedTo,
+    expiresAt). A direct address is checked by send's INSERT itself."""
     if kind == "orchestrator":
         row = conn.execute("SELECT agent_id FROM orchestrators WHERE id = ?", (name,)).fetchone()
         if row is None:
@@ -87,7 +84,7 @@ def resolve(conn, address: str, now: int, max_age: int | None) -> tuple[str, str
             return "delivered", agent_id, None
         age = policies.queue_max_age(policy) if max_age is None else max_age
         return "queued", None, now + 1000 * age
-    return "delivered", None, None      # broadcast and groups: matched when read
+    return "delivered", None, None      # direct; broadcast and groups are matched when read
 
 
 def find_idempotent(conn, sender: str, key: str) -> dict | None:
@@ -112,17 +109,24 @@ def send(conn, m: dict, now: int) -> tuple[dict, bool]:
         if parent is None:
             raise ApiError(400, f"replyTo must be the id of an existing message ({m['replyTo']} is not)")
         thread_id = parent["thread_id"] or parent["id"]
-    status, resolved_to, expires_at = resolve(conn, m["to"], now, m.get("maxAgeSeconds"))
+    kind, name = split(m["to"])
+    status, resolved_to, expires_at = resolve(conn, kind, name, now, m.get("maxAgeSeconds"))
+    direct = name if kind == "direct" else None
+    # The direct target's existence is checked in the INSERT: one statement, not two.
     row = conn.execute(
         """INSERT INTO messages (from_agent, to_addr, kind, subject, body, payload, meta, channel,
                reply_to, thread_id, claimable, claim_ttl_seconds, idempotency_key,
                delivery_status, resolved_to, expires_at, created_at)
-           VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING *""",
+           SELECT ?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?
+            WHERE ? IS NULL OR EXISTS (SELECT 1 FROM agents WHERE id = ?)
+           RETURNING *""",
         (m["from"], m["to"], m.get("kind") or "chat", m.get("subject"), m["body"],
          dumps(m.get("payload") or {}), dumps(m.get("meta") or {}), m.get("channel"),
          m.get("replyTo"), thread_id, int(bool(m.get("claimable"))),
          m.get("claimTtlSeconds") or 300, m.get("idempotencyKey"), status, resolved_to,
-         expires_at, now)).fetchone()
+         expires_at, now, direct, direct)).fetchone()
+    if row is None:
+        raise not_found(f"agent {direct} not found")
     return to_dict(row), True
 
 
