@@ -27,12 +27,12 @@ from .store.events import Envelope
 
 
 class _Job:
-    __slots__ = ("change", "done", "result", "events", "error")
+    __slots__ = ("change", "done", "result", "events", "rows", "error")
 
     def __init__(self, change):
         self.change = change
         self.done = False
-        self.result, self.events, self.error = None, [], None
+        self.result, self.events, self.rows, self.error = None, [], [], None
 
 
 class _Failed(Exception):
@@ -88,11 +88,12 @@ class Committer:
                 runnable = [job for job in batch if job.error is None]
                 if not runnable:
                     return
+                now = self.clock()
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     for job in runnable:
-                        self._apply(conn, job, guarded)
-                    stored = self._record(conn, [e for job in runnable for e in job.events])
+                        self._apply(conn, job, guarded, now)
+                    stored = self._record(conn, [job for job in runnable if job.error is None])
                     conn.execute("COMMIT")
                 except _Failed:
                     conn.execute("ROLLBACK")
@@ -108,13 +109,14 @@ class Committer:
                     self.broadcaster.submit(stored)
                 return
 
-    def _apply(self, conn, job: _Job, guarded: bool) -> None:
+    def _apply(self, conn, job: _Job, guarded: bool, now: int) -> None:
         if guarded:
             conn.execute("SAVEPOINT change")
         self._local.active = True
         try:
             job.result, events = job.change(conn)
             job.events = [e for e in events if e is not None]
+            job.rows = event_log.rows_for(job.events, now)
         except Exception as error:
             job.error = error
             if not guarded:
@@ -125,10 +127,12 @@ class Committer:
         if guarded:
             conn.execute("RELEASE change")
 
-    def _record(self, conn, events) -> list[tuple[Envelope, dict | None]]:
+    def _record(self, conn, jobs: list[_Job]) -> list[tuple[Envelope, dict | None]]:
+        """The jobs' events into the log, in job order; (envelope, scope) for fan-out."""
+        events = [e for job in jobs for e in job.events]
         if not events:
             return []
-        rows = event_log.rows_for(events, self.clock())
+        rows = [row for job in jobs for row in job.rows]
         ids = event_log.append(conn, rows)
         return [(Envelope(id=i, type=e.type, source=e.source, subject=e.subject, time=row[3],
                           data=e.data), e.scope)

@@ -22,7 +22,7 @@ def envelope(row) -> Envelope:
 
 
 def rows_for(events, now: int) -> list[tuple]:
-    """Events as the column values append() takes; made before the write lock."""
+    """Events as the column values append() takes."""
     return [(e.type, e.source, e.subject, now, dumps(e.data), dumps(e.scope) if e.scope else None)
             for e in events]
 

@@ -1,0 +1,155 @@
+"""The committer: changes and their events commit together; concurrent changes
+share a transaction, and one that fails fails alone."""
+import http.client
+import threading
+
+import pytest
+
+from relay.api import commit, conn
+from relay.errors import not_found
+from relay.events import Event
+
+
+def add_row(name):
+    """A change that writes one config row and says so in one event."""
+    def change(c):
+        c.execute("INSERT INTO config_entries (namespace, key, value, version, updated_at) "
+                  "VALUES ('test', ?, '1', 1, 0)", (name,))
+        return name, [Event("test.added", name, {"name": name})]
+    return change
+
+
+def failing(name):
+    """A change that writes, then fails: its write must not survive."""
+    def change(c):
+        add_row(name)(c)
+        raise not_found(f"{name} failed")
+    return change
+
+
+def stored_names(relay_):
+    rows = relay_.pool.acquire().execute("SELECT key FROM config_entries ORDER BY key").fetchall()
+    return [r[0] for r in rows]
+
+
+def stored_events(relay_):
+    rows = relay_.pool.acquire().execute(
+        "SELECT subject FROM events WHERE type = 'test.added' ORDER BY id").fetchall()
+    return [r[0] for r in rows]
+
+
+def test_a_change_and_its_events_commit_together(app, relay_):
+    with app.app_context():
+        assert commit(add_row("a")) == "a"
+        with pytest.raises(Exception, match="b failed"):
+            commit(failing("b"))
+    assert stored_names(relay_) == ["a"]
+    assert stored_events(relay_) == ["a"]
+
+
+def batch_while_held(relay_, changes):
+    """Hold the committer with one change until all `changes` wait behind it,
+    so they run as one batch; returns each one's result or exception and the
+    statements the committer's connection ran."""
+    statements = []
+    relay_.committer.conn.set_trace_callback(statements.append)
+    release = threading.Event()
+
+    def holder(c):
+        release.wait(10)
+        return "held", []
+
+    outcomes = {}
+
+    def run(name, change):
+        try:
+            outcomes[name] = relay_.committer.commit(change)
+        except Exception as error:          # noqa: BLE001 - the outcome is the assertion
+            outcomes[name] = error
+
+    first = threading.Thread(target=run, args=("holder", holder))
+    first.start()
+    while not relay_.committer._leading:
+        release.wait(0.001)
+    threads = [threading.Thread(target=run, args=(name, change)) for name, change in changes]
+    for t in threads:
+        t.start()
+    while len(relay_.committer._waiting) < len(changes):
+        release.wait(0.001)
+    release.set()
+    for t in [first, *threads]:
+        t.join(10)
+    relay_.committer.conn.set_trace_callback(None)
+    return outcomes, statements
+
+
+def test_waiting_changes_share_one_commit(relay_):
+    outcomes, statements = batch_while_held(relay_, [(n, add_row(n)) for n in "abcd"])
+    assert outcomes == {"holder": "held", "a": "a", "b": "b", "c": "c", "d": "d"}
+    assert statements.count("COMMIT") == 2          # the holder's, then all four together
+    assert "SAVEPOINT change" not in statements
+    assert stored_names(relay_) == ["a", "b", "c", "d"]
+    assert sorted(stored_events(relay_)) == ["a", "b", "c", "d"]
+
+
+def test_a_failing_change_in_a_batch_fails_alone(relay_):
+    changes = [("a", add_row("a")), ("x", failing("x")), ("b", add_row("b")),
+               ("y", failing("y")), ("c", add_row("c"))]
+    outcomes, statements = batch_while_held(relay_, changes)
+    assert {k: outcomes[k] for k in "abc"} == {"a": "a", "b": "b", "c": "c"}
+    assert str(outcomes["x"]) == "x failed" and str(outcomes["y"]) == "y failed"
+    # The first failure rolls the batch back; the rest run again under savepoints.
+    assert statements.count("ROLLBACK") == 1
+    assert statements.count("ROLLBACK TO change") == 1
+    assert statements.count("COMMIT") == 2
+    assert stored_names(relay_) == ["a", "b", "c"]
+    assert sorted(stored_events(relay_)) == ["a", "b", "c"]
+
+
+def test_events_of_a_batch_follow_its_order(relay_):
+    outcomes, _ = batch_while_held(relay_, [(n, add_row(n)) for n in "pqrs"])
+    events = stored_events(relay_)
+    assert sorted(events) == ["p", "q", "r", "s"]
+    # The ids follow the order the changes ran in: the rows' own order.
+    rows = relay_.pool.acquire().execute("SELECT key FROM config_entries ORDER BY rowid").fetchall()
+    assert events == [r[0] for r in rows]
+
+
+def test_a_change_may_not_reach_for_the_request_connection_or_nest(app):
+    with app.test_request_context():
+        with pytest.raises(RuntimeError, match="use the connection the change is given"):
+            commit(lambda c: (conn(), []))
+        with pytest.raises(RuntimeError, match="inside a change"):
+            commit(lambda c: (commit(add_row("z")), []))
+
+
+def test_concurrent_sends_exactly_once_with_their_events(live):
+    """40 clients send at once, some to an unknown agent: every good send is
+    stored once with one message.new, in id order; the bad ones leave nothing."""
+    assert live.request("POST", "/api/agents", {"id": "inbox"})[0] == 201
+    barrier = threading.Barrier(40)
+    results = {}
+
+    def sender(i):
+        c = http.client.HTTPConnection("127.0.0.1", live.port, timeout=30)
+        barrier.wait()
+        for j in range(5):
+            to = "nobody" if (i + j) % 4 == 0 else "inbox"
+            results[(i, j)] = live.request("POST", "/api/messages",
+                                           {"from": f"s{i}", "to": to, "body": f"{i}.{j}"}, conn=c)
+        c.close()
+
+    threads = [threading.Thread(target=sender, args=(i,)) for i in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    good = {k: body for k, (status, body) in results.items() if status == 201}
+    bad = {k: (status, body) for k, (status, body) in results.items() if k not in good}
+    assert len(results) == 200 and len(good) == 150
+    assert all(s == 404 and b == {"error": "agent nobody not found"} for s, b in bad.values())
+    assert sorted(m["body"] for m in good.values()) == sorted(f"{i}.{j}" for i, j in good)
+    _, stored = live.request("GET", "/api/messages?for=inbox&limit=500")
+    assert sorted(m["id"] for m in stored) == sorted(m["id"] for m in good.values())
+    _, events = live.request("GET", "/api/events/recent?types=message.new&limit=500")
+    assert [e["data"]["id"] for e in events] == sorted(m["id"] for m in good.values())
