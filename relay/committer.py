@@ -94,14 +94,14 @@ class Committer:
                     for job in runnable:
                         self._apply(conn, job, guarded, now)
                     stored = self._record(conn, [job for job in runnable if job.error is None])
-                    conn.execute("COMMIT")
+                    # commit() and rollback() give up the GIL once; execute("COMMIT") twice.
+                    conn.commit()
                 except _Failed:
-                    conn.execute("ROLLBACK")
+                    conn.rollback()
                     guarded = True
                     continue
                 except BaseException as error:      # the events or the COMMIT failed
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
+                    conn.rollback()
                     for job in runnable:
                         job.error = error
                     return

@@ -128,7 +128,9 @@ def mapping(body: dict, name: str, *, max_bytes: int = BODY_MAX) -> dict | None:
 # Each helper reads its one parameter; an empty value counts as absent.
 
 def _query(name: str) -> str | None:
-    return request.args.get(name) or None
+    args = request.args
+    # werkzeug's get() raises and catches an exception for every absent key.
+    return (args.get(name) or None) if name in args else None
 
 
 def query_int(name: str, lo: int, hi: int, default: int | None = None) -> int | None:
