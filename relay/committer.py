@@ -3,9 +3,10 @@
 A change is a function of a connection that returns (result, events). It
 runs inside a `BEGIN IMMEDIATE` transaction; its events are recorded in the
 same transaction, so an event exists exactly when its change does. Only
-after COMMIT are they handed to the broadcaster (still under the write
-lock, so the live order is the id order) and the caller answered: nothing
-is acknowledged or streamed before it is durable.
+after COMMIT are they handed to the listeners (the agent cache, then the
+broadcaster; still under the write lock, so the live order is the id
+order) and the caller answered: nothing is acknowledged or streamed before
+it is durable.
 
 Group commit. Requests that arrive while a transaction is running wait;
 the next of them to wake runs all the waiting changes in one transaction,
@@ -40,10 +41,11 @@ class _Failed(Exception):
 
 
 class Committer:
-    def __init__(self, db_path: str, synchronous: str, broadcaster, clock):
+    def __init__(self, db_path: str, synchronous: str, clock, listeners):
+        """`listeners` are called with each commit's [(envelope, scope)], in order."""
         self.conn = db.connect(db_path, synchronous)
-        self.broadcaster = broadcaster
         self.clock = clock
+        self.listeners = listeners
         self._cond = threading.Condition()
         self._waiting: list[_Job] = []
         self._leading = False
@@ -106,7 +108,8 @@ class Committer:
                         job.error = error
                     return
                 if stored:
-                    self.broadcaster.submit(stored)
+                    for listener in self.listeners:
+                        listener(stored)
                 return
 
     def _apply(self, conn, job: _Job, guarded: bool, now: int) -> None:

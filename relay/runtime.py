@@ -4,6 +4,7 @@ import threading
 from . import db
 from .clock import system_clock
 from .config import Settings
+from .agent_cache import AgentCache
 from .broadcaster import Broadcaster
 from .committer import Committer
 from .reaper import Reaper
@@ -17,7 +18,9 @@ class Relay:
         self.started_at = clock()
         self.pool = db.Pool(settings.db, settings.synchronous, size=settings.threads + 8)
         self.broadcaster = Broadcaster(settings.subscriber_queue)
-        self.committer = Committer(settings.db, settings.synchronous, self.broadcaster, clock)
+        self.agents = AgentCache()
+        self.committer = Committer(settings.db, settings.synchronous, clock,
+                                   [self.agents.committed, self.broadcaster.submit])
         self.slots = Slots(settings.stream_limit)
         self.reaper = Reaper(self, settings.reap_interval)
         self.closing = threading.Event()      # set at shutdown: streams end

@@ -5,12 +5,18 @@ from .. import validation as v
 from ..errors import conflict, not_found
 from ..events import activity_event, agent_event, agent_removed, delivery_events, message_event
 from ..store import activity, agents, delivery, messages
-from . import answer, commit, conn, now
+from . import answer, commit, conn, now, relay
 
 bp = Blueprint("agents", __name__, url_prefix="/api/agents")
 
 KINDS = ("provider", "channel", "orchestrator", "system", "user")
 STATUSES = ("online", "idle", "busy", "stale", "offline")
+
+
+def known_agent(agent_id: str) -> dict | None:
+    """The agent as of the latest commit, for the hot paths; its lastSeen may
+    lag (agent_cache.py). Routes that answer with an agent read it fresh."""
+    return relay().agents.get(agent_id, lambda: agents.get(conn(), agent_id))
 
 
 def agent_or_404(c, agent_id: str) -> dict:

@@ -10,14 +10,11 @@ from ..broadcaster import CLOSED, RESET, Filter
 from ..events import agent_event, message_deleted, message_event
 from ..store import agents, messages
 from . import answer, commit, conn, now, relay
-from .agents import acting_agent, agent_or_404
+from .agents import acting_agent, known_agent
 
 bp = Blueprint("messages", __name__, url_prefix="/api/messages")
 
 ADDRESS_MAX = 260
-# Presence from polls and sends is recorded at this granularity, so a busy poller does
-# not turn every read into a write (the stale threshold is 90 s).
-PRESENCE_EVERY_MS = 5000
 # Message events after which a held long poll looks at the inbox again.
 WAKING_EVENTS = ["message.new", "message.claim_released"]
 
@@ -54,31 +51,27 @@ def read_message(body: dict) -> dict:
     }
 
 
-def presence_due(agent: dict | None, t: int) -> bool:
-    """Whether a call as this agent should be written down as presence now."""
-    return agent is not None and (agent["status"] in ("stale", "offline")
-                                  or t - agent["lastSeen"] >= PRESENCE_EVERY_MS)
-
-
 def send(body: dict) -> tuple[dict, bool]:
     """Validate, store and publish one message; (message, created)."""
     fields = read_message(body)
     t = now()
-    # Read outside the transaction; the write then stays as short as it can be.
-    sender = agents.get(conn(), fields["from"])
+    cache = relay().agents
+    # Sends count as presence (at most every few seconds); `from` need not be an agent.
+    touch = cache.presence_due(known_agent(fields["from"]), t)
 
     def change(c):
         message, created = messages.send(c, fields, t)
         if not created:
             return (message, False), []
-        agent, came_back = sender, False
-        if presence_due(sender, t):
-            agent, came_back = agents.touch(c, fields["from"], t)
+        agent, came_back = agents.touch(c, fields["from"], t) if touch else (None, False)
         queued = message["deliveryStatus"] == "queued"
         return (message, True), [
             message_event("message.queued" if queued else "message.new", message, message["from"]),
             agent_event("agent.status", agent) if came_back else None]
-    return commit(change)
+    message, created = commit(change)
+    if created and touch:
+        cache.presence_written(fields["from"], t)
+    return message, created
 
 
 @bp.post("")
@@ -88,14 +81,15 @@ def post_message():
 
 
 def note_presence(agent: dict) -> None:
-    t = now()
-    if not presence_due(agent, t):
+    t, cache = now(), relay().agents
+    if not cache.presence_due(agent, t):
         return
 
     def change(c):
         touched, changed = agents.touch(c, agent["id"], t)
         return None, [agent_event("agent.status", touched) if changed else None]
     commit(change)
+    cache.presence_written(agent["id"], t)
 
 
 @bp.get("")
@@ -110,7 +104,9 @@ def list_messages():
             kind=kind, channel=channel, before=before, limit=limit))
     unread = v.query_bool("unread", False)
     wait = v.query_int("wait", 0, 60, 0)
-    agent = agent_or_404(conn(), agent_id)
+    agent = known_agent(agent_id)
+    if agent is None:
+        raise not_found(f"agent {agent_id} not found")
     note_presence(agent)
 
     def poll():
