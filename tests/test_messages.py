@@ -119,6 +119,8 @@ def test_send_answers_every_field(client, team, clock):
         "claimTtlSeconds": 60, "claimedBy": None, "claimedAt": None, "claimExpiresAt": None,
         "idempotencyKey": "k1", "readBy": [], "deliveryStatus": "delivered",
         "resolvedToAgent": None, "expiresAt": None, "createdAt": clock()}
+    # The answer is the stored row (send does not read it back).
+    assert client.get("/api/messages/1").get_json() == r.get_json()
     event = client.get("/api/events/recent?types=message.").get_json()[-1]
     assert (event["type"], event["source"], event["subject"]) == ("message.new", "alice", "1")
     assert event["data"]["body"] == "review this"
@@ -146,6 +148,8 @@ def test_threads(client, team):
     send(client, "alice", "bob", "unrelated")
     assert (root["threadId"], reply["threadId"], again["threadId"]) == (root["id"],) * 3
     assert reply["replyTo"] == root["id"] and again["replyTo"] == reply["id"]
+    for m in (root, reply, again):
+        assert client.get(f"/api/messages/{m['id']}").get_json() == m
     for m in (root, reply, again):
         thread = client.get(f"/api/messages/{m['id']}/thread").get_json()
         assert [x["body"] for x in thread] == ["question", "answer", "follow-up"]

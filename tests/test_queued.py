@@ -92,11 +92,12 @@ def test_pool_queues_until_a_member_is_online(client, store, clock):
     m2 = send(client, "boss", "pool:builders", "two")
     assert (m1["deliveryStatus"], m1["expiresAt"]) == ("queued", clock() + 86400 * 1000)
     register(client, "not-a-builder")
-    assert client.get(f"/api/messages/{m1['id']}").get_json()["deliveryStatus"] == "queued"
+    assert client.get(f"/api/messages/{m1['id']}").get_json() == m1
     register(client, "b1", tags=["builder"])
     assert [m["id"] for m in inbox(client, "b1")] == [m1["id"], m2["id"]]
     m3 = send(client, "boss", "pool:builders", "three")
     assert (m3["deliveryStatus"], m3["resolvedToAgent"]) == ("delivered", "b1")
+    assert client.get(f"/api/messages/{m3['id']}").get_json() == m3
 
 
 def test_pool_member_back_from_stale_takes_the_queue(client, store, clock):
