@@ -1,7 +1,7 @@
 """The broadcaster: a thread that fans published events out to subscribers.
 
 Each subscriber has a bounded queue. One that falls behind is reset and
-dropped; it never slows the publisher or the other subscribers.
+dropped; it never slows the committer or the other subscribers.
 """
 import logging
 import queue

@@ -189,7 +189,10 @@ def document() -> dict:
         "openapi": "3.1.0",
         "info": {"title": "relay", "version": __version__,
                  "description": "A self-hosted message bus for AI coding agents. Errors are "
-                                "always {\"error\": \"...\"}; times are epoch milliseconds."},
+                                "always {\"error\": \"...\"}; times are epoch milliseconds. "
+                                "A write is answered only after it has committed (fsynced at "
+                                "RELAY_SYNCHRONOUS=FULL); its events are committed in the same "
+                                "transaction and streamed after it."},
         "servers": [{"url": "http://127.0.0.1:4850"}],
         "paths": paths,
         "components": {
