@@ -9,8 +9,9 @@ order) and the caller answered: nothing is acknowledged or streamed before
 it is durable.
 
 Group commit. Requests that arrive while a transaction is running wait;
-the next of them to wake runs all the waiting changes in one transaction,
-one after the other, and commits them together. Under load one fsync
+when it ends, the first of them is handed the lead and runs all the
+waiting changes in one transaction, one after the other, and commits them
+together. Under load one fsync
 serves several requests, and fewer SQLite calls (each of which gives up the
 GIL and must win it back) sit between a request and its answer.
 
@@ -28,10 +29,14 @@ from .store.events import Envelope
 
 
 class _Job:
-    __slots__ = ("change", "done", "result", "events", "rows", "error")
+    __slots__ = ("change", "turn", "done", "result", "events", "rows", "error")
 
     def __init__(self, change):
         self.change = change
+        # Held until the job is done or its thread is handed the lead: each
+        # waiting thread is woken once, for its own reason.
+        self.turn = threading.Lock()
+        self.turn.acquire()
         self.done = False
         self.result, self.events, self.rows, self.error = None, [], [], None
 
@@ -46,7 +51,7 @@ class Committer:
         self.conn = db.connect(db_path, synchronous)
         self.clock = clock
         self.listeners = listeners
-        self._cond = threading.Condition()
+        self._mutex = threading.Lock()
         self._waiting: list[_Job] = []
         self._leading = False
         self._local = threading.local()
@@ -61,26 +66,34 @@ class Committer:
         if self.in_change():
             raise RuntimeError("commit() inside a change: do all of it in the one change")
         job = _Job(change)
-        with self._cond:
+        with self._mutex:
             self._waiting.append(job)
-            while self._leading and not job.done:
-                self._cond.wait()
-            batch = None
-            if not job.done:
-                self._leading = True
-                batch, self._waiting = self._waiting, []
-        if batch is not None:
-            try:
-                self._run(batch)
-            finally:
-                with self._cond:
-                    self._leading = False
-                    for each in batch:
-                        each.done = True
-                    self._cond.notify_all()
+            waits, self._leading = self._leading, True
+        if waits:
+            job.turn.acquire()
+        if not job.done:
+            self._lead()
         if job.error is not None:
             raise job.error
         return job.result
+
+    def _lead(self) -> None:
+        """Run everything waiting as one batch, then wake its jobs and hand the
+        lead to the first job that arrived meanwhile (if any)."""
+        with self._mutex:
+            batch, self._waiting = self._waiting, []
+        try:
+            self._run(batch)
+        finally:
+            with self._mutex:
+                for job in batch:
+                    job.done = True
+                successor = self._waiting[0] if self._waiting else None
+                self._leading = successor is not None
+            for job in batch:
+                job.turn.release()
+            if successor is not None:
+                successor.turn.release()
 
     def _run(self, batch: list[_Job]) -> None:
         conn = self.conn
