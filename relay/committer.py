@@ -90,10 +90,11 @@ class Committer:
                     job.done = True
                 successor = self._waiting[0] if self._waiting else None
                 self._leading = successor is not None
-            for job in batch:
-                job.turn.release()
+            # The next batch is the critical path: wake its leader first.
             if successor is not None:
                 successor.turn.release()
+            for job in batch:
+                job.turn.release()
 
     def _run(self, batch: list[_Job]) -> None:
         conn = self.conn
