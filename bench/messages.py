@@ -1,10 +1,10 @@
 """Send and poll throughput against a bare waitress+Flask baseline, and poll
 latency with 10 000 and with 1 000 000 messages stored.
 
-Everything runs in this one invocation on this machine, so the ratios are
-comparable across runs even when absolute numbers move:
+Everything runs in this one invocation on this machine, bare and relay in
+turn, so the ratios are comparable across runs even when absolute numbers move:
 
-    .venv/bin/python bench/messages.py [--seconds 5] [--clients 4]
+    .venv/bin/python bench/messages.py [--seconds 4] [--rounds 3] [--clients 4]
 """
 import argparse
 import http.client
@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import random
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time
@@ -106,28 +107,33 @@ def seed(path: str, count: int) -> int:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--seconds", type=float, default=4, help="per measurement")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="bare, send and poll are measured in turn this many times")
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--large", type=int, default=1_000_000)
     parser.add_argument("--synchronous", default="FULL", choices=["FULL", "NORMAL"])
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="relay-bench-")
 
-    bare, bare_port = start_bare()
-    try:
-        bare_rps = throughput(bare_port, "bare", args.seconds, args.clients)
-    finally:
-        stop(bare)
-
+    # Both servers run side by side and are measured in turn, round after round:
+    # this machine's speed drifts over a minute, and a ratio taken within one
+    # round is not thrown by it. The median round is reported.
     small_db = os.path.join(workdir, "small.db")
-    cursor = seed(small_db, 10_000)
+    seed(small_db, 10_000)
+    bare, bare_port = start_bare()
     relay, port = start_relay(small_db, RELAY_SYNCHRONOUS=args.synchronous)
+    rounds = []
     try:
-        send_rps = throughput(port, "send", args.seconds, args.clients)
-        latest = json.loads(http_get(port, "/api/messages/cursor"))["latestId"]
-        poll_rps = throughput(port, "poll", args.seconds, args.clients, latest)
+        for _ in range(args.rounds):
+            bare_rps = throughput(bare_port, "bare", args.seconds, args.clients)
+            send_rps = throughput(port, "send", args.seconds, args.clients)
+            latest = json.loads(http_get(port, "/api/messages/cursor"))["latestId"]
+            poll_rps = throughput(port, "poll", args.seconds, args.clients, latest)
+            rounds.append((bare_rps, send_rps, poll_rps))
         small_p50, small_p99 = poll_latency(port, latest)
     finally:
+        stop(bare)
         stop(relay)
 
     large_db = os.path.join(workdir, "large.db")
@@ -140,11 +146,14 @@ def main():
     finally:
         stop(relay)
 
-    print(f"clients: {args.clients} keep-alive processes, {args.seconds:g} s per run, "
-          f"{os.cpu_count()} cores, synchronous={args.synchronous}")
-    print(f"{'bare waitress+Flask':24} {bare_rps:8.0f} req/s   1.00 x bare")
-    print(f"{'send (POST /messages)':24} {send_rps:8.0f} req/s   {send_rps / bare_rps:.2f} x bare")
-    print(f"{'poll (GET ?for=)':24} {poll_rps:8.0f} req/s   {poll_rps / bare_rps:.2f} x bare")
+    print(f"clients: {args.clients} keep-alive processes, {args.rounds} rounds of "
+          f"{args.seconds:g} s each, {os.cpu_count()} cores, synchronous={args.synchronous}")
+    for name, column in (("bare waitress+Flask", 0), ("send (POST /messages)", 1),
+                         ("poll (GET ?for=)", 2)):
+        ratios = [r[column] / r[0] for r in rounds]
+        print(f"{name:24} {statistics.median(r[column] for r in rounds):8.0f} req/s   "
+              f"{statistics.median(ratios):.2f} x bare   (rounds: "
+              + " ".join(f"{x:.2f}" for x in ratios) + ")")
     print(f"poll latency, 10 000 messages:   p50 {small_p50:.2f} ms  p99 {small_p99:.2f} ms")
     print(f"poll latency, {args.large:,} messages: p50 {large_p50:.2f} ms  p99 {large_p99:.2f} ms"
           f"  (seeded in {seed_seconds:.0f} s)")
