@@ -145,3 +145,28 @@ def test_writes_need_the_token_too(secured):
     assert r.status_code == 401
     r = secured.post("/api/agents", json={"id": "a"}, headers={"Authorization": "bearer s3cret"})
     assert r.status_code == 201
+
+
+def test_one_keep_alive_connection_carries_every_kind_of_answer(live):
+    """The server sends each answer's headers with its first body bytes; answers
+    without a body (HEAD), errors and writes follow each other on one connection."""
+    import http.client
+    import json as json_
+    c = http.client.HTTPConnection("127.0.0.1", live.port, timeout=10)
+
+    def ask(method, path, body=None):
+        c.request(method, path, body=json_.dumps(body) if body is not None else None,
+                  headers={"Content-Type": "application/json"} if body is not None else {})
+        r = c.getresponse()
+        return r.status, r.getheader("Content-Length"), r.read()
+
+    status, length, body = ask("HEAD", "/api/health")
+    assert (status, body) == (200, b"") and int(length) > 0
+    assert ask("GET", "/api/nope")[0] == 404
+    assert ask("POST", "/api/agents", {"id": "k"})[0] == 201
+    status, length, body = ask("POST", "/api/messages", {"from": "z", "to": "k", "body": "hi"})
+    assert status == 201 and int(length) == len(body) and json_.loads(body)["body"] == "hi"
+    assert ask("POST", "/api/messages", {"from": "z"})[0] == 400
+    status, _, body = ask("GET", "/api/messages?for=k")
+    assert status == 200 and [m["body"] for m in json_.loads(body)] == ["hi"]
+    c.close()
