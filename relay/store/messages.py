@@ -93,6 +93,13 @@ def find_idempotent(conn, sender: str, key: str) -> dict | None:
     return to_dict(row) if row else None
 
 
+_COLUMNS = ("from_agent", "to_addr", "kind", "subject", "body", "payload", "meta", "channel",
+            "reply_to", "thread_id", "claimable", "claim_ttl_seconds", "idempotency_key",
+            "delivery_status", "resolved_to", "expires_at", "created_at")
+_INSERT = (f"INSERT INTO messages ({', '.join(_COLUMNS)}) SELECT {placeholders(_COLUMNS)}"
+           " WHERE ? IS NULL OR EXISTS (SELECT 1 FROM agents WHERE id = ?)")
+
+
 def send(conn, m: dict, now: int) -> tuple[dict, bool]:
     """Store a message (validated fields, API names). Returns (message, created).
 
@@ -112,20 +119,15 @@ def send(conn, m: dict, now: int) -> tuple[dict, bool]:
     kind, name = split(m["to"])
     status, resolved_to, expires_at = resolve(conn, kind, name, now, m.get("maxAgeSeconds"))
     direct = name if kind == "direct" else None
-    row = {"from_agent": m["from"], "to_addr": m["to"], "kind": m.get("kind") or "chat",
-           "subject": m.get("subject"), "body": m["body"], "payload": dumps(m.get("payload") or {}),
-           "meta": dumps(m.get("meta") or {}), "channel": m.get("channel"),
-           "reply_to": m.get("replyTo"), "thread_id": thread_id,
-           "claimable": int(bool(m.get("claimable"))),
-           "claim_ttl_seconds": m.get("claimTtlSeconds") or 300,
-           "idempotency_key": m.get("idempotencyKey"), "delivery_status": status,
-           "resolved_to": resolved_to, "expires_at": expires_at, "created_at": now}
+    row = dict(zip(_COLUMNS, (
+        m["from"], m["to"], m.get("kind") or "chat", m.get("subject"), m["body"],
+        dumps(m.get("payload") or {}), dumps(m.get("meta") or {}), m.get("channel"),
+        m.get("replyTo"), thread_id, int(bool(m.get("claimable"))),
+        m.get("claimTtlSeconds") or 300, m.get("idempotencyKey"), status, resolved_to,
+        expires_at, now)))
     # One statement: the direct target's existence is checked by the INSERT itself,
     # and the stored row is known without reading it back.
-    inserted = conn.execute(
-        f"""INSERT INTO messages ({", ".join(row)}) SELECT {placeholders(row)}
-             WHERE ? IS NULL OR EXISTS (SELECT 1 FROM agents WHERE id = ?)""",
-        (*row.values(), direct, direct))
+    inserted = conn.execute(_INSERT, (*row.values(), direct, direct))
     if inserted.rowcount == 0:
         raise not_found(f"agent {direct} not found")
     return to_dict({**row, "id": inserted.lastrowid, "read_by": "[]", "claimed_by": None,
