@@ -11,9 +11,9 @@ it is durable.
 Group commit. Requests that arrive while a transaction is running wait;
 when it ends, the first of them is handed the lead and runs all the
 waiting changes in one transaction, one after the other, and commits them
-together. Under load one fsync
-serves several requests, and fewer SQLite calls (each of which gives up the
-GIL and must win it back) sit between a request and its answer.
+together. Under load one fsync serves several requests, and fewer SQLite
+calls (each of which gives up the GIL and must win it back) sit between a
+request and its answer.
 
 A change that raises fails alone. The batch runs first without savepoints
 (they cost two statements per change); when a change fails, the
@@ -21,15 +21,18 @@ transaction is rolled back and the others run again, each under a
 savepoint from then on. Running a change twice is safe: the first run was
 rolled back, and changes touch nothing but the database.
 """
+import logging
 import threading
 
 from . import db
 from .store import events as event_log
 from .store.events import Envelope
 
+log = logging.getLogger("relay.committer")
+
 
 class _Job:
-    __slots__ = ("change", "turn", "done", "result", "events", "rows", "error")
+    __slots__ = ("change", "turn", "done", "committed", "result", "events", "rows", "error")
 
     def __init__(self, change):
         self.change = change
@@ -37,7 +40,7 @@ class _Job:
         # waiting thread is woken once, for its own reason.
         self.turn = threading.Lock()
         self.turn.acquire()
-        self.done = False
+        self.done = self.committed = False
         self.result, self.events, self.rows, self.error = None, [], [], None
 
 
@@ -84,6 +87,11 @@ class Committer:
             batch, self._waiting = self._waiting, []
         try:
             self._run(batch)
+        except BaseException as error:
+            # BEGIN or a ROLLBACK failed: whatever did not commit fails with it.
+            for job in batch:
+                if job.error is None and not job.committed:
+                    job.error = error
         finally:
             with self._mutex:
                 for job in batch:
@@ -112,6 +120,8 @@ class Committer:
                     stored = self._record(conn, [job for job in runnable if job.error is None])
                     # commit() and rollback() give up the GIL once; execute("COMMIT") twice.
                     conn.commit()
+                    for job in runnable:
+                        job.committed = True
                 except _Failed:
                     conn.rollback()
                     guarded = True
@@ -121,9 +131,12 @@ class Committer:
                     for job in runnable:
                         job.error = error
                     return
-                if stored:
-                    for listener in self.listeners:
+                for listener in self.listeners if stored else ():
+                    try:
                         listener(stored)
+                    except Exception:
+                        # Committed is committed: a broken fan-out must not fail the writes.
+                        log.exception("a commit listener failed")
                 return
 
     def _apply(self, conn, job: _Job, guarded: bool, now: int) -> None:

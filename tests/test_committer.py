@@ -1,6 +1,7 @@
 """The committer: changes and their events commit together; concurrent changes
 share a transaction, and one that fails fails alone."""
 import http.client
+import sqlite3
 import threading
 
 import pytest
@@ -153,3 +154,32 @@ def test_concurrent_sends_exactly_once_with_their_events(live):
     assert sorted(m["id"] for m in stored) == sorted(m["id"] for m in good.values())
     _, events = live.request("GET", "/api/events/recent?types=message.new&limit=500")
     assert [e["data"]["id"] for e in events] == sorted(m["id"] for m in good.values())
+
+
+def test_a_failing_listener_fails_no_write(relay_, caplog):
+    def broken(stored):
+        raise RuntimeError("listener broke")
+    relay_.committer.listeners.insert(0, broken)
+    assert relay_.committer.commit(add_row("kept")) == "kept"
+    assert stored_names(relay_) == ["kept"] and stored_events(relay_) == ["kept"]
+    assert "a commit listener failed" in caplog.text
+    # The agent cache after it still heard of the commit.
+    relay_.committer.commit(lambda c: (None, [Event("agent.removed", "gone", {"agentId": "gone"})]))
+    assert relay_.agents.get("gone", lambda: {"id": "gone"}) is None
+
+
+def test_a_failed_begin_fails_the_batch_and_the_next_one_runs(relay_):
+    conn = relay_.committer.conn
+    real = conn.execute
+
+    def refuse_begin(sql, *args):
+        if sql == "BEGIN IMMEDIATE":
+            raise sqlite3.OperationalError("database is locked")
+        return real(sql, *args)
+
+    conn.execute = refuse_begin
+    with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+        relay_.committer.commit(add_row("lost"))
+    del conn.execute
+    assert relay_.committer.commit(add_row("next")) == "next"
+    assert stored_names(relay_) == ["next"]
