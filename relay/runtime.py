@@ -18,9 +18,9 @@ class Relay:
         self.started_at = clock()
         self.pool = db.Pool(settings.db, settings.synchronous, size=settings.threads + 8)
         self.broadcaster = Broadcaster(settings.subscriber_queue)
-        self.agents = AgentCache()
+        self.agent_cache = AgentCache()
         self.committer = Committer(settings.db, settings.synchronous, clock,
-                                   [self.agents.committed, self.broadcaster.submit])
+                                   [self.agent_cache.committed, self.broadcaster.submit])
         self.slots = Slots(settings.stream_limit)
         self.reaper = Reaper(self, settings.reap_interval)
         self.closing = threading.Event()      # set at shutdown: streams end

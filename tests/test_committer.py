@@ -165,7 +165,7 @@ def test_a_failing_listener_fails_no_write(relay_, caplog):
     assert "a commit listener failed" in caplog.text
     # The agent cache after it still heard of the commit.
     relay_.committer.commit(lambda c: (None, [Event("agent.removed", "gone", {"agentId": "gone"})]))
-    assert relay_.agents.get("gone", lambda: {"id": "gone"}) is None
+    assert relay_.agent_cache.get("gone", lambda: {"id": "gone"}) is None
 
 
 def test_a_failed_begin_fails_the_batch_and_the_next_one_runs(relay_):

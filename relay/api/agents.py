@@ -16,7 +16,7 @@ STATUSES = ("online", "idle", "busy", "stale", "offline")
 def known_agent(agent_id: str) -> dict | None:
     """The agent as of the latest commit, for the hot paths; its lastSeen may
     lag (agent_cache.py). Routes that answer with an agent read it fresh."""
-    return relay().agents.get(agent_id, lambda: agents.get(conn(), agent_id))
+    return relay().agent_cache.get(agent_id, lambda: agents.get(conn(), agent_id))
 
 
 def agent_or_404(c, agent_id: str) -> dict:

@@ -55,7 +55,7 @@ def send(body: dict) -> tuple[dict, bool]:
     """Validate, store and publish one message; (message, created)."""
     fields = read_message(body)
     t = now()
-    cache = relay().agents
+    cache = relay().agent_cache
     # Sends count as presence (at most every few seconds); `from` need not be an agent.
     touch = cache.presence_due(known_agent(fields["from"]), t)
 
@@ -81,7 +81,7 @@ def post_message():
 
 
 def note_presence(agent: dict) -> None:
-    t, cache = now(), relay().agents
+    t, cache = now(), relay().agent_cache
     if not cache.presence_due(agent, t):
         return
 
