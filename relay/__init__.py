@@ -29,7 +29,6 @@ def create_app(config=None, clock=None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.config["SOCK_SERVER_OPTIONS"] = {"ping_interval": settings.keepalive,
                                          "max_message_size": settings.max_body_bytes}
-    app.json.sort_keys = False
     app.extensions["relay"] = Relay(settings, clock or system_clock)
     errors.register(app)
     app.before_request(auth.require_token)

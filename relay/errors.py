@@ -2,8 +2,10 @@
 import logging
 import uuid
 
-from flask import jsonify, request
+from flask import request
 from werkzeug.exceptions import HTTPException
+
+from .responses import json_response
 
 log = logging.getLogger("relay")
 
@@ -30,18 +32,12 @@ def conflict(message: str) -> ApiError:
     return ApiError(409, message)
 
 
-def _answer(status: int, body: dict, headers: dict | None = None):
-    response = jsonify(body)
-    response.status_code = status
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
-    return response
 
 
 def register(app) -> None:
     @app.errorhandler(ApiError)
     def api_error(error: ApiError):
-        return _answer(error.status, {"error": error.message}, error.headers)
+        return json_response({"error": error.message}, error.status, error.headers)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
@@ -54,10 +50,10 @@ def register(app) -> None:
         headers = {}
         if error.code == 405 and error.valid_methods:
             headers["Allow"] = ", ".join(error.valid_methods)
-        return _answer(error.code or 500, {"error": message}, headers)
+        return json_response({"error": message}, error.code or 500, headers)
 
     @app.errorhandler(Exception)
     def internal_error(error: Exception):
         request_id = uuid.uuid4().hex[:16]
         log.exception("internal error %s on %s %s", request_id, request.method, request.path)
-        return _answer(500, {"error": "internal error", "requestId": request_id})
+        return json_response({"error": "internal error", "requestId": request_id}, 500)

@@ -3,7 +3,9 @@
 A route reads its input, hands one change (store calls, and the events they
 make) to `commit()`, and answers JSON once it has committed and published.
 """
-from flask import current_app, g, jsonify
+from flask import current_app, g
+
+from ..responses import json_response
 
 
 def relay():
@@ -38,9 +40,7 @@ def commit(change):
 
 
 def answer(body, status: int = 200):
-    response = jsonify(body)
-    response.status_code = status
-    return response
+    return json_response(body, status)
 
 
 def blueprints():
