@@ -12,10 +12,30 @@ _EMPTY = {"{}": dict, "[]": list}
 _EMPTY_TEXT = {dict: "{}", list: "[]"}
 
 
+class Record(dict):
+    """A row as the API shows it, whose JSON text is made at most once: a
+    sent message goes into the event log and into its answer as the same
+    text. A Record is never changed once made (build a new one instead)."""
+
+    __slots__ = ("_text",)
+
+    def json(self) -> str:
+        try:
+            return self._text
+        except AttributeError:
+            self._text = _encode(self)
+            return self._text
+
+
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def dumps(value) -> str:
+    if type(value) is Record:
+        return value.json()
     if not value and type(value) in _EMPTY_TEXT:
         return _EMPTY_TEXT[type(value)]
-    return json.dumps(value, separators=(",", ":"))
+    return _encode(value)
 
 
 def loads(text: str | None, default=None):

@@ -2,13 +2,13 @@
 threads, and queued delivery for pool:/policy: addresses (API.md §2)."""
 from ..addresses import inbox_addresses, split
 from ..errors import ApiError, conflict, not_found
-from . import dumps, loads, placeholders, policies, pools
+from . import Record, dumps, loads, placeholders, policies, pools
 
 KINDS = ("chat", "channel.event", "task", "pair", "control", "system")
 
 
-def to_dict(row) -> dict:
-    return {
+def to_dict(row) -> Record:
+    return Record({
         "id": row["id"],
         "from": row["from_agent"],
         "to": row["to_addr"],
@@ -31,7 +31,7 @@ def to_dict(row) -> dict:
         "resolvedToAgent": row["resolved_to"],
         "expiresAt": row["expires_at"],
         "createdAt": row["created_at"],
-    }
+    })
 
 
 def in_id_order(rows) -> list[dict]:
