@@ -20,7 +20,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import percentile, start_bare, start_relay, stop  # noqa: E402
+from bench.common import cpu_seconds, percentile, start_bare, start_relay, stop  # noqa: E402
 from relay import db  # noqa: E402
 
 AGENTS = 100
@@ -55,6 +55,7 @@ def worker(port, kind, seconds, index, cursor, results):
 
 
 def throughput(port, kind, seconds, clients, cursor=0):
+    """Requests per second over all clients."""
     results = multiprocessing.Queue()
     procs = [multiprocessing.Process(target=worker, args=(port, kind, seconds, i, cursor, results))
              for i in range(clients)]
@@ -64,6 +65,14 @@ def throughput(port, kind, seconds, clients, cursor=0):
     for p in procs:
         p.join()
     return sum(c for c, _ in gathered) / seconds
+
+
+def measure(server, port, kind, seconds, clients, cursor=0):
+    """(requests/s, the server's CPU milliseconds per request): the second is
+    steadier than the first where the machine's speed drifts."""
+    before = cpu_seconds(server.pid)
+    rps = throughput(port, kind, seconds, clients, cursor)
+    return rps, (cpu_seconds(server.pid) - before) * 1000 / (rps * seconds)
 
 
 def poll_latency(port, cursor, polls=3000):
@@ -133,11 +142,11 @@ def main():
     rounds = []
     try:
         for _ in range(args.rounds):
-            bare_rps = throughput(bare_port, "bare", args.seconds, args.clients)
-            send_rps = throughput(port, "send", args.seconds, args.clients)
+            bare_run = measure(bare, bare_port, "bare", args.seconds, args.clients)
+            send_run = measure(relay, port, "send", args.seconds, args.clients)
             latest = json.loads(http_get(port, "/api/messages/cursor"))["latestId"]
-            poll_rps = throughput(port, "poll", args.seconds, args.clients, latest)
-            rounds.append((bare_rps, send_rps, poll_rps))
+            poll_run = measure(relay, port, "poll", args.seconds, args.clients, latest)
+            rounds.append((bare_run, send_run, poll_run))
         small_p50, small_p99 = poll_latency(port, latest)
     finally:
         stop(bare)
@@ -157,10 +166,11 @@ def main():
           f"{args.seconds:g} s each, {os.cpu_count()} cores, synchronous={args.synchronous}")
     for name, column in (("bare waitress+Flask", 0), ("send (POST /messages)", 1),
                          ("poll (GET ?for=)", 2)):
-        ratios = [r[column] / r[0] for r in rounds]
-        print(f"{name:24} {statistics.median(r[column] for r in rounds):8.0f} req/s   "
+        ratios = [r[column][0] / r[0][0] for r in rounds]
+        cpu = statistics.median(r[column][1] for r in rounds)
+        print(f"{name:24} {statistics.median(r[column][0] for r in rounds):8.0f} req/s   "
               f"{statistics.median(ratios):.2f} x bare   (rounds: "
-              + " ".join(f"{x:.2f}" for x in ratios) + ")")
+              + " ".join(f"{x:.2f}" for x in ratios) + f")   server CPU {cpu:.3f} ms/req")
     print(f"poll latency, 10 000 messages:   p50 {small_p50:.2f} ms  p99 {small_p99:.2f} ms")
     print(f"poll latency, {args.large:,} messages: p50 {large_p50:.2f} ms  p99 {large_p99:.2f} ms"
           f"  (seeded in {seed_seconds:.0f} s)")
