@@ -19,6 +19,11 @@ class Record(dict):
 
     __slots__ = ("_text",)
 
+    def _frozen(self, *args, **kwargs):
+        raise TypeError("a Record is not changed once made: build a new one")
+
+    __setitem__ = __delitem__ = update = pop = popitem = clear = setdefault = __ior__ = _frozen
+
     def json(self) -> str:
         try:
             return self._text
