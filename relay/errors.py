@@ -32,8 +32,6 @@ def conflict(message: str) -> ApiError:
     return ApiError(409, message)
 
 
-
-
 def register(app) -> None:
     @app.errorhandler(ApiError)
     def api_error(error: ApiError):
