@@ -14,7 +14,7 @@ def health_counts(conn) -> dict:
     tasks = tasks_by_status(conn)
     return {
         "agentsOnline": sum(by_status.get(s, 0) for s in agents.LIVE_STATUSES),
-        "messages": sum(messages.counts_by_kind(conn).values()),
+        "messages": messages.count(conn),
         "queued": messages.queued_count(conn),
         "openTasks": sum(tasks.get(s, 0) for s in OPEN_TASK_STATUSES),
     }
