@@ -17,6 +17,7 @@ def create_app(config=None, clock=None) -> Flask:
     from .api.websocket import sock
     from .clock import system_clock
     from .config import Settings, from_env, parse
+    from .contract import IdConverter
     from .runtime import Relay
 
     if isinstance(config, Settings):
@@ -29,6 +30,7 @@ def create_app(config=None, clock=None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.config["SOCK_SERVER_OPTIONS"] = {"ping_interval": settings.keepalive,
                                          "max_message_size": settings.max_body_bytes}
+    app.url_map.converters["id"] = IdConverter
     app.extensions["relay"] = Relay(settings, clock or system_clock)
     errors.register(app)
     app.before_request(auth.require_token)

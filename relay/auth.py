@@ -29,4 +29,5 @@ def require_token() -> None:
     if not expected or not request.path.startswith("/api/") or request.path in OPEN_ROUTES:
         return
     if not token_matches(presented_token(), expected):
-        raise ApiError(401, "missing or invalid relay token (X-Agent-Relay-Token, Authorization: Bearer, or ?token=)")
+        raise ApiError(401, "missing or invalid relay token (X-Agent-Relay-Token, Authorization: "
+                       "Bearer, or ?token=)", {"WWW-Authenticate": 'Bearer realm="relay"'})

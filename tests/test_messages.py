@@ -189,7 +189,7 @@ def test_read_single_and_batch(client, team):
 
 
 @pytest.mark.parametrize("body,status,error", [
-    ({"agentId": "bob"}, 400, "ids must be a list of 1-500 positive integer message ids"),
+    ({"agentId": "bob"}, 400, "ids is required"),
     ({"agentId": "bob", "ids": []}, 400, "ids must be a list of 1-500 positive integer message ids"),
     ({"agentId": "bob", "ids": ["1"]}, 400, "ids must be a list of 1-500 positive integer message ids"),
     ({"agentId": "bob", "ids": [True]}, 400, "ids must be a list of 1-500 positive integer message ids"),

@@ -28,7 +28,7 @@ def test_ping_pong(live):
 
 
 @pytest.mark.parametrize("raw,error", [
-    ("not json", "a frame must be valid JSON"),
+    ("not json", "a frame is not valid JSON"),
     ("[1]", "a frame must be a JSON object"),
     ('{"type": "dance"}', "type must be subscribe, send, heartbeat or ping"),
     ('{"id": 3}', "type must be subscribe, send, heartbeat or ping"),

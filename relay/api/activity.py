@@ -1,27 +1,21 @@
 """GET/POST /api/activity (API.md §8)."""
 from flask import Blueprint
 
-from .. import validation as v
+from ..contract import route
 from ..events import activity_event
+from ..schemas.activity import Activity, ActivityFilter, ActivityIn
 from ..store import activity
 from . import answer, commit, conn, now
 
 bp = Blueprint("activity", __name__, url_prefix="/api/activity")
 
 
-@bp.post("")
-def post_activity():
-    body = v.json_body()
-    entry = {
-        "clientId": v.string(body, "clientId", max_len=v.ID_MAX),
-        "kind": v.choice(body, "kind", activity.KINDS, required=True),
-        "title": v.string(body, "title", required=True, max_len=v.SUBJECT_MAX),
-        "body": v.string(body, "body", max_len=v.BODY_MAX),
-        "icon": v.string(body, "icon"),
-        "view": v.string(body, "view"),
-        "agentId": v.identifier(body, "agentId"),
-        "meta": v.mapping(body, "meta"),
-    }
+@route(bp, "POST", "", "Add an activity entry; a repeated clientId is stored once (200 with "
+       "the first). An empty clientId counts as none.", body=ActivityIn,
+       answers={201: Activity, 200: Activity})
+def post_activity(body: ActivityIn):
+    entry = body.model_dump()
+    entry["clientId"] = entry["clientId"] or None
     t = now()
 
     def change(c):
@@ -31,9 +25,7 @@ def post_activity():
     return answer(stored, 201 if created else 200)
 
 
-@bp.get("")
-def list_activity():
-    limit, _, before = v.page()
-    kind = v.query_choice("kind", activity.KINDS)
-    agent_id = v.query_string("agentId")
-    return answer(activity.listing(conn(), kind=kind, agent_id=agent_id, before=before, limit=limit))
+@route(bp, "GET", "", "The feed, newest first.", query=ActivityFilter, answers={200: [Activity]})
+def list_activity(query: ActivityFilter):
+    return answer(activity.listing(conn(), kind=query.kind, agent_id=query.agentId,
+                                   before=query.before, limit=query.limit))

@@ -1,16 +1,18 @@
 """Agents (API.md §1): register, list, get, patch, heartbeat, delete."""
 from flask import Blueprint
 
-from .. import validation as v
+from ..contract import route
 from ..errors import conflict, not_found
 from ..events import activity_event, agent_event, agent_removed, delivery_events, message_event
+from ..schemas.agents import Agent, AgentFilter, AgentIn, Heartbeat, Profile, Session
+from ..schemas.common import Ok
 from ..store import activity, agents, delivery, messages
 from . import answer, commit, conn, now, relay
 
 bp = Blueprint("agents", __name__, url_prefix="/api/agents")
 
-KINDS = ("provider", "channel", "orchestrator", "system", "user")
-STATUSES = ("online", "idle", "busy", "stale", "offline")
+UNKNOWN = "unknown agent"
+STALE = "stale agent session: instanceId or epoch is not the registered one"
 
 
 def known_agent(agent_id: str) -> dict | None:
@@ -26,47 +28,28 @@ def agent_or_404(c, agent_id: str) -> dict:
     return agent
 
 
-def session_fields(body: dict) -> tuple[str | None, int | None]:
-    return (v.string(body, "instanceId", max_len=v.ID_MAX),
-            v.integer(body, "epoch", 0, 2**53))
-
-
-def acting_agent(c, agent_id: str, body: dict) -> dict:
+def acting_agent(c, agent_id: str, session: Session) -> dict:
     """The agent a call acts for, held to the session guard: an instanceId or
     epoch that is not the registered one is a stale process (409)."""
     agent = agent_or_404(c, agent_id)
-    instance_id, epoch = session_fields(body)
-    if not agents.session_matches(agent, instance_id, epoch):
+    if not agents.session_matches(agent, session.instanceId, session.epoch):
         raise conflict("stale agent session")
     return agent
 
 
-def read_profile(body: dict) -> dict:
-    """The fields register and PATCH share."""
-    fields = {
-        "label": v.string(body, "label"),
-        "tags": v.string_list(body, "tags"),
-        "capabilities": v.string_list(body, "capabilities"),
-        "status": v.choice(body, "status", STATUSES),
-        "ready": v.boolean(body, "ready"),
-        "meta": v.mapping(body, "meta"),
-    }
-    return {k: value for k, value in fields.items() if value is not None}
+def profile(body: Profile) -> dict:
+    """The fields register and PATCH share, those given and not null."""
+    return body.model_dump(include=set(Profile.model_fields) - set(Session.model_fields),
+                           exclude_none=True)
 
 
-@bp.post("")
-def register():
-    body = v.json_body()
-    agent_id = v.identifier(body, "id", required=True)
-    fields = {
-        **read_profile(body),
-        "name": v.string(body, "name"),
-        "kind": v.choice(body, "kind", KINDS),
-        "machine": v.string(body, "machine"),
-        "rig": v.string(body, "rig"),
-        "cwd": v.string(body, "cwd", max_len=v.PATH_MAX),
-        "instanceId": v.string(body, "instanceId", max_len=v.ID_MAX),
-    }
+@route(bp, "POST", "", "Register or update an agent (upsert by id). A new instanceId bumps "
+       "epoch. Fields left out of an update keep their value; status defaults to online.",
+       body=AgentIn, answers={201: Agent, 200: Agent})
+def register(body: AgentIn):
+    agent_id = body.id
+    fields = {**profile(body),
+              **body.model_dump(include={"name", "kind", "machine", "rig", "cwd", "instanceId"})}
     t = now()
 
     def change(c):
@@ -82,28 +65,24 @@ def register():
     return answer(agent, 201 if created else 200)
 
 
-@bp.get("")
-def list_agents():
+@route(bp, "GET", "", "List agents, ordered by id.", query=AgentFilter, answers={200: [Agent]})
+def list_agents(query: AgentFilter):
     return answer(agents.listing(
-        conn(),
-        status=v.query_choice("status", STATUSES),
-        kind=v.query_choice("kind", KINDS),
-        tag=v.query_string("tag", max_len=v.NAME_MAX),
-        capability=v.query_string("capability", max_len=v.NAME_MAX),
-        label=v.query_string("label", max_len=v.NAME_MAX),
-        include_offline=v.query_bool("includeOffline", True)))
+        conn(), status=query.status, kind=query.kind, tag=query.tag,
+        capability=query.capability, label=query.label, include_offline=query.includeOffline))
 
 
-@bp.get("/<agent_id>")
+@route(bp, "GET", "/<agent_id>", "One agent.", answers={200: Agent, 404: UNKNOWN})
 def get_agent(agent_id):
     return answer(agent_or_404(conn(), agent_id))
 
 
-@bp.patch("/<agent_id>")
-def patch_agent(agent_id):
-    body = v.json_body()
-    changes = read_profile(body)
-    if "label" in body and body["label"] is None:
+@route(bp, "PATCH", "/<agent_id>", "Change status, ready, label (null clears it), tags, "
+       "capabilities, meta (merged). Session guard applies.", body=Profile,
+       answers={200: Agent, 404: UNKNOWN, 409: STALE})
+def patch_agent(agent_id, body: Profile):
+    changes = profile(body)
+    if "label" in body.model_fields_set and body.label is None:
         changes["label"] = None          # an explicit null clears the label
     t = now()
 
@@ -115,14 +94,13 @@ def patch_agent(agent_id):
     return answer(commit(change))
 
 
-def beat(agent_id: str, body: dict) -> dict:
+def beat(agent_id: str, body: Heartbeat) -> dict:
     """A heartbeat (also sent over the WebSocket): presence, back online if stale."""
-    status = v.choice(body, "status", STATUSES)
     t = now()
 
     def change(c):
         acting_agent(c, agent_id, body)
-        agent, changed = agents.touch(c, agent_id, t, status)
+        agent, changed = agents.touch(c, agent_id, t, body.status)
         # A heartbeat that changes nothing but lastSeen is not news worth an event.
         if not changed:
             return agent, []
@@ -131,12 +109,15 @@ def beat(agent_id: str, body: dict) -> dict:
     return commit(change)
 
 
-@bp.post("/<agent_id>/heartbeat")
-def heartbeat(agent_id):
-    return answer(beat(agent_id, v.json_body()))
+@route(bp, "POST", "/<agent_id>/heartbeat", "Presence. A stale or offline agent is back online. "
+       "agent.status is emitted only when the status changes, not for every beat.",
+       body=Heartbeat, answers={200: Agent, 404: "unknown agent: re-register", 409: STALE})
+def heartbeat(agent_id, body: Heartbeat):
+    return answer(beat(agent_id, body))
 
 
-@bp.delete("/<agent_id>")
+@route(bp, "DELETE", "/<agent_id>", "Remove an agent; its message claims are released.",
+       answers={200: Ok, 404: UNKNOWN})
 def delete_agent(agent_id):
     def change(c):
         if not agents.delete(c, agent_id):

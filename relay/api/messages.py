@@ -3,57 +3,28 @@ import time
 
 from flask import Blueprint
 
-from .. import validation as v
-from ..addresses import split
-from ..errors import ApiError, bad_request, not_found
 from ..broadcaster import CLOSED, RESET, Filter
+from ..contract import route
+from ..errors import ApiError, not_found
 from ..events import agent_event, message_deleted, message_event
+from ..schemas.agents import AgentAct
+from ..schemas.common import Ok
+from ..schemas.messages import (Cursor, Inbox, Message, MessageIn, MessageStatus, QueuedFor,
+                                ReadMany, ReadResult)
 from ..store import agents, messages
 from . import answer, commit, conn, now, relay
-from .agents import acting_agent, known_agent
+from .agents import STALE, acting_agent, known_agent
 
 bp = Blueprint("messages", __name__, url_prefix="/api/messages")
 
-ADDRESS_MAX = 260
+UNKNOWN = "unknown message"
 # Message events after which a held long poll looks at the inbox again.
 WAKING_EVENTS = ["message.new", "message.claim_released"]
 
 
-def read_address(body: dict, name: str) -> str:
-    address = v.string(body, name, required=True, max_len=ADDRESS_MAX)
-    kind, target = split(address)
-    if kind == "broadcast":
-        return address
-    if kind in ("label", "tag", "cap"):
-        if not target or len(target) > v.NAME_MAX:
-            raise bad_request(f"{name} {kind}: needs a name of 1-{v.NAME_MAX} characters")
-        return address
-    v.check_id(target, f"{name} ({kind} id)" if kind != "direct" else name)
-    return address
-
-
-def read_message(body: dict) -> dict:
-    """A message to send, validated field by field (shared with the WebSocket)."""
-    return {
-        "from": v.identifier(body, "from", required=True),
-        "to": read_address(body, "to"),
-        "body": v.string(body, "body", required=True, max_len=v.BODY_MAX),
-        "kind": v.choice(body, "kind", messages.KINDS, default="chat"),
-        "subject": v.string(body, "subject", max_len=v.SUBJECT_MAX),
-        "payload": v.mapping(body, "payload"),
-        "meta": v.mapping(body, "meta"),
-        "channel": v.string(body, "channel"),
-        "replyTo": v.integer(body, "replyTo", 1, v.MAX_ID),
-        "claimable": v.boolean(body, "claimable", default=False),
-        "claimTtlSeconds": v.integer(body, "claimTtlSeconds", 1, 86400, default=300),
-        "maxAgeSeconds": v.integer(body, "maxAgeSeconds", 0, 2592000),
-        "idempotencyKey": v.string(body, "idempotencyKey", max_len=v.ID_MAX),
-    }
-
-
-def send(body: dict) -> tuple[dict, bool]:
-    """Validate, store and publish one message; (message, created)."""
-    fields = read_message(body)
+def send(body: MessageIn) -> tuple[dict, bool]:
+    """Store and publish one message (shared with the WebSocket); (message, created)."""
+    fields = body.fields()
     t = now()
     cache = relay().agent_cache
     # Sends count as presence (at most every few seconds); `from` need not be an agent.
@@ -74,9 +45,13 @@ def send(body: dict) -> tuple[dict, bool]:
     return message, created
 
 
-@bp.post("")
-def post_message():
-    message, created = send(v.json_body())
+@route(bp, "POST", "", "Send. 201, or 200 with the first message when the sender reused an "
+       "idempotencyKey. Sending counts as presence for `from` when it is a registered agent "
+       "(recorded at 5 s granularity); `from` need not be registered.", body=MessageIn,
+       answers={201: Message, 200: Message,
+                404: "unknown target agent, pool or policy, or unknown replyTo"})
+def post_message(body: MessageIn):
+    message, created = send(body)
     return answer(message, 201 if created else 200)
 
 
@@ -92,28 +67,27 @@ def note_presence(agent: dict) -> None:
     cache.presence_written(agent["id"], t)
 
 
-@bp.get("")
-def list_messages():
-    limit, since, before = v.page()
-    kind = v.query_choice("kind", messages.KINDS)
-    channel = v.query_string("channel", max_len=v.NAME_MAX)
-    agent_id = v.query_string("for")
+@route(bp, "GET", "", "With for=<agentId>: that agent's inbox, ascending from since (poll; "
+       "wait=0-60 holds it until a message arrives, then answers [] when the time is up). "
+       "Presence from polls is recorded at 5 s granularity. Without for: recent messages, "
+       "newest first (from, to, kind, channel, before).", query=Inbox,
+       answers={200: [Message], 404: "unknown agent", 503: "no stream slot free for wait"})
+def list_messages(query: Inbox):
+    agent_id = query.for_
     if agent_id is None:
         return answer(messages.recent(
-            conn(), sender=v.query_string("from"), to=v.query_string("to", max_len=ADDRESS_MAX),
-            kind=kind, channel=channel, before=before, limit=limit))
-    unread = v.query_bool("unread", False)
-    wait = v.query_int("wait", 0, 60, 0)
+            conn(), sender=query.from_, to=query.to, kind=query.kind, channel=query.channel,
+            before=query.before, limit=query.limit))
     agent = known_agent(agent_id)
     if agent is None:
         raise not_found(f"agent {agent_id} not found")
     note_presence(agent)
 
     def poll():
-        return messages.inbox(conn(), agent, now(), since=since or 0, unread=unread,
-                              kind=kind, channel=channel, limit=limit)
+        return messages.inbox(conn(), agent, now(), since=query.since or 0, unread=query.unread,
+                              kind=query.kind, channel=query.channel, limit=query.limit)
 
-    return answer(long_poll(agent, poll, wait) if wait else poll())
+    return answer(long_poll(agent, poll, query.wait) if query.wait else poll())
 
 
 def long_poll(agent: dict, poll, wait: int) -> list[dict]:
@@ -143,41 +117,45 @@ def long_poll(agent: dict, poll, wait: int) -> list[dict]:
         r.slots.release("poll")
 
 
-@bp.get("/cursor")
+@route(bp, "GET", "/cursor", "The highest message id (0 when there is none).",
+       answers={200: Cursor})
 def cursor():
     return answer({"latestId": messages.latest_id(conn())})
 
 
-@bp.get("/queued")
-def queued():
-    address = v.query_string("for", required=True, max_len=ADDRESS_MAX)
-    limit, _, _ = v.page()
-    return answer(messages.queued_for(conn(), address, limit))
+@route(bp, "GET", "/queued", "Messages queued for a pool: or policy: address, oldest first.",
+       query=QueuedFor, answers={200: [Message]})
+def queued(query: QueuedFor):
+    return answer(messages.queued_for(conn(), query.for_, query.limit))
 
 
-@bp.get("/<int:message_id>")
+@route(bp, "GET", "/<id:message_id>", "One message.", answers={200: Message, 404: UNKNOWN})
 def get_message(message_id):
     return answer(messages.get_or_404(conn(), message_id))
 
 
-@bp.get("/<int:message_id>/thread")
+@route(bp, "GET", "/<id:message_id>/thread", "The whole thread the message belongs to, oldest "
+       "first.", answers={200: [Message], 404: UNKNOWN})
 def get_thread(message_id):
     c = conn()
     return answer(messages.thread(c, messages.get_or_404(c, message_id)))
 
 
-@bp.get("/<int:message_id>/status")
+@route(bp, "GET", "/<id:message_id>/status", "Delivery and claim status.",
+       answers={200: MessageStatus, 404: UNKNOWN})
 def get_status(message_id):
     m = messages.get_or_404(conn(), message_id)
     return answer({k: m[k] for k in ("id", "deliveryStatus", "resolvedToAgent", "expiresAt",
                                      "claimedBy", "claimExpiresAt", "readBy")})
 
 
-@bp.post("/<int:message_id>/claim")
-def claim(message_id):
-    body = v.json_body()
-    agent_id = v.identifier(body, "agentId", required=True)
-    ttl = v.integer(body, "ttlSeconds", 1, 86400)
+@route(bp, "POST", "/<id:message_id>/claim", "Claim exactly once (one conditional UPDATE). "
+       "The claiming agent must be registered; the holder re-claiming extends. A queued or "
+       "expired message cannot be claimed (409).", body=AgentAct,
+       answers={200: Message, 404: "unknown message or agent",
+                409: "already claimed by another agent, not deliverable, or " + STALE})
+def claim(message_id, body: AgentAct):
+    agent_id, ttl = body.agentId, body.ttlSeconds
     t = now()
 
     def change(c):
@@ -188,10 +166,11 @@ def claim(message_id):
     return answer(commit(change))
 
 
-@bp.post("/<int:message_id>/release")
-def release(message_id):
-    body = v.json_body()
-    agent_id = v.identifier(body, "agentId", required=True)
+@route(bp, "POST", "/<id:message_id>/release", "The holder gives a claim back early.",
+       body=AgentAct, answers={200: Message, 404: "unknown message or agent",
+                               409: "not claimed by this agent, or " + STALE})
+def release(message_id, body: AgentAct):
+    agent_id = body.agentId
 
     def change(c):
         acting_agent(c, agent_id, body)
@@ -200,8 +179,8 @@ def release(message_id):
     return answer(commit(change))
 
 
-def mark_read(body: dict, ids: list[int]) -> list[dict]:
-    agent_id = v.identifier(body, "agentId", required=True)
+def mark_read(body, ids: list[int]) -> list[dict]:
+    agent_id = body.agentId
     t = now()
 
     def change(c):
@@ -215,25 +194,21 @@ def mark_read(body: dict, ids: list[int]) -> list[dict]:
     return commit(change)
 
 
-@bp.post("/<int:message_id>/read")
-def read_one(message_id):
-    body = v.json_body()
+@route(bp, "POST", "/<id:message_id>/read", "Mark read for agentId (idempotent).",
+       body=AgentAct, answers={200: Message, 404: "unknown message or agent", 409: STALE})
+def read_one(message_id, body: AgentAct):
     mark_read(body, [message_id])
     return answer(messages.get_or_404(conn(), message_id))
 
 
-@bp.post("/read")
-def read_many():
-    body = v.json_body()
-    ids = body.get("ids")
-    if (not isinstance(ids, list) or not 1 <= len(ids) <= 500
-            or not all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in ids)):
-        raise bad_request("ids must be a list of 1-500 positive integer message ids")
-    changed = mark_read(body, sorted(set(ids)))
+@route(bp, "POST", "/read", "Mark many read for agentId; answers the ids that changed.",
+       body=ReadMany, answers={200: ReadResult, 404: "unknown message or agent", 409: STALE})
+def read_many(body: ReadMany):
+    changed = mark_read(body, sorted(set(body.ids)))
     return answer({"ok": True, "read": [m["id"] for m in changed]})
 
 
-@bp.delete("/<int:message_id>")
+@route(bp, "DELETE", "/<id:message_id>", "Delete a message.", answers={200: Ok, 404: UNKNOWN})
 def delete_message(message_id):
     def change(c):
         message = messages.delete(c, message_id)

@@ -3,8 +3,10 @@ import json
 
 from flask import Blueprint, Response, request
 
-from .. import validation as v
+from ..contract import MAX_ID, route
 from ..errors import ApiError, bad_request
+from ..schemas.common import ID_MAX
+from ..schemas.system import Event, EventFilter, StreamFilter
 from ..broadcaster import CLOSED, RESET, Filter
 from ..store import events as event_log
 from . import agents as agents_api
@@ -27,13 +29,21 @@ def read_filter(types, agent_id) -> Filter:
     if agent_id is not None:
         if not isinstance(agent_id, str):
             raise bad_request("agentId must be a string")
-        agent = agents_api.agent_or_404(conn(), v.check_id(agent_id, "agentId"))
+        if len(agent_id) > ID_MAX:
+            raise bad_request(f"agentId must be at most {ID_MAX} characters")
+        agent = agents_api.agent_or_404(conn(), agent_id)
     return Filter(types, agent)
 
 
-def query_types() -> list[str] | None:
-    raw = request.args.get("types")
+def split_types(raw: str | None) -> list[str] | None:
     return [t for t in raw.split(",") if t] if raw else None
+
+
+def cursor(raw: str, label: str) -> int:
+    """An event id given as text (a header or query value)."""
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_ID:
+        raise bad_request(f"{label} must be a non-negative integer id")
+    return int(raw)
 
 
 def take_slot(kind: str) -> None:
@@ -104,13 +114,17 @@ def sse_frames(kind: str, item) -> str:
     return "".join(f"id: {e['id']}\nevent: {e['type']}\ndata: {e.text()}\n\n" for e in item)
 
 
-@bp.get("/events")
-def events_stream():
+@route(bp, "GET", "/events", "Server-Sent Events; resume with Last-Event-ID or since. A first "
+       "frame `event: reset` means the asked id is older than retention (what is kept follows); "
+       "a slow consumer gets `event: reset` and is disconnected. Streams until the client "
+       "closes it.", query=StreamFilter, stream="text/event-stream",
+       answers={200: "text/event-stream", 404: "unknown agent", 503: "no stream slot free"})
+def events_stream(query: StreamFilter):
     r = relay()
-    event_filter = read_filter(query_types(), request.args.get("agentId"))
-    since = request.headers.get("Last-Event-ID") or request.args.get("since")
+    event_filter = read_filter(split_types(query.types), query.agentId)
+    since = request.headers.get("Last-Event-ID") or query.since
     if since is not None:
-        since = v.cursor(since, "Last-Event-ID or since")
+        since = cursor(since, "Last-Event-ID or since")
     take_slot("sse")
     subscription = r.broadcaster.subscribe(event_filter)
 
@@ -132,16 +146,19 @@ def events_stream():
     return response
 
 
-@bp.get("/events/recent")
-def recent_events():
-    limit, since, _ = v.page()
-    event_filter = read_filter(query_types(), request.args.get("agentId"))
-    found, cursor = [], since or 0
+@route(bp, "GET", "/events/recent", "Logged events as JSON, ascending from since. With agentId, "
+       "only what concerns that agent: messages addressed to it (groups matched by its current "
+       "tags, label and capabilities), sent by it, resolved to it or claimed by it, and its own "
+       "status.", query=EventFilter, answers={200: [Event], 404: "unknown agent"})
+def recent_events(query: EventFilter):
+    limit = query.limit
+    event_filter = read_filter(split_types(query.types), query.agentId)
+    found, position = [], query.since or 0
     # Filter by agent in Python (scope matching), so keep reading until full.
     while len(found) < limit:
-        batch = event_log.after(conn(), cursor, REPLAY_BATCH, list(event_filter.types) or None)
+        batch = event_log.after(conn(), position, REPLAY_BATCH, list(event_filter.types) or None)
         found += [e for e, scope in batch if event_filter.wants(e, scope)]
         if len(batch) < REPLAY_BATCH:
             break
-        cursor = batch[-1][0]["id"]
+        position = batch[-1][0]["id"]
     return answer(found[:limit])

@@ -6,9 +6,11 @@ import sqlite3
 from flask import Blueprint
 
 from .. import __version__
-from .. import validation as v
+from ..contract import route
 from ..events import Event, message_event
 from ..openapi import document
+from ..schemas.messages import Message
+from ..schemas.system import BroadcastIn, Health, ReapResult, Stats
 from ..store import messages, system
 from . import answer, commit, conn, now, relay
 
@@ -23,7 +25,9 @@ def file_size(path: str) -> int:
         return 0
 
 
-@bp.get("/health")
+@route(bp, "GET", "/health", "Health (no auth). 503 when the database cannot be read. status "
+       "is degraded when the reap thread is overdue by three periods.", public=True,
+       answers={200: Health, 503: Health})
 def health():
     r = relay()
     t = now()
@@ -50,31 +54,28 @@ def health():
     })
 
 
-@bp.get("/spec")
+@route(bp, "GET", "/spec", "This OpenAPI document (no auth).", public=True,
+       answers={200: "the OpenAPI 3.1 document"})
 def spec():
-    return answer(document())
+    return answer(document(relay().settings))
 
 
-@bp.get("/stats")
+@route(bp, "GET", "/stats", "Counts of messages by kind, agents by status, tasks by status, "
+       "queued.", answers={200: Stats})
 def stats():
     return answer(system.stats(conn()))
 
 
-@bp.post("/system/reap")
+@route(bp, "POST", "/system/reap", "Run the reap cycle now; answers what changed, one entry "
+       "per step.", answers={200: ReapResult})
 def reap():
     return answer(relay().reaper.run_once())
 
 
-@bp.post("/system/broadcast")
-def broadcast():
-    body = v.json_body()
-    fields = {
-        "from": v.identifier(body, "from") or "system",
-        "to": "broadcast",
-        "kind": "system",
-        "body": v.string(body, "body", required=True, max_len=v.BODY_MAX),
-        "subject": v.string(body, "subject", max_len=v.SUBJECT_MAX),
-    }
+@route(bp, "POST", "/system/broadcast", "A broadcast message of kind system; emits "
+       "message.new and system.broadcast.", body=BroadcastIn, answers={201: Message})
+def broadcast(body: BroadcastIn):
+    fields = {**body.model_dump(by_alias=True), "to": "broadcast", "kind": "system"}
     t = now()
 
     def change(c):

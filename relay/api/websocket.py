@@ -6,9 +6,11 @@ from flask import Blueprint, g, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
-from .. import validation as v
-from ..errors import ApiError, bad_request
 from ..broadcaster import RESET
+from ..contract import MAX_ID, ROUTES, Route, json_object, parse
+from ..errors import ApiError, bad_request
+from ..schemas.agents import Heartbeat
+from ..schemas.messages import MessageIn
 from . import agents as agents_api
 from . import messages as messages_api, relay
 from .streams import follow, read_filter, take_slot
@@ -24,6 +26,8 @@ UPGRADED = "relay.websocket.upgraded"
 @bp.before_request
 def websocket_slot():
     if request.endpoint == "websocket.websocket":
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            raise bad_request("GET /api/ws needs a WebSocket upgrade (Upgrade: websocket)")
         take_slot("ws")
         g.ws_slot = True
 
@@ -58,9 +62,7 @@ class Connection:
     def handle(self, raw) -> None:
         frame_id = None
         try:
-            frame = json.loads(raw)
-            if not isinstance(frame, dict):
-                raise bad_request("a frame must be a JSON object")
+            frame = json_object(raw, "a frame")
             frame_id = frame.get("id")
             kind = frame.get("type")
             handler = getattr(self, "on_" + kind, None) if isinstance(kind, str) else None
@@ -69,8 +71,6 @@ class Connection:
             self.send({"id": frame_id, **handler(frame)})
         except ApiError as error:
             self.send({"type": "error", "id": frame_id, "error": error.message, "status": error.status})
-        except ValueError:
-            self.send({"type": "error", "id": None, "error": "a frame must be valid JSON", "status": 400})
         # Events of a new subscription go out only after its ack.
         if self.forwarder is not None and self.forwarder.ident is None:
             self.forwarder.start()
@@ -82,18 +82,20 @@ class Connection:
         message = frame.get("message")
         if not isinstance(message, dict):
             raise bad_request("message must be a JSON object")
-        stored, created = messages_api.send(message)
+        stored, created = messages_api.send(parse(MessageIn, message))
         return {"type": "ack", "message": stored, "created": created}
 
     def on_heartbeat(self, frame):
         agent_id = frame.get("agentId")
         if not isinstance(agent_id, str):
             raise bad_request("agentId is required")
-        return {"type": "ack", "agent": agents_api.beat(agent_id, frame)}
+        return {"type": "ack", "agent": agents_api.beat(agent_id, parse(Heartbeat, frame))}
 
     def on_subscribe(self, frame):
         event_filter = read_filter(frame.get("types"), frame.get("agentId"))
-        since = v.integer(frame, "since", 0, v.MAX_ID)
+        since = frame.get("since")
+        if since is not None and (type(since) is not int or not 0 <= since <= MAX_ID):
+            raise bad_request(f"since must be an integer between 0 and {MAX_ID}")
         self.stop_forwarding()
         self.subscription = self.relay.broadcaster.subscribe(event_filter)
         self.forwarder = threading.Thread(target=self.forward, name="relay-ws-forwarder",
@@ -122,6 +124,18 @@ class Connection:
             if self.forwarder.ident is not None:
                 self.forwarder.join(2)
             self.subscription = self.forwarder = None
+
+
+ROUTES.append(Route(
+    "GET", "/api/ws", "WebSocket. Client frames: subscribe {agentId?, types?, since?}, send "
+    "{message}, heartbeat {agentId, instanceId?, epoch?, status?}, ping. Server frames: event "
+    "{event}, ack (subscribed | message with created | agent), error {error, status: the HTTP "
+    "status the same call would get}, pong; each echoes the frame's id. A new subscribe "
+    "replaces the last. A bad frame (also JSON deeper than 64 levels, NaN) gets an error frame "
+    "and the connection stays. A slow subscriber gets an event of type reset and the "
+    "connection closes.", stream="websocket",
+    answers={101: "switching protocols", 400: "not a WebSocket upgrade",
+             503: "no stream slot free"}))
 
 
 @sock.route("/ws", bp=bp)

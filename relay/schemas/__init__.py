@@ -1,0 +1,1 @@
+"""What every route takes and answers, one module per resource (contract.py)."""

@@ -1,0 +1,88 @@
+"""System routes (API.md §11) and the event streams (§3)."""
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from ..contract import MAX_ID, Answer, Body, Query
+from .common import BODY_MAX, ID_MAX, NAME_MAX, SUBJECT_MAX, Id, QInt, Required, Text
+
+
+class BroadcastIn(Body):
+    body: Annotated[Required, Field(max_length=BODY_MAX)]
+    subject: Text(SUBJECT_MAX) | None = None
+    from_: Id = Field("system", alias="from")
+
+
+class StreamFilter(Query):
+    agentId: Text(ID_MAX) | None = Field(None, description=(
+        f"an agent id (at most {ID_MAX} characters): only what concerns that agent"))
+    types: Text(4000) | None = Field(None, description=(
+        "comma separated event type prefixes (at most 4000 characters)"))
+    since: Text(20) | None = Field(None, description=(
+        "an event id to resume after (or the Last-Event-ID header)"))
+
+
+class EventFilter(StreamFilter):
+    since: QInt(0, MAX_ID) | None = None
+    limit: QInt(1, 500) = 100
+
+
+class Event(Answer):
+    id: int
+    type: str
+    source: str
+    subject: str | None
+    time: int
+    data: dict[str, Any]
+
+
+class Db(Answer):
+    ok: bool
+    path: str
+    sizeBytes: int | None = None
+    walBytes: int | None = None
+    error: str | None = None
+
+
+class Streams(Answer):
+    sse: int
+    ws: int
+    poll: int
+    max: int
+
+
+class Counts(Answer):
+    agentsOnline: int
+    messages: int
+    queued: int
+    openTasks: int
+
+
+class Health(Answer):
+    status: Literal["ok", "degraded"]
+    version: str
+    uptimeSeconds: int | None = None
+    db: Db
+    streams: Streams | None = None
+    counts: Counts | None = None
+    lastReapAt: int | None = None
+
+
+class Total(Answer):
+    total: int
+
+
+class Stats(Answer):
+    messages: dict[str, Any]
+    agents: dict[str, Any]
+    tasks: dict[str, Any]
+    queued: int
+
+
+class ReapResult(Answer):
+    releasedMessageIds: list[int]
+    expiredQueuedMessageIds: list[int]
+    staleAgentIds: list[str]
+    offlineAgentIds: list[str]
+    prunedAgentIds: list[str]
+    trimmedEvents: int
