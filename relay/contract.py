@@ -11,7 +11,8 @@ from functools import lru_cache
 
 from flask import request
 from pydantic import BaseModel, ConfigDict, ValidationError
-from werkzeug.routing import BaseConverter, ValidationError as NoMatch
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import BaseConverter
 
 from . import strict_json
 from .errors import ApiError, bad_request
@@ -19,7 +20,9 @@ from .errors import ApiError, bad_request
 MAX_ID = 2**63 - 1
 ID_PATTERN = r"^[A-Za-z0-9._:@+-]{1,240}$"
 # The sentence each pattern's failure is explained with.
-PATTERN_RULES = {ID_PATTERN: "1-240 characters of A-Z a-z 0-9 . _ : @ + -"}
+NOT_BLANK = r"\S"
+PATTERN_RULES = {ID_PATTERN: "1-240 characters of A-Z a-z 0-9 . _ : @ + -",
+                 NOT_BLANK: "text that is not only blanks"}
 
 
 class Body(BaseModel):
@@ -38,13 +41,15 @@ class Answer(BaseModel):
 
 class IdConverter(BaseConverter):
     """`<id:name>`: a positive integer id in ASCII digits within 64 bits; anything
-    else matches no route (404) rather than reaching SQLite as an overflow."""
+    else is a 404 rather than an overflow in SQLite."""
     regex = r"[0-9]{1,19}"
 
     def to_python(self, value: str) -> int:
         number = int(value)
         if not 1 <= number <= MAX_ID:
-            raise NoMatch()
+            # Not werkzeug's ValidationError: with it, a rule of another method
+            # on the same path would make this a 405.
+            raise NotFound()
         return number
 
     def to_url(self, value) -> str:
@@ -107,8 +112,7 @@ def json_object(raw, what: str) -> dict:
 
 
 def read_query() -> dict:
-    # An empty value counts as absent (?label=&limit=5).
-    return {k: v for k, v in request.args.items() if v}
+    return request.args.to_dict()
 
 
 def parse(model: type[BaseModel], data: dict):
@@ -156,7 +160,7 @@ def rule(schema: dict, kind: str, ctx: dict, in_query: bool) -> str:
         return "be a list"
     if kind in ("string_too_long", "too_long"):
         return f"be at most {ctx['max_length']} characters"
-    if kind == "string_too_short":
+    if kind in ("string_too_short", "too_short") and kind_of == "string":
         return "not be empty"
     if kind == "string_pattern_mismatch":
         return "be " + PATTERN_RULES.get(ctx["pattern"], f"text matching {ctx['pattern']}")

@@ -76,7 +76,8 @@ def operation(r: Route, secured: bool) -> dict:
     if parameters:
         op["parameters"] = parameters
     if r.body:
-        op["requestBody"] = {"required": False, "content": {"application/json": {
+        required = bool(r.body.model_json_schema().get("required"))
+        op["requestBody"] = {"required": required, "content": {"application/json": {
             "schema": {"$ref": REF.format(model=r.body.__name__)}}}}
     responses = {}
     for status, answer in r.answers.items():

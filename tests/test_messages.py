@@ -156,7 +156,7 @@ def test_threads(client, team):
         assert [x["body"] for x in thread] == ["question", "answer", "follow-up"]
     r = client.post("/api/messages", json={"from": "a", "to": "bob", "body": "x", "replyTo": 999})
     assert (r.status_code, r.get_json()) == (
-        400, {"error": "replyTo must be the id of an existing message (999 is not)"})
+        404, {"error": "replyTo must be the id of an existing message (999 is not)"})
     assert client.get("/api/messages/999/thread").status_code == 404
 
 

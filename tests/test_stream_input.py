@@ -7,7 +7,8 @@ from .conftest import register
 
 
 @pytest.mark.parametrize("query,status,error", [
-    ("types=" + "x" * 121, 400, "types must be a list of event type prefixes"),
+    ("types=" + "x" * 121, 400,
+     "types must be comma separated event type prefixes of at most 120 characters each"),
     ("agentId=a%20b", 404, "agent a b not found"),
     ("agentId=ghost", 404, "agent ghost not found"),
     ("since=-1", 400, "since must be an integer between 0 and 9223372036854775807"),
@@ -21,7 +22,8 @@ def test_recent_events_bad_query(client, query, status, error):
 @pytest.mark.parametrize("query,error", [
     ("since=abc", "Last-Event-ID or since must be a non-negative integer id"),
     ("since=1.5", "Last-Event-ID or since must be a non-negative integer id"),
-    ("types=" + "y" * 121, "types must be a list of event type prefixes"),
+    ("types=" + "y" * 121, "types must be comma separated event type prefixes of at most 120 "
+     "characters each"),
 ])
 def test_sse_bad_query_is_400_before_streaming(client, relay_, query, error):
     r = client.get("/api/events?" + query)

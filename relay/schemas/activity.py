@@ -4,7 +4,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from ..contract import MAX_ID, Answer, Body, Query
-from .common import BODY_MAX, ID_MAX, SUBJECT_MAX, Id, JsonObject, Name, QInt, Required, Text
+from .common import BODY_MAX, ID_MAX, SUBJECT_MAX, Id, JsonObject, Name, QInt, QText, Required, Text
 
 KINDS = ("state", "message", "task", "command", "system", "note")
 
@@ -23,7 +23,7 @@ class ActivityIn(Body):
 
 class ActivityFilter(Query):
     kind: Literal[KINDS] | None = None
-    agentId: Text(ID_MAX) | None = None
+    agentId: QText(ID_MAX) | None = None
     before: QInt(1, MAX_ID) | None = None
     limit: QInt(1, 500) = 100
 

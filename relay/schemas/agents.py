@@ -1,10 +1,8 @@
 """Agents (API.md §1): what registering, patching and acting for an agent take."""
 from typing import Any, Literal
 
-from pydantic import Field
-
 from ..contract import Answer, Body, Query
-from .common import ID_MAX, PATH_MAX, Epoch, Id, JsonObject, Name, Names, QBool, Text
+from .common import ID_MAX, NAME_MAX, PATH_MAX, Epoch, Id, Int, JsonObject, Name, Names, QBool, QText, Text
 
 KINDS = ("provider", "channel", "orchestrator", "system", "user")
 STATUSES = ("online", "idle", "busy", "stale", "offline")
@@ -44,16 +42,16 @@ class Heartbeat(Session):
 class AgentAct(Session):
     """A call made for an agent (claim, release, read)."""
     agentId: Id
-    ttlSeconds: int | None = Field(None, ge=1, le=86400)
+    ttlSeconds: Int(1, 86400) | None = None
 
 
 class AgentFilter(Query):
     status: Status | None = None
     kind: Kind | None = None
-    tag: Name | None = None
-    capability: Name | None = None
-    label: Name | None = None
-    includeOffline: bool = True
+    tag: QText(NAME_MAX) | None = None
+    capability: QText(NAME_MAX) | None = None
+    label: QText(NAME_MAX) | None = None
+    includeOffline: QBool = True
 
 
 class Agent(Answer):

@@ -9,18 +9,12 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, Strict, StringConstraints
 
-from ..contract import ID_PATTERN, MAX_ID, Answer, Query
+from ..contract import ID_PATTERN, MAX_ID, NOT_BLANK, Answer, Query
 
 ID_MAX, NAME_MAX, SUBJECT_MAX, BODY_MAX, PROMPT_MAX, PATH_MAX = 240, 120, 240, 65536, 4000, 500
 ADDRESS_MAX = 260
 LIST_MAX = 100
 JSON_MAX = 65536          # bytes of a payload/meta object as JSON
-
-
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be empty")
-    return value
 
 
 def _small_json(value: dict) -> dict:
@@ -37,13 +31,18 @@ def Text(max_length: int):
     return Annotated[str, Field(max_length=max_length)]
 
 
+def _integral(value):
+    # JSON Schema counts 5.0 as the integer 5, and so do JavaScript clients.
+    return int(value) if type(value) is float and value.is_integer() else value
+
+
 def Int(lo: int, hi: int):
-    return Annotated[int, Field(ge=lo, le=hi)]
+    return Annotated[int, Field(ge=lo, le=hi), BeforeValidator(_integral)]
 
 
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 Name = Text(NAME_MAX)
-Required = Annotated[str, AfterValidator(_not_blank)]       # present and not only blanks
+Required = Annotated[str, Field(min_length=1, pattern=NOT_BLANK)]   # not only blanks
 # A field's description is also the rule its error states: "<field> must be <description>".
 JsonObject = Annotated[dict[str, Any], AfterValidator(_small_json), Field(
     description="a JSON object")]
@@ -79,6 +78,14 @@ def QInt(lo: int, hi: int):
 
 
 QBool = Annotated[bool, Strict(), BeforeValidator(_query_bool)]
+
+
+def QText(max_length: int):
+    """A query value: an empty one is refused, not read as absent."""
+    return Annotated[str, Field(min_length=1, max_length=max_length)]
+
+
+QId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 
 
 class Page(Query):

@@ -7,32 +7,33 @@ from pydantic import AfterValidator, Field
 from ..addresses import split
 from ..contract import ID_PATTERN, MAX_ID, PATTERN_RULES, Answer, Body, Query
 from .common import (ADDRESS_MAX, BODY_MAX, ID_MAX, NAME_MAX, SUBJECT_MAX, Id, Int, JsonObject,
-                     MessageId, Name, Page, QBool, QInt, Required, Text)
+                     MessageId, Name, Page, QBool, QId, QInt, QText, Required, Text)
 from .agents import Session
 
 KINDS = ("chat", "channel.event", "task", "pair", "control", "system")
 DELIVERY = ("delivered", "queued", "expired")
-_ID = re.compile(ID_PATTERN)
+_ID = ID_PATTERN[1:-1]
+# The one rule for an address; _address explains a failure of it part by part.
+ADDRESS_PATTERN = (rf"^(broadcast|(label|tag|cap):[\s\S]{{1,{NAME_MAX}}}"
+                   rf"|(pool|policy|orchestrator):{_ID}"
+                   rf"|(?!(label|tag|cap|pool|policy|orchestrator):){_ID})$")
+_ADDRESS = re.compile(ADDRESS_PATTERN)
 
 
 def _address(value: str) -> str:
-    kind, target = split(value)
-    if kind == "broadcast":
+    if _ADDRESS.fullmatch(value):
         return value
+    kind, _ = split(value)
     if kind in ("label", "tag", "cap"):
-        if not target or len(target) > NAME_MAX:
-            raise ValueError(f"{kind}: needs a name of 1-{NAME_MAX} characters")
-        return value
-    if not _ID.fullmatch(target):
-        where = "" if kind == "direct" else f"({kind} id) "
-        raise ValueError(f"{where}must be {PATTERN_RULES[ID_PATTERN]}")
-    return value
+        raise ValueError(f"{kind}: needs a name of 1-{NAME_MAX} characters")
+    where = "" if kind == "direct" else f"({kind} id) "
+    raise ValueError(f"{where}must be {PATTERN_RULES[ID_PATTERN]}")
 
 
-Address = Annotated[str, Field(max_length=ADDRESS_MAX, description=(
-    f"an address of at most {ADDRESS_MAX} characters: <agentId>, broadcast, label:<label>, "
-    "tag:<tag>, cap:<capability>, pool:<name>, policy:<name> or orchestrator:<id>")),
-    AfterValidator(_address)]
+Address = Annotated[str, AfterValidator(_address), Field(
+    max_length=ADDRESS_MAX, json_schema_extra={"pattern": ADDRESS_PATTERN}, description=(
+        f"an address of at most {ADDRESS_MAX} characters: <agentId>, broadcast, label:<label>, "
+        "tag:<tag>, cap:<capability>, pool:<name>, policy:<name> or orchestrator:<id>"))]
 
 
 class MessageIn(Body):
@@ -62,17 +63,17 @@ class ReadMany(Session):
 
 class Inbox(Page):
     """With `for`, an agent's inbox; without, recent messages for the dashboard."""
-    for_: Id | None = Field(None, alias="for")
+    for_: QId | None = Field(None, alias="for")
     unread: QBool = False
     kind: Literal[KINDS] | None = None
-    channel: Name | None = None
+    channel: QText(NAME_MAX) | None = None
     wait: QInt(0, 60) = 0
-    from_: Text(ID_MAX) | None = Field(None, alias="from")
-    to: Text(ADDRESS_MAX) | None = None
+    from_: QText(ID_MAX) | None = Field(None, alias="from")
+    to: QText(ADDRESS_MAX) | None = None
 
 
 class QueuedFor(Query):
-    for_: Text(ADDRESS_MAX) = Field(alias="for", description="a pool: or policy: address")
+    for_: QText(ADDRESS_MAX) = Field(alias="for")
     limit: QInt(1, 500) = 100
 
 

@@ -4,7 +4,10 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from ..contract import MAX_ID, Answer, Body, Query
-from .common import BODY_MAX, ID_MAX, NAME_MAX, SUBJECT_MAX, Id, QInt, Required, Text
+from .common import BODY_MAX, ID_MAX, SUBJECT_MAX, Id, QInt, QText, Required, Text
+
+# Comma separated prefixes, each 1-120 characters (empty items are skipped).
+TYPES_PATTERN = r"^[^,]{0,120}(,[^,]{0,120})*$"
 
 
 class BroadcastIn(Body):
@@ -14,11 +17,11 @@ class BroadcastIn(Body):
 
 
 class StreamFilter(Query):
-    agentId: Text(ID_MAX) | None = Field(None, description=(
+    agentId: QText(ID_MAX) | None = Field(None, description=(
         f"an agent id (at most {ID_MAX} characters): only what concerns that agent"))
-    types: Text(4000) | None = Field(None, description=(
-        "comma separated event type prefixes (at most 4000 characters)"))
-    since: Text(20) | None = Field(None, description=(
+    types: QText(4000) | None = Field(None, pattern=TYPES_PATTERN, description=(
+        "comma separated event type prefixes of at most 120 characters each"))
+    since: QText(20) | None = Field(None, description=(
         "an event id to resume after (or the Last-Event-ID header)"))
 
 

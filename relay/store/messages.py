@@ -114,7 +114,7 @@ def send(conn, m: dict, now: int) -> tuple[dict, bool]:
         parent = conn.execute("SELECT id, thread_id FROM messages WHERE id = ?",
                               (m["replyTo"],)).fetchone()
         if parent is None:
-            raise ApiError(400, f"replyTo must be the id of an existing message ({m['replyTo']} is not)")
+            raise ApiError(404, f"replyTo must be the id of an existing message ({m['replyTo']} is not)")
         thread_id = parent["thread_id"] or parent["id"]
     kind, name = split(m["to"])
     status, resolved_to, expires_at = resolve(conn, kind, name, now, m.get("maxAgeSeconds"))
