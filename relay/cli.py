@@ -4,7 +4,7 @@ import os
 import sys
 
 from . import __version__, db
-from .config import ENV, ConfigError, parse
+from .config import ENV, MEANING, ConfigError, Settings, parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -13,9 +13,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the relay with waitress")
     init = commands.add_parser("init-db", help="create or migrate the database, then exit")
+    defaults = Settings()
     for name, (_, variable, *_) in ENV.items():
         flag = "--" + name.replace("_", "-")
-        serve.add_argument(flag, dest=variable, metavar="VALUE", help=f"overrides {variable}")
+        default = getattr(defaults, name)
+        shown = "unset" if default is None else default
+        serve.add_argument(flag, dest=variable, metavar="VALUE",
+                           help=f"{MEANING.get(name, name)} (env {variable}; default {shown})")
     init.add_argument("--db", dest="RELAY_DB", metavar="PATH", help="overrides RELAY_DB")
     return parser
 

@@ -64,6 +64,31 @@ ENV = {
     "synchronous": (str, "RELAY_SYNCHRONOUS"),
 }
 
+# What each setting means, for `relay serve --help` (API.md §13).
+MEANING = {
+    "db": "SQLite file, created with its schema if missing",
+    "host": "address to listen on",
+    "port": "port to listen on",
+    "token": "shared token every /api route but health and spec asks for",
+    "allow_no_token": "1: listen on a non-loopback address without a token",
+    "threads": "waitress worker threads",
+    "max_streams": "open SSE, WebSocket and long-poll streams (default: threads - 8)",
+    "max_body_bytes": "request body limit in bytes",
+    "stale_after": "seconds without a heartbeat before an agent is stale",
+    "offline_after": "seconds without a heartbeat before an agent is offline",
+    "prune_after": "seconds before an offline agent is deleted",
+    "reap_interval": "seconds between reap cycles",
+    "lifecycle_tick": "seconds between lifecycle manager ticks",
+    "event_retention": "events kept for resume",
+    "keepalive": "seconds between SSE keepalive comments and WebSocket pings",
+    "integration_tokens": "integration tokens, name=token,...",
+    "integration_rate_limit": "integration events per token per minute",
+    "recipes_dir": "a folder of extra recipe files",
+    "log_level": "DEBUG, INFO, WARNING or ERROR (DEBUG: one line per request)",
+    "synchronous": "SQLite synchronous pragma, FULL or NORMAL",
+}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -98,6 +123,9 @@ def from_env() -> Settings:
 
 
 def check(s: Settings) -> None:
+    if s.log_level.upper() not in LOG_LEVELS:
+        raise ConfigError(f"RELAY_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, "
+                          f"got {s.log_level!r}")
     if s.synchronous.upper() not in ("FULL", "NORMAL"):
         raise ConfigError("RELAY_SYNCHRONOUS must be FULL or NORMAL")
     if not 0 < s.port < 65536:

@@ -4,6 +4,7 @@ import uuid
 
 from flask import request
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing.exceptions import WebsocketMismatch
 
 from .responses import json_response
 
@@ -45,6 +46,9 @@ def register(app) -> None:
             413: f"request body is larger than {app.config.get('MAX_CONTENT_LENGTH')} bytes",
         }
         message = messages.get(error.code, error.description or error.name)
+        if isinstance(error, WebsocketMismatch):
+            # A plain GET of the WebSocket route (werkzeug matches it only on an upgrade).
+            message = f"GET {request.path} needs a WebSocket upgrade (Upgrade: websocket)"
         headers = {}
         if error.code == 405 and error.valid_methods:
             headers["Allow"] = ", ".join(error.valid_methods)

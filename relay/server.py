@@ -146,15 +146,23 @@ class Server:
         self.settings = settings
         self.app = create_app(settings, clock)
         self.relay = self.app.extensions["relay"]
-        self.waitress = create_server(
+        try:
+            self.waitress = self._listen(settings)
+        except OSError as error:
+            self.relay.stop()
+            raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: "
+                              f"{error.strerror or error}") from None
+        self.waitress.channel_class = RelayChannel
+        self._stopping = threading.Event()
+
+    def _listen(self, settings: Settings):
+        return create_server(
             self.app, host=settings.host, port=settings.port, threads=settings.threads,
             ident="relay", asyncore_use_poll=True,   # poll(): no 1024-descriptor limit
             connection_limit=max(1000, 4 * settings.threads),
             # A stalled stream reader must reach its subscriber queue soon, not after 16 MiB.
             outbuf_high_watermark=256 * 1024,
             clear_untrusted_proxy_headers=True)
-        self.waitress.channel_class = RelayChannel
-        self._stopping = threading.Event()
 
     @property
     def port(self) -> int:
@@ -192,6 +200,7 @@ def serve(settings: Settings) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: server.stop())
     url = f"http://{settings.host}:{server.port}"
-    print(f"relay {url} (dashboard {url}/, database {os.path.abspath(settings.db)})", flush=True)
+    print(f"relay {url} (API {url}/api, OpenAPI {url}/api/spec, database "
+          f"{os.path.abspath(settings.db)}); Ctrl-C stops it", flush=True)
     server.run()
     return 0

@@ -170,3 +170,29 @@ def test_one_keep_alive_connection_carries_every_kind_of_answer(live):
     status, _, body = ask("GET", "/api/messages?for=k")
     assert status == 200 and [m["body"] for m in json_.loads(body)] == ["hi"]
     c.close()
+
+
+def test_spec_declares_security_as_the_server_enforces_it(client, secured):
+    open_spec = client.get("/api/spec").get_json()
+    assert "security" not in open_spec and "securitySchemes" not in open_spec["components"]
+    assert all("401" not in op["responses"] for ops in open_spec["paths"].values()
+               for op in ops.values())
+    spec = secured.get("/api/spec").get_json()
+    assert spec["security"] == [{"header": []}, {"bearer": []}, {"query": []}]
+    assert spec["paths"]["/api/health"]["get"]["security"] == []
+    assert spec["paths"]["/api/spec"]["get"]["security"] == []
+    assert "401" in spec["paths"]["/api/agents"]["get"]["responses"]
+    assert "WWW-Authenticate" in spec["paths"]["/api/agents"]["get"]["responses"]["401"]["headers"]
+
+
+def test_spec_query_parameters_carry_the_real_rules(client):
+    spec = client.get("/api/spec").get_json()
+    params = {p["name"]: p for p in spec["paths"]["/api/messages"]["get"]["parameters"]}
+    assert params["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 500,
+                                         "default": 100}
+    assert params["wait"]["schema"]["maximum"] == 60
+    assert params["kind"]["schema"]["enum"][0] == "chat"
+    assert params["for"]["schema"]["pattern"] == "^[A-Za-z0-9._:@+-]{1,240}$"
+    message = spec["components"]["schemas"]["Message"]
+    assert message["properties"]["subject"]["anyOf"] == [{"type": "string"}, {"type": "null"}]
+    assert "subject" in message["required"]

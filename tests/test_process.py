@@ -134,3 +134,33 @@ def test_nothing_acknowledged_is_lost_when_killed(tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def run_cli(*args, **env):
+    environment = {**os.environ, **env}
+    return subprocess.run([sys.executable, "-m", "relay", *args], env=environment,
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_serve_help_says_what_each_option_means_and_its_default():
+    out = run_cli("serve", "--help").stdout
+    assert "--port VALUE" in out and "port to listen on (env RELAY_PORT; default 4850)" in out
+    assert "(env RELAY_KEEPALIVE; default 15)" in out
+    assert "(env AGENT_RELAY_TOKEN; default unset)" in out
+
+
+def test_bogus_log_level_is_one_line(tmp_path):
+    done = run_cli("serve", "--log-level", "bogus", RELAY_DB=str(tmp_path / "x.db"))
+    assert done.returncode == 2
+    assert done.stderr == ("relay: RELAY_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, "
+                           "CRITICAL, got 'bogus'\n")
+
+
+def test_address_in_use_names_the_address(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run_cli("serve", "--port", str(port), RELAY_DB=str(tmp_path / "x.db"))
+    assert done.returncode == 2
+    assert done.stderr == f"relay: cannot listen on 127.0.0.1:{port}: Address already in use\n"
