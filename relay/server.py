@@ -117,7 +117,10 @@ class RelayChannel(HTTPChannel):
 
     def write_soon(self, data):
         if data and self.held:
-            data, self.held = self.held + data, b""
+            if not isinstance(data, bytes):
+                self.release_held()        # a file (wsgi.file_wrapper) follows its headers
+            else:
+                data, self.held = self.held + data, b""
         return super().write_soon(data)
 
     def release_held(self):
