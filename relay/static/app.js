@@ -41,7 +41,8 @@ function openStream() {
   source.onopen = () => {
     live.retry = 1000;
     setConnection("live", "live");
-    if (!live.loaded) loadAll();
+    // With no event seen there is nothing to resume from: read everything again.
+    if (!live.loaded || !live.lastEventId) loadAll();
     else load("health");
   };
   source.onerror = () => {
@@ -94,8 +95,14 @@ function apply(type, envelope) {
   healthSoon();
 }
 
-async function loadAll() {
-  live.held = live.held || [];
+// One load at a time; a load asked for during another runs after it.
+function loadAll() {
+  live.loading = (live.loading || Promise.resolve()).then(loadEverything);
+  return live.loading;
+}
+
+async function loadEverything() {
+  live.held = [];
   await readSpec();
   await Promise.all(Object.keys(SECTIONS).map(load));
   const held = live.held;

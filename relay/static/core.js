@@ -291,7 +291,7 @@ function drawDirty() {
     try {
       section.draw(section);
       const count = section.root?.querySelector("[data-count]");
-      if (count && section.count) count.textContent = section.count(section);
+      if (count && section.count) count.textContent = section.missing ? "" : section.count(section);
     } catch (error) {
       showError(section.error, error);
     }
