@@ -1,80 +1,20 @@
 """The dashboard in a real browser (Debian's Chromium, driven by Playwright) against
-a real relay on a free port. Never downloads a browser: without /usr/bin/chromium
-these tests skip, saying so (.ci/run installs it)."""
-import os
+a real relay on a free port; without /usr/bin/chromium these tests skip, saying so."""
 import time
-from pathlib import Path
 
 import pytest
 
 from relay import create_app
 from relay.config import Settings
 
+from .browser import ARTIFACTS, Page, api, browser, expect  # noqa: F401 (browser: a fixture)
 from .conftest import Live
-
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).parent / "artifacts"
-WAIT = 10_000        # ms: how long a change may take to show
-
-if not os.path.exists(CHROMIUM):
-    pytest.skip(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)",
-                allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-expect = sync_api.expect
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield browser
-        browser.close()
-
-
-class Page:
-    """A browser tab on one relay, with what it logged and asked for."""
-
-    def __init__(self, browser, live, width=1280, height=800):
-        self.live = live
-        self.base = f"http://127.0.0.1:{live.port}"
-        self.context = browser.new_context(viewport={"width": width, "height": height})
-        self.tab = self.context.new_page()
-        self.tab.set_default_timeout(WAIT)
-        self.errors, self.requests = [], []
-        self.tab.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
-        self.tab.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.tab.on("request", lambda r: self.requests.append(r.url))
-
-    def open(self):
-        self.tab.goto(self.base + "/")
-        return self.ready()
-
-    def ready(self):
-        expect(self.tab.locator("body[data-ready]")).to_have_count(1)
-        expect(self.tab.locator("#conn")).to_have_attribute("data-state", "live")
-        return self
-
-    def row(self, section, key):
-        return self.tab.locator(f"#{section} [data-key='{key}']")
-
-    def close(self):
-        self.context.close()
-
 
 @pytest.fixture
 def page(browser, live):
     tab = Page(browser, live)
     yield tab
     tab.close()
-
-
-def api(live, method, path, body=None, token=None):
-    status, answer = live.request(method, path, body,
-                                  {"X-Agent-Relay-Token": token} if token else None)
-    assert status < 300, (method, path, status, answer)
-    return answer
 
 
 def test_page_loads_clean_and_stays_on_its_origin(page):
@@ -311,7 +251,7 @@ def test_starting_a_spawn_policy_from_the_page_shows_its_state(page):
     page.open()
     row = page.row("policies", "reviewer")
     expect(row).to_contain_text("stopped")
-    row.get_by_role("button", name="Start").click()
+    row.get_by_role("button", name="Start policy reviewer", exact=True).click()
     expect(row).to_contain_text("starting")
     expect(page.tab.locator("#notice")).to_contain_text("start of policy reviewer")
     expect(page.tab.locator("#commands [data-list] > li").first).to_contain_text("agent.spawn")

@@ -226,7 +226,7 @@ async function browse(form, path) {
       browse(form, chosen.dataset.path);
     };
     list.hidden = false;
-    if (base) form.elements.cwd.value = base;
+    if (!path && base) form.elements.cwd.value = base;
     showError(error, items.length ? null : new Error("No directories here."));
   } catch (failure) {
     showError(error, failure);
