@@ -16,7 +16,7 @@ import pytest
 
 from relay.events import Event
 
-from .browser import Page, api, browser, expect  # noqa: F401 (browser: a fixture)
+from .browser import ARTIFACTS, Page, api, browser, expect  # noqa: F401 (browser: a fixture)
 
 NOW = int(time.time() * 1000)
 
@@ -315,3 +315,18 @@ def test_a_failing_action_is_shown_in_words(page):
     expect(notice).to_have_text("orchestrator o1 is offline×")
     expect(notice).to_have_class(re.compile("is-error"))
     assert page.errors == [] or all("409" in e for e in page.errors)
+
+
+def test_screenshots_with_every_resource(page):
+    """For people to look at: every panel filled, light and dark."""
+    api(page.live, "POST", "/api/agents", {"id": "reviewer-1", "label": "reviewer",
+                                           "meta": {"orchestratorId": "o1"}, "status": "busy"})
+    api(page.live, "POST", "/api/messages", {"from": "ci", "to": "cap:build", "claimable": True,
+                                             "subject": "Nightly build", "body": "build main"})
+    page.open()
+    expect(page.row("recipes", "code-review")).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.tab.screenshot(path=str(ARTIFACTS / "dashboard-all-wide.png"), full_page=True)
+    page.tab.emulate_media(color_scheme="dark")
+    page.tab.screenshot(path=str(ARTIFACTS / "dashboard-all-wide-dark.png"), full_page=True)
+    assert page.errors == []
