@@ -281,3 +281,43 @@ def test_screenshots_of_a_populated_page(page):
     width = page.tab.evaluate("document.documentElement.scrollWidth")
     assert width <= 420, "nothing sticks out sideways in a narrow window"
     assert page.errors == []
+
+
+def test_a_cancelled_token_question_is_not_asked_again_until_the_button(browser, live_factory):
+    live = live_factory(token="s3cret", keepalive=0.5)
+    tab = Page(browser, live)
+    try:
+        tab.tab.goto(tab.base + "/")
+        dialog = tab.tab.locator("#token")
+        dialog.get_by_role("button", name="Cancel").click()
+        expect(dialog).to_be_hidden()
+        expect(tab.tab.locator("#conn")).to_have_attribute("data-state", "offline")
+        expect(tab.tab.locator("#conn-text")).to_contain_text("needs a token")
+        expect(tab.tab.locator("#notice")).to_contain_text("needs a token")
+        tab.tab.wait_for_timeout(1500)          # the retry after a refused start
+        expect(dialog).to_be_hidden()
+        tab.tab.get_by_role("button", name="Token").click()
+        expect(dialog).to_be_visible()
+        dialog.get_by_label("Token").fill("s3cret")
+        dialog.get_by_role("button", name="Use token").click()
+        tab.ready()
+    finally:
+        tab.close()
+
+
+def test_a_refused_stream_is_explained_and_retried(browser, live_factory):
+    from .sse import SSE
+    live = live_factory(max_streams=1, keepalive=0.5)
+    taken = SSE(live.port, "/api/events")
+    assert taken.status == 200
+    tab = Page(browser, live)
+    try:
+        tab.tab.goto(tab.base + "/")
+        expect(tab.tab.locator("#conn")).to_have_attribute("data-state", "offline")
+        expect(tab.tab.locator("#conn-text")).to_have_text(
+            "offline: no stream slot free; retry shortly; retrying")
+        taken.close()
+        tab.ready()
+    finally:
+        taken.close()
+        tab.close()

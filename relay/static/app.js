@@ -16,6 +16,14 @@ const live = {
   retryTimer: null,
 };
 
+// API.md §10: every event moves the health numbers, handled or not.
+const EVENT_TYPES = ["agent.status", "agent.removed", "message.new", "message.queued",
+  "message.available", "message.expired", "message.claimed", "message.claim_released",
+  "message.read", "message.deleted", "task.created", "task.updated", "task.event",
+  "channel.activity", "pool.binding.changed", "pair.updated", "orchestrator.status",
+  "orchestrator.removed", "command.created", "command.updated", "config.changed",
+  "policy.state.changed", "activity.created", "system.broadcast"];
+
 function setConnection(state, text) {
   const conn = document.getElementById("conn");
   conn.dataset.state = state;
@@ -60,23 +68,40 @@ function openStream() {
     notify("The event stream was reset; reloading everything.");
     loadAll();
   });
-  for (const type of Object.keys(HANDLERS)) {
+  for (const type of new Set([...EVENT_TYPES, ...Object.keys(HANDLERS)])) {
     source.addEventListener(type, (event) => receive(type, event));
   }
 }
 
-// EventSource gives up on an answer that is not a stream (401, 503): ask the API
-// why, in words, and open it again after a growing pause.
+// EventSource gives up on an answer that is not a stream (401, 503) without
+// saying why: ask the relay, say it in words, and open it again after a pause.
 async function streamRefused() {
   setConnection("offline", "offline");
   try {
     await api("GET", "/api/stats");     // a 401 asks for the token here
-    load("health");
+    const why = await streamProblem();
+    setConnection("offline", why ? `offline: ${why}; retrying` : "offline; retrying");
   } catch (error) {
     setConnection("offline", `offline: ${error.message}`);
+    if (error.status === 401) return;   // no token given: the Token button starts again
   }
   live.retryTimer = setTimeout(openStream, live.retry);
   live.retry = Math.min(live.retry * 2, 30000);
+}
+
+// The relay's sentence for refusing the stream (503: no stream slot free), or null.
+async function streamProblem() {
+  const stop = new AbortController();
+  try {
+    const response = await fetch(streamUrl(0), { signal: stop.signal, cache: "no-store" });
+    if (response.ok) return null;
+    const answer = await response.json().catch(() => null);
+    return answer?.error || `the stream answered ${response.status}`;
+  } catch (error) {
+    return error.message;
+  } finally {
+    stop.abort();
+  }
 }
 
 function receive(type, event) {
@@ -131,9 +156,7 @@ function onAction(event) {
 }
 
 function tokenButton() {
-  const had = Boolean(currentToken());
-  saveToken("");
-  askToken(had).then((given) => {
+  askToken("button").then((given) => {
     if (!given) return;
     live.loaded = false;
     openStream();
@@ -151,7 +174,7 @@ function start() {
   api("GET", "/api/stats").then(openStream, (error) => {
     setConnection("offline", `offline: ${error.message}`);
     notify(error.message, true);
-    live.retryTimer = setTimeout(openStream, live.retry);
+    if (error.status !== 401) live.retryTimer = setTimeout(openStream, live.retry);
   });
   setInterval(tickUptime, 1000);     // local clock only: no request
 }

@@ -28,22 +28,30 @@ let memoryToken = savedToken();
 const currentToken = () => memoryToken;
 
 // One question at a time: every call that meets a 401 waits for the same answer.
+// Once the person cancels, 401s stop asking until they press the Token button.
 let asking = null;
+let declined = false;
 
-function askToken(refused) {
+const WHY = {
+  asked: "This relay asks for a token (AGENT_RELAY_TOKEN).",
+  refused: "The relay refused that token. Enter the right one (AGENT_RELAY_TOKEN).",
+  button: "The token this page sends to the relay (AGENT_RELAY_TOKEN); it stays in this browser.",
+};
+
+function askToken(why) {
+  if (declined && why !== "button") return Promise.resolve(false);
   if (!asking) {
-    asking = new Promise((resolve) => openTokenDialog(refused, resolve))
+    asking = new Promise((resolve) => openTokenDialog(WHY[why], resolve))
+      .then((given) => { declined = !given; return given; })
       .finally(() => { asking = null; });
   }
   return asking;
 }
 
-function openTokenDialog(refused, resolve) {
+function openTokenDialog(why, resolve) {
   const dialog = document.getElementById("token");
   const form = dialog.querySelector("form");
-  dialog.querySelector("#token-why").textContent = refused
-    ? "The relay refused that token. Enter the right one (AGENT_RELAY_TOKEN)."
-    : "This relay asks for a token (AGENT_RELAY_TOKEN).";
+  dialog.querySelector("#token-why").textContent = why;
   form.reset();
   const done = (given) => {
     form.onsubmit = null;
@@ -83,7 +91,7 @@ async function api(method, path, body) {
       throw new ApiError(0, `the relay cannot be reached (${error.message})`);
     }
     if (response.status === 401) {
-      if (await askToken(Boolean(token))) continue;
+      if (await askToken(token ? "refused" : "asked")) continue;
       throw new ApiError(401, "this relay needs a token: use the Token button");
     }
     const text = await response.text();
