@@ -321,3 +321,16 @@ def test_a_refused_stream_is_explained_and_retried(browser, live_factory):
     finally:
         taken.close()
         tab.close()
+
+
+def test_a_focused_button_keeps_focus_when_its_row_changes(page):
+    api(page.live, "POST", "/api/agents", {"id": "worker", "capabilities": ["build"]})
+    message = api(page.live, "POST", "/api/messages",
+                  {"from": "ci", "to": "cap:build", "body": "build", "claimable": True})
+    page.open()
+    row = page.row("messages", message["id"])
+    row.get_by_role("button", name="Reply").focus()
+    api(page.live, "POST", f"/api/messages/{message['id']}/claim", {"agentId": "worker"})
+    expect(row).to_contain_text("claimed by worker")
+    assert page.tab.evaluate("document.activeElement.getAttribute('aria-label')") == \
+        f"Reply to message #{message['id']}"

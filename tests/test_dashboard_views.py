@@ -329,4 +329,8 @@ def test_screenshots_with_every_resource(page):
     page.tab.screenshot(path=str(ARTIFACTS / "dashboard-all-wide.png"), full_page=True)
     page.tab.emulate_media(color_scheme="dark")
     page.tab.screenshot(path=str(ARTIFACTS / "dashboard-all-wide-dark.png"), full_page=True)
+    page.tab.emulate_media(color_scheme="light")
+    page.tab.set_viewport_size({"width": 420, "height": 900})
+    page.tab.screenshot(path=str(ARTIFACTS / "dashboard-all-narrow.png"), full_page=True)
+    assert page.tab.evaluate("document.documentElement.scrollWidth") <= 420
     assert page.errors == []
