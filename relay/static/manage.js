@@ -20,12 +20,14 @@ const tasksView = define("tasks", {
     for (const t of section.items.values()) {
       groups[FINAL_TASK.includes(t.status) ? "done" : t.status]?.push(t);
     }
+    // Each group is redrawn whole when it changes; `as` is who its buttons act as.
     const shown = TASK_GROUPS.filter((g) => groups[g].length).map((g) => ({
-      group: g, tasks: groups[g].sort((a, b) => b.id - a.id).slice(0, g === "done" ? 20 : 100) }));
+      group: g, total: groups[g].length, as: me(),
+      tasks: groups[g].sort((a, b) => b.id - a.id).slice(0, g === "done" ? 20 : 100) }));
     section.list.dataset.empty = "No tasks.";
     renderList(section.list, shown, (g) => g.group, (g) =>
       h("div", { class: "group" },
-        h("h3", {}, `${g.group.replace("_", " ")} (${groups[g.group].length})`),
+        h("h3", {}, `${g.group.replace("_", " ")} (${g.total})`),
         h("ul", { class: "list", "data-section": "tasks" }, g.tasks.map(taskRow))));
   },
   on: {

@@ -146,6 +146,8 @@ const messagesView = define("messages", {
     const form = document.getElementById("compose");
     form.elements.from.value = localStorage.getItem("relay.from") || "dashboard";
     form.addEventListener("submit", (event) => { event.preventDefault(); compose(form); });
+    // Claim and read buttons act as the From field's agent: their labels follow it.
+    form.elements.from.addEventListener("change", () => { touch("messages"); touch("tasks"); });
     document.getElementById("reply-cancel").onclick = () => replyTo(null);
   },
   count: (section) => section.items.size,
@@ -153,18 +155,22 @@ const messagesView = define("messages", {
     const shown = [...section.items.values()].sort((a, b) => b.id - a.id);
     for (const old of shown.slice(MESSAGES_KEPT)) section.items.delete(String(old.id));
     section.list.dataset.empty = "No messages yet.";
-    renderList(section.list, shown.slice(0, MESSAGES_KEPT), (m) => m.id, messageRow);
+    renderList(section.list, shown.slice(0, MESSAGES_KEPT), (m) => m.id, messageRow, messageSig);
     if (threadView.root.open) threadView.refresh();
   },
-  on: Object.fromEntries(["message.new", "message.queued", "message.claimed",
-    "message.claim_released", "message.read", "message.expired"].map((type) => [type, (m) => {
-    if (m.id === undefined) return;
-    messagesView.items.set(String(m.id), m);
-    touch("messages");
-  }]).concat([["message.deleted", (data) => {
-    messagesView.items.delete(String(data.messageId));
-    touch("messages");
-  }], ["message.available", () => reloadSoon("messages")]])),
+  on: {
+    "message.new": upsertMessage,
+    "message.queued": upsertMessage,
+    "message.claimed": upsertMessage,
+    "message.claim_released": upsertMessage,
+    "message.read": upsertMessage,
+    "message.expired": upsertMessage,
+    "message.available": () => reloadSoon("messages"),     // names ids, not messages
+    "message.deleted": (data) => {
+      messagesView.items.delete(String(data.messageId));
+      touch("messages");
+    },
+  },
   act: {
     thread: (id) => threadView.show(Number(id)),
     reply: (id) => replyTo(messagesView.items.get(id) || threadView.items.get(id)),
@@ -176,6 +182,18 @@ const messagesView = define("messages", {
                           `message #${id} marked read by ${me()}`),
   },
 });
+
+function upsertMessage(message) {
+  if (message.id === undefined) return;
+  messagesView.items.set(String(message.id), message);
+  touch("messages");
+}
+
+// What a message's row shows that can change (its body never does), and who acts.
+function messageSig(m) {
+  return [m.id, m.claimedBy, m.claimExpiresAt, m.readBy.join(), m.deliveryStatus,
+          m.resolvedToAgent, me()].join("|");
+}
 
 function messageRow(m) {
   const now = Date.now();
@@ -260,7 +278,7 @@ const threadView = define("thread", {
   draw(section) {
     section.list.dataset.empty = "Loading…";
     renderList(section.list, [...section.items.values()].sort((a, b) => a.id - b.id),
-               (m) => m.id, messageRow);
+               (m) => m.id, messageRow, messageSig);
   },
   async show(id) {
     this.items = new Map();
