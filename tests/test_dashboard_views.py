@@ -334,3 +334,14 @@ def test_screenshots_with_every_resource(page):
     page.tab.screenshot(path=str(ARTIFACTS / "dashboard-all-narrow.png"), full_page=True)
     assert page.tab.evaluate("document.documentElement.scrollWidth") <= 420
     assert page.errors == []
+
+
+def test_a_relay_whose_database_cannot_be_read_says_so(page):
+    page.fake.routes[("GET", r"/api/health")] = (503, {
+        "status": "degraded", "version": "0.1.0",
+        "db": {"ok": False, "path": "/x/relay.db", "error": "disk I/O error"}})
+    page.open()
+    expect(page.tab.locator('#health [data-k="version"]')).to_have_text("0.1.0 (degraded)")
+    db = page.tab.locator('#health [data-k="db"]')
+    expect(db).to_have_text("unreadable")
+    expect(db).to_have_attribute("title", "disk I/O error")

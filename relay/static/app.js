@@ -27,7 +27,9 @@ const EVENT_TYPES = ["agent.status", "agent.removed", "message.new", "message.qu
 function setConnection(state, text) {
   const conn = document.getElementById("conn");
   conn.dataset.state = state;
-  document.getElementById("conn-text").textContent = text || state;
+  const label = document.getElementById("conn-text");
+  label.textContent = text || state;
+  label.title = label.textContent;
 }
 
 function streamUrl(since) {

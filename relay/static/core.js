@@ -5,9 +5,10 @@
 const TOKEN_KEY = "relay.token";
 
 class ApiError extends Error {
-  constructor(status, message) {
+  constructor(status, message, data) {
     super(message);
     this.status = status;
+    this.data = data;           // the answer's body, when it had one
     // A 404 "no route for ..." means this relay does not serve that resource (yet).
     this.missing = status === 404 && message.startsWith("no route for ");
   }
@@ -101,7 +102,7 @@ async function api(method, path, body) {
       const said = data && typeof data.error === "string"
         ? data.error + (data.requestId ? ` (request ${data.requestId})` : "")
         : `the relay answered ${response.status} ${response.statusText}`.trim();
-      throw new ApiError(response.status, said);
+      throw new ApiError(response.status, said, data);
     }
     return data;
   }
@@ -348,7 +349,8 @@ async function load(name) {
     showError(section.error, null);
   } catch (error) {
     if (error.missing) markMissing(section, true);
-    else showError(section.error, new Error(`Could not load: ${error.message}`));
+    else if (section.error) showError(section.error, new Error(`Could not load: ${error.message}`));
+    else notify(`Could not load ${name}: ${error.message}`, true);
   }
   touch(name);
 }

@@ -11,7 +11,12 @@ const healthView = define("health", {
   data: null,
   loadedAt: 0,
   async load(section) {
-    section.data = await api("GET", "/api/health");
+    try {
+      section.data = await api("GET", "/api/health");
+    } catch (error) {
+      if (error.status !== 503 || !error.data?.db) throw error;
+      section.data = error.data;         // degraded: the database cannot be read
+    }
     section.loadedAt = Date.now();
   },
   draw(section) {
@@ -31,7 +36,8 @@ const healthView = define("health", {
     put("streams", `${(s.sse ?? 0) + (s.ws ?? 0)}/${s.max ?? "–"}`,
         `event streams ${s.sse ?? 0}, websockets ${s.ws ?? 0}, held polls ${s.poll ?? 0}, ` +
         `limit ${s.max ?? "–"}`);
-    put("db", bytes((db.sizeBytes || 0) + (db.walBytes || 0)),
+    if (db.ok === false) put("db", "unreadable", db.error || "the database cannot be read");
+    else put("db", bytes((db.sizeBytes || 0) + (db.walBytes || 0)),
         `${db.path || ""}: ${bytes(db.sizeBytes)} + WAL ${bytes(db.walBytes)}` +
         (d.lastReapAt ? `; last reap ${new Date(d.lastReapAt).toLocaleTimeString()}` : ""));
     document.getElementById("health").dataset.status = d.status;
