@@ -12,7 +12,7 @@ def create_app(config=None, clock=None) -> Flask:
     `config` is a Settings, a mapping of environment-variable names (tests),
     or None to read the environment. `clock` replaces the system clock.
     """
-    from . import auth, db, errors
+    from . import auth, dashboard, db, errors
     from .api import blueprints, release_conn
     from .api.websocket import sock
     from .clock import system_clock
@@ -26,7 +26,7 @@ def create_app(config=None, clock=None) -> Flask:
         settings = parse(config) if config is not None else from_env()
     db.init(settings.db)
 
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)   # dashboard.py serves relay/static
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.config["SOCK_SERVER_OPTIONS"] = {"ping_interval": settings.keepalive,
                                          "max_message_size": settings.max_body_bytes}
@@ -37,6 +37,7 @@ def create_app(config=None, clock=None) -> Flask:
     app.teardown_appcontext(release_conn)
     for bp in blueprints():
         app.register_blueprint(bp)
+    app.register_blueprint(dashboard.bp)
     sock.init_app(app)
     logging.getLogger("relay").setLevel(settings.log_level.upper())
     return app

@@ -117,7 +117,10 @@ class RelayChannel(HTTPChannel):
 
     def write_soon(self, data):
         if data and self.held:
-            data, self.held = self.held + data, b""
+            if not isinstance(data, bytes):
+                self.release_held()        # a file (wsgi.file_wrapper) follows its headers
+            else:
+                data, self.held = self.held + data, b""
         return super().write_soon(data)
 
     def release_held(self):
@@ -200,7 +203,7 @@ def serve(settings: Settings) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: server.stop())
     url = f"http://{settings.host}:{server.port}"
-    print(f"relay {url} (API {url}/api, OpenAPI {url}/api/spec, database "
+    print(f"relay {url} (dashboard {url}/, OpenAPI {url}/api/spec, database "
           f"{os.path.abspath(settings.db)}); Ctrl-C stops it", flush=True)
     server.run()
     return 0
