@@ -14,7 +14,6 @@ def create_app(config=None, clock=None) -> Flask:
     """
     from . import auth, db, errors
     from .api import blueprints, release_conn
-    from .api.websocket import sock
     from .clock import system_clock
     from .config import Settings, from_env, parse
     from .runtime import Relay
@@ -27,14 +26,11 @@ def create_app(config=None, clock=None) -> Flask:
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.config["SOCK_SERVER_OPTIONS"] = {"ping_interval": settings.keepalive,
-                                         "max_message_size": settings.max_body_bytes}
     app.extensions["relay"] = Relay(settings, clock or system_clock)
     errors.register(app)
     app.before_request(auth.require_token)
     app.teardown_appcontext(release_conn)
     for bp in blueprints():
         app.register_blueprint(bp)
-    sock.init_app(app)
     logging.getLogger("relay").setLevel(settings.log_level.upper())
     return app

@@ -6,6 +6,7 @@ import threading
 import time
 
 from relay.broadcaster import CLOSED, RESET, Broadcaster, Filter
+from relay.store.events import Envelope
 
 from .sse import SSE
 
@@ -193,7 +194,7 @@ def test_broadcaster_drops_only_the_overflowing_subscriber():
     fast = broadcaster.subscribe(Filter())
     got = []
     for i in range(1, 6):
-        broadcaster.submit([({"id": i, "type": "x.y", "subject": None, "data": {}}, None)])
+        broadcaster.submit([(Envelope(id=i, type="x.y", subject=None, data={}), None)])
         got += [item["id"] for item in fast.take(2)]
     assert got == [1, 2, 3, 4, 5]
     deadline = time.monotonic() + 2
@@ -213,7 +214,7 @@ def test_broadcaster_survives_a_broken_filter():
     broadcaster.start()
     bad = broadcaster.subscribe(Broken())
     good = broadcaster.subscribe(Filter())
-    broadcaster.submit([({"id": 1, "type": "t", "subject": None, "data": {}}, None)])
+    broadcaster.submit([(Envelope(id=1, type="t", subject=None, data={}), None)])
     assert [e["id"] for e in good.take(2)] == [1]
     assert bad.take(2) == CLOSED
     broadcaster.stop()

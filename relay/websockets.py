@@ -1,0 +1,201 @@
+"""A WebSocket connection that several threads may write to, with a write timeout.
+
+simple-websocket's Server (what flask-sock's route builds) encodes and sends
+frames from its reader thread (pings, pongs, close replies) while our threads
+send events, with no lock between them over wsproto's state or the socket:
+at hundreds of subscribers that garbled frames and killed threads with
+"cannot be sent in state LOCAL_CLOSING" and ConnectionResetError. Its
+sends have no timeout, and it drops a client whose pong is one ping period
+late, which a client busy reading a burst easily is.
+
+RelayWebSocket keeps simple-websocket's handshake and frame handling and
+changes what goes around them: one lock over every encode-and-send, sends
+bounded by RELAY_WRITE_TIMEOUT, a gone or stuck client ends the session
+quietly (ConnectionClosed to its threads, nothing logged), and the reader
+only gives up on a client it has heard nothing from for two ping periods
+plus the write timeout.
+"""
+import select
+import socket
+import threading
+import time
+from functools import wraps
+
+from flask import Response, current_app, request
+from simple_websocket import ConnectionClosed, Server
+from wsproto.connection import ConnectionState
+from wsproto.events import CloseConnection, Ping, TextMessage
+from wsproto.utilities import LocalProtocolError
+
+from .wire import send_all, send_some
+
+_TROUBLE = (OSError, LocalProtocolError)
+
+
+class _Wire:
+    """The socket as simple-websocket's own code sees it. The real socket is
+    in timeout mode, where one send() may write part of a frame: here each
+    send is whole, or fails."""
+
+    def __init__(self, sock):
+        self.sock = sock
+
+    def send(self, data) -> int:
+        send_all(self.sock, data)
+        return len(data)
+
+    def recv(self, size: int) -> bytes:
+        return self.sock.recv(size)
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class RelayWebSocket(Server):
+    def __init__(self, environ, ping_interval=None, max_message_size=None, write_timeout=10.0):
+        self.lock = threading.RLock()
+        self.plain = False                  # no extension: frames may be made once for all
+        self.write_timeout = write_timeout
+        sock = environ["werkzeug.socket"]
+        super().__init__({**environ, "werkzeug.socket": _Wire(sock)},
+                         ping_interval=ping_interval, max_message_size=max_message_size)
+
+    def handshake(self):
+        super().handshake()
+        connection = self.ws.connection
+        proto = getattr(connection, "_proto", None)
+        self.plain = bool(self.connected and proto is not None and not proto.extensions)
+
+    @property
+    def open(self) -> bool:
+        return self.connected and self.ws.state is ConnectionState.OPEN
+
+    # --- writing (any thread) -----------------------------------------------------
+
+    def send(self, data) -> None:
+        with self.lock:
+            self._check_open()
+            self._write(self.ws.send(TextMessage(data=str(data))))
+
+    def send_texts(self, texts: list[str], before: bytes = b"") -> None:
+        """Several text messages in one write, after `before` (frame bytes owed)."""
+        with self.lock:
+            self._check_open()
+            self._write(before + b"".join(self.ws.send(TextMessage(data=t)) for t in texts))
+
+    def send_frames(self, data: bytes) -> None:
+        """Frames made elsewhere (only when `plain`), in one write."""
+        with self.lock:
+            self._check_open()
+            self._write(data)
+
+    def send_some(self, data: bytes) -> int:
+        """What of `data` (whole frames) goes out now without waiting: 0 when
+        another thread is writing. OSError once the session is over."""
+        if not self.lock.acquire(blocking=False):
+            return 0
+        try:
+            if not self.open:
+                raise BrokenPipeError("the WebSocket is closed")
+            try:
+                return send_some(self.sock.sock, data)
+            except OSError:
+                self._broken()
+                raise
+        finally:
+            self.lock.release()
+
+    def close(self, reason=None, message=None) -> None:
+        """Send a close frame if the client can take one; never raises."""
+        with self.lock:
+            if self.open:
+                try:
+                    self._write(self.ws.send(CloseConnection(reason or 1000, message)))
+                except ConnectionClosed:
+                    pass
+            self.connected = False
+        self.event.set()
+
+    def _check_open(self) -> None:
+        if not self.open:
+            raise ConnectionClosed(self.close_reason, self.close_message)
+
+    def _write(self, data: bytes) -> None:
+        try:
+            send_all(self.sock.sock, data)
+        except OSError:
+            self._broken()
+            raise ConnectionClosed(self.close_reason, self.close_message) from None
+
+    def _broken(self) -> None:
+        """The client is gone or stuck: end the session for every thread."""
+        self.connected = False
+        self.event.set()
+        try:
+            self.sock.sock.shutdown(socket.SHUT_RDWR)   # the reader wakes with EOF
+        except OSError:
+            pass
+
+    # --- reading (its own thread) ----------------------------------------------------
+
+    def _thread(self):
+        sock = self.sock.sock
+        interval = self.ping_interval
+        heard = time.monotonic()
+        next_ping = heard + interval if interval else None
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLIN)
+        try:
+            while self.connected:
+                wait = None if next_ping is None else max(0.0, next_ping - time.monotonic())
+                if not poller.poll(None if wait is None else wait * 1000):
+                    now = time.monotonic()
+                    if now - heard > 2 * interval + self.write_timeout:
+                        self.close(1008, "no answer to pings")
+                        break
+                    with self.lock:
+                        if self.open:
+                            self._write(self.ws.send(Ping()))
+                    next_ping = now + interval
+                    continue
+                try:
+                    data = sock.recv(self.receive_bytes)
+                except (BlockingIOError, TimeoutError):
+                    continue
+                if not data:
+                    break
+                heard = time.monotonic()
+                with self.lock:
+                    self.ws.receive_data(data)
+                    if not self._handle_events():
+                        break
+        except (ConnectionClosed, *_TROUBLE):
+            pass            # the client left mid-frame or reset: the session just ends
+        finally:
+            self.connected = False
+            self.event.set()
+        # The request's task closes the socket when the session's view returns.
+
+
+def websocket_view(view):
+    """flask-sock's route, built on RelayWebSocket: runs `view(ws)` for an
+    upgraded request and closes the session quietly however it ends."""
+
+    @wraps(view)
+    def route(*args, **kwargs):
+        settings = current_app.extensions["relay"].settings
+        ws = RelayWebSocket(request.environ, ping_interval=settings.keepalive,
+                            max_message_size=settings.max_body_bytes,
+                            write_timeout=settings.write_timeout)
+        try:
+            view(ws, *args, **kwargs)
+        except ConnectionClosed:
+            pass
+        finally:
+            ws.close()
+        return Response()
+
+    return route
