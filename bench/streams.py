@@ -165,6 +165,7 @@ def main():
     parser.add_argument("--subscribers", default="1,50,200,500")
     parser.add_argument("--rate", type=float, default=0,
                         help="messages per second (default 0: each as soon as the last is answered)")
+    parser.add_argument("--modes", default="sse,ws")
     parser.add_argument("--base", metavar="DIR",
                         help="also run the relay package found in DIR (e.g. a `git archive` of "
                              "the base commit), row by row beside this one: a fair before/after "
@@ -181,7 +182,7 @@ def main():
         width = 10 if args.base else 5
         print(f"{'mode':{width}} {'N':>4} {'p50 ms':>9} {'p99 ms':>9} {'events/s':>10} {'RSS MiB':>8} "
               f"{'CPU us/ev':>9} {'delivered/expected':>20}")
-        for mode in ("sse", "ws"):
+        for mode in args.modes.split(","):
             for count in sizes:
                 for label, proc, port in servers:
                     result = run(port, proc.pid, mode, count, args.messages, args.rate)

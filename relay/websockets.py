@@ -12,11 +12,15 @@ RelayWebSocket keeps simple-websocket's handshake and frame handling and
 changes what goes around them: one lock over every encode-and-send, sends
 bounded by RELAY_WRITE_TIMEOUT, a gone or stuck client ends the session
 quietly (ConnectionClosed to its threads, nothing logged), and the reader
-only gives up on a client it has heard nothing from for two ping periods
-plus the write timeout.
+only gives up on a client that for two ping periods plus the write timeout
+has neither said anything nor had its TCP acknowledge anything we sent: a
+client reading a long burst answers pings late, but is plainly alive. (One
+whose program hangs while its kernel still acks is caught by the write
+timeout as soon as there is something to send it.)
 """
 import select
 import socket
+import struct
 import threading
 import time
 from functools import wraps
@@ -30,6 +34,16 @@ from wsproto.utilities import LocalProtocolError
 from .wire import send_all, send_some
 
 _TROUBLE = (OSError, LocalProtocolError)
+
+
+def since_last_ack(sock) -> float:
+    """Seconds since the peer's TCP last acknowledged something (Linux
+    TCP_INFO tcpi_last_ack_recv, milliseconds at offset 56); inf if unknown."""
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+        return struct.unpack_from("I", info, 56)[0] / 1000
+    except (OSError, struct.error):
+        return float("inf")
 
 
 class _Wire:
@@ -153,6 +167,7 @@ class RelayWebSocket(Server):
                 wait = None if next_ping is None else max(0.0, next_ping - time.monotonic())
                 if not poller.poll(None if wait is None else wait * 1000):
                     now = time.monotonic()
+                    heard = max(heard, now - since_last_ack(sock))
                     if now - heard > 2 * interval + self.write_timeout:
                         self.close(1008, "no answer to pings")
                         break

@@ -122,6 +122,8 @@ class SSESink:
 
     @staticmethod
     def encode(envelopes) -> bytes:
+        if len(envelopes) == 1:         # the usual case: one chunk made once for every stream
+            return envelopes[0].encoded("sse-chunk", lambda e: sse_chunk(e.encoded("sse", sse_event)))
         return sse_chunk(sse_events(envelopes))
 
     def send_some(self, data: bytes) -> int:
