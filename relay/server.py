@@ -160,7 +160,8 @@ class Server:
             self.app, host=settings.host, port=settings.port, threads=settings.threads,
             ident="relay", asyncore_use_poll=True,   # poll(): no 1024-descriptor limit
             connection_limit=max(1000, 4 * settings.threads),
-            # A stalled stream reader must reach its subscriber queue soon, not after 16 MiB.
+            # A slow reader's unsent answer is held in memory up to this, not 16 MiB
+            # (event streams write their own sockets, with a timeout: RelayTask).
             outbuf_high_watermark=256 * 1024,
             clear_untrusted_proxy_headers=True)
         self.waitress.channel_class = RelayChannel

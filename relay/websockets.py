@@ -28,7 +28,7 @@ from functools import wraps
 from flask import Response, current_app, request
 from simple_websocket import ConnectionClosed, Server
 from wsproto.connection import ConnectionState
-from wsproto.events import CloseConnection, Ping, TextMessage
+from wsproto.events import AcceptConnection, CloseConnection, Ping, Request, TextMessage
 from wsproto.utilities import LocalProtocolError
 
 from .wire import send_all, send_some
@@ -71,17 +71,23 @@ class _Wire:
 class RelayWebSocket(Server):
     def __init__(self, environ, ping_interval=None, max_message_size=None, write_timeout=10.0):
         self.lock = threading.RLock()
-        self.plain = False                  # no extension: frames may be made once for all
         self.write_timeout = write_timeout
         sock = environ["werkzeug.socket"]
         super().__init__({**environ, "werkzeug.socket": _Wire(sock)},
                          ping_interval=ping_interval, max_message_size=max_message_size)
 
     def handshake(self):
-        super().handshake()
-        connection = self.ws.connection
-        proto = getattr(connection, "_proto", None)
-        self.plain = bool(self.connected and proto is not None and not proto.extensions)
+        # simple-websocket's, except that no extension is accepted: with
+        # permessage-deflate every event would be compressed once per
+        # connection, where plain frames are made once for all of them.
+        head = b"".join(f"{'-'.join(p.capitalize() for p in key[5:].split('_'))}: {value}\r\n".encode()
+                        for key, value in self.environ.items() if key.startswith("HTTP_"))
+        self.ws.receive_data(b"GET / HTTP/1.1\r\n" + head + b"\r\n")
+        for event in self.ws.events():
+            if isinstance(event, Request):
+                self.subprotocol = self.choose_subprotocol(event)
+                self.sock.send(self.ws.send(AcceptConnection(subprotocol=self.subprotocol)))
+                self.connected = True
 
     @property
     def open(self) -> bool:
@@ -90,21 +96,21 @@ class RelayWebSocket(Server):
     # --- writing (any thread) -----------------------------------------------------
 
     def send(self, data) -> None:
-        with self.lock:
-            self._check_open()
-            self._write(self.ws.send(TextMessage(data=str(data))))
-
-    def send_texts(self, texts: list[str], before: bytes = b"") -> None:
-        """Several text messages in one write, after `before` (frame bytes owed)."""
-        with self.lock:
-            self._check_open()
-            self._write(before + b"".join(self.ws.send(TextMessage(data=t)) for t in texts))
+        self._send(lambda: self.ws.send(TextMessage(data=str(data))))
 
     def send_frames(self, data: bytes) -> None:
-        """Frames made elsewhere (only when `plain`), in one write."""
+        """Whole frames made elsewhere (wire.ws_text_frame), in one write."""
+        self._send(lambda: data)
+
+    def _send(self, make) -> None:
+        """Encode and write under the lock; ConnectionClosed once the session is over."""
         with self.lock:
-            self._check_open()
-            self._write(data)
+            if not self.open:
+                raise ConnectionClosed(self.close_reason, self.close_message)
+            try:
+                self._write(make())
+            except LocalProtocolError:
+                raise ConnectionClosed(self.close_reason, self.close_message) from None
 
     def send_some(self, data: bytes) -> int:
         """What of `data` (whole frames) goes out now without waiting: 0 when
@@ -128,14 +134,10 @@ class RelayWebSocket(Server):
             if self.open:
                 try:
                     self._write(self.ws.send(CloseConnection(reason or 1000, message)))
-                except ConnectionClosed:
+                except (ConnectionClosed, LocalProtocolError):
                     pass
             self.connected = False
         self.event.set()
-
-    def _check_open(self) -> None:
-        if not self.open:
-            raise ConnectionClosed(self.close_reason, self.close_message)
 
     def _write(self, data: bytes) -> None:
         try:

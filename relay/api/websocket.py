@@ -116,18 +116,16 @@ class Connection:
         return {"type": "ack", "subscribed": {**event_filter.describe(), "since": since}}
 
     def forward(self, subscription, since, event_filter) -> None:
-        # With no extension negotiated the broadcaster writes events straight
-        # to the socket, as frames made once for every subscriber.
-        sink = WebSocketSink(self.ws) if self.ws.plain else None
+        # The broadcaster writes events straight to the socket while this
+        # waits, as frames made once for every subscriber (no extension is
+        # ever negotiated, relay/websockets.py).
+        sink = WebSocketSink(self.ws)
         try:
             for kind, item in follow(self.relay, subscription, since, event_filter, 3600, sink):
                 if kind == "events":
                     owed = item[0] if type(item[0]) is bytes else b""
                     events = item[1:] if owed else item
-                    if self.ws.plain:
-                        self.ws.send_frames(owed + WebSocketSink.encode(events))
-                    else:
-                        self.ws.send_texts([event_text(e) for e in events], owed)
+                    self.ws.send_frames(owed + WebSocketSink.encode(events))
                 elif kind == RESET:
                     self.send({"type": "event", "event": {"id": None, "type": "reset", "data": item}})
                     self.ws.close(1008, "slow consumer: subscribe again with since")
