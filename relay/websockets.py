@@ -129,14 +129,20 @@ class RelayWebSocket(Server):
             self.lock.release()
 
     def close(self, reason=None, message=None) -> None:
-        """Send a close frame if the client can take one; never raises."""
-        with self.lock:
+        """Send a close frame if the client can take it at once; never raises,
+        never waits long (it runs at shutdown, and after a reset)."""
+        if not self.lock.acquire(timeout=1):
+            self._broken()                  # a write is stuck on this client: end it now
+            return
+        try:
             if self.open:
                 try:
-                    self._write(self.ws.send(CloseConnection(reason or 1000, message)))
-                except (ConnectionClosed, LocalProtocolError):
+                    send_some(self.sock.sock, self.ws.send(CloseConnection(reason or 1000, message)))
+                except (OSError, LocalProtocolError):
                     pass
             self.connected = False
+        finally:
+            self.lock.release()
         self.event.set()
 
     def _write(self, data: bytes) -> None:
@@ -145,6 +151,14 @@ class RelayWebSocket(Server):
         except OSError:
             self._broken()
             raise ConnectionClosed(self.close_reason, self.close_message) from None
+
+    def end(self) -> None:
+        """Ends the session for good, once its view returns. The shutdown is
+        what sends the FIN: the reader's poll() holds the socket's file open,
+        so closing descriptors alone would leave the connection up."""
+        self.close()
+        self._broken()
+        self.thread.join(1)
 
     def _broken(self) -> None:
         """The client is gone or stuck: end the session for every thread."""
@@ -212,7 +226,7 @@ def websocket_view(view):
         except ConnectionClosed:
             pass
         finally:
-            ws.close()
+            ws.end()
         return Response()
 
     return route

@@ -145,6 +145,27 @@ def test_stalled_websocket_is_dropped_others_receive_everything(live_factory):
     stalled.close()
 
 
+def test_websocket_that_falls_behind_by_bytes_is_reset(live_factory):
+    live = live_factory(write_timeout=10, keepalive=30, stream_queue_bytes=65536)
+    post(live, "/api/agents", {"id": "a"})
+    client = WSConnection(ConnectionType.CLIENT)
+    slow = stalled_socket(live, client.send(Request(host="x", target="/api/ws")))
+    slow.settimeout(5)
+    while not any(isinstance(e, AcceptConnection) for e in client.events()):
+        client.receive_data(slow.recv(4096))
+    slow.sendall(client.send(TextMessage(data=json.dumps({"type": "subscribe", "types": ["message."]}))))
+    assert wait_for(lambda: streams(live)["ws"] == 1, 5)
+    publish(live, 120)
+    client.receive_data(drain(slow))
+    frames = [json.loads(e.data) for e in client.events() if isinstance(e, TextMessage)]
+    assert frames[0]["type"] == "ack"
+    assert frames[-1]["event"]["type"] == "reset"
+    assert frames[-1]["event"]["data"]["reason"] == "slow consumer"
+    assert len(frames) < 122
+    assert wait_for(lambda: streams(live)["ws"] == 0, 2)
+    slow.close()
+
+
 def hang_up(sock):
     sock.shutdown(socket.SHUT_RDWR)
     sock.close()
