@@ -18,9 +18,6 @@ import threading
 import time
 import urllib.request
 
-from wsproto import ConnectionType, WSConnection
-from wsproto.events import AcceptConnection, Ping, Request, TextMessage
-
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.common import cpu_seconds, percentile, rss_mib, start_relay, stop  # noqa: E402
@@ -30,55 +27,87 @@ from bench.common import cpu_seconds, percentile, rss_mib, start_relay, stop  # 
 QUIET = 20
 
 
+BODY = b'"body": "'          # each event's send time is its message body
+
+
+def masked(opcode: int, payload: bytes) -> bytes:
+    """A client's WebSocket frame (small payloads only): clients must mask."""
+    mask = os.urandom(4)
+    return bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + bytes(
+        b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
 class Subscriber:
-    """One stream over a raw socket; feed() turns bytes into send timestamps."""
+    """One stream over a raw socket; feed() turns bytes into send timestamps.
+
+    It reads as little as it can (the body field of each event, found in
+    the bytes; WebSocket frames parsed by hand), so that one client process
+    can keep up with hundreds of streams: the figures are the server's.
+    """
 
     def __init__(self, port: int, mode: str):
         self.sock = socket.create_connection(("127.0.0.1", port))
         self.mode = mode
         self.buffer = b""
-        self.ready = False
+        self.ready = self.upgraded = False
         if mode == "sse":
             self.sock.sendall(b"GET /api/events?types=message.new HTTP/1.1\r\nHost: bench\r\n\r\n")
         else:
-            self.ws = WSConnection(ConnectionType.CLIENT)
-            self.sock.sendall(self.ws.send(Request(host="bench", target="/api/ws")))
-            self.text = ""
+            self.sock.sendall(b"GET /api/ws HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\n"
+                              b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
         self.sock.setblocking(False)
 
     def feed(self, data: bytes) -> list[float]:
         return self._sse(data) if self.mode == "sse" else self._ws(data)
 
     def _sse(self, data: bytes) -> list[float]:
+        # Only whole lines: a data line holds one event's JSON, with no newline in it.
         self.buffer += data
-        stamps = []
-        lines = self.buffer.split(b"\n")
-        self.buffer = lines.pop()
-        for line in lines:
-            if line.startswith(b": connected"):
-                self.ready = True
-            elif line.startswith(b"data: "):
-                stamps.append(float(json.loads(line[6:])["data"]["body"]))
-        return stamps
+        end = self.buffer.rfind(b"\n") + 1
+        block, self.buffer = self.buffer[:end], self.buffer[end:]
+        if not self.ready and b": connected" in block:
+            self.ready = True
+        return stamps(block)
 
     def _ws(self, data: bytes) -> list[float]:
-        self.ws.receive_data(data)
-        stamps = []
-        for event in self.ws.events():
-            if isinstance(event, AcceptConnection):
-                frame = {"type": "subscribe", "types": ["message.new"], "id": "s"}
-                self.sock.sendall(self.ws.send(TextMessage(data=json.dumps(frame))))
-            elif isinstance(event, Ping):
-                self.sock.sendall(self.ws.send(event.response()))
-            elif isinstance(event, TextMessage):
-                self.text += event.data
-                if event.message_finished:
-                    frame, self.text = json.loads(self.text), ""
-                    if frame["type"] == "ack":
-                        self.ready = True
-                    elif frame["type"] == "event":
-                        stamps.append(float(frame["event"]["data"]["body"]))
-        return stamps
+        buf = self.buffer + data
+        if not self.upgraded:
+            head, found, buf = buf.partition(b"\r\n\r\n")
+            if not found:
+                self.buffer = head
+                return []
+            assert head.startswith(b"HTTP/1.1 101"), head[:80]
+            self.upgraded = True
+            frame = {"type": "subscribe", "types": ["message.new"], "id": "s"}
+            self.sock.sendall(masked(0x1, json.dumps(frame).encode()))
+        found, pos, size = [], 0, len(buf)
+        while size - pos >= 2:
+            opcode, length, head = buf[pos] & 0x0F, buf[pos + 1] & 0x7F, 2
+            if length == 126:
+                length, head = int.from_bytes(buf[pos + 2:pos + 4], "big"), 4
+            elif length == 127:
+                length, head = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
+            if size - pos < head + length:
+                break
+            payload = buf[pos + head:pos + head + length]
+            pos += head + length
+            if opcode == 0x1:
+                if b'"type": "ack"' in payload:
+                    self.ready = True
+                found += stamps(payload)
+            elif opcode == 0x9:
+                self.sock.sendall(masked(0xA, payload))         # pong
+        self.buffer = buf[pos:]
+        return found
+
+
+def stamps(data: bytes) -> list[float]:
+    found, pos = [], 0
+    while (start := data.find(BODY, pos)) >= 0:
+        pos = data.index(b'"', start + len(BODY))
+        found.append(float(data[start + len(BODY):pos]))
+    return found
 
 
 def run(port: int, pid: int, mode: str, count: int, messages: int, rate: float = 0) -> dict:
