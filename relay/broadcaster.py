@@ -108,6 +108,16 @@ class Subscription:
         self._sink = None                       # the thread writes the rest, then lends it again
         return [data[sent:]]
 
+    def _write_raw(self, data: bytes) -> None:
+        """Bytes through the lent sink; what it does not take is owed."""
+        try:
+            sent = self._sink.send_some(data)
+        except OSError:
+            self._state = CLOSED
+            return
+        if sent < len(data):
+            self._items.append(data[sent:])
+
     def close(self) -> None:
         with self._cond:
             if not self._state:
@@ -115,7 +125,8 @@ class Subscription:
             self._sink = None
             self._cond.notify_all()
 
-    def take(self, timeout: float | None, limit: int = 500, sink=None, seen: int = 0):
+    def take(self, timeout: float | None, limit: int = 500, sink=None, seen: int = 0,
+             keepalive: bytes | None = None):
         """Every queued item (up to `limit`) as a list, waiting up to `timeout`
         for the first; [] when it passes, RESET or CLOSED once that is the state.
 
@@ -123,13 +134,20 @@ class Subscription:
         those with ids up to `seen` (the caller sent them already); it is
         taken back before this returns, so the caller may write its socket.
         Items are envelopes, and bytes owed to the socket (only ever first).
+        With a `keepalive` too, each `timeout` of quiet writes it through the
+        sink and goes on waiting: taking the sink back for it would send the
+        events that come meanwhile the slow way, through the caller's thread.
         """
         with self._cond:
-            if not self._items and not self._state:
+            while not self._items and not self._state:
                 self._sink = sink
                 self.sent_id = max(self.sent_id, seen)
                 self._cond.wait(timeout)
-                self._sink = None
+                if keepalive is None or sink is None or self._sink is not sink \
+                        or self._items or self._state:
+                    break
+                self._write_raw(keepalive)
+            self._sink = None
             if self._items:
                 count = min(limit, len(self._items))
                 taken = [self._items.popleft() for _ in range(count)]

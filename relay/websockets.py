@@ -113,9 +113,11 @@ class RelayWebSocket(Server):
                 raise ConnectionClosed(self.close_reason, self.close_message) from None
 
     def send_some(self, data: bytes) -> int:
-        """What of `data` (whole frames) goes out now without waiting: 0 when
-        another thread is writing. OSError once the session is over."""
-        if not self.lock.acquire(blocking=False):
+        """What of `data` (whole frames) goes out now without waiting long: 0
+        when another thread is writing. OSError once the session is over."""
+        # The reader holds the lock a few microseconds for a ping or a pong;
+        # waiting that out beats waking the forwarder. A stuck write is not.
+        if not self.lock.acquire(timeout=0.002):
             return 0
         try:
             if not self.open:

@@ -69,7 +69,8 @@ def replay(r, since: int, event_filter: Filter):
         r.pool.release(c)
 
 
-def follow(r, subscription, since: int | None, event_filter: Filter, idle: float, sink=None):
+def follow(r, subscription, since: int | None, event_filter: Filter, idle: float, sink=None,
+           keepalive: bytes | None = None):
     """Replay, then live events, with no gap and no duplicate.
 
     Yields ('events', [envelopes]), ('idle', None) after `idle` seconds of
@@ -78,8 +79,9 @@ def follow(r, subscription, since: int | None, event_filter: Filter, idle: float
     commits meanwhile is queued; ids the replay already sent are skipped.
 
     With a `sink`, live events go straight to it while this waits
-    (Subscription.take); the bytes it could not take come back as a bytes
-    item, first in a list, to be written before anything else.
+    (Subscription.take), and so does `keepalive` after each `idle` seconds
+    of quiet; the bytes it could not take come back as a bytes item, first
+    in a list, to be written before anything else.
     """
     last = since or 0
     if since is not None:
@@ -88,7 +90,7 @@ def follow(r, subscription, since: int | None, event_filter: Filter, idle: float
                 last = item[-1]["id"]
             yield kind, item
     while True:
-        taken = subscription.take(idle, sink=sink, seen=last)
+        taken = subscription.take(idle, sink=sink, seen=last, keepalive=keepalive)
         last = max(last, subscription.sent_id)
         if taken == RESET:
             yield RESET, {"reason": "slow consumer", "lastEventId": last}
@@ -114,6 +116,10 @@ def sse_events(envelopes) -> bytes:
     return b"".join(e.encoded("sse", sse_event) for e in envelopes)
 
 
+KEEPALIVE_COMMENT = b": keepalive\n\n"
+KEEPALIVE = sse_chunk(KEEPALIVE_COMMENT)
+
+
 class SSESink:
     """How the broadcaster writes straight onto one SSE stream's socket."""
 
@@ -134,7 +140,7 @@ def sse_body(kind: str, item, chunk) -> bytes:
     """What one step of follow() puts on the wire: a keepalive comment, a
     reset, or the bytes owed plus every event taken, as one chunk."""
     if kind == "idle":
-        return chunk(b": keepalive\n\n")
+        return chunk(KEEPALIVE_COMMENT)
     if kind == RESET:
         return chunk(f"event: reset\ndata: {json.dumps(item)}\n\n".encode())
     owed = item[0] if type(item[0]) is bytes else b""
@@ -162,7 +168,8 @@ def events_stream():
     def frames():
         yield chunk(b": connected\n\n")
         sink = SSESink(stream_socket()) if stream_socket else None
-        for kind, item in follow(r, subscription, since, event_filter, r.settings.keepalive, sink):
+        for kind, item in follow(r, subscription, since, event_filter, r.settings.keepalive, sink,
+                                 KEEPALIVE):
             yield sse_body(kind, item, chunk)
 
     def cleanup():
