@@ -18,6 +18,13 @@ CLOSED = "closed"    # ... and once the broadcaster has stopped
 BATCH = 256          # events fanned out together at most, when commits queue up
 
 
+def split_owed(items: list) -> tuple[bytes, list]:
+    """A taken list as (bytes owed to the socket, envelopes after them)."""
+    if items and type(items[0]) is bytes:
+        return items[0], items[1:]
+    return b"", items
+
+
 class Filter:
     """Which events a subscriber wants: type prefixes and/or one agent's view."""
 

@@ -23,7 +23,7 @@ log = logging.getLogger("relay")
 class RelayTask(WSGITask):
     """waitress's request task, taught what streams need.
 
-    A WebSocket upgrade gets its own socket, which flask-sock looks for as
+    A WebSocket upgrade gets its own socket, which simple-websocket looks for as
     `werkzeug.socket`; no HTTP bytes may follow the session on it.
 
     An event stream (its view sets CLOSE_AFTER) writes its body straight to

@@ -5,7 +5,7 @@ from flask import Blueprint, Response, request
 
 from .. import validation as v
 from ..errors import ApiError, bad_request
-from ..broadcaster import CLOSED, RESET, Filter
+from ..broadcaster import CLOSED, RESET, Filter, split_owed
 from ..store import events as event_log
 from ..wire import send_some, sse_chunk
 from . import agents as agents_api
@@ -143,8 +143,7 @@ def sse_body(kind: str, item, chunk) -> bytes:
         return chunk(KEEPALIVE_COMMENT)
     if kind == RESET:
         return chunk(f"event: reset\ndata: {json.dumps(item)}\n\n".encode())
-    owed = item[0] if type(item[0]) is bytes else b""
-    events = item[1:] if owed else item
+    owed, events = split_owed(item)
     return owed + chunk(sse_events(events)) if events else owed
 
 

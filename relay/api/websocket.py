@@ -7,7 +7,7 @@ from simple_websocket import ConnectionClosed
 
 from .. import validation as v
 from ..errors import ApiError, bad_request
-from ..broadcaster import RESET
+from ..broadcaster import RESET, split_owed
 from . import agents as agents_api
 from . import messages as messages_api, relay
 from ..websockets import websocket_view
@@ -123,8 +123,7 @@ class Connection:
         try:
             for kind, item in follow(self.relay, subscription, since, event_filter, 3600, sink):
                 if kind == "events":
-                    owed = item[0] if type(item[0]) is bytes else b""
-                    events = item[1:] if owed else item
+                    owed, events = split_owed(item)
                     self.ws.send_frames(owed + WebSocketSink.encode(events))
                 elif kind == RESET:
                     self.send({"type": "event", "event": {"id": None, "type": "reset", "data": item}})
