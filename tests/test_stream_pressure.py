@@ -59,14 +59,15 @@ def drain(sock, seconds=10) -> bytes:
 
 
 def stalled_websocket(live):
-    """A WebSocket client that subscribes to messages, then never reads again."""
+    """A WebSocket client that subscribes to messages, then never reads again:
+    its socket, and its protocol state to parse what it reads later."""
     ws = WSConnection(ConnectionType.CLIENT)
     sock = stalled_socket(live, ws.send(Request(host="x", target="/api/ws")))
     sock.settimeout(5)
     while not any(isinstance(e, AcceptConnection) for e in ws.events()):
         ws.receive_data(sock.recv(4096))
     sock.sendall(ws.send(TextMessage(data=json.dumps({"type": "subscribe", "types": ["message."]}))))
-    return sock
+    return sock, ws
 
 
 def publish(live, count, body=BODY):
@@ -123,7 +124,7 @@ def test_reader_that_falls_behind_by_bytes_is_reset(live_factory):
 def test_stalled_websocket_is_dropped_others_receive_everything(live_factory):
     live = live_factory(write_timeout=1, keepalive=30, stream_queue_bytes=256 * 1024)
     post(live, "/api/agents", {"id": "a"})
-    stalled = stalled_websocket(live)
+    stalled, _ = stalled_websocket(live)
     healthy = Client.connect(f"ws://127.0.0.1:{live.port}/api/ws")
     healthy.send(json.dumps({"type": "subscribe", "types": ["message."]}))
     assert json.loads(healthy.receive(5))["type"] == "ack"
@@ -146,12 +147,7 @@ def test_stalled_websocket_is_dropped_others_receive_everything(live_factory):
 def test_websocket_that_falls_behind_by_bytes_is_reset(live_factory):
     live = live_factory(write_timeout=10, keepalive=30, stream_queue_bytes=65536)
     post(live, "/api/agents", {"id": "a"})
-    client = WSConnection(ConnectionType.CLIENT)
-    slow = stalled_socket(live, client.send(Request(host="x", target="/api/ws")))
-    slow.settimeout(5)
-    while not any(isinstance(e, AcceptConnection) for e in client.events()):
-        client.receive_data(slow.recv(4096))
-    slow.sendall(client.send(TextMessage(data=json.dumps({"type": "subscribe", "types": ["message."]}))))
+    slow, client = stalled_websocket(live)
     assert wait_for(lambda: streams(live)["ws"] == 1, 5)
     publish(live, 120)
     client.receive_data(drain(slow))
