@@ -8,15 +8,15 @@ at hundreds of subscribers that garbled frames and killed threads with
 sends have no timeout, and it drops a client whose pong is one ping period
 late, which a client busy reading a burst easily is.
 
-RelayWebSocket keeps simple-websocket's handshake and frame handling and
-changes what goes around them: one lock over every encode-and-send, sends
-bounded by RELAY_WRITE_TIMEOUT, a gone or stuck client ends the session
-quietly (ConnectionClosed to its threads, nothing logged), and the reader
-only gives up on a client that for two ping periods plus the write timeout
-has neither said anything nor had its TCP acknowledge anything we sent: a
-client reading a long burst answers pings late, but is plainly alive. (One
-whose program hangs while its kernel still acks is caught by the write
-timeout as soon as there is something to send it.)
+RelayWebSocket keeps simple-websocket's frame handling (and its handshake,
+less any extension) and changes what goes around them: one lock over every
+encode-and-send, sends bounded by RELAY_WRITE_TIMEOUT, a gone or stuck
+client ends the session quietly (ConnectionClosed to its threads, nothing
+logged), and the reader only gives up on a client that for two ping periods
+plus the write timeout has neither said anything nor had its TCP acknowledge
+anything we sent: a client reading a long burst answers pings late, but is
+plainly alive. (One whose program hangs while its kernel still acks is
+caught by the write timeout as soon as there is something to send it.)
 """
 import select
 import socket
