@@ -118,12 +118,20 @@ def run(port: int, pid: int, mode: str, count: int, messages: int, rate: float =
     latencies, done = [], threading.Event()
     expected = count * messages
 
+    dropped = []
+
     def read():
         while len(latencies) < expected and not done.is_set():
             for key, _ in selector.select(0.5):
                 try:
                     data = key.fileobj.recv(1 << 16)
                 except BlockingIOError:
+                    continue
+                except OSError:         # reset by the server: that stream is over
+                    data = b""
+                if not data:
+                    selector.unregister(key.fileobj)
+                    dropped.append(key.data)
                     continue
                 received_at = time.time()
                 latencies.extend(received_at - sent for sent in key.data.feed(data))
@@ -159,12 +167,13 @@ def run(port: int, pid: int, mode: str, count: int, messages: int, rate: float =
     cpu = cpu_seconds(pid) - cpu_before
     rss = rss_mib(pid)
     for s in subscribers:
-        selector.unregister(s.sock)
+        if s not in dropped:
+            selector.unregister(s.sock)
         s.sock.close()
     ms = [x * 1000 for x in latencies] or [0]
     return {"p50": percentile(ms, 0.5), "p99": percentile(ms, 0.99),
             "rate": len(latencies) / (finished - started), "rss": rss,
-            "delivered": len(latencies), "expected": expected,
+            "delivered": len(latencies), "expected": expected, "dropped": len(dropped),
             "cpu_us": cpu * 1e6 / max(1, len(latencies))}
 
 
@@ -216,7 +225,8 @@ def main():
                 for label, proc, port in servers:
                     result = run(port, proc.pid, mode, count, args.messages, args.rate)
                     tally = f"{result['delivered']}/{result['expected']}"
-                    mark = "" if result["delivered"] == result["expected"] else "  SHORT"
+                    mark = "" if result["delivered"] == result["expected"] else \
+                        f"  SHORT ({result['dropped']} of {count} streams closed by the server)"
                     print(f"{label + mode:{width}} {count:4d} {result['p50']:9.1f} {result['p99']:9.1f} "
                           f"{result['rate']:10.0f} {result['rss']:8.0f} "
                           f"{result['cpu_us']:9.0f} {tally:>20}{mark}", flush=True)
