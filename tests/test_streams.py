@@ -257,7 +257,7 @@ def test_slot_limit(live_factory):
     # Ordinary requests still find a thread.
     assert live.request("GET", "/api/agents")[0] == 200
     first.close()
-    deadline = time.monotonic() + 5       # the keepalive write notices the gone client
+    deadline = time.monotonic() + 5       # the hang-up watch notices the gone client
     while live.request("GET", "/api/health")[1]["streams"]["sse"] != 1 and time.monotonic() < deadline:
         time.sleep(0.05)
     again = SSE(live.port)
@@ -333,7 +333,7 @@ def test_gone_clients_leave_no_descriptors_or_slots(live):
     assert all(s.frame() == {"comment": "connected"} for s in streams)
     for stream in streams:
         stream.close()
-    deadline = time.monotonic() + 10      # keepalive (0.5 s here) finds them gone
+    deadline = time.monotonic() + 10      # the hang-up watch finds them gone
     while live.request("GET", "/api/health")[1]["streams"]["sse"] and time.monotonic() < deadline:
         time.sleep(0.05)
     assert live.request("GET", "/api/health")[1]["streams"]["sse"] == 0
