@@ -1,6 +1,8 @@
 """Fan-out: N subscribers (SSE, then WebSocket) while one publisher sends
 1 000 messages through POST /api/messages. Prints delivery latency p50/p99,
-events delivered per second, and the server's RSS at each N.
+events delivered per second, the server's RSS and CPU per event delivered
+(steadier than the rest where the machine is shared), and how many events arrived
+of the N x messages expected, at each N; exits 1 when any row fell short.
 
     .venv/bin/python bench/streams.py [--messages 1000] [--subscribers 1,50,200,500]
 """
@@ -16,66 +18,99 @@ import threading
 import time
 import urllib.request
 
-from wsproto import ConnectionType, WSConnection
-from wsproto.events import AcceptConnection, Ping, Request, TextMessage
-
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import percentile, rss_mib, start_relay, stop  # noqa: E402
+from bench.common import cpu_seconds, percentile, rss_mib, start_relay, stop  # noqa: E402
+
+
+# A row ends once no event has arrived for this long after the last was sent.
+QUIET = 20
+
+
+BODY = b'"body": "'          # each event's send time is its message body
+
+
+def masked(opcode: int, payload: bytes) -> bytes:
+    """A client's WebSocket frame (small payloads only): clients must mask."""
+    mask = os.urandom(4)
+    return bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + bytes(
+        b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
 class Subscriber:
-    """One stream over a raw socket; feed() turns bytes into send timestamps."""
+    """One stream over a raw socket; feed() turns bytes into send timestamps.
+
+    It reads as little as it can (the body field of each event, found in
+    the bytes; WebSocket frames parsed by hand), so that one client process
+    can keep up with hundreds of streams: the figures are the server's.
+    """
 
     def __init__(self, port: int, mode: str):
         self.sock = socket.create_connection(("127.0.0.1", port))
         self.mode = mode
         self.buffer = b""
-        self.ready = False
+        self.ready = self.upgraded = False
         if mode == "sse":
             self.sock.sendall(b"GET /api/events?types=message.new HTTP/1.1\r\nHost: bench\r\n\r\n")
         else:
-            self.ws = WSConnection(ConnectionType.CLIENT)
-            self.sock.sendall(self.ws.send(Request(host="bench", target="/api/ws")))
-            self.text = ""
+            self.sock.sendall(b"GET /api/ws HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\n"
+                              b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
         self.sock.setblocking(False)
 
     def feed(self, data: bytes) -> list[float]:
         return self._sse(data) if self.mode == "sse" else self._ws(data)
 
     def _sse(self, data: bytes) -> list[float]:
+        # Only whole lines: a data line holds one event's JSON, with no newline in it.
         self.buffer += data
-        stamps = []
-        lines = self.buffer.split(b"\n")
-        self.buffer = lines.pop()
-        for line in lines:
-            if line.startswith(b": connected"):
-                self.ready = True
-            elif line.startswith(b"data: "):
-                stamps.append(float(json.loads(line[6:])["data"]["body"]))
-        return stamps
+        end = self.buffer.rfind(b"\n") + 1
+        block, self.buffer = self.buffer[:end], self.buffer[end:]
+        if not self.ready and b": connected" in block:
+            self.ready = True
+        return stamps(block)
 
     def _ws(self, data: bytes) -> list[float]:
-        self.ws.receive_data(data)
-        stamps = []
-        for event in self.ws.events():
-            if isinstance(event, AcceptConnection):
-                frame = {"type": "subscribe", "types": ["message.new"], "id": "s"}
-                self.sock.sendall(self.ws.send(TextMessage(data=json.dumps(frame))))
-            elif isinstance(event, Ping):
-                self.sock.sendall(self.ws.send(event.response()))
-            elif isinstance(event, TextMessage):
-                self.text += event.data
-                if event.message_finished:
-                    frame, self.text = json.loads(self.text), ""
-                    if frame["type"] == "ack":
-                        self.ready = True
-                    elif frame["type"] == "event":
-                        stamps.append(float(frame["event"]["data"]["body"]))
-        return stamps
+        buf = self.buffer + data
+        if not self.upgraded:
+            head, found, buf = buf.partition(b"\r\n\r\n")
+            if not found:
+                self.buffer = head
+                return []
+            assert head.startswith(b"HTTP/1.1 101"), head[:80]
+            self.upgraded = True
+            frame = {"type": "subscribe", "types": ["message.new"], "id": "s"}
+            self.sock.sendall(masked(0x1, json.dumps(frame).encode()))
+        found, pos, size = [], 0, len(buf)
+        while size - pos >= 2:
+            opcode, length, head = buf[pos] & 0x0F, buf[pos + 1] & 0x7F, 2
+            if length == 126:
+                length, head = int.from_bytes(buf[pos + 2:pos + 4], "big"), 4
+            elif length == 127:
+                length, head = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
+            if size - pos < head + length:
+                break
+            payload = buf[pos + head:pos + head + length]
+            pos += head + length
+            if opcode == 0x1:
+                if b'"type": "ack"' in payload:
+                    self.ready = True
+                found += stamps(payload)
+            elif opcode == 0x9:
+                self.sock.sendall(masked(0xA, payload))         # pong
+        self.buffer = buf[pos:]
+        return found
 
 
-def run(port: int, pid: int, mode: str, count: int, messages: int) -> dict:
+def stamps(data: bytes) -> list[float]:
+    found, pos = [], 0
+    while (start := data.find(BODY, pos)) >= 0:
+        pos = data.index(b'"', start + len(BODY))
+        found.append(float(data[start + len(BODY):pos]))
+    return found
+
+
+def run(port: int, pid: int, mode: str, count: int, messages: int, rate: float = 0) -> dict:
     selector = selectors.DefaultSelector()
     subscribers = [Subscriber(port, mode) for _ in range(count)]
     for s in subscribers:
@@ -83,12 +118,20 @@ def run(port: int, pid: int, mode: str, count: int, messages: int) -> dict:
     latencies, done = [], threading.Event()
     expected = count * messages
 
+    dropped = []
+
     def read():
         while len(latencies) < expected and not done.is_set():
             for key, _ in selector.select(0.5):
                 try:
                     data = key.fileobj.recv(1 << 16)
                 except BlockingIOError:
+                    continue
+                except OSError:         # reset by the server: that stream is over
+                    data = b""
+                if not data:
+                    selector.unregister(key.fileobj)
+                    dropped.append(key.data)
                     continue
                 received_at = time.time()
                 latencies.extend(received_at - sent for sent in key.data.feed(data))
@@ -102,25 +145,36 @@ def run(port: int, pid: int, mode: str, count: int, messages: int) -> dict:
         time.sleep(0.05)
 
     conn = http.client.HTTPConnection("127.0.0.1", port)
+    cpu_before = cpu_seconds(pid)
     started = time.time()
-    for _ in range(messages):
+    for i in range(messages):
+        if rate:
+            time.sleep(max(0.0, started + i / rate - time.time()))
         body = json.dumps({"from": "bench", "to": "target", "body": repr(time.time())})
         conn.request("POST", "/api/messages", body=body, headers={"Content-Type": "application/json"})
         response = conn.getresponse()
         response.read()
         assert response.status == 201, response.status
-    reader.join(900)
+    # Wait while events keep arriving; a row that stops short is reported, not waited out.
+    seen, quiet_since = len(latencies), time.monotonic()
+    while reader.is_alive() and time.monotonic() - quiet_since < QUIET:
+        reader.join(0.5)
+        if len(latencies) != seen:
+            seen, quiet_since = len(latencies), time.monotonic()
     done.set()
+    reader.join()
     finished = time.time()
+    cpu = cpu_seconds(pid) - cpu_before
     rss = rss_mib(pid)
     for s in subscribers:
-        selector.unregister(s.sock)
+        if s not in dropped:
+            selector.unregister(s.sock)
         s.sock.close()
-    if len(latencies) < expected:
-        print(f"  ! {mode} N={count}: {len(latencies)} of {expected} delivered")
     ms = [x * 1000 for x in latencies] or [0]
     return {"p50": percentile(ms, 0.5), "p99": percentile(ms, 0.99),
-            "rate": len(latencies) / (finished - started), "rss": rss}
+            "rate": len(latencies) / (finished - started), "rss": rss,
+            "delivered": len(latencies), "expected": expected, "dropped": len(dropped),
+            "cpu_us": cpu * 1e6 / max(1, len(latencies))}
 
 
 def wait_for_idle_streams(port: int) -> None:
@@ -133,30 +187,58 @@ def wait_for_idle_streams(port: int) -> None:
         time.sleep(0.2)
 
 
+def start(args, sizes, source=None):
+    db_path = os.path.join(tempfile.mkdtemp(prefix="relay-bench-"), "streams.db")
+    proc, port = start_relay(db_path, source, RELAY_THREADS=str(max(sizes) + 40), RELAY_KEEPALIVE="1")
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    conn.request("POST", "/api/agents", body=json.dumps({"id": "target"}),
+                 headers={"Content-Type": "application/json"})
+    conn.getresponse().read()
+    return proc, port
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--subscribers", default="1,50,200,500")
+    parser.add_argument("--rate", type=float, default=0,
+                        help="messages per second (default 0: each as soon as the last is answered)")
+    parser.add_argument("--modes", default="sse,ws")
+    parser.add_argument("--base", metavar="DIR",
+                        help="also run the relay package found in DIR (e.g. a `git archive` of "
+                             "the base commit), row by row beside this one: a fair before/after "
+                             "on a machine whose load drifts")
     args = parser.parse_args()
     sizes = [int(n) for n in args.subscribers.split(",")]
-    db_path = os.path.join(tempfile.mkdtemp(prefix="relay-bench-"), "streams.db")
-    proc, port = start_relay(db_path, RELAY_THREADS=str(max(sizes) + 40), RELAY_KEEPALIVE="1")
+    servers = [("", *start(args, sizes))]
+    if args.base:
+        servers.insert(0, ("base ", *start(args, sizes, args.base)))
+    short = []
     try:
-        conn = http.client.HTTPConnection("127.0.0.1", port)
-        conn.request("POST", "/api/agents", body=json.dumps({"id": "target"}),
-                     headers={"Content-Type": "application/json"})
-        conn.getresponse().read()
-        print(f"idle server RSS {rss_mib(proc.pid):.0f} MiB; {args.messages} messages per run; "
-              f"{os.cpu_count()} cores")
-        print(f"{'mode':5} {'N':>4} {'p50 ms':>9} {'p99 ms':>9} {'events/s':>10} {'RSS MiB':>8}")
-        for mode in ("sse", "ws"):
+        print(f"idle server RSS {rss_mib(servers[-1][1].pid):.0f} MiB; {args.messages} messages "
+              f"per run{f' at {args.rate:g}/s' if args.rate else ''}; {os.cpu_count()} cores")
+        width = 10 if args.base else 5
+        print(f"{'mode':{width}} {'N':>4} {'p50 ms':>9} {'p99 ms':>9} {'events/s':>10} {'RSS MiB':>8} "
+              f"{'CPU us/ev':>9} {'delivered/expected':>20}")
+        for mode in args.modes.split(","):
             for count in sizes:
-                result = run(port, proc.pid, mode, count, args.messages)
-                print(f"{mode:5} {count:4d} {result['p50']:9.1f} {result['p99']:9.1f} "
-                      f"{result['rate']:10.0f} {result['rss']:8.0f}", flush=True)
-                wait_for_idle_streams(port)
+                for label, proc, port in servers:
+                    result = run(port, proc.pid, mode, count, args.messages, args.rate)
+                    tally = f"{result['delivered']}/{result['expected']}"
+                    mark = "" if result["delivered"] == result["expected"] else \
+                        f"  SHORT ({result['dropped']} of {count} streams closed by the server)"
+                    print(f"{label + mode:{width}} {count:4d} {result['p50']:9.1f} {result['p99']:9.1f} "
+                          f"{result['rate']:10.0f} {result['rss']:8.0f} "
+                          f"{result['cpu_us']:9.0f} {tally:>20}{mark}", flush=True)
+                    if mark:
+                        short.append(f"{label}{mode} N={count}: {tally}")
+                    wait_for_idle_streams(port)
     finally:
-        stop(proc)
+        for _, proc, _ in servers:
+            stop(proc)
+    if short:
+        print("FAILED: events lost in " + "; ".join(short), file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ def create_app(config=None, clock=None) -> Flask:
     """
     from . import auth, dashboard, db, errors
     from .api import blueprints, release_conn
-    from .api.websocket import sock
     from .clock import system_clock
     from .config import Settings, from_env, parse
     from .contract import IdConverter
@@ -28,8 +27,6 @@ def create_app(config=None, clock=None) -> Flask:
 
     app = Flask(__name__, static_folder=None)   # dashboard.py serves relay/static
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.config["SOCK_SERVER_OPTIONS"] = {"ping_interval": settings.keepalive,
-                                         "max_message_size": settings.max_body_bytes}
     app.url_map.converters["id"] = IdConverter
     app.extensions["relay"] = Relay(settings, clock or system_clock)
     errors.register(app)
@@ -38,6 +35,5 @@ def create_app(config=None, clock=None) -> Flask:
     for bp in blueprints():
         app.register_blueprint(bp)
     app.register_blueprint(dashboard.bp)
-    sock.init_app(app)
     logging.getLogger("relay").setLevel(settings.log_level.upper())
     return app

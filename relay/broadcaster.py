@@ -15,6 +15,15 @@ log = logging.getLogger("relay.broadcaster")
 RESET = "reset"      # what a subscription yields once it has fallen behind
 CLOSED = "closed"    # ... and once the broadcaster has stopped
 
+BATCH = 256          # events fanned out together at most, when commits queue up
+
+
+def split_owed(items: list) -> tuple[bytes, list]:
+    """A taken list as (bytes owed to the socket, envelopes after them)."""
+    if items and type(items[0]) is bytes:
+        return items[0], items[1:]
+    return b"", items
+
 
 class Filter:
     """Which events a subscriber wants: type prefixes and/or one agent's view."""
@@ -38,55 +47,129 @@ class Filter:
 
 
 class Subscription:
-    """One subscriber's bounded queue; the broadcaster never waits on it."""
+    """One subscriber's queue, bounded by count and by bytes; the broadcaster
+    never waits on it.
 
-    def __init__(self, event_filter: Filter, maxsize: int):
+    While its stream waits with nothing pending, the stream lends it a sink
+    (take(sink=...)): the broadcaster then writes events straight to the
+    client's socket, without waking the stream's thread, as long as the
+    socket takes them whole at once. What does not fit is queued, as the
+    bytes still owed, and the thread is woken to write it with a timeout.
+    Waking one thread per subscriber per event is what made fan-out slow.
+    """
+
+    def __init__(self, event_filter: Filter, maxsize: int, maxbytes: int = 8 << 20):
         self.filter = event_filter
         self.maxsize = maxsize
-        self._items: deque = deque()
+        self.maxbytes = maxbytes
+        self.sent_id = 0                        # the last event id written straight to the sink
+        self._items: deque = deque()            # envelopes, or bytes owed to the socket
+        self._bytes = 0
         self._cond = threading.Condition()
         self._state = None                      # None, RESET or CLOSED
+        self._sink = None
 
-    def offer(self, envelope: dict) -> bool:
-        """Queue an event; False once this subscriber is overflowed or closed."""
+    def offer(self, envelopes: list) -> bool:
+        """Queue (or write) events; False once this subscriber is overflowed or closed."""
         with self._cond:
             if self._state:
                 return False
-            if len(self._items) >= self.maxsize:
+            if self._sink is not None:
+                envelopes = self._write(envelopes)
+                if not envelopes:
+                    return not self._state
+            self._items.extend(envelopes)
+            self._bytes += sum(len(e) if type(e) is bytes else len(e.text()) for e in envelopes)
+            if len(self._items) > self.maxsize or self._bytes > self.maxbytes:
+                # Bytes owed are the rest of a frame already begun on the
+                # wire: they stay, so that the reset frame can follow them.
+                owed = self._items[0] if type(self._items[0]) is bytes else None
                 self._items.clear()
+                self._bytes = 0
+                if owed is not None:
+                    self._items.append(owed)
+                    self._bytes = len(owed)
                 self._state = RESET
-                self._cond.notify_all()
-                return False
-            self._items.append(envelope)
             self._cond.notify_all()
-            return True
+            return not self._state
+
+    def _write(self, envelopes: list) -> list:
+        """Hand events to the sink; what is left to queue (the bytes it did not take)."""
+        if envelopes[0]["id"] <= self.sent_id:
+            # Committed before the replay read the log, delivered after: already sent.
+            envelopes = [e for e in envelopes if e["id"] > self.sent_id]
+            if not envelopes:
+                return []
+        sink = self._sink
+        data = sink.encode(envelopes)
+        try:
+            sent = sink.send_some(data)
+        except OSError:
+            self._state = CLOSED                # the client is gone: its thread ends the stream
+            self._sink = None
+            self._cond.notify_all()
+            return []
+        self.sent_id = envelopes[-1]["id"]
+        if sent == len(data):
+            return []
+        self._sink = None                       # the thread writes the rest, then lends it again
+        return [data[sent:]]
+
+    def _write_raw(self, data: bytes) -> None:
+        """Bytes through the lent sink; what it does not take is owed."""
+        try:
+            sent = self._sink.send_some(data)
+        except OSError:
+            self._state = CLOSED
+            return
+        if sent < len(data):
+            self._items.append(data[sent:])
 
     def close(self) -> None:
         with self._cond:
             if not self._state:
                 self._state = CLOSED
+            self._sink = None
             self._cond.notify_all()
 
-    def take(self, timeout: float | None, limit: int = 200):
-        """Every queued event (up to `limit`) as a list, waiting up to `timeout`
+    def take(self, timeout: float | None, limit: int = 500, sink=None, seen: int = 0,
+             keepalive: bytes | None = None):
+        """Every queued item (up to `limit`) as a list, waiting up to `timeout`
         for the first; [] when it passes, RESET or CLOSED once that is the state.
 
-        Taking what has piled up in one go lets a busy stream write it as one chunk.
+        With a `sink`, events that arrive meanwhile go straight to it, except
+        those with ids up to `seen` (the caller sent them already); it is
+        taken back before this returns, so the caller may write its socket.
+        Items are envelopes, and bytes owed to the socket (only ever first).
+        With a `keepalive` too, each `timeout` of quiet writes it through the
+        sink and goes on waiting: taking the sink back for it would send the
+        events that come meanwhile the slow way, through the caller's thread.
         """
         with self._cond:
-            if not self._items and not self._state:
+            while not self._items and not self._state:
+                self._sink = sink
+                self.sent_id = max(self.sent_id, seen)
                 self._cond.wait(timeout)
+                if keepalive is None or sink is None or self._sink is not sink \
+                        or self._items or self._state:
+                    break
+                self._write_raw(keepalive)
+            self._sink = None
             if self._items:
                 count = min(limit, len(self._items))
-                return [self._items.popleft() for _ in range(count)]
+                taken = [self._items.popleft() for _ in range(count)]
+                self._bytes = 0 if not self._items else self._bytes - sum(
+                    len(e) if type(e) is bytes else len(e.text()) for e in taken)
+                return taken
             return self._state or []
 
 
 class Broadcaster:
     """Takes published events from one queue and fans them out to subscribers."""
 
-    def __init__(self, queue_size: int = 1000):
+    def __init__(self, queue_size: int = 1000, queue_bytes: int = 8 << 20):
         self.queue_size = queue_size
+        self.queue_bytes = queue_bytes
         self._inbox: queue.Queue = queue.Queue()
         self._subscribers: set[Subscription] = set()
         self._lock = threading.Lock()
@@ -119,7 +202,7 @@ class Broadcaster:
             self._inbox.put(stored)
 
     def subscribe(self, event_filter: Filter) -> Subscription:
-        subscription = Subscription(event_filter, self.queue_size)
+        subscription = Subscription(event_filter, self.queue_size, self.queue_bytes)
         with self._lock:
             if self._thread is None:
                 subscription.close()
@@ -135,11 +218,30 @@ class Broadcaster:
         with self._lock:
             return len(self._subscribers)
 
+    def _gather(self) -> tuple[list, bool]:
+        """The next commit's events, with every commit queued behind it (up to
+        BATCH events), and whether stop() was asked. Under load one write per
+        subscriber then carries several commits, so the cost per event falls
+        as the rate rises, instead of a backlog growing."""
+        stored = self._inbox.get()
+        if stored is None:
+            return [], True
+        while len(stored) < BATCH:
+            try:
+                more = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            if more is None:
+                return stored, True
+            stored = stored + more
+        return stored, False
+
     def _run(self) -> None:
-        while True:
-            stored = self._inbox.get()
-            if stored is None:
-                return
+        stopping = False
+        while not stopping:
+            stored, stopping = self._gather()
+            if not stored:
+                continue
             with self._lock:
                 subscribers = list(self._subscribers)
             for subscription in subscribers:
@@ -152,7 +254,8 @@ class Broadcaster:
                     subscription.close()
 
     def _deliver(self, subscription: Subscription, stored) -> None:
-        for envelope, scope in stored:
-            if subscription.filter.wants(envelope, scope) and not subscription.offer(envelope):
-                self.unsubscribe(subscription)
-                return
+        # One offer per batch: one lock, one wake-up (or one write) for all its events.
+        wants = subscription.filter.wants
+        wanted = [envelope for envelope, scope in stored if wants(envelope, scope)]
+        if wanted and not subscription.offer(wanted):
+            self.unsubscribe(subscription)

@@ -25,6 +25,10 @@ class Settings:
     event_retention: int = 100000
     event_retention_seconds: float = 7 * 86400
     keepalive: float = 15
+    # A stream write that cannot progress this long ends the stream.
+    write_timeout: float = 10
+    # Pending bytes per stream subscriber before it is reset (besides the count below).
+    stream_queue_bytes: int = 8388608
     integration_tokens: str | None = None
     integration_rate_limit: int = 60
     recipes_dir: str | None = None
@@ -57,6 +61,8 @@ ENV = {
     "lifecycle_tick": (float, "RELAY_LIFECYCLE_TICK"),
     "event_retention": (int, "RELAY_EVENT_RETENTION"),
     "keepalive": (float, "RELAY_KEEPALIVE"),
+    "write_timeout": (float, "RELAY_WRITE_TIMEOUT"),
+    "stream_queue_bytes": (int, "RELAY_STREAM_QUEUE_BYTES"),
     "integration_tokens": (str, "RELAY_INTEGRATION_TOKENS"),
     "integration_rate_limit": (int, "RELAY_INTEGRATION_RATE_LIMIT"),
     "recipes_dir": (str, "RELAY_RECIPES_DIR"),
@@ -134,8 +140,10 @@ def check(s: Settings) -> None:
         raise ConfigError("RELAY_THREADS must be at least 2")
     if s.max_streams is not None and s.max_streams < 0:
         raise ConfigError("RELAY_MAX_STREAMS must not be negative")
-    for name in ("reap_interval", "lifecycle_tick", "keepalive"):
+    for name in ("reap_interval", "lifecycle_tick", "keepalive", "write_timeout"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{ENV[name][1]} must be greater than 0")
+    if s.stream_queue_bytes < 65536:
+        raise ConfigError("RELAY_STREAM_QUEUE_BYTES must be at least 65536")
     if s.max_body_bytes < 1024:
         raise ConfigError("RELAY_MAX_BODY_BYTES must be at least 1024")

@@ -9,6 +9,7 @@ from .broadcaster import Broadcaster
 from .committer import Committer
 from .reaper import Reaper
 from .slots import Slots
+from .watch import HangupWatch
 
 
 class Relay:
@@ -17,7 +18,8 @@ class Relay:
         self.clock = clock
         self.started_at = clock()
         self.pool = db.Pool(settings.db, settings.synchronous, size=settings.threads + 8)
-        self.broadcaster = Broadcaster(settings.subscriber_queue)
+        self.broadcaster = Broadcaster(settings.subscriber_queue, settings.stream_queue_bytes)
+        self.hangups = HangupWatch()
         self.agent_cache = AgentCache()
         self.committer = Committer(settings.db, settings.synchronous, clock,
                                    [self.agent_cache.committed, self.broadcaster.submit])
@@ -28,6 +30,7 @@ class Relay:
     def start(self) -> None:
         self.closing.clear()
         self.broadcaster.start()
+        self.hangups.start()
         self.reaper.start()
 
     def close_streams(self) -> None:
@@ -38,5 +41,6 @@ class Relay:
     def stop(self) -> None:
         self.reaper.stop()
         self.broadcaster.stop()
+        self.hangups.stop()
         self.committer.close()
         self.pool.close()

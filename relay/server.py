@@ -12,9 +12,10 @@ from waitress.server import create_server
 from waitress.task import WSGITask
 
 from . import create_app
-from .api.streams import CLOSE_AFTER
+from .api.streams import CLIENT_SOCKET, CLOSE_AFTER, STREAM_SOCKET
 from .api.websocket import UPGRADED
 from .config import ConfigError, Settings
+from .wire import SSE_END, send_all, send_some
 
 log = logging.getLogger("relay")
 
@@ -22,22 +23,26 @@ log = logging.getLogger("relay")
 class RelayTask(WSGITask):
     """waitress's request task, taught what streams need.
 
-    A WebSocket upgrade gets its own socket, which flask-sock looks for as
+    A WebSocket upgrade gets its own socket, which simple-websocket looks for as
     `werkzeug.socket`; no HTTP bytes may follow the session on it.
 
-    An event stream (its view sets CLOSE_AFTER) writes its chunks straight
-    to its own socket too, once the headers are out: through waitress's
-    buffers every chunk that does not flush at once wakes the main loop,
-    which walks every open connection, and fan-out to hundreds of streams
-    collapses. The connection is closed after the stream (WSGI apps may not
-    send `Connection: close` themselves).
+    An event stream (its view sets CLOSE_AFTER) writes its body straight to
+    its own socket too, once the headers are out: through waitress's buffers
+    every chunk that does not flush at once wakes the main loop, which walks
+    every open connection, and fan-out to hundreds of streams collapses. The
+    view frames its chunks itself (the broadcaster writes some of them to
+    the socket directly, relay/broadcaster.py), so its bytes go out as they
+    are. The connection is closed after the stream (WSGI apps may not send
+    `Connection: close` themselves).
+
+    That socket is in timeout mode (RELAY_WRITE_TIMEOUT): a write that makes
+    no progress that long ends the stream, so a reader that stopped reading
+    frees its thread and its slot instead of blocking them forever.
 
     The socket is a dup() of the channel's: simple-websocket closes what it is
     given, and closing waitress's own fd under its select loop kills the
-    server (EBADF). The dup shares the file's flags, so it is made blocking
-    for the stream's thread and non-blocking again at the end. waitress does
-    not touch the channel meanwhile: it reads no further requests while one
-    runs, and has nothing of its own to write.
+    server (EBADF). waitress does not touch the channel meanwhile: it reads
+    no further requests while one runs, and has nothing of its own to write.
 
     Any other answer leaves in one send: waitress writes the headers and the
     body separately, and each send gives up the GIL, which under load costs
@@ -51,7 +56,8 @@ class RelayTask(WSGITask):
     def take_socket(self):
         if self.own_socket is None:
             self.own_socket = self.channel.socket.dup()
-            self.own_socket.setblocking(True)
+            # Timeout mode keeps the shared file non-blocking, as waitress wants it.
+            self.own_socket.settimeout(self.channel.server.relay_write_timeout)
             self.close_on_finish = True
         return self.own_socket
 
@@ -59,6 +65,8 @@ class RelayTask(WSGITask):
         environ = super().get_environment()
         if environ.get("HTTP_UPGRADE", "").lower() == "websocket":
             environ["werkzeug.socket"] = self.take_socket()
+        environ[STREAM_SOCKET] = self.take_socket
+        environ[CLIENT_SOCKET] = self.channel.socket
         return environ
 
     def write(self, data):
@@ -70,12 +78,12 @@ class RelayTask(WSGITask):
             return super().write(data)
         try:
             if not self.wrote_header:
-                self.take_socket().sendall(self.build_response_header())
+                send_all(self.take_socket(), self.build_response_header())
                 self.wrote_header = True
             if data:
-                # build_response_header() chose chunked encoding (no length).
-                self.own_socket.sendall(b"%X\r\n%s\r\n" % (len(data), data))
-        except OSError:
+                # Already chunks: build_response_header() chose chunked encoding.
+                send_all(self.own_socket, data)
+        except OSError:         # gone, or WriteTimeout
             raise ClientDisconnected from None
 
     def build_response_header(self):
@@ -88,7 +96,9 @@ class RelayTask(WSGITask):
     def finish(self):
         if self.own_socket is not None and self.environ.get(CLOSE_AFTER) and self.wrote_header:
             try:
-                self.own_socket.sendall(b"0\r\n\r\n")     # the last chunk
+                # The last chunk, if it fits: a stream that ends at a reset may
+                # have a stalled reader, and it is disconnected either way.
+                send_some(self.own_socket, SSE_END)
             except OSError:
                 pass
             self.chunked_response = False
@@ -156,6 +166,7 @@ class Server:
             raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: "
                               f"{error.strerror or error}") from None
         self.waitress.channel_class = RelayChannel
+        self.waitress.relay_write_timeout = settings.write_timeout      # RelayTask.take_socket
         self._stopping = threading.Event()
 
     def _listen(self, settings: Settings):
@@ -163,7 +174,8 @@ class Server:
             self.app, host=settings.host, port=settings.port, threads=settings.threads,
             ident="relay", asyncore_use_poll=True,   # poll(): no 1024-descriptor limit
             connection_limit=max(1000, 4 * settings.threads),
-            # A stalled stream reader must reach its subscriber queue soon, not after 16 MiB.
+            # A slow reader's unsent answer is held in memory up to this, not 16 MiB
+            # (event streams write their own sockets, with a timeout: RelayTask).
             outbuf_high_watermark=256 * 1024,
             clear_untrusted_proxy_headers=True)
 

@@ -13,6 +13,7 @@ def test_defaults():
     assert (s.reap_interval, s.lifecycle_tick, s.keepalive) == (15, 10, 15)
     assert (s.max_body_bytes, s.event_retention, s.integration_rate_limit) == (1048576, 100000, 60)
     assert (s.log_level, s.synchronous) == ("INFO", "FULL")
+    assert (s.write_timeout, s.stream_queue_bytes) == (10, 8388608)
 
 
 def test_every_variable_is_read():
@@ -22,12 +23,14 @@ def test_every_variable_is_read():
                "RELAY_STALE_AFTER": "1.5", "RELAY_OFFLINE_AFTER": "3", "RELAY_PRUNE_AFTER": "9",
                "RELAY_REAP_INTERVAL": "0.25", "RELAY_LIFECYCLE_TICK": "0.5",
                "RELAY_EVENT_RETENTION": "10", "RELAY_KEEPALIVE": "0.1",
+               "RELAY_WRITE_TIMEOUT": "2.5", "RELAY_STREAM_QUEUE_BYTES": "100000",
                "RELAY_INTEGRATION_TOKENS": "ci=abc", "RELAY_INTEGRATION_RATE_LIMIT": "5",
                "RELAY_RECIPES_DIR": "/r", "RELAY_LOG_LEVEL": "DEBUG", "RELAY_SYNCHRONOUS": "NORMAL"})
     assert s == Settings(db="/tmp/x.db", host="0.0.0.0", port=9000, token="t", allow_no_token=True,
                          threads=16, max_streams=4, max_body_bytes=2048, stale_after=1.5,
                          offline_after=3, prune_after=9, reap_interval=0.25, lifecycle_tick=0.5,
-                         event_retention=10, keepalive=0.1, integration_tokens="ci=abc",
+                         event_retention=10, keepalive=0.1, write_timeout=2.5,
+                         stream_queue_bytes=100000, integration_tokens="ci=abc",
                          integration_rate_limit=5, recipes_dir="/r", log_level="DEBUG",
                          synchronous="NORMAL")
     assert s.stream_limit == 4
@@ -45,6 +48,8 @@ def test_host_and_port_fallbacks():
     ({"RELAY_PORT": "70000"}, "RELAY_PORT must be between 1 and 65535"),
     ({"RELAY_SYNCHRONOUS": "OFF"}, "RELAY_SYNCHRONOUS must be FULL or NORMAL"),
     ({"RELAY_REAP_INTERVAL": "0"}, "RELAY_REAP_INTERVAL must be greater than 0"),
+    ({"RELAY_WRITE_TIMEOUT": "0"}, "RELAY_WRITE_TIMEOUT must be greater than 0"),
+    ({"RELAY_STREAM_QUEUE_BYTES": "100"}, "RELAY_STREAM_QUEUE_BYTES must be at least 65536"),
     ({"RELAY_ALLOW_NO_TOKEN": "perhaps"}, "RELAY_ALLOW_NO_TOKEN must be 1 or 0"),
 ])
 def test_bad_settings_are_named(env, message):

@@ -6,6 +6,7 @@ import threading
 import time
 
 from relay.broadcaster import CLOSED, RESET, Broadcaster, Filter
+from relay.store.events import Envelope
 
 from .sse import SSE
 
@@ -193,7 +194,7 @@ def test_broadcaster_drops_only_the_overflowing_subscriber():
     fast = broadcaster.subscribe(Filter())
     got = []
     for i in range(1, 6):
-        broadcaster.submit([({"id": i, "type": "x.y", "subject": None, "data": {}}, None)])
+        broadcaster.submit([(Envelope(id=i, type="x.y", subject=None, data={}), None)])
         got += [item["id"] for item in fast.take(2)]
     assert got == [1, 2, 3, 4, 5]
     deadline = time.monotonic() + 2
@@ -213,7 +214,7 @@ def test_broadcaster_survives_a_broken_filter():
     broadcaster.start()
     bad = broadcaster.subscribe(Broken())
     good = broadcaster.subscribe(Filter())
-    broadcaster.submit([({"id": 1, "type": "t", "subject": None, "data": {}}, None)])
+    broadcaster.submit([(Envelope(id=1, type="t", subject=None, data={}), None)])
     assert [e["id"] for e in good.take(2)] == [1]
     assert bad.take(2) == CLOSED
     broadcaster.stop()
@@ -256,7 +257,7 @@ def test_slot_limit(live_factory):
     # Ordinary requests still find a thread.
     assert live.request("GET", "/api/agents")[0] == 200
     first.close()
-    deadline = time.monotonic() + 5       # the keepalive write notices the gone client
+    deadline = time.monotonic() + 5       # the hang-up watch notices the gone client
     while live.request("GET", "/api/health")[1]["streams"]["sse"] != 1 and time.monotonic() < deadline:
         time.sleep(0.05)
     again = SSE(live.port)
@@ -332,7 +333,7 @@ def test_gone_clients_leave_no_descriptors_or_slots(live):
     assert all(s.frame() == {"comment": "connected"} for s in streams)
     for stream in streams:
         stream.close()
-    deadline = time.monotonic() + 10      # keepalive (0.5 s here) finds them gone
+    deadline = time.monotonic() + 10      # the hang-up watch finds them gone
     while live.request("GET", "/api/health")[1]["streams"]["sse"] and time.monotonic() < deadline:
         time.sleep(0.05)
     assert live.request("GET", "/api/health")[1]["streams"]["sse"] == 0

@@ -142,3 +142,37 @@ def test_server_closes_websockets_on_shutdown(live_factory):
         for _ in range(50):
             ws.receive(0.2)
             ws.send(json.dumps({"type": "ping"}))
+
+
+def test_no_extension_is_negotiated_and_events_arrive(live):
+    """A client offering permessage-deflate (as browsers do) gets plain frames:
+    each event's frame is made once for every subscriber."""
+    import socket
+    from wsproto import ConnectionType, WSConnection
+    from wsproto.events import AcceptConnection, Request, TextMessage
+    from wsproto.extensions import PerMessageDeflate
+
+    client = WSConnection(ConnectionType.CLIENT)
+    sock = socket.create_connection(("127.0.0.1", live.port), timeout=5)
+    sock.sendall(client.send(Request(host="x", target="/api/ws", extensions=[PerMessageDeflate()])))
+    frames, accepted = [], None
+
+    def pump():
+        client.receive_data(sock.recv(65536))
+        for event in client.events():
+            if isinstance(event, AcceptConnection):
+                return event
+            if isinstance(event, TextMessage):
+                frames.append(json.loads(event.data))
+
+    while accepted is None:
+        accepted = pump()
+    assert accepted.extensions == []
+    sock.sendall(client.send(TextMessage(data=json.dumps({"type": "subscribe", "types": ["message."]}))))
+    live.request("POST", "/api/agents", {"id": "a"})
+    live.request("POST", "/api/messages", {"from": "z", "to": "a", "body": "plain"})
+    while len(frames) < 2:
+        pump()
+    assert frames[0]["type"] == "ack"
+    assert frames[1]["event"]["data"]["body"] == "plain"
+    sock.close()

@@ -100,6 +100,11 @@ def long_poll(agent: dict, poll, wait: int) -> list[dict]:
     if not r.slots.acquire("poll"):
         raise ApiError(503, "no stream slot free for a long poll", {"Retry-After": "1"})
     subscription = r.broadcaster.subscribe(Filter(WAKING_EVENTS, agent))
+    # A client that hangs up ends the hold at once (relay/watch.py), freeing its slot.
+    from flask import request       # here: this module's imports are another change's ground
+    from .streams import CLIENT_SOCKET
+    client = request.environ.get(CLIENT_SOCKET)
+    hangup = r.hangups.add(client, subscription.close) if client else None
     try:
         deadline = time.monotonic() + wait
         found = poll()
@@ -113,6 +118,7 @@ def long_poll(agent: dict, poll, wait: int) -> list[dict]:
                 break
         return found
     finally:
+        r.hangups.remove(hangup)
         r.broadcaster.unsubscribe(subscription)
         r.slots.release("poll")
 

@@ -7,8 +7,9 @@ from ..contract import MAX_ID, route
 from ..errors import ApiError, bad_request
 from ..schemas.common import ID_MAX
 from ..schemas.system import Event, EventFilter, StreamFilter
-from ..broadcaster import CLOSED, RESET, Filter
+from ..broadcaster import CLOSED, RESET, Filter, split_owed
 from ..store import events as event_log
+from ..wire import send_some, sse_chunk
 from . import agents as agents_api
 from . import answer, conn, relay
 
@@ -17,6 +18,10 @@ bp = Blueprint("streams", __name__, url_prefix="/api")
 # Set in a request's environ: the server's task class closes the connection
 # after the response (relay/server.py).
 CLOSE_AFTER = "relay.close_after"
+# Put in the environ by relay.server: a callable giving the stream its own
+# socket (in timeout mode), and the client's connection, to watch for hang-ups.
+STREAM_SOCKET = "relay.stream_socket"
+CLIENT_SOCKET = "relay.client_socket"
 
 REPLAY_BATCH = 500
 
@@ -74,13 +79,19 @@ def replay(r, since: int, event_filter: Filter):
         r.pool.release(c)
 
 
-def follow(r, subscription, since: int | None, event_filter: Filter, idle: float):
+def follow(r, subscription, since: int | None, event_filter: Filter, idle: float, sink=None,
+           keepalive: bytes | None = None):
     """Replay, then live events, with no gap and no duplicate.
 
     Yields ('events', [envelopes]), ('idle', None) after `idle` seconds of
     quiet, and ('reset', data) as the last item once the subscriber fell behind.
     The subscription was opened before the replay read the log, so whatever
     commits meanwhile is queued; ids the replay already sent are skipped.
+
+    With a `sink`, live events go straight to it while this waits
+    (Subscription.take), and so does `keepalive` after each `idle` seconds
+    of quiet; the bytes it could not take come back as a bytes item, first
+    in a list, to be written before anything else.
     """
     last = since or 0
     if since is not None:
@@ -89,15 +100,17 @@ def follow(r, subscription, since: int | None, event_filter: Filter, idle: float
                 last = item[-1]["id"]
             yield kind, item
     while True:
-        taken = subscription.take(idle)
+        taken = subscription.take(idle, sink=sink, seen=last, keepalive=keepalive)
+        last = max(last, subscription.sent_id)
         if taken == RESET:
             yield RESET, {"reason": "slow consumer", "lastEventId": last}
             return
         if taken == CLOSED:
             return
-        fresh = [e for e in taken if e["id"] > last]
+        fresh = [e for e in taken if type(e) is bytes or e["id"] > last]
         if fresh:
-            last = fresh[-1]["id"]
+            if type(fresh[-1]) is not bytes:
+                last = fresh[-1]["id"]
             yield "events", fresh
         elif not taken:
             yield "idle", None
@@ -105,13 +118,43 @@ def follow(r, subscription, since: int | None, event_filter: Filter, idle: float
 
 # --- Server-Sent Events -----------------------------------------------------------
 
-def sse_frames(kind: str, item) -> str:
-    """One chunk: a keepalive comment, a reset, or every event taken at once."""
+def sse_event(envelope) -> bytes:
+    return f"id: {envelope['id']}\nevent: {envelope['type']}\ndata: {envelope.text()}\n\n".encode()
+
+
+def sse_events(envelopes) -> bytes:
+    return b"".join(e.encoded("sse", sse_event) for e in envelopes)
+
+
+KEEPALIVE_COMMENT = b": keepalive\n\n"
+KEEPALIVE = sse_chunk(KEEPALIVE_COMMENT)
+
+
+class SSESink:
+    """How the broadcaster writes straight onto one SSE stream's socket."""
+
+    def __init__(self, sock):
+        self.sock = sock
+
+    @staticmethod
+    def encode(envelopes) -> bytes:
+        if len(envelopes) == 1:         # the usual case: one chunk made once for every stream
+            return envelopes[0].encoded("sse-chunk", lambda e: sse_chunk(e.encoded("sse", sse_event)))
+        return sse_chunk(sse_events(envelopes))
+
+    def send_some(self, data: bytes) -> int:
+        return send_some(self.sock, data)
+
+
+def sse_body(kind: str, item, chunk) -> bytes:
+    """What one step of follow() puts on the wire: a keepalive comment, a
+    reset, or the bytes owed plus every event taken, as one chunk."""
     if kind == "idle":
-        return ": keepalive\n\n"
+        return chunk(KEEPALIVE_COMMENT)
     if kind == RESET:
-        return f"event: reset\ndata: {json.dumps(item)}\n\n"
-    return "".join(f"id: {e['id']}\nevent: {e['type']}\ndata: {e.text()}\n\n" for e in item)
+        return chunk(f"event: reset\ndata: {json.dumps(item)}\n\n".encode())
+    owed, events = split_owed(item)
+    return owed + chunk(sse_events(events)) if events else owed
 
 
 @route(bp, "GET", "/events", "Server-Sent Events; resume with Last-Event-ID or since. A first "
@@ -127,13 +170,24 @@ def events_stream(query: StreamFilter):
         since = cursor(since, "Last-Event-ID or since")
     take_slot("sse")
     subscription = r.broadcaster.subscribe(event_filter)
+    # Served by relay.server, the body goes out as the chunks made here, and
+    # the socket is ours once the headers are out; elsewhere (the test
+    # client), as plain bytes through the WSGI server.
+    stream_socket = request.environ.get(STREAM_SOCKET)
+    chunk = sse_chunk if stream_socket else bytes
+    client = request.environ.get(CLIENT_SOCKET)
+    hangup = r.hangups.add(client, subscription.close) if client else None
 
     def frames():
-        yield ": connected\n\n"
-        for kind, item in follow(r, subscription, since, event_filter, r.settings.keepalive):
-            yield sse_frames(kind, item)
+        yield chunk(b": connected\n\n")
+        sink = SSESink(stream_socket()) if stream_socket else None
+        for kind, item in follow(r, subscription, since, event_filter, r.settings.keepalive, sink,
+                                 KEEPALIVE):
+            yield sse_body(kind, item, chunk)
 
     def cleanup():
+        r.hangups.remove(hangup)          # before the socket closes
+        subscription.close()              # no more direct writes to it
         r.broadcaster.unsubscribe(subscription)
         r.slots.release("sse")
 

@@ -3,20 +3,20 @@ import json
 import threading
 
 from flask import Blueprint, g, request
-from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
-from ..broadcaster import RESET
+from ..broadcaster import RESET, split_owed
 from ..contract import MAX_ID, ROUTES, Route, json_object, parse
 from ..errors import ApiError, bad_request
 from ..schemas.agents import Heartbeat
 from ..schemas.messages import MessageIn
 from . import agents as agents_api
 from . import messages as messages_api, relay
+from ..websockets import websocket_view
+from ..wire import ws_text_frame
 from .streams import follow, read_filter, take_slot
 
 bp = Blueprint("websocket", __name__, url_prefix="/api")
-sock = Sock()
 
 # Set in a request's environ once the handshake is done: no HTTP answer may
 # follow on that connection (relay/server.py).
@@ -36,6 +36,25 @@ def release_websocket_slot(_error=None):
         relay().slots.release("ws")
 
 
+def event_text(envelope) -> str:
+    return '{"type": "event", "event": ' + envelope.text() + "}"
+
+
+def event_frame(envelope) -> bytes:
+    return ws_text_frame(event_text(envelope).encode())
+
+
+class WebSocketSink:
+    """How the broadcaster writes straight onto one WebSocket (Subscription.take)."""
+
+    def __init__(self, ws):
+        self.send_some = ws.send_some
+
+    @staticmethod
+    def encode(envelopes) -> bytes:
+        return b"".join(e.encoded("ws", event_frame) for e in envelopes)
+
+
 class Connection:
     """One WebSocket client: its frames in, its subscription's events out.
 
@@ -46,16 +65,11 @@ class Connection:
     def __init__(self, ws, r):
         self.ws = ws
         self.relay = r
-        self.send_lock = threading.Lock()
         self.subscription = None
         self.forwarder = None
 
     def send(self, frame: dict) -> None:
-        self.send_text(json.dumps(frame))
-
-    def send_text(self, text: str) -> None:
-        with self.send_lock:
-            self.ws.send(text)
+        self.ws.send(json.dumps(frame))
 
     def handle(self, raw) -> None:
         frame_id = None
@@ -102,16 +116,20 @@ class Connection:
         return {"type": "ack", "subscribed": {**event_filter.describe(), "since": since}}
 
     def forward(self, subscription, since, event_filter) -> None:
+        # The broadcaster writes events straight to the socket while this
+        # waits, as frames made once for every subscriber (no extension is
+        # ever negotiated, relay/websockets.py).
+        sink = WebSocketSink(self.ws)
         try:
-            for kind, item in follow(self.relay, subscription, since, event_filter, 3600):
+            for kind, item in follow(self.relay, subscription, since, event_filter, 3600, sink):
                 if kind == "events":
-                    for envelope in item:
-                        self.send_text('{"type": "event", "event": ' + envelope.text() + "}")
+                    owed, events = split_owed(item)
+                    self.ws.send_frames(owed + WebSocketSink.encode(events))
                 elif kind == RESET:
                     self.send({"type": "event", "event": {"id": None, "type": "reset", "data": item}})
-                    self.ws.close(reason=1008, message="slow consumer: subscribe again with since")
-        except (ConnectionClosed, OSError):
-            pass        # the client left; the request thread ends the session
+                    self.ws.close(1008, "slow consumer: subscribe again with since")
+        except ConnectionClosed:
+            pass        # the client left or stalled; the request thread ends the session
         finally:
             self.relay.broadcaster.unsubscribe(subscription)
 
@@ -136,7 +154,8 @@ ROUTES.append(Route(
              503: "no stream slot free"}))
 
 
-@sock.route("/ws", bp=bp)
+@bp.route("/ws", websocket=True)
+@websocket_view
 def websocket(ws):
     request.environ[UPGRADED] = True     # the handshake is done: no HTTP answer may follow
     r = relay()

@@ -9,11 +9,22 @@ class Envelope(dict):
     streams send it (a race only makes the same text twice)."""
 
     _text = None
+    _forms = None
 
     def text(self) -> str:
         if self._text is None:
             self._text = json.dumps(self)
         return self._text
+
+    def encoded(self, form: str, encode) -> bytes:
+        """`encode(self)`, made once per wire form ("sse", "ws"), however many
+        streams send it: fan-out to N streams costs one encoding, not N."""
+        if self._forms is None:
+            self._forms = {}
+        found = self._forms.get(form)
+        if found is None:
+            found = self._forms[form] = encode(self)
+        return found
 
 
 def envelope(row) -> Envelope:
