@@ -7,8 +7,8 @@ turn, so the ratios are comparable across runs even when absolute numbers move:
 
     .venv/bin/python bench/messages.py [--seconds 3] [--rounds 3] [--clients 4,16]
 
-Polls are measured returning 0, 1 and 50 messages (each ~400 bytes of JSON,
-with a subject): a poll that finds messages is what an agent pays for work.
+Polls are measured returning 0, 1 and 50 messages (each about 400 bytes of
+JSON, with a subject; 50 make about 20 KB): a poll that finds messages is what an agent pays for work.
 """
 import argparse
 import http.client
@@ -31,9 +31,8 @@ from relay import db  # noqa: E402
 AGENTS = 100
 READERS = 16          # agents whose inbox ends with TAIL messages only for them
 TAIL = 50
-SUBJECT = "build 4711 finished: 3 failures to look at"
-BODY = ("The nightly build of main failed in tests/test_streams.py and two more; "
-        "the logs are attached to the task. Please take the first one and report back.")
+SUBJECT = "build 4711 failed"
+BODY = "tests/test_streams.py and 2 more failed on main; the logs are in the task."
 KINDS = ("bare", "send", "poll 0", "poll 1", "poll 50")
 
 
