@@ -5,7 +5,7 @@ messages stored.
 Everything runs in this one invocation on this machine, bare and relay in
 turn, so the ratios are comparable across runs even when absolute numbers move:
 
-    .venv/bin/python bench/messages.py [--seconds 3] [--rounds 3] [--clients 4,16]
+    .venv/bin/python bench/messages.py [--seconds 2] [--rounds 3] [--clients 4,16]
 
 Polls are measured returning 0, 1 and 50 messages (each about 400 bytes of
 JSON, with a subject; 50 make about 20 KB): a poll that finds messages is what an agent pays for work.
@@ -140,7 +140,7 @@ def check_polls(port, cursors) -> dict:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3, help="per measurement")
+    parser.add_argument("--seconds", type=float, default=2, help="per measurement")
     parser.add_argument("--rounds", type=int, default=3,
                         help="every kind is measured in turn this many times")
     parser.add_argument("--clients", default="4,16", help="keep-alive connections, comma list")
@@ -157,8 +157,9 @@ def main():
 
 def run(args, client_counts, workdir):
     # Both servers run side by side and are measured in turn, round after round:
-    # this machine's speed drifts over a minute, and a ratio taken within one
-    # round is not thrown by it. The median round is reported.
+    # this machine's speed drifts over a minute (and other work shares it), so
+    # every kind is measured right after a bare run and compared with that one.
+    # The median round is reported.
     small_db = os.path.join(workdir, "small.db")
     seed(small_db, 10_000, READERS)
     cursors = reader_cursors(small_db)
@@ -169,10 +170,13 @@ def run(args, client_counts, workdir):
         sizes = check_polls(port, cursors)
         for _ in range(args.rounds):
             for clients in client_counts:
-                for kind in KINDS:
-                    server, server_port = (bare, bare_port) if kind == "bare" else (relay, port)
+                for kind in KINDS[1:]:
+                    # Each kind right after its own bare run: the ratio is of two
+                    # neighbouring runs, whatever else the machine does meanwhile.
+                    results[clients, "bare"].append(measure(
+                        bare, bare_port, requests_for("bare", cursors), args.seconds, clients))
                     results[clients, kind].append(measure(
-                        server, server_port, requests_for(kind, cursors), args.seconds, clients))
+                        relay, port, requests_for(kind, cursors), args.seconds, clients))
         latest = json.loads(http_get(port, "/api/messages/cursor"))["latestId"]
         small_p50, small_p99 = poll_latency(port, latest)
     finally:
@@ -196,10 +200,14 @@ def run(args, client_counts, workdir):
     for clients in client_counts:
         print(f"\n{clients} keep-alive clients   req/s    x bare  (rounds)           "
               "p50 ms  p99 ms  p99/p50  server CPU ms/req  client CPU ms/req")
-        bare_rounds = results[clients, "bare"]
+        bare_runs = results[clients, "bare"]
         for kind in KINDS:
             rounds = results[clients, kind]
-            ratios = [r[0] / b[0] for r, b in zip(rounds, bare_rounds)]
+            if kind == "bare":
+                ratios = [1.0] * args.rounds
+            else:        # bare ran before each kind in turn, round after round
+                paired = bare_runs[KINDS.index(kind) - 1::len(KINDS) - 1]
+                ratios = [r[0] / b[0] for r, b in zip(rounds, paired)]
             p50 = statistics.median(r[1] for r in rounds)
             p99 = statistics.median(r[2] for r in rounds)
             print(f"  {kind:18} {statistics.median(r[0] for r in rounds):7.0f}   "
