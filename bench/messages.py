@@ -7,8 +7,11 @@ turn, so the ratios are comparable across runs even when absolute numbers move:
 
     .venv/bin/python bench/messages.py [--seconds 2] [--rounds 3] [--clients 4,16]
 
-Polls are measured returning 0, 1 and 50 messages (each about 400 bytes of
-JSON, with a subject; 50 make about 20 KB): a poll that finds messages is what an agent pays for work.
+"x bare" is requests/s over bare's; beside the server's CPU per request,
+bare's CPU per request over the kind's, which moves less when other work
+shares the machine. Polls are measured returning 0, 1 and 50 messages (each
+about 400 bytes of JSON, with a subject; 50 make about 20 KB): a poll that
+finds messages is what an agent pays for work.
 """
 import argparse
 import http.client
@@ -199,21 +202,22 @@ def run(args, client_counts, workdir):
           f"(poll 0: {sizes['poll 0']} B, poll 1: {sizes['poll 1']} B, poll 50: {sizes['poll 50']} B)")
     for clients in client_counts:
         print(f"\n{clients} keep-alive clients   req/s    x bare  (rounds)           "
-              "p50 ms  p99 ms  p99/p50  server CPU ms/req  client CPU ms/req")
+              "p50 ms  p99 ms  p99/p50  server CPU ms/req (x bare)  client CPU ms/req")
         bare_runs = results[clients, "bare"]
         for kind in KINDS:
             rounds = results[clients, kind]
             if kind == "bare":
-                ratios = [1.0] * args.rounds
+                ratios = cpu_ratios = [1.0] * args.rounds
             else:        # bare ran before each kind in turn, round after round
                 paired = bare_runs[KINDS.index(kind) - 1::len(KINDS) - 1]
                 ratios = [r[0] / b[0] for r, b in zip(rounds, paired)]
+                cpu_ratios = [b[3] / r[3] for r, b in zip(rounds, paired)]
             p50 = statistics.median(r[1] for r in rounds)
             p99 = statistics.median(r[2] for r in rounds)
             print(f"  {kind:18} {statistics.median(r[0] for r in rounds):7.0f}   "
                   f"{statistics.median(ratios):5.2f}   ({' '.join(f'{x:.2f}' for x in ratios):15})"
                   f" {p50:6.2f}  {p99:6.2f}  {p99 / p50:6.1f}   "
-                  f"{statistics.median(r[3] for r in rounds):10.3f}   "
+                  f"{statistics.median(r[3] for r in rounds):10.3f} ({statistics.median(cpu_ratios):.2f})"
                   f"{statistics.median(r[4] for r in rounds):14.3f}")
     print(f"\npoll latency, 10 000 messages:   p50 {small_p50:.2f} ms  p99 {small_p99:.2f} ms")
     print(f"poll latency, {args.large:,} messages: p50 {large_p50:.2f} ms  p99 {large_p99:.2f} ms"
