@@ -36,7 +36,7 @@ def to_dict(row) -> Record:
 
 # The same message as to_dict() gives, as SQLite's JSON, for the inbox poll
 # (see inbox()). The two are kept equal field by field by
-# tests/test_messages.py::test_one_representation_of_a_message.
+# tests/test_message_json.py::test_one_representation_of_a_message.
 MESSAGE_JSON = """json_object(
     'id', id, 'from', from_agent, 'to', to_addr, 'kind', kind, 'subject', subject,
     'body', body, 'payload', json(payload), 'meta', json(meta), 'channel', channel,
