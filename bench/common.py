@@ -7,6 +7,7 @@ import time
 import urllib.request
 
 BARE_APP = """
+import logging
 from flask import Flask, jsonify
 from waitress import serve
 app = Flask(__name__)
@@ -15,6 +16,7 @@ app = Flask(__name__)
 def constant():
     return jsonify({{"ok": True, "service": "bare"}})
 
+logging.getLogger("waitress.queue").setLevel(logging.ERROR)   # "Task queue depth" under load
 serve(app, host="127.0.0.1", port={port}, threads={threads}, _quiet=True)
 """
 

@@ -1,17 +1,24 @@
-"""Send and poll throughput against a bare waitress+Flask baseline, and poll
-latency with 10 000 and with 1 000 000 messages stored.
+"""Send and poll throughput against a bare waitress+Flask baseline, at 4 and
+at 16 keep-alive clients, and poll latency with 10 000 and with 1 000 000
+messages stored.
 
 Everything runs in this one invocation on this machine, bare and relay in
 turn, so the ratios are comparable across runs even when absolute numbers move:
 
-    .venv/bin/python bench/messages.py [--seconds 4] [--rounds 3] [--clients 4]
+    .venv/bin/python bench/messages.py [--seconds 2] [--rounds 3] [--clients 4,16]
+
+"x bare" is requests/s over bare's; beside the server's CPU per request,
+bare's CPU per request over the kind's, which moves less when other work
+shares the machine. Polls are measured returning 0, 1 and 50 messages (each
+about 400 bytes of JSON, with a subject; 50 make about 20 KB): a poll that
+finds messages is what an agent pays for work.
 """
 import argparse
 import http.client
 import json
-import multiprocessing
 import os
 import random
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -20,59 +27,43 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench import load  # noqa: E402
 from bench.common import cpu_seconds, percentile, start_bare, start_relay, stop  # noqa: E402
 from relay import db  # noqa: E402
 
 AGENTS = 100
+READERS = 16          # agents whose inbox ends with TAIL messages only for them
+TAIL = 50
+SUBJECT = "build 4711 failed"
+BODY = "tests/test_streams.py and 2 more failed on main; the logs are in the task."
+KINDS = ("bare", "send", "poll 0", "poll 1", "poll 50")
 
 
-def request_for(kind: str, worker: int, i: int, cursor: int):
+def requests_for(kind: str, cursors: dict) -> list[bytes]:
+    """The requests a run cycles through (connections start at different offsets)."""
     if kind == "bare":
-        return "GET", "/", None
+        return [load.request("GET", "/")]
     if kind == "send":
-        body = {"from": f"bench-{worker}", "to": f"agent-{i % AGENTS}", "body": "x" * 200}
-        return "POST", "/api/messages", json.dumps(body)
-    return "GET", f"/api/messages?for=agent-{(worker * 7 + i) % AGENTS}&since={cursor}", None
+        return [load.request("POST", "/api/messages", json.dumps(
+            {"from": f"bench-{i % 7}", "to": f"agent-{i % AGENTS}", "subject": SUBJECT,
+             "body": BODY}).encode()) for i in range(AGENTS)]
+    n = int(kind.split()[1])
+    return [load.request("GET", f"/api/messages?for=reader-{r}&since={cursors[r][n]}&limit={TAIL}")
+            for r in range(READERS)]
 
 
-def worker(port, kind, seconds, index, cursor, results):
-    """One keep-alive client: as many requests as it can in `seconds`."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    headers = {"Content-Type": "application/json"}
-    count, latencies = 0, []
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        method, path, body = request_for(kind, index, count, cursor)
-        started = time.perf_counter()
-        conn.request(method, path, body=body, headers=headers if body else {})
-        response = conn.getresponse()
-        response.read()
-        latencies.append(time.perf_counter() - started)
-        if response.status >= 300:
-            raise SystemExit(f"{kind}: HTTP {response.status}")
-        count += 1
-    results.put((count, latencies))
-
-
-def throughput(port, kind, seconds, clients, cursor=0):
-    """Requests per second over all clients."""
-    results = multiprocessing.Queue()
-    procs = [multiprocessing.Process(target=worker, args=(port, kind, seconds, i, cursor, results))
-             for i in range(clients)]
-    for p in procs:
-        p.start()
-    gathered = [results.get() for _ in procs]
-    for p in procs:
-        p.join()
-    return sum(c for c, _ in gathered) / seconds
-
-
-def measure(server, port, kind, seconds, clients, cursor=0):
-    """(requests/s, the server's CPU milliseconds per request): the second is
-    steadier than the first where the machine's speed drifts."""
-    before = cpu_seconds(server.pid)
-    rps = throughput(port, kind, seconds, clients, cursor)
-    return rps, (cpu_seconds(server.pid) - before) * 1000 / (rps * seconds)
+def measure(server, port, requests, seconds, clients):
+    """(requests/s, p50 ms, p99 ms, the server's CPU ms per request, the
+    client's CPU ms per request): CPU per request is steadier than requests/s
+    where the machine's speed drifts."""
+    before, client_before = cpu_seconds(server.pid), time.process_time()
+    rps, latencies, failures = load.run(port, requests, seconds, clients)
+    if failures:
+        raise SystemExit(f"HTTP {failures[0]} ({len(failures)} failures)")
+    served = len(latencies)
+    return (rps, percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000,
+            (cpu_seconds(server.pid) - before) * 1000 / served,
+            (time.process_time() - client_before) * 1000 / served)
 
 
 def poll_latency(port, cursor, polls=3000):
@@ -94,9 +85,10 @@ def poll_latency(port, cursor, polls=3000):
     return percentile(latencies, 0.5), percentile(latencies, 0.99)
 
 
-def seed(path: str, count: int) -> int:
+def seed(path: str, count: int, readers: int = 0) -> int:
     """`count` messages straight into SQLite: direct, tag and broadcast
-    addresses over AGENTS agents. Returns the highest id."""
+    addresses over AGENTS agents; then, for each of `readers` agents, TAIL
+    messages to it alone. Returns the highest id."""
     db.init(path)
     conn = sqlite3.connect(path)
     now = int(time.time() * 1000)
@@ -104,7 +96,8 @@ def seed(path: str, count: int) -> int:
         "INSERT INTO agents (id, name, tags, status, instance_id, last_seen, created_at, updated_at)"
         " VALUES (?, ?, ?, 'online', 'seed', ?, ?, ?)",
         [(f"agent-{i}", f"agent-{i}", json.dumps([f"t{i % 10}"]), now, now, now)
-         for i in range(AGENTS)])
+         for i in range(AGENTS)]
+        + [(f"reader-{r}", f"reader-{r}", "[]", now, now, now) for r in range(readers)])
     rng = random.Random(7)
 
     def rows():
@@ -112,45 +105,87 @@ def seed(path: str, count: int) -> int:
             roll = rng.random()
             to = ("broadcast" if roll < 0.01 else f"tag:t{rng.randrange(10)}" if roll < 0.1
                   else f"agent-{rng.randrange(AGENTS)}")
-            yield ("seeder", to, "seeded message body " * 5, now)
-    conn.executemany("INSERT INTO messages (from_agent, to_addr, body, created_at) VALUES (?,?,?,?)",
-                     rows())
+            yield ("seeder", to, None, "seeded message body " * 5, now)
+        for i in range(TAIL * readers):
+            yield (f"agent-{i % AGENTS}", f"reader-{i % readers}", SUBJECT, BODY, now)
+    conn.executemany("INSERT INTO messages (from_agent, to_addr, subject, body, created_at)"
+                     " VALUES (?,?,?,?,?)", rows())
     conn.commit()
     latest = conn.execute("SELECT max(id) FROM messages").fetchone()[0]
     conn.close()
     return latest
 
 
+def reader_cursors(path: str) -> dict:
+    """For each reader, {n: the `since` after which its inbox holds exactly n}."""
+    conn = sqlite3.connect(path)
+    cursors = {}
+    for r in range(READERS):
+        ids = [row[0] for row in conn.execute(
+            "SELECT id FROM messages WHERE to_addr = ? ORDER BY id DESC LIMIT ?",
+            (f"reader-{r}", TAIL))]
+        cursors[r] = {0: ids[0], 1: ids[0] - 1, TAIL: ids[-1] - 1}
+    conn.close()
+    return cursors
+
+
+def check_polls(port, cursors) -> dict:
+    """Each poll kind answers exactly its count; returns its answer's size in bytes."""
+    sizes = {}
+    for n in (0, 1, TAIL):
+        body = http_get(port, f"/api/messages?for=reader-0&since={cursors[0][n]}&limit={TAIL}")
+        got = len(json.loads(body))
+        if got != n:
+            raise SystemExit(f"poll {n} answered {got} messages")
+        sizes[f"poll {n}"] = len(body)
+    return sizes
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=4, help="per measurement")
+    parser.add_argument("--seconds", type=float, default=2, help="per measurement")
     parser.add_argument("--rounds", type=int, default=3,
-                        help="bare, send and poll are measured in turn this many times")
-    parser.add_argument("--clients", type=int, default=4)
+                        help="every kind is measured in turn this many times")
+    parser.add_argument("--clients", default="4,16", help="keep-alive connections, comma list")
     parser.add_argument("--large", type=int, default=1_000_000)
     parser.add_argument("--synchronous", default="FULL", choices=["FULL", "NORMAL"])
     args = parser.parse_args()
+    client_counts = [int(c) for c in args.clients.split(",")]
     workdir = tempfile.mkdtemp(prefix="relay-bench-")
+    try:
+        run(args, client_counts, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
+
+def run(args, client_counts, workdir):
     # Both servers run side by side and are measured in turn, round after round:
-    # this machine's speed drifts over a minute, and a ratio taken within one
-    # round is not thrown by it. The median round is reported.
+    # this machine's speed drifts over a minute (and other work shares it), so
+    # every kind is measured right after a bare run and compared with that one.
+    # The median round is reported.
     small_db = os.path.join(workdir, "small.db")
-    seed(small_db, 10_000)
+    seed(small_db, 10_000, READERS)
+    cursors = reader_cursors(small_db)
     bare, bare_port = start_bare()
     relay, port = start_relay(small_db, RELAY_SYNCHRONOUS=args.synchronous)
-    rounds = []
+    results = {(c, k): [] for c in client_counts for k in KINDS}
     try:
+        sizes = check_polls(port, cursors)
         for _ in range(args.rounds):
-            bare_run = measure(bare, bare_port, "bare", args.seconds, args.clients)
-            send_run = measure(relay, port, "send", args.seconds, args.clients)
-            latest = json.loads(http_get(port, "/api/messages/cursor"))["latestId"]
-            poll_run = measure(relay, port, "poll", args.seconds, args.clients, latest)
-            rounds.append((bare_run, send_run, poll_run))
+            for clients in client_counts:
+                for kind in KINDS[1:]:
+                    # Each kind right after its own bare run: the ratio is of two
+                    # neighbouring runs, whatever else the machine does meanwhile.
+                    results[clients, "bare"].append(measure(
+                        bare, bare_port, requests_for("bare", cursors), args.seconds, clients))
+                    results[clients, kind].append(measure(
+                        relay, port, requests_for(kind, cursors), args.seconds, clients))
+        latest = json.loads(http_get(port, "/api/messages/cursor"))["latestId"]
         small_p50, small_p99 = poll_latency(port, latest)
     finally:
         stop(bare)
         stop(relay)
+    os.remove(small_db)
 
     large_db = os.path.join(workdir, "large.db")
     started = time.monotonic()
@@ -162,16 +197,29 @@ def main():
     finally:
         stop(relay)
 
-    print(f"clients: {args.clients} keep-alive processes, {args.rounds} rounds of "
-          f"{args.seconds:g} s each, {os.cpu_count()} cores, synchronous={args.synchronous}")
-    for name, column in (("bare waitress+Flask", 0), ("send (POST /messages)", 1),
-                         ("poll (GET ?for=)", 2)):
-        ratios = [r[column][0] / r[0][0] for r in rounds]
-        cpu = statistics.median(r[column][1] for r in rounds)
-        print(f"{name:24} {statistics.median(r[column][0] for r in rounds):8.0f} req/s   "
-              f"{statistics.median(ratios):.2f} x bare   (rounds: "
-              + " ".join(f"{x:.2f}" for x in ratios) + f")   server CPU {cpu:.3f} ms/req")
-    print(f"poll latency, 10 000 messages:   p50 {small_p50:.2f} ms  p99 {small_p99:.2f} ms")
+    print(f"{args.rounds} rounds of {args.seconds:g} s per figure, {os.cpu_count()} cores, "
+          f"synchronous={args.synchronous}; medians over rounds; poll N answers N messages "
+          f"(poll 0: {sizes['poll 0']} B, poll 1: {sizes['poll 1']} B, poll 50: {sizes['poll 50']} B)")
+    for clients in client_counts:
+        print(f"\n{clients} keep-alive clients   req/s    x bare  (rounds)           "
+              "p50 ms  p99 ms  p99/p50  server CPU ms/req (x bare)  client CPU ms/req")
+        bare_runs = results[clients, "bare"]
+        for kind in KINDS:
+            rounds = results[clients, kind]
+            if kind == "bare":
+                ratios = cpu_ratios = [1.0] * args.rounds
+            else:        # bare ran before each kind in turn, round after round
+                paired = bare_runs[KINDS.index(kind) - 1::len(KINDS) - 1]
+                ratios = [r[0] / b[0] for r, b in zip(rounds, paired)]
+                cpu_ratios = [b[3] / r[3] for r, b in zip(rounds, paired)]
+            p50 = statistics.median(r[1] for r in rounds)
+            p99 = statistics.median(r[2] for r in rounds)
+            print(f"  {kind:18} {statistics.median(r[0] for r in rounds):7.0f}   "
+                  f"{statistics.median(ratios):5.2f}   ({' '.join(f'{x:.2f}' for x in ratios):15})"
+                  f" {p50:6.2f}  {p99:6.2f}  {p99 / p50:6.1f}   "
+                  f"{statistics.median(r[3] for r in rounds):10.3f} ({statistics.median(cpu_ratios):.2f})"
+                  f"{statistics.median(r[4] for r in rounds):14.3f}")
+    print(f"\npoll latency, 10 000 messages:   p50 {small_p50:.2f} ms  p99 {small_p99:.2f} ms")
     print(f"poll latency, {args.large:,} messages: p50 {large_p50:.2f} ms  p99 {large_p99:.2f} ms"
           f"  (seeded in {seed_seconds:.0f} s)")
     print(f"large / small: p50 {large_p50 / small_p50:.2f}  p99 {large_p99 / small_p99:.2f}")

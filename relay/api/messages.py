@@ -90,7 +90,7 @@ def list_messages(query: Inbox):
     return answer(long_poll(agent, poll, query.wait) if query.wait else poll())
 
 
-def long_poll(agent: dict, poll, wait: int) -> list[dict]:
+def long_poll(agent: dict, poll, wait: int):
     """Hold the poll until a message for the agent arrives or `wait` seconds pass.
 
     It subscribes before the first look, so a message sent in between still

@@ -32,12 +32,31 @@ class Record(dict):
             return self._text
 
 
+class JsonArray:
+    """A list the API answers, already JSON text (the inbox poll's, made by
+    SQLite: store/messages.py says why), and how many items it holds. Like
+    the list it stands for, it is false when empty."""
+
+    __slots__ = ("text", "count")
+
+    def __init__(self, text: str, count: int):
+        self.text, self.count = text, count
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def __len__(self) -> int:
+        return self.count
+
+
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def dumps(value) -> str:
     if type(value) is Record:
         return value.json()
+    if type(value) is JsonArray:
+        return value.text
     if not value and type(value) in _EMPTY_TEXT:
         return _EMPTY_TEXT[type(value)]
     return _encode(value)
