@@ -86,3 +86,5 @@ class ReapResult(Answer):
     offlineAgentIds: list[str]
     prunedAgentIds: list[str]
     trimmedEvents: int
+    releasedTaskIds: list[int]
+    releasedOrphanedTaskIds: list[int]

@@ -1,0 +1,135 @@
+"""Tasks (API.md §4): what opening, claiming and moving a task take."""
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, Field
+
+from ..contract import MAX_ID, Answer, Body, Query
+from .agents import AgentAct, Session
+from .common import (BODY_MAX, ID_MAX, NAME_MAX, SUBJECT_MAX, Id, Int, JsonObject, QInt,
+                     Required, Text)
+from .messages import Address
+
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+OPEN = ("open", "claimed", "in_progress", "blocked")
+FINAL = ("resolved", "failed", "cancelled")
+STATUSES = OPEN + FINAL
+URL_MAX = 2000
+
+
+def _http_url(value: str) -> str:
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http or https URL")
+    return value
+
+
+def _statuses(value: str) -> list[str]:
+    wanted = [s.strip() for s in value.split(",") if s.strip()]
+    unknown = [s for s in wanted if s not in STATUSES]
+    if unknown or not wanted:
+        raise ValueError("must be a comma separated list of " + ", ".join(STATUSES))
+    return wanted
+
+
+CallbackUrl = Annotated[str, Field(max_length=URL_MAX), AfterValidator(_http_url)]
+Title = Annotated[Required, Field(max_length=SUBJECT_MAX)]
+Severity = Literal[SEVERITIES]
+
+
+class TaskIn(Body):
+    title: Title
+    body: Text(BODY_MAX) | None = None
+    severity: Severity = "medium"
+    source: Text(NAME_MAX) | None = None
+    dedupeKey: Text(ID_MAX) | None = None
+    target: Address | None = None
+    callbackUrl: CallbackUrl | None = None
+    payload: JsonObject | None = None
+    meta: JsonObject | None = None
+
+
+class TaskFilter(Query):
+    status: Annotated[Text(200), AfterValidator(_statuses)] | None = None
+    target: Text(ID_MAX + 20) | None = None
+    claimedBy: Text(ID_MAX) | None = None
+    source: Text(NAME_MAX) | None = None
+    severity: Severity | None = None
+    before: QInt(1, MAX_ID) | None = None
+    limit: QInt(1, 500) = 100
+
+
+class TaskClaim(AgentAct):
+    """agentId, ttlSeconds (default 300), and the session guard."""
+
+
+class TaskRelease(Session):
+    agentId: Id
+
+
+class StatusIn(Body):
+    status: Literal[STATUSES]
+    agentId: Id | None = None
+    note: Text(SUBJECT_MAX * 16) | None = None
+    result: JsonObject | None = None
+
+
+class TaskEventIn(Body):
+    note: Annotated[Required, Field(max_length=SUBJECT_MAX * 16)]
+    agentId: Id | None = None
+    progress: Int(0, 100) | None = None
+
+
+class TaskEvent(Answer):
+    id: int
+    taskId: int
+    type: Literal["created", "duplicate", "claimed", "released", "status", "progress",
+                  "claim_expired", "orphaned"]
+    status: Literal[STATUSES]
+    note: str | None
+    agentId: str | None
+    progress: int | None
+    createdAt: int
+
+
+class Task(Answer):
+    id: int
+    title: str
+    body: str | None
+    severity: Severity
+    status: Literal[STATUSES]
+    source: str | None
+    dedupeKey: str | None
+    target: str | None
+    claimedBy: str | None
+    claimExpiresAt: int | None
+    callbackUrl: str | None
+    payload: dict[str, Any]
+    meta: dict[str, Any]
+    result: dict[str, Any] | None
+    occurrences: int
+    integration: str | None
+    createdAt: int
+    updatedAt: int
+    resolvedAt: int | None
+
+
+class TaskWithEvents(Task):
+    events: list[TaskEvent]
+
+
+class Delivery(Answer):
+    id: int
+    taskId: int
+    event: str
+    url: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    nextAttemptAt: int | None
+    lastError: str | None
+    responseStatus: int | None
+    createdAt: int
+    deliveredAt: int | None
