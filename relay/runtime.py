@@ -6,6 +6,7 @@ from .clock import system_clock
 from .config import Settings
 from .agent_cache import AgentCache
 from .broadcaster import Broadcaster
+from .callbacks import Callbacks
 from .committer import Committer
 from .reaper import Reaper
 from .slots import Slots
@@ -19,8 +20,10 @@ class Relay:
         self.pool = db.Pool(settings.db, settings.synchronous, size=settings.threads + 8)
         self.broadcaster = Broadcaster(settings.subscriber_queue)
         self.agent_cache = AgentCache()
+        self.callbacks = Callbacks(self)
         self.committer = Committer(settings.db, settings.synchronous, clock,
-                                   [self.agent_cache.committed, self.broadcaster.submit])
+                                   [self.agent_cache.committed, self.broadcaster.submit,
+                                    self.callbacks.committed])
         self.slots = Slots(settings.stream_limit)
         self.reaper = Reaper(self, settings.reap_interval)
         self.closing = threading.Event()      # set at shutdown: streams end
@@ -29,6 +32,7 @@ class Relay:
         self.closing.clear()
         self.broadcaster.start()
         self.reaper.start()
+        self.callbacks.start()
 
     def close_streams(self) -> None:
         """Ends every open stream; publishing after this records but fans out nothing."""
@@ -37,6 +41,7 @@ class Relay:
 
     def stop(self) -> None:
         self.reaper.stop()
+        self.callbacks.stop()
         self.broadcaster.stop()
         self.committer.close()
         self.pool.close()
