@@ -8,6 +8,7 @@ from .agent_cache import AgentCache
 from .broadcaster import Broadcaster
 from .callbacks import Callbacks
 from .committer import Committer
+from .ratelimit import RateLimiter
 from .reaper import Reaper
 from .slots import Slots
 
@@ -27,6 +28,15 @@ class Relay:
         self.slots = Slots(settings.stream_limit)
         self.reaper = Reaper(self, settings.reap_interval)
         self.closing = threading.Event()      # set at shutdown: streams end
+        self.rate_limiter = RateLimiter(settings.integration_rate_limit)
+        self._sync_integration_tokens()
+
+    def _sync_integration_tokens(self) -> None:
+        from .auth import parse_integration_tokens
+        from .store import integrations
+        tokens = parse_integration_tokens(self.settings.integration_tokens)
+        now = self.clock()
+        self.committer.commit(lambda c: (integrations.sync_env(c, tokens, now), []))
 
     def start(self) -> None:
         self.closing.clear()

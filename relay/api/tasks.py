@@ -26,13 +26,16 @@ def task_message(task: dict) -> dict:
                         "source": task["source"]}}
 
 
-def open_task(fields: dict) -> tuple[dict, bool]:
+def open_task(fields: dict, also=None) -> tuple[dict, bool]:
     """Open a task or fold it into the live one with its dedupeKey (also used by
-    integration events); (task, created)."""
+    integration events, whose count `also(conn)` keeps in the same commit);
+    (task, created)."""
     integration = g.get("integration")
     t = now()
 
     def change(c):
+        if also is not None:
+            also(c)
         task, entry, created = tasks.create(c, fields, integration, t)
         if not created:
             return (task, False), [task_history_event(task, entry)]
