@@ -82,8 +82,7 @@ class Callbacks:
 
     def _deliver(self, row) -> None:
         try:
-            status, error = self.post(row)
-            self._record(row, status, error)
+            self._record(row, *self.post(row))
         except Exception:
             log.exception("callback delivery %s failed to run", row["id"])
         finally:
@@ -91,25 +90,30 @@ class Callbacks:
                 self._in_flight.discard(row["task_id"])
             self._wake.set()         # the task's next delivery may go now
 
-    def post(self, row) -> tuple[int | None, str | None]:
-        """POST the stored body; (HTTP status or None, error or None)."""
-        url = urlsplit(row["url"])
-        kind = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
+    def post(self, row) -> tuple[int | None, str | None, bool]:
+        """POST the stored body; (HTTP status or None, error or None, worth retrying):
+        a network error, a timeout and a 5xx are worth another try."""
         headers = {"Content-Type": "application/json", "User-Agent": f"relay/{__version__}",
                    "X-Relay-Event": row["event"], "X-Relay-Delivery": str(row["id"])}
         if row["signature"]:
             headers["X-Relay-Signature"] = row["signature"]
-        path = (url.path or "/") + (f"?{url.query}" if url.query else "")
-        conn = kind(url.hostname, url.port, timeout=self.timeout)
+        try:
+            url = urlsplit(row["url"])
+            kind = (http.client.HTTPSConnection if url.scheme == "https"
+                    else http.client.HTTPConnection)
+            path = (url.path or "/") + (f"?{url.query}" if url.query else "")
+            conn = kind(url.hostname, url.port, timeout=self.timeout)
+        except ValueError as error:       # checked when the task was opened; never retried
+            return None, f"bad URL: {error}", False
         try:
             conn.request("POST", path, body=row["body"].encode(), headers=headers)
             response = conn.getresponse()
             response.read()
             if 200 <= response.status < 300:
-                return response.status, None
-            return response.status, f"HTTP {response.status}"
+                return response.status, None, False
+            return response.status, f"HTTP {response.status}", response.status >= 500
         except (OSError, http.client.HTTPException) as error:
-            return None, str(error) or type(error).__name__
+            return None, str(error) or type(error).__name__, True
         finally:
             conn.close()
 
@@ -117,13 +121,12 @@ class Callbacks:
         """Seconds to wait after the `attempts`-th failed try."""
         return min(self.base_delay * 2 ** (attempts - 1), self.max_delay)
 
-    def _record(self, row, status: int | None, error: str | None) -> None:
+    def _record(self, row, status: int | None, error: str | None, retry: bool) -> None:
         now = self.relay.clock()
         attempts = row["attempts"] + 1
-        retry_later = status is None or status >= 500
         if error is None:
             outcome, next_at, delivered_at = "delivered", now, now
-        elif retry_later and attempts <= self.retries:
+        elif retry and attempts <= self.retries:
             outcome, next_at, delivered_at = "pending", now + int(1000 * self.backoff(attempts)), None
         else:
             outcome, next_at, delivered_at = "failed", now, None

@@ -258,3 +258,15 @@ def test_the_served_relay_runs_the_worker(live, receiver):
     assert status == 201
     live.request("POST", f"/api/tasks/{task['id']}/status", {"status": "resolved"})
     assert receiver.take()["json"]["task"]["status"] == "resolved"
+
+
+def test_a_url_that_cannot_be_sent_to_fails_without_retries(client, relay_, clock):
+    # Refused when a task is opened; a row written by an older relay could still hold one.
+    t = open_task(client, "http://127.0.0.1:1/hook")
+    client.post(f"/api/tasks/{t['id']}/status", json={"status": "resolved"})
+    relay_.committer.commit(lambda c: (c.execute(
+        "UPDATE callback_deliveries SET url = 'http://host:99999/'"), []))
+    assert relay_.callbacks.run_once() == 1
+    [d] = deliveries(client, t["id"])
+    assert (d["status"], d["attempts"], d["responseStatus"]) == ("failed", 1, None)
+    assert d["lastError"].startswith("bad URL")

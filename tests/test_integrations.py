@@ -192,7 +192,7 @@ def test_a_channel_is_422_until_channels_exist(guarded):
     ({"type": "", "title": "t"}, "type must not be empty"),
     ({"type": "t"}, "title is required"),
     ({"type": "t", "title": "t", "callbackUrl": "gopher://x"},
-     "callbackUrl must be an http or https URL"),
+     "callbackUrl must be an http or https URL (at most 2000 characters)"),
     ({"type": "t", "title": "t", "severity": "meh"},
      "severity must be one of info, low, medium, high, critical"),
     ({"type": "t", "title": "t", "channel": 5}, "channel must be a string"),

@@ -6,6 +6,7 @@ import pytest
 from .conftest import inbox, register
 
 OPEN = ("open", "claimed", "in_progress", "blocked")
+URL_RULE = "callbackUrl must be an http or https URL (at most 2000 characters)"
 FINAL = ("resolved", "failed", "cancelled")
 
 
@@ -63,6 +64,9 @@ def test_duplicates_fold_into_the_live_task(client, clock):
     fresh = open_task(client, 201, dedupeKey="disk:db-2")
     assert fresh["id"] not in (first["id"],) and fresh["occurrences"] == 1
     assert open_task(client, 200, dedupeKey="disk:db-2")["id"] == fresh["id"]
+    # Any string is a key, the empty one too.
+    empty = open_task(client, 201, dedupeKey="")
+    assert open_task(client, 200, dedupeKey="")["id"] == empty["id"]
 
 
 def test_target_gets_a_task_message(client):
@@ -143,9 +147,11 @@ def test_bad_list_query_is_400(client, query, error):
     ({"title": 5}, "title must be a string"),
     ({"title": "t", "severity": "urgent"},
      "severity must be one of info, low, medium, high, critical"),
-    ({"title": "t", "callbackUrl": "ftp://x/y"}, "callbackUrl must be an http or https URL"),
-    ({"title": "t", "callbackUrl": "file:///etc/passwd"}, "callbackUrl must be an http or https URL"),
-    ({"title": "t", "callbackUrl": "http://"}, "callbackUrl must be an http or https URL"),
+    ({"title": "t", "callbackUrl": "ftp://x/y"}, URL_RULE),
+    ({"title": "t", "callbackUrl": "file:///etc/passwd"}, URL_RULE),
+    ({"title": "t", "callbackUrl": "http://"}, URL_RULE),
+    ({"title": "t", "callbackUrl": "http://ci.example:99999/hook"}, URL_RULE),
+    ({"title": "t", "callbackUrl": "http://ci.example/" + "x" * 2000}, URL_RULE),
     ({"title": "t", "payload": []}, "payload must be a JSON object"),
     ({"title": "t", "meta": "x"}, "meta must be a JSON object"),
     ({"title": "t", "dedupeKey": "k" * 241}, "dedupeKey must be at most 240 characters"),
@@ -257,11 +263,10 @@ def test_moves_from_claimed(client):
 
 def test_claimed_is_not_a_status_move(client):
     t = open_task(client)
-    assert move(client, t["id"], "claimed", 400) == {
-        "error": "status must not be claimed: claim a task with POST /api/tasks/:id/claim"}
-    assert move(client, t["id"], "done", 400) == {
-        "error": "status must be one of open, claimed, in_progress, blocked, resolved, failed, "
-                 "cancelled"}
+    rule = ("status must be one of open, in_progress, blocked, resolved, failed, cancelled "
+            "(claimed is set only by POST /api/tasks/:id/claim)")
+    assert move(client, t["id"], "claimed", 400) == {"error": rule}
+    assert move(client, t["id"], "done", 400) == {"error": rule}
     r = client.post(f"/api/tasks/{t['id']}/status", json={})
     assert r.get_json() == {"error": "status is required"}
     r = client.post(f"/api/tasks/{t['id']}/status", json={"status": "open", "result": [1]})

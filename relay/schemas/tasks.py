@@ -15,27 +15,35 @@ OPEN = ("open", "claimed", "in_progress", "blocked")
 FINAL = ("resolved", "failed", "cancelled")
 STATUSES = OPEN + FINAL
 URL_MAX = 2000
+URL_RULE = f"an http or https URL (at most {URL_MAX} characters)"
+
+
+_HOST = r"(\[[0-9A-Fa-f:.]+\]|[^\s/?#:@\[\]]+)"
+URL_PATTERN = rf"^https?://{_HOST}(:[0-9]{{1,5}})?([/?#]\S*)?$"
 
 
 def _http_url(value: str) -> str:
+    # The pattern documents the rule; urlsplit has the last word (a port past 65535).
     try:
         parts = urlsplit(value)
+        valid = parts.scheme in ("http", "https") and parts.hostname and (parts.port or 1) > 0
     except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an http or https URL")
+        valid = False
+    if not valid:
+        raise ValueError("must be " + URL_RULE)
     return value
 
 
-def _statuses(value: str) -> list[str]:
-    wanted = [s.strip() for s in value.split(",") if s.strip()]
-    unknown = [s for s in wanted if s not in STATUSES]
-    if unknown or not wanted:
-        raise ValueError("must be a comma separated list of " + ", ".join(STATUSES))
-    return wanted
+_ONE_STATUS = "(" + "|".join(STATUSES) + ")"
+# The pattern documents the rule; the list is what the store wants.
+StatusList = Annotated[str, Field(pattern=f"^{_ONE_STATUS}(,{_ONE_STATUS})*$", description=(
+    "a comma separated list of " + ", ".join(STATUSES))),
+    AfterValidator(lambda value: list(dict.fromkeys(value.split(","))))]
+MOVES = tuple(s for s in STATUSES if s != "claimed")
 
 
-CallbackUrl = Annotated[str, Field(max_length=URL_MAX), AfterValidator(_http_url)]
+CallbackUrl = Annotated[str, Field(max_length=URL_MAX, pattern=URL_PATTERN,
+                                   description=URL_RULE), AfterValidator(_http_url)]
 Title = Annotated[Required, Field(max_length=SUBJECT_MAX)]
 Severity = Literal[SEVERITIES]
 
@@ -53,7 +61,7 @@ class TaskIn(Body):
 
 
 class TaskFilter(Query):
-    status: Annotated[Text(200), AfterValidator(_statuses)] | None = None
+    status: StatusList | None = None
     target: Text(ID_MAX + 20) | None = None
     claimedBy: Text(ID_MAX) | None = None
     source: Text(NAME_MAX) | None = None
@@ -71,7 +79,8 @@ class TaskRelease(Session):
 
 
 class StatusIn(Body):
-    status: Literal[STATUSES]
+    status: Literal[MOVES] = Field(description=(
+        "one of " + ", ".join(MOVES) + " (claimed is set only by POST /api/tasks/:id/claim)"))
     agentId: Id | None = None
     note: Text(SUBJECT_MAX * 16) | None = None
     result: JsonObject | None = None

@@ -4,7 +4,7 @@ Every claim and move is one conditional UPDATE; the row count says who won.
 A move that changes the status of a task with a callbackUrl writes its
 callback delivery in the same transaction (store/deliveries.py).
 """
-from ..errors import ApiError, conflict, not_found
+from ..errors import conflict, not_found
 from . import Record, deliveries, dumps, loads, placeholders
 
 OPEN = ("open", "claimed", "in_progress", "blocked")
@@ -91,7 +91,7 @@ def create(conn, t: dict, integration: str | None, now: int) -> tuple[dict, dict
     """Open a task, or fold a duplicate into the live task with its dedupeKey.
 
     Returns (task, history entry, created)."""
-    if t.get("dedupeKey"):
+    if t.get("dedupeKey") is not None:
         row = conn.execute(
             f"""UPDATE tasks SET occurrences = occurrences + 1, updated_at = ?
                  WHERE dedupe_key = ? AND status IN ({_OPEN_SQL}) RETURNING *""",
@@ -201,9 +201,6 @@ def move(conn, task_id: int, status: str, now: int, *, agent_id=None, note=None,
     """A legal move (any non-final status to any status but `claimed`) or 409
     naming both states. Moving to open gives the claim back; a final status
     stamps resolvedAt and ends the claim's clock."""
-    if status == "claimed":
-        raise ApiError(400, "status must not be claimed: claim a task with "
-                            "POST /api/tasks/:id/claim")
     before = get_or_404(conn, task_id)
     if before["status"] in FINAL:
         raise conflict(f"task {task_id} is {before['status']}, a final status: it cannot move "
