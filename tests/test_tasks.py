@@ -391,3 +391,43 @@ def test_stats_and_health_count_tasks(client):
     assert client.get("/api/stats").get_json()["tasks"] == {
         "total": 3, "byStatus": {"open": 1, "blocked": 1, "resolved": 1}}
     assert client.get("/api/health").get_json()["counts"]["openTasks"] == 2
+
+
+def test_every_change_emits_its_event(client):
+    register(client, "a")
+    t = open_task(client, dedupeKey="k")
+    open_task(client, 200, dedupeKey="k")
+    claim(client, t["id"], "a")
+    move(client, t["id"], "in_progress", agentId="a")
+    client.post(f"/api/tasks/{t['id']}/events", json={"note": "half way", "progress": 50})
+    client.post(f"/api/tasks/{t['id']}/release", json={"agentId": "a"})
+    move(client, t["id"], "resolved")
+    client.delete(f"/api/tasks/{t['id']}")
+    events = client.get("/api/events/recent?types=task.").get_json()
+    assert [(e["type"], e["subject"]) for e in events] == [
+        ("task.created", "1"), ("task.event", "1"), ("task.updated", "1"), ("task.updated", "1"),
+        ("task.event", "1"), ("task.updated", "1"), ("task.updated", "1"), ("task.deleted", "1")]
+    assert [e["data"].get("status") for e in events if e["type"] == "task.updated"] == [
+        "claimed", "in_progress", "open", "resolved"]
+    # The holder's stream sees the tasks it holds.
+    held = client.get("/api/events/recent?agentId=a&types=task.updated").get_json()
+    assert [e["data"]["status"] for e in held] == ["claimed", "in_progress"]
+
+
+def test_concurrent_duplicates_fold_into_one_task(live):
+    start = threading.Barrier(20)
+    results = [None] * 20
+
+    def report(i):
+        start.wait()
+        results[i] = live.request("POST", "/api/tasks", {"title": "disk full", "dedupeKey": "d"})
+    threads = [threading.Thread(target=report, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(status for status, _ in results) == [200] * 19 + [201]
+    assert {body["id"] for _, body in results} == {1}
+    _, task = live.request("GET", "/api/tasks/1")
+    assert task["occurrences"] == 20
+    assert [e["type"] for e in task["events"]] == ["created"] + ["duplicate"] * 19
