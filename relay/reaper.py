@@ -7,7 +7,7 @@ import logging
 import threading
 
 from .events import activity_event, agent_event, agent_removed, message_event, task_event
-from .store import activity, agents, events as event_log, messages, tasks
+from .store import activity, agents, deliveries, events as event_log, messages, tasks
 
 log = logging.getLogger("relay.reaper")
 
@@ -67,6 +67,11 @@ class Reaper:
         return ({"releasedOrphanedTaskIds": [t["id"] for t in released]},
                 [task_event("task.updated", t) for t in released])
 
+    def trim_deliveries(self, conn, now):
+        # Finished callback deliveries are kept as long as events are.
+        older_than = now - int(self.relay.settings.event_retention_seconds * 1000)
+        return {"trimmedDeliveries": deliveries.trim(conn, older_than)}, []
+
     def _presence(self, conn, changed, now):
         events = []
         for agent in changed:
@@ -78,7 +83,7 @@ class Reaper:
     def steps(self):
         return [self.release_claims, self.expire_queued, self.mark_stale, self.mark_offline,
                 self.prune, self.trim_events, self.release_task_claims,
-                self.release_orphaned_tasks]
+                self.release_orphaned_tasks, self.trim_deliveries]
 
     # --- running ---------------------------------------------------------------
 

@@ -270,3 +270,17 @@ def test_a_url_that_cannot_be_sent_to_fails_without_retries(client, relay_, cloc
     [d] = deliveries(client, t["id"])
     assert (d["status"], d["attempts"], d["responseStatus"]) == ("failed", 1, None)
     assert d["lastError"].startswith("bad URL")
+
+
+def test_the_reaper_forgets_finished_deliveries_after_the_event_retention(
+        client, relay_, receiver, clock, settings):
+    done = open_task(client, receiver.url)
+    client.post(f"/api/tasks/{done['id']}/status", json={"status": "resolved"})
+    relay_.callbacks.run_once()
+    waiting = open_task(client, f"http://127.0.0.1:{closed_port()}/hook")
+    client.post(f"/api/tasks/{waiting['id']}/status", json={"status": "resolved"})
+    assert client.post("/api/system/reap").get_json()["trimmedDeliveries"] == 0
+    clock.advance(settings.event_retention_seconds + 1)
+    assert client.post("/api/system/reap").get_json()["trimmedDeliveries"] == 1
+    assert deliveries(client, done["id"]) == []
+    assert [d["status"] for d in deliveries(client, waiting["id"])] == ["pending"]

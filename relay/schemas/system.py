@@ -88,3 +88,4 @@ class ReapResult(Answer):
     trimmedEvents: int
     releasedTaskIds: list[int]
     releasedOrphanedTaskIds: list[int]
+    trimmedDeliveries: int

@@ -64,6 +64,8 @@ def record(conn, delivery_id: int, *, status: str, attempts: int, next_attempt_a
         (status, attempts, next_attempt_at, error, response_status, delivered_at, delivery_id))
 
 
-def pending_count(conn) -> int:
-    return conn.execute("SELECT count(*) FROM callback_deliveries WHERE status = 'pending'"
-                        ).fetchone()[0]
+def trim(conn, older_than: int) -> int:
+    """Forget finished deliveries made before `older_than`; pending ones stay."""
+    return conn.execute("DELETE FROM callback_deliveries WHERE status != 'pending' "
+                        "AND created_at < ?", (older_than,)).rowcount
+
