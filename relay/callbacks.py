@@ -127,7 +127,8 @@ class Callbacks:
         if error is None:
             outcome, next_at, delivered_at = "delivered", now, now
         elif retry and attempts <= self.retries:
-            outcome, next_at, delivered_at = "pending", now + int(1000 * self.backoff(attempts)), None
+            next_at = now + int(1000 * self.backoff(attempts))
+            outcome, delivered_at = "pending", None
         else:
             outcome, next_at, delivered_at = "failed", now, None
         if outcome != "delivered":

@@ -4,7 +4,8 @@ from flask import Blueprint, g
 from ..contract import route
 from ..errors import ApiError
 from ..schemas.common import Ok
-from ..schemas.integrations import CreatedIntegration, Integration, IntegrationEventIn, IntegrationIn
+from ..schemas.integrations import (CreatedIntegration, Integration, IntegrationEventIn,
+                                    IntegrationIn)
 from ..schemas.tasks import Task
 from ..store import integrations
 from . import answer, commit, conn, now, relay
