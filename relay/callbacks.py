@@ -5,9 +5,10 @@ that causes it (store/deliveries.py), so nothing is sent for a change that
 did not commit, and a relay that stops first leaves the row pending for the
 next one on the same database. This thread only reads what is due and hands
 each delivery to a small pool of sender threads: a slow or dead callback
-server holds one sender for at most `timeout` seconds and delays no request
-and no other task. A task has at most one delivery in flight, and its
-deliveries go out in order (the oldest pending one first).
+server holds a sender for at most `timeout` seconds, and at most half of the
+senders at once, so it delays no request and no other receiver. A task has
+at most one delivery in flight, and its deliveries go out in order (the
+oldest pending one first).
 
 Retries: network errors, timeouts and 5xx are tried again `retries` times,
 after 1 s, 2 s, 4 s ... (capped at `max_delay`); any other answer but 2xx
@@ -16,6 +17,7 @@ after 1 s, 2 s, 4 s ... (capped at `max_delay`); any other answer but 2xx
 import http.client
 import logging
 import threading
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
@@ -23,6 +25,13 @@ from . import __version__
 from .store import deliveries
 
 log = logging.getLogger("relay.callbacks")
+
+
+def host_of(url: str) -> str:
+    try:
+        return urlsplit(url).netloc
+    except ValueError:            # post() fails it without retries
+        return url
 
 
 class Callbacks:
@@ -33,10 +42,11 @@ class Callbacks:
         self.poll_interval = poll_interval
         self.timeout = timeout
         self.senders = senders
+        self.per_host = max(1, senders // 2)     # deliveries in flight to one host
         self.retries = retries
         self.base_delay = base_delay
         self.max_delay = max_delay
-        self._in_flight: set[int] = set()        # task ids with a delivery being sent
+        self._in_flight: dict[int, str] = {}     # task id -> host, of deliveries being sent
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -60,16 +70,23 @@ class Callbacks:
         is not running); answers how many were handed out."""
         now = self.relay.clock()
         with self._lock:
-            busy = set(self._in_flight)
+            busy = dict(self._in_flight)
         conn = self.relay.pool.acquire()
         try:
             due = deliveries.due(conn, now, busy)
         finally:
             self.relay.pool.release(conn)
         pool = self._pool
+        hosts = Counter(busy.values())
+        handed = 0
         for row in due:
+            host = host_of(row["url"])
+            if pool is not None and hosts[host] >= self.per_host:
+                continue                  # the next look, once one of them is answered
+            hosts[host] += 1
+            handed += 1
             with self._lock:
-                self._in_flight.add(row["task_id"])
+                self._in_flight[row["task_id"]] = host
             if pool is None:
                 self._deliver(row)
                 continue
@@ -77,8 +94,8 @@ class Callbacks:
                 pool.submit(self._deliver, row)
             except RuntimeError:          # stopping: the row stays pending
                 with self._lock:
-                    self._in_flight.discard(row["task_id"])
-        return len(due)
+                    self._in_flight.pop(row["task_id"], None)
+        return handed
 
     def _deliver(self, row) -> None:
         try:
@@ -87,7 +104,7 @@ class Callbacks:
             log.exception("callback delivery %s failed to run", row["id"])
         finally:
             with self._lock:
-                self._in_flight.discard(row["task_id"])
+                self._in_flight.pop(row["task_id"], None)
             self._wake.set()         # the task's next delivery may go now
 
     def post(self, row) -> tuple[int | None, str | None, bool]:

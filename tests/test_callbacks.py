@@ -284,3 +284,29 @@ def test_the_reaper_forgets_finished_deliveries_after_the_event_retention(
     assert client.post("/api/system/reap").get_json()["trimmedDeliveries"] == 1
     assert deliveries(client, done["id"]) == []
     assert [d["status"] for d in deliveries(client, waiting["id"])] == ["pending"]
+
+
+def test_a_dead_receiver_holds_at_most_half_the_senders(client, relay_):
+    slow, fast = Receiver([None, None, None]), Receiver()
+    relay_.callbacks.start()
+    try:
+        stuck = [open_task(client, slow.url) for _ in range(3)]
+        for task in stuck:
+            client.post(f"/api/tasks/{task['id']}/status", json={"status": "resolved"})
+        held = {slow.take()["json"]["task"]["id"] for _ in range(2)}
+        b = open_task(client, fast.url)
+        client.post(f"/api/tasks/{b['id']}/status", json={"status": "resolved"})
+        assert fast.take()["json"]["task"]["id"] == b["id"]
+        # The third waits for a sender of its own host, not sent yet.
+        [third] = [t["id"] for t in stuck if t["id"] not in held]
+        with pytest.raises(queue.Empty):
+            slow.received.get(timeout=0.2)
+        assert deliveries(client, third)[0]["attempts"] == 0
+        slow.release.set()
+        assert slow.take()["json"]["task"]["id"] == third
+        eventually(lambda: all(deliveries(client, t["id"])[0]["status"] == "delivered"
+                               for t in stuck))
+    finally:
+        relay_.callbacks.stop()
+        slow.close()
+        fast.close()
