@@ -16,9 +16,9 @@ after 1 s, 2 s, 4 s ... (capped at `max_delay`); any other answer but 2xx
 """
 import http.client
 import logging
+import queue
 import threading
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 from . import __version__
@@ -51,7 +51,9 @@ class Callbacks:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._pool: ThreadPoolExecutor | None = None
+        # Daemon sender threads: a send still waiting on a dead receiver must
+        # not hold the process at exit (a pool's threads are joined at exit).
+        self._outbox: queue.Queue | None = None
 
     # --- fed by the committer ---------------------------------------------------
 
@@ -76,26 +78,29 @@ class Callbacks:
             due = deliveries.due(conn, now, busy)
         finally:
             self.relay.pool.release(conn)
-        pool = self._pool
+        outbox = self._outbox
         hosts = Counter(busy.values())
         handed = 0
         for row in due:
             host = host_of(row["url"])
-            if pool is not None and hosts[host] >= self.per_host:
+            if outbox is not None and hosts[host] >= self.per_host:
                 continue                  # the next look, once one of them is answered
             hosts[host] += 1
             handed += 1
             with self._lock:
                 self._in_flight[row["task_id"]] = host
-            if pool is None:
+            if outbox is None:
                 self._deliver(row)
-                continue
-            try:
-                pool.submit(self._deliver, row)
-            except RuntimeError:          # stopping: the row stays pending
-                with self._lock:
-                    self._in_flight.pop(row["task_id"], None)
+            else:
+                outbox.put(row)
         return handed
+
+    def _send_loop(self, outbox: queue.Queue) -> None:
+        while True:
+            row = outbox.get()
+            if row is None or self._stop.is_set():
+                return                   # stopping: a row not sent stays pending
+            self._deliver(row)
 
     def _deliver(self, row) -> None:
         try:
@@ -169,7 +174,10 @@ class Callbacks:
         if self._thread is None:
             self._stop.clear()
             self._in_flight.clear()
-            self._pool = ThreadPoolExecutor(self.senders, thread_name_prefix="relay-callback")
+            self._outbox = queue.Queue()
+            for i in range(self.senders):
+                threading.Thread(target=self._send_loop, args=(self._outbox,),
+                                 name=f"relay-callback-{i}", daemon=True).start()
             self._thread = threading.Thread(target=self._loop, name="relay-callbacks",
                                             daemon=True)
             self._thread.start()
@@ -182,9 +190,10 @@ class Callbacks:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        if self._outbox is not None:
+            for _ in range(self.senders):
+                self._outbox.put(None)
+            self._outbox = None
 
     def _loop(self) -> None:
         while not self._stop.is_set():

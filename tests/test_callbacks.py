@@ -310,3 +310,29 @@ def test_a_dead_receiver_holds_at_most_half_the_senders(client, relay_):
         relay_.callbacks.stop()
         slow.close()
         fast.close()
+
+
+def test_a_hanging_receiver_does_not_hold_the_process_at_exit(tmp_path):
+    import signal
+    import urllib.request
+    from .test_process import start
+    hanging = Receiver([None])
+    proc, port, _ = start(tmp_path)
+    try:
+        def post(path, body):
+            request = urllib.request.Request(f"http://127.0.0.1:{port}{path}",
+                                             data=json.dumps(body).encode(), method="POST",
+                                             headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=5) as r:
+                return json.loads(r.read())
+        task = post("/api/tasks", {"title": "t", "callbackUrl": hanging.url})
+        post(f"/api/tasks/{task['id']}/status", {"status": "resolved"})
+        hanging.take()                        # the sender now waits for its answer
+        began = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+        assert time.monotonic() - began < 5
+    finally:
+        proc.kill()
+        proc.wait()
+        hanging.close()
