@@ -36,7 +36,7 @@ def host_of(url: str) -> str:
 
 class Callbacks:
     def __init__(self, relay, *, poll_interval: float = 1.0, timeout: float = 10.0,
-                 senders: int = 4, retries: int = 5, base_delay: float = 1.0,
+                 senders: int = 8, retries: int = 5, base_delay: float = 1.0,
                  max_delay: float = 300.0):
         self.relay = relay
         self.poll_interval = poll_interval
