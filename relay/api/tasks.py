@@ -54,7 +54,10 @@ def open_task(fields: dict, also=None) -> tuple[dict, bool]:
        "task.event; a final task's dedupeKey opens a new one (201, task.created). With target, a "
        "kind task message from system (payload.taskId, severity, source) goes to the target, "
        "queued for pool:/policy: like any message. Opened with an integration token, the task "
-       "remembers the integration, whose secret signs its callbacks.", body=TaskIn,
+       "remembers the integration, whose secret signs its callbacks. A task with a callbackUrl "
+       "gets one callback per status change (claim, release, move, a claim the reaper gives "
+       "back); opening, folding and notes send none. task.event carries {taskId, event (the "
+       "history entry), task}.", body=TaskIn,
        answers={201: Task, 200: Task, 403: "an integration token without tasks:write",
                 404: "unknown target agent, pool or policy"})
 def create_task(body: TaskIn):
@@ -113,7 +116,9 @@ def release_task(task_id, body: TaskRelease):
 @route(bp, "POST", "/<id:task_id>/status", "Move a task: from any status that is not final to "
        "any status but claimed (400: only the claim route claims). A final status (resolved, "
        "failed, cancelled) is final: 409 naming both states. open gives the claim back; a final "
-       "status sets resolvedAt; result is stored when given. With agentId, a task held by "
+       "status sets resolvedAt and ends the claim's clock (claimedBy stays: who held it); result "
+       "is stored when given; moving to the same status records the note and sends no "
+       "callback. With agentId, a task held by "
        "another agent's live claim is 409. Emits task.updated; a new status owes a callback.",
        body=StatusIn, answers={200: Task, 403: "an integration token without tasks:write",
                                404: UNKNOWN, 409: FINAL_MOVE + ", or held by another agent"})
