@@ -338,3 +338,14 @@ def test_a_hanging_receiver_does_not_hold_the_process_at_exit(tmp_path):
         proc.kill()
         proc.wait()
         hanging.close()
+
+
+def test_a_move_to_the_same_status_records_the_note_and_owes_nothing(client, receiver):
+    t = open_task(client, receiver.url)
+    client.post(f"/api/tasks/{t['id']}/status", json={"status": "blocked"})
+    r = client.post(f"/api/tasks/{t['id']}/status", json={"status": "blocked", "note": "still"})
+    assert r.status_code == 200 and r.get_json()["status"] == "blocked"
+    history = client.get(f"/api/tasks/{t['id']}").get_json()["events"]
+    assert [(e["type"], e["status"], e["note"]) for e in history] == [
+        ("created", "open", None), ("status", "blocked", None), ("status", "blocked", "still")]
+    assert len(deliveries(client, t["id"])) == 1
