@@ -16,6 +16,7 @@ bp = Blueprint("tasks", __name__, url_prefix="/api/tasks")
 
 UNKNOWN = "unknown task"
 FINAL_MOVE = "a move out of a final status (the error names both states)"
+INTEGRATION = "an integration token: it reaches only the routes of its scopes"
 
 
 def task_message(task: dict) -> dict:
@@ -66,7 +67,7 @@ def create_task(body: TaskIn):
 
 
 @route(bp, "GET", "", "Tasks, newest first; status takes a comma separated list.",
-       query=TaskFilter, answers={200: [Task]})
+       query=TaskFilter, answers={200: [Task], 403: INTEGRATION})
 def list_tasks(query: TaskFilter):
     return answer(tasks.listing(
         conn(), statuses=query.status, target=query.target, claimed_by=query.claimedBy,
@@ -74,7 +75,7 @@ def list_tasks(query: TaskFilter):
 
 
 @route(bp, "GET", "/<id:task_id>", "One task with its history (events[], oldest first).",
-       answers={200: TaskWithEvents, 404: UNKNOWN})
+       answers={200: TaskWithEvents, 403: INTEGRATION, 404: UNKNOWN})
 def get_task(task_id):
     c = conn()
     task = tasks.get_or_404(c, task_id)
@@ -85,7 +86,7 @@ def get_task(task_id):
        "ttlSeconds (default 300); the claiming agent must be registered. The holder re-claiming "
        "extends its claim and keeps the status. Emits task.updated; a new status owes a "
        "callback.", body=TaskClaim,
-       answers={200: Task, 404: "unknown task or agent",
+       answers={200: Task, 403: INTEGRATION, 404: "unknown task or agent",
                 409: "held by another agent, final, or " + STALE})
 def claim_task(task_id, body: TaskClaim):
     t = now()
@@ -101,7 +102,7 @@ def claim_task(task_id, body: TaskClaim):
 @route(bp, "POST", "/<id:task_id>/release", "The holder gives the task back: claimed and "
        "in_progress return to open (blocked stays blocked), claimedBy is null. Emits "
        "task.updated.", body=TaskRelease,
-       answers={200: Task, 404: "unknown task or agent",
+       answers={200: Task, 403: INTEGRATION, 404: "unknown task or agent",
                 409: "not claimed, claimed by another agent, or " + STALE})
 def release_task(task_id, body: TaskRelease):
     t = now()
@@ -146,7 +147,8 @@ def add_progress(task_id, body: TaskEventIn):
 
 
 @route(bp, "DELETE", "/<id:task_id>", "Delete a task and its history; callbacks already owed "
-       "still go out. Emits task.deleted {taskId}.", answers={200: Ok, 404: UNKNOWN})
+       "still go out. Emits task.deleted {taskId}.",
+       answers={200: Ok, 403: INTEGRATION, 404: UNKNOWN})
 def delete_task(task_id):
     def change(c):
         task = tasks.delete(c, task_id)
@@ -158,7 +160,7 @@ def delete_task(task_id):
 
 @route(bp, "GET", "/<id:task_id>/deliveries", "The task's callback deliveries, oldest first: "
        "pending (nextAttemptAt says when it is tried next), delivered, or failed (a 4xx, or "
-       "the 5 retries spent).", answers={200: [Delivery], 404: UNKNOWN})
+       "the 5 retries spent).", answers={200: [Delivery], 403: INTEGRATION, 404: UNKNOWN})
 def list_deliveries(task_id):
     c = conn()
     tasks.get_or_404(c, task_id)
