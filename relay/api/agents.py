@@ -129,6 +129,6 @@ def delete_agent(agent_id):
         released = messages.release_claims_of(c, agent_id)
         freed = tasks.release_claims_of(c, agent_id, t)
         return {"ok": True}, [*[message_event("message.claim_released", m) for m in released],
-                              *[task_event("task.updated", t) for t, _ in freed],
+                              *[task_event("task.updated", task) for task, _ in freed],
                               agent_removed(agent_id)]
     return answer(commit(change))
