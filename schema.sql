@@ -158,8 +158,8 @@ CREATE TABLE orchestrators (
     created_at      INTEGER NOT NULL
 );
 
--- Closed-loop work items (API.md §4); its routes arrive with the tasks issue,
--- health already counts the open ones.
+-- Closed-loop work items (API.md §4). `integration` names the integration that
+-- opened the task: its secret signs the task's callbacks.
 CREATE TABLE tasks (
     id                INTEGER PRIMARY KEY AUTOINCREMENT,
     title             TEXT NOT NULL,
@@ -178,6 +178,62 @@ CREATE TABLE tasks (
     occurrences       INTEGER NOT NULL DEFAULT 1,
     created_at        INTEGER NOT NULL,
     updated_at        INTEGER NOT NULL,
-    resolved_at       INTEGER
+    resolved_at       INTEGER,
+    integration       TEXT
 );
 CREATE INDEX tasks_status ON tasks (status, id);
+-- At most one live (non-final) task per dedupeKey: a duplicate folds into it.
+CREATE UNIQUE INDEX tasks_dedupe ON tasks (dedupe_key)
+    WHERE dedupe_key IS NOT NULL AND status IN ('open', 'claimed', 'in_progress', 'blocked');
+CREATE INDEX tasks_claims ON tasks (claim_expires_at) WHERE claimed_by IS NOT NULL;
+CREATE INDEX tasks_claimed_by ON tasks (claimed_by, id) WHERE claimed_by IS NOT NULL;
+CREATE INDEX tasks_target ON tasks (target, id) WHERE target IS NOT NULL;
+
+-- A task's history: created, duplicate, claimed, released, status, progress, ...
+CREATE TABLE task_events (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    task_id     INTEGER NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+    type        TEXT NOT NULL,
+    status      TEXT NOT NULL,      -- the task's status after this event
+    note        TEXT,
+    agent_id    TEXT,
+    progress    INTEGER,
+    created_at  INTEGER NOT NULL
+);
+CREATE INDEX task_events_task ON task_events (task_id, id);
+
+-- Callback deliveries, written in the transaction of the change that causes
+-- them, so a relay that stops before sending finishes them after restart.
+-- `body` is the exact bytes sent (and signed); no foreign key: a delivery
+-- already owed still goes out after its task is deleted.
+CREATE TABLE callback_deliveries (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    task_id          INTEGER NOT NULL,
+    event            TEXT NOT NULL,
+    url              TEXT NOT NULL,
+    body             TEXT NOT NULL,
+    signature        TEXT,
+    status           TEXT NOT NULL DEFAULT 'pending',     -- pending, delivered, failed
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at  INTEGER NOT NULL,
+    last_error       TEXT,
+    response_status  INTEGER,
+    created_at       INTEGER NOT NULL,
+    delivered_at     INTEGER
+);
+CREATE INDEX callback_deliveries_pending ON callback_deliveries (next_attempt_at, id)
+    WHERE status = 'pending';
+CREATE INDEX callback_deliveries_task ON callback_deliveries (task_id, id);
+
+-- External systems with their own tokens (API.md §5); only the token's
+-- sha256 is kept. origin 'env' rows mirror RELAY_INTEGRATION_TOKENS.
+CREATE TABLE integrations (
+    name           TEXT PRIMARY KEY,
+    token_hash     TEXT NOT NULL UNIQUE,
+    scopes         TEXT NOT NULL DEFAULT '[]',
+    secret         TEXT,
+    origin         TEXT NOT NULL DEFAULT 'api',
+    event_count    INTEGER NOT NULL DEFAULT 0,
+    last_event_at  INTEGER,
+    created_at     INTEGER NOT NULL
+);

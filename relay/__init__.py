@@ -16,7 +16,7 @@ def create_app(config=None, clock=None) -> Flask:
     from .api import blueprints, release_conn
     from .clock import system_clock
     from .config import Settings, from_env, parse
-    from .contract import IdConverter
+    from .contract import CONVERTERS
     from .runtime import Relay
 
     if isinstance(config, Settings):
@@ -27,7 +27,7 @@ def create_app(config=None, clock=None) -> Flask:
 
     app = Flask(__name__, static_folder=None)   # dashboard.py serves relay/static
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.url_map.converters["id"] = IdConverter
+    app.url_map.converters.update(CONVERTERS)
     app.extensions["relay"] = Relay(settings, clock or system_clock)
     errors.register(app)
     app.before_request(auth.require_token)

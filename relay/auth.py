@@ -1,11 +1,23 @@
-"""The relay token check (API.md §0)."""
+"""The token check (API.md §0): the relay token, and integration tokens (§5),
+each of which works only on the routes its scopes name."""
 import hmac
+import re
 
-from flask import current_app, request
+from flask import current_app, g, request
 
+from .config import ConfigError
+from .contract import ID_PATTERN
 from .errors import ApiError
 
 OPEN_ROUTES = {"/api/health", "/api/spec"}
+# The routes an integration token may use, by the scope each needs.
+SCOPED_ROUTES = {
+    ("POST", "/api/integrations/events"): "events:write",
+    ("POST", "/api/tasks"): "tasks:write",
+    ("POST", "/api/tasks/<id:task_id>/status"): "tasks:write",
+    ("POST", "/api/tasks/<id:task_id>/events"): "tasks:write",
+    ("POST", "/api/messages"): "messages:write",
+}
 
 
 def presented_token() -> str | None:
@@ -23,11 +35,54 @@ def token_matches(given: str | None, expected: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
+def parse_integration_tokens(text: str | None) -> dict[str, str]:
+    """RELAY_INTEGRATION_TOKENS: `name=token` pairs, comma separated."""
+    tokens = {}
+    for pair in (text or "").split(","):
+        if not pair.strip():
+            continue
+        name, _, token = pair.strip().partition("=")
+        if not re.fullmatch(ID_PATTERN, name) or not token:
+            raise ConfigError("RELAY_INTEGRATION_TOKENS must be name=token pairs, comma "
+                              f"separated (got {pair.strip()[:40]!r})")
+        tokens[name] = token
+    return tokens
+
+
+def integration_for(token: str) -> dict | None:
+    from .api import conn
+    from .store import integrations
+    return integrations.by_token(conn(), token)
+
+
 def require_token() -> None:
-    """before_request hook for /api: 401 unless the relay token is presented."""
-    expected = current_app.extensions["relay"].settings.token
-    if not expected or not request.path.startswith("/api/") or request.path in OPEN_ROUTES:
+    """before_request hook for /api: the relay token opens everything; an
+    integration token opens its scopes' routes (403 elsewhere); anything else
+    is 401 when the relay has a token."""
+    if not request.path.startswith("/api/") or request.path in OPEN_ROUTES:
         return
-    if not token_matches(presented_token(), expected):
+    expected = current_app.extensions["relay"].settings.token
+    given = presented_token()
+    if expected and token_matches(given, expected):
+        return
+    integration = integration_for(given) if given else None
+    if integration is not None:
+        check_scope(integration)
+        g.integration = integration["name"]
+        return
+    if expected:
         raise ApiError(401, "missing or invalid relay token (X-Agent-Relay-Token, Authorization: "
                        "Bearer, or ?token=)", {"WWW-Authenticate": 'Bearer realm="relay"'})
+
+
+def check_scope(integration: dict) -> None:
+    if request.url_rule is None:
+        return                     # no such route: the 404 or 405 says so
+    needed = SCOPED_ROUTES.get((request.method, request.url_rule.rule))
+    if needed is None:
+        raise ApiError(403, f"integration {integration['name']} may not use {request.method} "
+                       f"{request.url_rule.rule} (integration tokens reach only "
+                       "/api/integrations/events, POST /api/tasks, task status and events, "
+                       "and POST /api/messages)")
+    if needed not in integration["scopes"]:
+        raise ApiError(403, f"integration {integration['name']} lacks the scope {needed}")

@@ -21,8 +21,7 @@ MAX_ID = 2**63 - 1
 ID_PATTERN = r"^[A-Za-z0-9._:@+-]{1,240}$"
 # The sentence each pattern's failure is explained with.
 NOT_BLANK = r"\S"
-PATTERN_RULES = {ID_PATTERN: "1-240 characters of A-Z a-z 0-9 . _ : @ + -",
-                 NOT_BLANK: "text that is not only blanks"}
+PATTERN_RULES = {ID_PATTERN: "1-240 characters of A-Z a-z 0-9 . _ : @ + -"}
 
 
 class Body(BaseModel):
@@ -43,6 +42,7 @@ class IdConverter(BaseConverter):
     """`<id:name>`: a positive integer id in ASCII digits within 64 bits; anything
     else is a 404 rather than an overflow in SQLite."""
     regex = r"[0-9]{1,19}"
+    schema = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 
     def to_python(self, value: str) -> int:
         number = int(value)
@@ -54,6 +54,19 @@ class IdConverter(BaseConverter):
 
     def to_url(self, value) -> str:
         return str(value)
+
+
+class NameConverter(BaseConverter):
+    """`<name:name>`: a client-chosen id that is not `events`, for a resource whose
+    collection also has a route `/events` (integrations): otherwise both rules
+    match that path, and its Allow header would offer the other's methods."""
+    regex = r"(?!events(?![A-Za-z0-9._:@+-]))[A-Za-z0-9._:@+-]{1,240}"
+    schema = {"type": "string", "pattern": "^(?!events$)[A-Za-z0-9._:@+-]{1,240}$"}
+
+
+# Path converters by name; a plain `<name>` is a client-chosen id.
+CONVERTERS = {"id": IdConverter, "name": NameConverter}
+PLAIN_PATH = {"type": "string", "pattern": ID_PATTERN}
 
 
 @dataclass
@@ -163,6 +176,8 @@ def rule(schema: dict, kind: str, ctx: dict, in_query: bool) -> str:
     if kind in ("string_too_short", "too_short") and kind_of == "string":
         return "not be empty"
     if kind == "string_pattern_mismatch":
+        if ctx["pattern"] == NOT_BLANK:
+            return "not be empty"          # blanks alone count as empty
         return "be " + PATTERN_RULES.get(ctx["pattern"], f"text matching {ctx['pattern']}")
     if kind_of == "string":
         return "be a string"

@@ -12,12 +12,72 @@ from contextlib import contextmanager
 from pathlib import Path
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema.sql"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # version -> SQL that brings a database from version-1 to version. A new
 # schema change adds a row here *and* edits schema.sql, so new and old
 # databases end up the same.
-MIGRATIONS: dict[int, str] = {}
+MIGRATIONS: dict[int, str] = {
+    # Closed-loop tasks: who opened a task, its history, its callbacks, integrations.
+    2: """
+ALTER TABLE tasks ADD COLUMN integration TEXT;
+-- At most one live (non-final) task per dedupeKey: a duplicate folds into it.
+CREATE UNIQUE INDEX tasks_dedupe ON tasks (dedupe_key)
+    WHERE dedupe_key IS NOT NULL AND status IN ('open', 'claimed', 'in_progress', 'blocked');
+CREATE INDEX tasks_claims ON tasks (claim_expires_at) WHERE claimed_by IS NOT NULL;
+CREATE INDEX tasks_claimed_by ON tasks (claimed_by, id) WHERE claimed_by IS NOT NULL;
+CREATE INDEX tasks_target ON tasks (target, id) WHERE target IS NOT NULL;
+
+-- A task's history: created, duplicate, claimed, released, status, progress, ...
+CREATE TABLE task_events (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    task_id     INTEGER NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+    type        TEXT NOT NULL,
+    status      TEXT NOT NULL,      -- the task's status after this event
+    note        TEXT,
+    agent_id    TEXT,
+    progress    INTEGER,
+    created_at  INTEGER NOT NULL
+);
+CREATE INDEX task_events_task ON task_events (task_id, id);
+
+-- Callback deliveries, written in the transaction of the change that causes
+-- them, so a relay that stops before sending finishes them after restart.
+-- `body` is the exact bytes sent (and signed); no foreign key: a delivery
+-- already owed still goes out after its task is deleted.
+CREATE TABLE callback_deliveries (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    task_id          INTEGER NOT NULL,
+    event            TEXT NOT NULL,
+    url              TEXT NOT NULL,
+    body             TEXT NOT NULL,
+    signature        TEXT,
+    status           TEXT NOT NULL DEFAULT 'pending',     -- pending, delivered, failed
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at  INTEGER NOT NULL,
+    last_error       TEXT,
+    response_status  INTEGER,
+    created_at       INTEGER NOT NULL,
+    delivered_at     INTEGER
+);
+CREATE INDEX callback_deliveries_pending ON callback_deliveries (next_attempt_at, id)
+    WHERE status = 'pending';
+CREATE INDEX callback_deliveries_task ON callback_deliveries (task_id, id);
+
+-- External systems with their own tokens (API.md §5); only the token's
+-- sha256 is kept. origin 'env' rows mirror RELAY_INTEGRATION_TOKENS.
+CREATE TABLE integrations (
+    name           TEXT PRIMARY KEY,
+    token_hash     TEXT NOT NULL UNIQUE,
+    scopes         TEXT NOT NULL DEFAULT '[]',
+    secret         TEXT,
+    origin         TEXT NOT NULL DEFAULT 'api',
+    event_count    INTEGER NOT NULL DEFAULT 0,
+    last_event_at  INTEGER,
+    created_at     INTEGER NOT NULL
+);
+""",
+}
 
 
 class SchemaError(RuntimeError):

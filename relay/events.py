@@ -63,3 +63,23 @@ def delivery_events(result: dict) -> list[Event]:
             events += [message_event("message.new", m, m["from"]) for m in delivered]
     events += [message_event("message.new", m, m["from"]) for m in result["poolMessages"]]
     return events
+
+
+def task_scope(task: dict) -> dict:
+    return {"to": task["target"], "agents": [task["claimedBy"]] if task["claimedBy"] else []}
+
+
+def task_event(type_: str, task: dict) -> Event:
+    """task.created / task.updated: the task itself."""
+    return Event(type_, str(task["id"]), task, task_scope(task))
+
+
+def task_history_event(task: dict, entry: dict) -> Event:
+    """task.event: one entry of the task's history (a duplicate, a progress note)
+    and the task as it is after it."""
+    return Event("task.event", str(task["id"]), {"taskId": task["id"], "event": entry,
+                                                  "task": task}, task_scope(task))
+
+
+def task_deleted(task: dict) -> Event:
+    return Event("task.deleted", str(task["id"]), {"taskId": task["id"]}, task_scope(task))

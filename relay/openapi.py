@@ -9,13 +9,12 @@ import re
 from pydantic.json_schema import models_json_schema
 
 from . import __version__
-from .contract import MAX_ID, ROUTES, ID_PATTERN, Route, resolve
+from .contract import CONVERTERS, PLAIN_PATH, ROUTES, Route, resolve
 from .schemas.common import Error
 
 REF = "#/components/schemas/{model}"
 _PATH_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
-PATH_SCHEMAS = {"id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
-                None: {"type": "string", "pattern": ID_PATTERN}}
+
 ERROR = {"$ref": REF.format(model="Error")}
 AUTOMATIC = {400: "bad input: the error names the field", 401: "missing or invalid relay token",
              413: "request body too large", 415: "Content-Type is not application/json"}
@@ -69,7 +68,7 @@ def operation(r: Route, secured: bool) -> dict:
     op = {"summary": r.summary.split(". ")[0].rstrip("."), "description": r.summary,
           "operationId": r.method.lower() + re.sub(r"\W+", "_", _PATH_PARAM.sub(r"\2", r.path))}
     parameters = [{"name": name, "in": "path", "required": True,
-                   "schema": PATH_SCHEMAS[converter or None]}
+                   "schema": CONVERTERS[converter].schema if converter else PLAIN_PATH}
                   for converter, name in _PATH_PARAM.findall(r.path)]
     if r.query:
         parameters += query_parameters(r.query)

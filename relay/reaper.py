@@ -6,8 +6,8 @@ it); a step that fails is logged and the others still run.
 import logging
 import threading
 
-from .events import activity_event, agent_event, agent_removed, message_event
-from .store import activity, agents, events as event_log, messages
+from .events import activity_event, agent_event, agent_removed, message_event, task_event
+from .store import activity, agents, deliveries, events as event_log, messages, tasks
 
 log = logging.getLogger("relay.reaper")
 
@@ -47,6 +47,8 @@ class Reaper:
         for agent_id in pruned:
             events += [message_event("message.claim_released", m)
                        for m in messages.release_claims_of(conn, agent_id)]
+            events += [task_event("task.updated", t)
+                       for t, _ in tasks.release_claims_of(conn, agent_id, now)]
             events.append(agent_removed(agent_id))
         return {"prunedAgentIds": pruned}, events
 
@@ -54,6 +56,21 @@ class Reaper:
         settings = self.relay.settings
         older_than = now - int(settings.event_retention_seconds * 1000)
         return {"trimmedEvents": event_log.trim(conn, settings.event_retention, older_than)}, []
+
+    def release_task_claims(self, conn, now):
+        released = [task for task, _ in tasks.release_expired_claims(conn, now)]
+        return ({"releasedTaskIds": [t["id"] for t in released]},
+                [task_event("task.updated", t) for t in released])
+
+    def release_orphaned_tasks(self, conn, now):
+        released = [task for task, _ in tasks.release_orphaned(conn, now)]
+        return ({"releasedOrphanedTaskIds": [t["id"] for t in released]},
+                [task_event("task.updated", t) for t in released])
+
+    def trim_deliveries(self, conn, now):
+        # Finished callback deliveries are kept as long as events are.
+        older_than = now - int(self.relay.settings.event_retention_seconds * 1000)
+        return {"trimmedDeliveries": deliveries.trim(conn, older_than)}, []
 
     def _presence(self, conn, changed, now):
         events = []
@@ -65,7 +82,8 @@ class Reaper:
 
     def steps(self):
         return [self.release_claims, self.expire_queued, self.mark_stale, self.mark_offline,
-                self.prune, self.trim_events]
+                self.prune, self.trim_events, self.release_task_claims,
+                self.release_orphaned_tasks, self.trim_deliveries]
 
     # --- running ---------------------------------------------------------------
 

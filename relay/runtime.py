@@ -6,7 +6,9 @@ from .clock import system_clock
 from .config import Settings
 from .agent_cache import AgentCache
 from .broadcaster import Broadcaster
+from .callbacks import Callbacks
 from .committer import Committer
+from .ratelimit import RateLimiter
 from .reaper import Reaper
 from .slots import Slots
 from .watch import HangupWatch
@@ -21,17 +23,29 @@ class Relay:
         self.broadcaster = Broadcaster(settings.subscriber_queue, settings.stream_queue_bytes)
         self.hangups = HangupWatch()
         self.agent_cache = AgentCache()
+        self.callbacks = Callbacks(self)
         self.committer = Committer(settings.db, settings.synchronous, clock,
-                                   [self.agent_cache.committed, self.broadcaster.submit])
+                                   [self.agent_cache.committed, self.broadcaster.submit,
+                                    self.callbacks.committed])
         self.slots = Slots(settings.stream_limit)
         self.reaper = Reaper(self, settings.reap_interval)
         self.closing = threading.Event()      # set at shutdown: streams end
+        self.rate_limiter = RateLimiter(settings.integration_rate_limit)
+        self._sync_integration_tokens()
+
+    def _sync_integration_tokens(self) -> None:
+        from .auth import parse_integration_tokens
+        from .store import integrations
+        tokens = parse_integration_tokens(self.settings.integration_tokens)
+        now = self.clock()
+        self.committer.commit(lambda c: (integrations.sync_env(c, tokens, now), []))
 
     def start(self) -> None:
         self.closing.clear()
         self.broadcaster.start()
         self.hangups.start()
         self.reaper.start()
+        self.callbacks.start()
 
     def close_streams(self) -> None:
         """Ends every open stream; publishing after this records but fans out nothing."""
@@ -40,6 +54,7 @@ class Relay:
 
     def stop(self) -> None:
         self.reaper.stop()
+        self.callbacks.stop()
         self.broadcaster.stop()
         self.hangups.stop()
         self.committer.close()

@@ -2,19 +2,32 @@
 (valid and invalid) against the app and checks every answer against it.
 
 Streams are left out (they do not end); a long poll's wait is capped at 0
-so a generated request cannot hold the suite for a minute.
+so a generated request cannot hold the suite for a minute. Valid input may
+also be answered 422 (API.md §0: valid, but the target cannot act), and the
+orchestrator proxies answer 502 when the orchestrator cannot be reached
+(there is none here to reach).
 """
 import tempfile
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.config import SchemathesisConfig
 
 from relay import create_app
 from relay.config import Settings
 
 app = create_app(Settings(db=tempfile.mkdtemp(prefix="relay-st-") + "/relay.db"))
-schema = (schemathesis.openapi.from_wsgi("/api/spec", app)
+CONFIG = SchemathesisConfig.from_dict({
+    "checks": {"positive_data_acceptance": {
+        "expected-statuses": ["2xx", "3xx", "401", "403", "404", "409", "422", "429"]}},
+    "operations": [{
+        "include-path-regex": "^/api/orchestrators/[^/]+/(directories|providers|sessions|version|logs)",
+        "checks": {"not_a_server_error": {"expected-statuses": ["2xx", "3xx", "4xx", "502"]},
+                   "positive_data_acceptance": {
+                       "expected-statuses": ["2xx", "3xx", "401", "404", "422", "502"]}}}],
+})
+schema = (schemathesis.openapi.from_wsgi("/api/spec", app, config=CONFIG)
           .exclude(path="/api/events").exclude(path="/api/ws"))
 
 

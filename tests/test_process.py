@@ -68,7 +68,8 @@ def test_init_db_creates_and_exits(tmp_path):
                          env={**os.environ, "RELAY_DB": str(path)}, timeout=30)
     assert out.returncode == 0
     assert path.exists()
-    assert "schema version 1" in out.stdout
+    from relay.db import SCHEMA_VERSION
+    assert f"schema version {SCHEMA_VERSION}" in out.stdout
 
 
 def test_loopback_rule():

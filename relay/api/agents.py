@@ -3,10 +3,11 @@ from flask import Blueprint
 
 from ..contract import route
 from ..errors import conflict, not_found
-from ..events import activity_event, agent_event, agent_removed, delivery_events, message_event
+from ..events import (activity_event, agent_event, agent_removed, delivery_events, message_event,
+                      task_event)
 from ..schemas.agents import Agent, AgentFilter, AgentIn, Heartbeat, Profile, Session
 from ..schemas.common import Ok
-from ..store import activity, agents, delivery, messages
+from ..store import activity, agents, delivery, messages, tasks
 from . import answer, commit, conn, now, relay
 
 bp = Blueprint("agents", __name__, url_prefix="/api/agents")
@@ -116,13 +117,18 @@ def heartbeat(agent_id, body: Heartbeat):
     return answer(beat(agent_id, body))
 
 
-@route(bp, "DELETE", "/<agent_id>", "Remove an agent; its message claims are released.",
+@route(bp, "DELETE", "/<agent_id>", "Remove an agent; its message and task claims are "
+       "released (its claimed and in_progress tasks return to open).",
        answers={200: Ok, 404: UNKNOWN})
 def delete_agent(agent_id):
+    t = now()
+
     def change(c):
         if not agents.delete(c, agent_id):
             raise not_found(f"agent {agent_id} not found")
         released = messages.release_claims_of(c, agent_id)
+        freed = tasks.release_claims_of(c, agent_id, t)
         return {"ok": True}, [*[message_event("message.claim_released", m) for m in released],
+                              *[task_event("task.updated", task) for task, _ in freed],
                               agent_removed(agent_id)]
     return answer(commit(change))

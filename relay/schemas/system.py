@@ -89,3 +89,6 @@ class ReapResult(Answer):
     offlineAgentIds: list[str]
     prunedAgentIds: list[str]
     trimmedEvents: int
+    releasedTaskIds: list[int]
+    releasedOrphanedTaskIds: list[int]
+    trimmedDeliveries: int

@@ -1,0 +1,73 @@
+"""Integrations (API.md §5): their tokens, and the events they send."""
+from flask import Blueprint, g
+
+from ..contract import route
+from ..errors import ApiError
+from ..schemas.common import Ok
+from ..schemas.integrations import (CreatedIntegration, Integration, IntegrationEventIn,
+                                    IntegrationIn)
+from ..schemas.tasks import Task
+from ..store import integrations
+from . import answer, commit, conn, now, relay
+from .tasks import open_task
+
+bp = Blueprint("integrations", __name__, url_prefix="/api/integrations")
+
+RELAY_TOKEN = "relay"      # the rate-limit key of callers with the relay token (or none)
+
+
+@route(bp, "POST", "", "Create an integration. Its token is answered this once; only its "
+       "sha256 is stored. With a secret, the callbacks of the tasks it opens are signed "
+       "(X-Relay-Signature: sha256=<hex HMAC-SHA256 of the body>). Relay token only.",
+       body=IntegrationIn, answers={201: CreatedIntegration, 403: "an integration token",
+                                    409: "the name is taken"})
+def create_integration(body: IntegrationIn):
+    t = now()
+    scopes = list(dict.fromkeys(body.scopes))
+    integration, token = commit(lambda c: (
+        integrations.create(c, body.name, scopes, body.secret, t), []))
+    return answer({"integration": integration, "token": token}, 201)
+
+
+@route(bp, "GET", "", "Integration summaries, by name (tokens and secrets are never shown). "
+       "Relay token only.", answers={200: [Integration], 403: "an integration token"})
+def list_integrations():
+    return answer(integrations.listing(conn()))
+
+
+@route(bp, "DELETE", "/<name:name>", "Delete an integration: its token stops working at once. "
+       "Those from RELAY_INTEGRATION_TOKENS are removed there (409). Relay token only.",
+       answers={200: Ok, 403: "an integration token", 404: "unknown integration",
+                409: "defined by RELAY_INTEGRATION_TOKENS"})
+def delete_integration(name):
+    commit(lambda c: (integrations.delete(c, name), []))
+    return answer({"ok": True})
+
+
+@route(bp, "POST", "/events", "An event from an outside system (integration token with "
+       "events:write, or the relay token): it opens a task, or folds into the live task with "
+       "its dedupeKey (200), as POST /api/tasks does; type is kept as meta.eventType and "
+       "source defaults to the integration's name. Each token may send "
+       "RELAY_INTEGRATION_RATE_LIMIT events a minute (callers with the relay token share one "
+       "allowance): past it 429 with Retry-After. A channel is 422 until channels are "
+       "configured.", body=IntegrationEventIn,
+       answers={201: Task, 200: Task, 403: "a token without events:write",
+                404: "unknown target agent, pool or policy",
+                422: "channels are not configured", 429: "rate limit: see Retry-After"})
+def integration_event(body: IntegrationEventIn):
+    if body.channel is not None:
+        raise ApiError(422, "channels are not configured: an event with a channel cannot be "
+                            "routed (leave channel out to open a task)")
+    name = g.get("integration")
+    t = now()
+    wait = relay().rate_limiter.take(name or RELAY_TOKEN, t)
+    if wait:
+        raise ApiError(429, f"more than {relay().settings.integration_rate_limit} events a "
+                            f"minute for this token: retry in {wait} s",
+                       {"Retry-After": str(wait)})
+    fields = body.model_dump(exclude={"type", "channel"})
+    fields["source"] = fields["source"] or name
+    fields["meta"] = {**(fields["meta"] or {}), "eventType": body.type}
+    task, created = open_task(
+        fields, also=(lambda c: integrations.count_event(c, name, t)) if name else None)
+    return answer(task, 201 if created else 200)

@@ -1,0 +1,167 @@
+"""Tasks (API.md §4): open (folding duplicates), list, claim, release, move,
+progress notes, delete, and the callback deliveries a task owes."""
+from flask import Blueprint, g
+
+from ..contract import route
+from ..events import message_event, task_deleted, task_event, task_history_event
+from ..errors import not_found
+from ..schemas.common import Ok
+from ..schemas.tasks import (Delivery, StatusIn, Task, TaskClaim, TaskEvent, TaskEventIn,
+                             TaskFilter, TaskIn, TaskRelease, TaskWithEvents)
+from ..store import agents, deliveries, messages, tasks
+from . import answer, commit, conn, now
+from .agents import STALE, acting_agent
+
+bp = Blueprint("tasks", __name__, url_prefix="/api/tasks")
+
+UNKNOWN = "unknown task"
+FINAL_MOVE = "a move out of a final status (the error names both states)"
+INTEGRATION = "an integration token: it reaches only the routes of its scopes"
+
+
+def task_message(task: dict) -> dict:
+    """The kind "task" message that tells the target about a new task."""
+    return {"from": "system", "to": task["target"], "kind": "task", "subject": task["title"],
+            "body": task["body"] or task["title"],
+            "payload": {"taskId": task["id"], "severity": task["severity"],
+                        "source": task["source"]}}
+
+
+def open_task(fields: dict, also=None) -> tuple[dict, bool]:
+    """Open a task or fold it into the live one with its dedupeKey (also used by
+    integration events, whose count `also(conn)` keeps in the same commit);
+    (task, created)."""
+    integration = g.get("integration")
+    t = now()
+
+    def change(c):
+        if also is not None:
+            also(c)
+        task, entry, created = tasks.create(c, fields, integration, t)
+        if not created:
+            return (task, False), [task_history_event(task, entry)]
+        events = [task_event("task.created", task)]
+        if task["target"]:
+            message, _ = messages.send(c, task_message(task), t)
+            queued = message["deliveryStatus"] == "queued"
+            events.append(message_event("message.queued" if queued else "message.new", message,
+                                        message["from"]))
+        return (task, True), events
+    return commit(change)
+
+
+@route(bp, "POST", "", "Open a task. A dedupeKey equal to that of a live (not final) task folds "
+       "in: 200 with that task, occurrences + 1, a duplicate entry in its history and the event "
+       "task.event; a final task's dedupeKey opens a new one (201, task.created). With target, a "
+       "kind task message from system (payload.taskId, severity, source) goes to the target, "
+       "queued for pool:/policy: like any message. Opened with an integration token, the task "
+       "remembers the integration, whose secret signs its callbacks. A task with a callbackUrl "
+       "gets one callback per status change (claim, release, move, a claim the reaper gives "
+       "back); opening, folding and notes send none. task.event carries {taskId, event (the "
+       "history entry), task}.", body=TaskIn,
+       answers={201: Task, 200: Task, 403: "an integration token without tasks:write",
+                404: "unknown target agent, pool or policy"})
+def create_task(body: TaskIn):
+    task, created = open_task(body.model_dump())
+    return answer(task, 201 if created else 200)
+
+
+@route(bp, "GET", "", "Tasks, newest first; status takes a comma separated list.",
+       query=TaskFilter, answers={200: [Task], 403: INTEGRATION})
+def list_tasks(query: TaskFilter):
+    return answer(tasks.listing(
+        conn(), statuses=query.status, target=query.target, claimed_by=query.claimedBy,
+        source=query.source, severity=query.severity, before=query.before, limit=query.limit))
+
+
+@route(bp, "GET", "/<id:task_id>", "One task with its history (events[], oldest first).",
+       answers={200: TaskWithEvents, 403: INTEGRATION, 404: UNKNOWN})
+def get_task(task_id):
+    c = conn()
+    task = tasks.get_or_404(c, task_id)
+    return answer({**task, "events": tasks.history(c, task_id)})
+
+
+@route(bp, "POST", "/<id:task_id>/claim", "Claim exactly once (one conditional UPDATE) for "
+       "ttlSeconds (default 300); the claiming agent must be registered. The holder re-claiming "
+       "extends its claim and keeps the status. Emits task.updated; a new status owes a "
+       "callback.", body=TaskClaim,
+       answers={200: Task, 403: INTEGRATION, 404: "unknown task or agent",
+                409: "held by another agent, final, or " + STALE})
+def claim_task(task_id, body: TaskClaim):
+    t = now()
+
+    def change(c):
+        acting_agent(c, body.agentId, body)
+        task, _ = tasks.claim(c, task_id, body.agentId, body.ttlSeconds, t)
+        agents.touch(c, body.agentId, t)
+        return task, [task_event("task.updated", task)]
+    return answer(commit(change))
+
+
+@route(bp, "POST", "/<id:task_id>/release", "The holder gives the task back: claimed and "
+       "in_progress return to open (blocked stays blocked), claimedBy is null. Emits "
+       "task.updated.", body=TaskRelease,
+       answers={200: Task, 403: INTEGRATION, 404: "unknown task or agent",
+                409: "not claimed, claimed by another agent, or " + STALE})
+def release_task(task_id, body: TaskRelease):
+    t = now()
+
+    def change(c):
+        acting_agent(c, body.agentId, body)
+        task, _ = tasks.release(c, task_id, body.agentId, t)
+        return task, [task_event("task.updated", task)]
+    return answer(commit(change))
+
+
+@route(bp, "POST", "/<id:task_id>/status", "Move a task: from any status that is not final to "
+       "any status but claimed (400: only the claim route claims). A final status (resolved, "
+       "failed, cancelled) is final: 409 naming both states. open gives the claim back; a final "
+       "status sets resolvedAt and ends the claim's clock (claimedBy stays: who held it); result "
+       "is stored when given; moving to the same status records the note and sends no "
+       "callback. With agentId, a task held by "
+       "another agent's live claim is 409. Emits task.updated; a new status owes a callback.",
+       body=StatusIn, answers={200: Task, 403: "an integration token without tasks:write",
+                               404: UNKNOWN, 409: FINAL_MOVE + ", or held by another agent"})
+def move_task(task_id, body: StatusIn):
+    t = now()
+
+    def change(c):
+        task, _ = tasks.move(c, task_id, body.status, t, agent_id=body.agentId, note=body.note,
+                             result=body.result)
+        return task, [task_event("task.updated", task)]
+    return answer(commit(change))
+
+
+@route(bp, "POST", "/<id:task_id>/events", "A progress note (progress 0-100 optional), on any "
+       "task, final ones included. 201 with the history entry; emits task.event.",
+       body=TaskEventIn, answers={201: TaskEvent, 403: "an integration token without "
+                                  "tasks:write", 404: UNKNOWN})
+def add_progress(task_id, body: TaskEventIn):
+    t = now()
+
+    def change(c):
+        task, entry = tasks.progress(c, task_id, body.note, body.agentId, body.progress, t)
+        return entry, [task_history_event(task, entry)]
+    return answer(commit(change), 201)
+
+
+@route(bp, "DELETE", "/<id:task_id>", "Delete a task and its history; callbacks already owed "
+       "still go out. Emits task.deleted {taskId}.",
+       answers={200: Ok, 403: INTEGRATION, 404: UNKNOWN})
+def delete_task(task_id):
+    def change(c):
+        task = tasks.delete(c, task_id)
+        if task is None:
+            raise not_found(f"task {task_id} not found")
+        return {"ok": True}, [task_deleted(task)]
+    return answer(commit(change))
+
+
+@route(bp, "GET", "/<id:task_id>/deliveries", "The task's callback deliveries, oldest first: "
+       "pending (nextAttemptAt says when it is tried next), delivered, or failed (a 4xx, or "
+       "the 5 retries spent).", answers={200: [Delivery], 403: INTEGRATION, 404: UNKNOWN})
+def list_deliveries(task_id):
+    c = conn()
+    tasks.get_or_404(c, task_id)
+    return answer(deliveries.for_task(c, task_id))
