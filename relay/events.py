@@ -62,4 +62,10 @@ def delivery_events(result: dict) -> list[Event]:
                                 {"agents": [agent_id]}))
             events += [message_event("message.new", m, m["from"]) for m in delivered]
     events += [message_event("message.new", m, m["from"]) for m in result["poolMessages"]]
-    return events
+    return events + pool_events(result["poolChanges"])
+
+
+def pool_events(changes: list[dict]) -> list[Event]:
+    """pool.binding.changed for each pool an agent joined, left, or went on/offline in."""
+    return [Event("pool.binding.changed", c["pool"], c, {"agents": [c["agentId"]]})
+            for c in changes]

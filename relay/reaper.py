@@ -6,8 +6,8 @@ it); a step that fails is logged and the others still run.
 import logging
 import threading
 
-from .events import activity_event, agent_event, agent_removed, message_event
-from .store import activity, agents, events as event_log, messages
+from .events import activity_event, agent_event, agent_removed, delivery_events, message_event
+from .store import activity, agents, delivery, events as event_log, messages
 
 log = logging.getLogger("relay.reaper")
 
@@ -47,6 +47,7 @@ class Reaper:
         for agent_id in pruned:
             events += [message_event("message.claim_released", m)
                        for m in messages.release_claims_of(conn, agent_id)]
+            events += delivery_events(delivery.on_agent_status(conn, agent_id, None))
             events.append(agent_removed(agent_id))
         return {"prunedAgentIds": pruned}, events
 
@@ -60,7 +61,8 @@ class Reaper:
         for agent in changed:
             entry, _ = activity.add(conn, {"kind": "state", "agentId": agent["id"],
                                            "title": f"{agent['id']} is {agent['status']}"}, now)
-            events += [agent_event("agent.status", agent), activity_event(entry)]
+            events += [*delivery_events(delivery.on_agent_status(conn, agent["id"], agent)),
+                       agent_event("agent.status", agent), activity_event(entry)]
         return events
 
     def steps(self):

@@ -124,5 +124,6 @@ def delete_agent(agent_id):
             raise not_found(f"agent {agent_id} not found")
         released = messages.release_claims_of(c, agent_id)
         return {"ok": True}, [*[message_event("message.claim_released", m) for m in released],
+                              *delivery_events(delivery.on_agent_status(c, agent_id, None)),
                               agent_removed(agent_id)]
     return answer(commit(change))

@@ -6,12 +6,12 @@ from flask import Blueprint
 from ..broadcaster import CLOSED, RESET, Filter
 from ..contract import route
 from ..errors import ApiError, not_found
-from ..events import agent_event, message_deleted, message_event
+from ..events import agent_event, delivery_events, message_deleted, message_event
 from ..schemas.agents import AgentAct
 from ..schemas.common import Ok
 from ..schemas.messages import (Cursor, Inbox, Message, MessageIn, MessageStatus, QueuedFor,
                                 ReadMany, ReadResult)
-from ..store import agents, messages
+from ..store import agents, delivery, messages
 from . import answer, commit, conn, now, relay
 from .agents import STALE, acting_agent, known_agent
 
@@ -38,7 +38,7 @@ def send(body: MessageIn) -> tuple[dict, bool]:
         queued = message["deliveryStatus"] == "queued"
         return (message, True), [
             message_event("message.queued" if queued else "message.new", message, message["from"]),
-            agent_event("agent.status", agent) if came_back else None]
+            *(back_online(c, agent, t) if came_back else [])]
     message, created = commit(change)
     if created and touch:
         cache.presence_written(fields["from"], t)
@@ -55,6 +55,12 @@ def post_message(body: MessageIn):
     return answer(message, 201 if created else 200)
 
 
+def back_online(c, agent: dict, t: int) -> list:
+    """A stale or offline agent acted: what waited for it in its pools goes out."""
+    return [*delivery_events(delivery.on_agent_online(c, agent, t)),
+            agent_event("agent.status", agent)]
+
+
 def note_presence(agent: dict) -> None:
     t, cache = now(), relay().agent_cache
     if not cache.presence_due(agent, t):
@@ -62,7 +68,7 @@ def note_presence(agent: dict) -> None:
 
     def change(c):
         touched, changed = agents.touch(c, agent["id"], t)
-        return None, [agent_event("agent.status", touched) if changed else None]
+        return None, back_online(c, touched, t) if changed else []
     commit(change)
     cache.presence_written(agent["id"], t)
 

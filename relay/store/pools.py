@@ -1,21 +1,29 @@
 """Pools: named live groups of agents and how one member is picked (API.md §6)."""
 import random
 
-from . import dumps, loads
+from . import dumps, loads, placeholders
 from .agents import to_dict as agent_dict
 
 STRATEGIES = ("round-robin", "least-recent", "random")
 ONLINE = ("online", "idle", "busy")
+SELECTOR_PARTS = ("tags", "capabilities", "labels", "agentIds")
 
 
 def to_dict(row) -> dict:
-    return {"name": row["name"], "selector": loads(row["selector"], {}), "strategy": row["strategy"],
-            "createdAt": row["created_at"], "updatedAt": row["updated_at"]}
+    selector = loads(row["selector"], {})
+    return {"name": row["name"],
+            "selector": {part: selector.get(part) or [] for part in SELECTOR_PARTS},
+            "strategy": row["strategy"], "createdAt": row["created_at"],
+            "updatedAt": row["updated_at"]}
 
 
 def get(conn, name: str) -> dict | None:
     row = conn.execute("SELECT * FROM pools WHERE name = ?", (name,)).fetchone()
     return to_dict(row) if row else None
+
+
+def listing(conn) -> list[dict]:
+    return [to_dict(r) for r in conn.execute("SELECT * FROM pools ORDER BY name")]
 
 
 def put(conn, name: str, selector: dict, strategy: str, now: int) -> tuple[dict, bool]:
@@ -25,7 +33,15 @@ def put(conn, name: str, selector: dict, strategy: str, now: int) -> tuple[dict,
            ON CONFLICT (name) DO UPDATE SET selector = excluded.selector,
                strategy = excluded.strategy, updated_at = excluded.updated_at""",
         (name, dumps(selector), strategy, now, now))
-    return get(conn, name), created
+    pool = get(conn, name)
+    _remember_members(conn, pool)
+    return pool, created
+
+
+def delete(conn, name: str) -> bool:
+    # Its picks and remembered members go with it (ON DELETE CASCADE); messages
+    # queued for it stay queued until they expire or the pool is put again.
+    return conn.execute("DELETE FROM pools WHERE name = ?", (name,)).rowcount == 1
 
 
 def is_member(selector: dict, agent: dict) -> bool:
@@ -39,15 +55,44 @@ def is_member(selector: dict, agent: dict) -> bool:
     return not selector.get("agentIds") or agent["id"] in selector["agentIds"]
 
 
+def _matching(selector: dict, online_only: bool) -> tuple[str, list]:
+    """WHERE clause and arguments selecting the agents `selector` matches (the
+    SQL form of is_member, so a pick reads only the members' ids)."""
+    where, args = [], []
+    if online_only:
+        where.append(f"status IN ({placeholders(ONLINE)})")
+        args += ONLINE
+    for part, column in (("tags", "tags"), ("capabilities", "capabilities")):
+        for value in selector.get(part) or ():
+            where.append(f"EXISTS (SELECT 1 FROM json_each(agents.{column}) WHERE value = ?)")
+            args.append(value)
+    for part, column in (("labels", "label"), ("agentIds", "id")):
+        values = selector.get(part) or ()
+        if values:
+            where.append(f"{column} IN ({placeholders(values)})")
+            args += values
+    return " AND ".join(where) or "1 = 1", args
+
+
 def online_members(conn, pool: dict) -> list[str]:
-    rows = conn.execute(f"SELECT * FROM agents WHERE status IN ({','.join('?' * len(ONLINE))}) "
-                        "ORDER BY id", ONLINE)
-    return [r["id"] for r in rows if is_member(pool["selector"], agent_dict(r))]
+    where, args = _matching(pool["selector"], online_only=True)
+    return [r["id"] for r in conn.execute(f"SELECT id FROM agents WHERE {where} ORDER BY id", args)]
+
+
+def members(conn, pool: dict) -> list[dict]:
+    """Every agent the selector matches, whatever its status, by id."""
+    where, args = _matching(pool["selector"], online_only=False)
+    return [agent_dict(r) for r in conn.execute(f"SELECT * FROM agents WHERE {where} ORDER BY id",
+                                                args)]
+
+
+def summary(conn, pool: dict) -> dict:
+    found = members(conn, pool)
+    return {**pool, "members": found, "online": sum(a["status"] in ONLINE for a in found)}
 
 
 def pools_with_member(conn, agent: dict) -> list[dict]:
-    return [p for p in map(to_dict, conn.execute("SELECT * FROM pools ORDER BY name"))
-            if is_member(p["selector"], agent)]
+    return [p for p in listing(conn) if is_member(p["selector"], agent)]
 
 
 def pick(conn, pool: dict, now: int, members: list[str] | None = None, rng=random) -> str | None:
@@ -62,14 +107,57 @@ def pick(conn, pool: dict, now: int, members: list[str] | None = None, rng=rando
     if pool["strategy"] == "random":
         chosen = rng.choice(members)
     elif pool["strategy"] == "least-recent":
-        picked = dict(conn.execute("SELECT agent_id, picked_at FROM pool_picks WHERE pool = ?",
+        # A pick sequence, not the pick time: picks in the same millisecond stay ordered.
+        picked = dict(conn.execute("SELECT agent_id, seq FROM pool_picks WHERE pool = ?",
                                    (pool["name"],)).fetchall())
         chosen = min(members, key=lambda m: (m in picked, picked.get(m, 0), m))
     else:
         last = conn.execute("SELECT last_pick FROM pools WHERE name = ?", (pool["name"],)).fetchone()[0]
         chosen = next((m for m in members if last is None or m > last), members[0])
     conn.execute("UPDATE pools SET last_pick = ? WHERE name = ?", (chosen, pool["name"]))
-    conn.execute("INSERT INTO pool_picks (pool, agent_id, picked_at) VALUES (?,?,?) "
-                 "ON CONFLICT (pool, agent_id) DO UPDATE SET picked_at = excluded.picked_at",
-                 (pool["name"], chosen, now))
+    conn.execute(
+        """INSERT INTO pool_picks (pool, agent_id, picked_at, seq)
+           VALUES (?, ?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM pool_picks WHERE pool = ?))
+           ON CONFLICT (pool, agent_id) DO UPDATE SET picked_at = excluded.picked_at,
+               seq = excluded.seq""",
+        (pool["name"], chosen, now, pool["name"]))
     return chosen
+
+
+# --- membership changes (pool.binding.changed) ------------------------------------
+# pool_members remembers, per pool, the agents it matched and whether each was
+# online, as of the last evaluation; an agent's change is compared against it.
+
+def _remember_members(conn, pool: dict) -> None:
+    conn.execute("DELETE FROM pool_members WHERE pool = ?", (pool["name"],))
+    conn.executemany(
+        "INSERT INTO pool_members (pool, agent_id, online) VALUES (?, ?, ?)",
+        [(pool["name"], a["id"], int(a["status"] in ONLINE)) for a in members(conn, pool)])
+
+
+def reevaluate(conn, agent_id: str, agent: dict | None) -> list[dict]:
+    """Compare the agent (None once removed) with what each pool remembered of it;
+    answers one change per pool where it joined, left, came online or went offline."""
+    remembered = dict(conn.execute("SELECT pool, online FROM pool_members WHERE agent_id = ?",
+                                   (agent_id,)).fetchall())
+    changes = []
+    for pool in listing(conn):
+        name = pool["name"]
+        member = agent is not None and is_member(pool["selector"], agent)
+        online = member and agent["status"] in ONLINE
+        before = remembered.get(name)
+        if member and before != int(online):
+            conn.execute("INSERT INTO pool_members (pool, agent_id, online) VALUES (?, ?, ?) "
+                         "ON CONFLICT (pool, agent_id) DO UPDATE SET online = excluded.online",
+                         (name, agent_id, int(online)))
+        elif not member and before is not None:
+            conn.execute("DELETE FROM pool_members WHERE pool = ? AND agent_id = ?",
+                         (name, agent_id))
+        else:
+            continue
+        rows = conn.execute("SELECT agent_id, online FROM pool_members WHERE pool = ? "
+                            "ORDER BY agent_id", (name,)).fetchall()
+        changes.append({"pool": name, "agentId": agent_id, "member": member,
+                        "agentOnline": online, "memberIds": [r["agent_id"] for r in rows],
+                        "online": sum(r["online"] for r in rows)})
+    return changes
