@@ -45,6 +45,6 @@ def answer(body, status: int = 200):
 
 def blueprints():
     from . import activity, agents, messages, streams, system, websocket
-    from . import pools
+    from . import channels, pools
     return [system.bp, agents.bp, activity.bp, messages.bp, streams.bp, websocket.bp,
-            pools.bp]
+            pools.bp, channels.bp]
