@@ -113,6 +113,9 @@ def post_event(channel_id, body: ChannelEventIn):
 @route(bp, "GET", "/<channel_id>/messages", "The channel's messages both ways (every message "
        "carrying this channel: inbound events and replies sent with it), ascending from since; "
        "for connectors that post replies outward. A channel without bindings answers its "
-       "messages too (none: []).", query=ChannelPage, answers={200: [Message]})
+       "messages too (none: []).", query=ChannelPage,
+       answers={200: [Message], 404: "not a channel id"})
 def channel_messages(channel_id, query: ChannelPage):
+    if not re.fullmatch(ID_PATTERN, channel_id):
+        raise not_found(f"channel {channel_id} not found")
     return answer(channels.channel_messages(conn(), channel_id, query.since, query.limit))

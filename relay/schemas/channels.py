@@ -18,7 +18,20 @@ PRIORITY_MAX = 1_000_000
 _ID = re.compile(ID_PATTERN)
 
 
+def _one_shape_per_type(schema: dict) -> None:
+    # The document states what the validator checks: which id each type takes.
+    ids = [t for t in TARGET_TYPES if t not in NAMED and t != "broadcast"]
+    schema["oneOf"] = [
+        {"properties": {"type": {"enum": list(NAMED)},
+                        "id": {"type": "string", "minLength": 1, "maxLength": NAME_MAX}},
+         "required": ["type", "id"]},
+        {"properties": {"type": {"enum": ids}, "id": {"type": "string", "pattern": ID_PATTERN}},
+         "required": ["type", "id"]},
+        {"properties": {"type": {"const": "broadcast"}}, "required": ["type"]}]
+
+
 class Target(Body):
+    model_config = {**Body.model_config, "json_schema_extra": _one_shape_per_type}
     type: Literal[TARGET_TYPES]
     # Checked against the type (field order: type is validated first).
     id: Text(ID_MAX) | None = Field(None, validate_default=True)
