@@ -85,3 +85,7 @@ def channel_routed(channel_id: str, result: dict, at: int) -> list[Event]:
     return sent + [channel_activity(channel_id, "event.routed",
                                     {"messageIds": [m["id"] for m in result["messages"]],
                                      "routes": result["routes"]}, at)]
+
+
+def pair_updated(pair: dict) -> Event:
+    return Event("pair.updated", str(pair["id"]), pair, {"agents": [pair["from"], pair["to"]]})

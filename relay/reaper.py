@@ -6,8 +6,9 @@ it); a step that fails is logged and the others still run.
 import logging
 import threading
 
-from .events import activity_event, agent_event, agent_removed, delivery_events, message_event
-from .store import activity, agents, delivery, events as event_log, messages
+from .events import (activity_event, agent_event, agent_removed, delivery_events, message_event,
+                     pair_updated)
+from .store import activity, agents, delivery, events as event_log, messages, pairs
 
 log = logging.getLogger("relay.reaper")
 
@@ -56,6 +57,10 @@ class Reaper:
         older_than = now - int(settings.event_retention_seconds * 1000)
         return {"trimmedEvents": event_log.trim(conn, settings.event_retention, older_than)}, []
 
+    def expire_pairs(self, conn, now):
+        expired = pairs.expire(conn, now)
+        return {"expiredPairIds": [p["id"] for p in expired]}, [pair_updated(p) for p in expired]
+
     def _presence(self, conn, changed, now):
         events = []
         for agent in changed:
@@ -67,7 +72,7 @@ class Reaper:
 
     def steps(self):
         return [self.release_claims, self.expire_queued, self.mark_stale, self.mark_offline,
-                self.prune, self.trim_events]
+                self.prune, self.trim_events, self.expire_pairs]
 
     # --- running ---------------------------------------------------------------
 

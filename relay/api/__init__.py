@@ -45,6 +45,6 @@ def answer(body, status: int = 200):
 
 def blueprints():
     from . import activity, agents, messages, streams, system, websocket
-    from . import channels, pools
+    from . import channels, pairs, pools
     return [system.bp, agents.bp, activity.bp, messages.bp, streams.bp, websocket.bp,
-            pools.bp, channels.bp]
+            pools.bp, channels.bp, pairs.bp]
