@@ -86,8 +86,7 @@ _LIVE = f"status IN ({placeholders(LIVE_STATUSES)})"
 def online_agents(conn, target: dict) -> int:
     kind, name = target["type"], target["id"]
     if kind == "pool":
-        pool = pools.get(conn, name)
-        return len(pools.online_members(conn, pool)) if pool else 0
+        return pools.online_count(conn, name)       # 0 for a pool that does not exist
     if kind in ("agent", "orchestrator", "policy"):
         if kind == "orchestrator":
             row = conn.execute("SELECT agent_id FROM orchestrators WHERE id = ?", (name,)).fetchone()
@@ -125,8 +124,8 @@ def summary(conn, channel: dict) -> dict:
 
 # --- inbound events --------------------------------------------------------------
 
-def _routes_for(conn, channel_id: str) -> list[list[dict]]:
-    """Candidate lists: each list gives one message to its first binding that takes it.
+def _routes_for(conn, channel_id: str) -> list:
+    """Candidate lists: each gives one message to its first binding that takes it.
 
     Every inbound broadcast-mode binding is a list of its own; the inbound
     exclusive bindings form one list, healthy ones first (each group in
@@ -137,9 +136,19 @@ def _routes_for(conn, channel_id: str) -> list[list[dict]]:
     lists = [[b] for b in inbound if b["mode"] == "broadcast"]
     exclusive = [b for b in inbound if b["mode"] == "exclusive"]
     if exclusive:
-        healthy = [b for b in exclusive if online_agents(conn, b["target"]) > 0]
-        lists.append(healthy + [b for b in exclusive if b not in healthy])
+        lists.append(_healthy_first(conn, exclusive))
     return lists
+
+
+def _healthy_first(conn, exclusive: list[dict]):
+    # Lazy: health is looked at only until the first healthy binding takes the event.
+    unhealthy = []
+    for binding in exclusive:
+        if online_agents(conn, binding["target"]) > 0:
+            yield binding
+        else:
+            unhealthy.append(binding)
+    yield from unhealthy
 
 
 def route_event(conn, channel_id: str, event: dict, now: int) -> tuple[dict, bool]:

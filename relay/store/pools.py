@@ -55,13 +55,10 @@ def is_member(selector: dict, agent: dict) -> bool:
     return not selector.get("agentIds") or agent["id"] in selector["agentIds"]
 
 
-def _matching(selector: dict, online_only: bool) -> tuple[str, list]:
-    """WHERE clause and arguments selecting the agents `selector` matches (the
-    SQL form of is_member, so a pick reads only the members' ids)."""
+def _matching(selector: dict) -> tuple[str, list]:
+    """WHERE clause and arguments selecting the agents `selector` matches: the
+    SQL form of is_member, used when a pool is put."""
     where, args = [], []
-    if online_only:
-        where.append(f"status IN ({placeholders(ONLINE)})")
-        args += ONLINE
     for part, column in (("tags", "tags"), ("capabilities", "capabilities")):
         for value in selector.get(part) or ():
             where.append(f"EXISTS (SELECT 1 FROM json_each(agents.{column}) WHERE value = ?)")
@@ -74,16 +71,28 @@ def _matching(selector: dict, online_only: bool) -> tuple[str, list]:
     return " AND ".join(where) or "1 = 1", args
 
 
+# Members come from pool_members (kept by put and reevaluate); whether one is
+# online is read from the agent itself.
+_JOIN = "pool_members pm JOIN agents a ON a.id = pm.agent_id"
+_MEMBERS = f"FROM {_JOIN} WHERE pm.pool = ?"
+_LIVE = f"a.status IN ({placeholders(ONLINE)})"
+_ONLINE = f"{_MEMBERS} AND {_LIVE}"
+
+
 def online_members(conn, pool: dict) -> list[str]:
-    where, args = _matching(pool["selector"], online_only=True)
-    return [r["id"] for r in conn.execute(f"SELECT id FROM agents WHERE {where} ORDER BY id", args)]
+    rows = conn.execute(f"SELECT pm.agent_id {_ONLINE} ORDER BY pm.agent_id",
+                        (pool["name"], *ONLINE))
+    return [r[0] for r in rows]
+
+
+def online_count(conn, name: str) -> int:
+    return conn.execute(f"SELECT count(*) {_ONLINE}", (name, *ONLINE)).fetchone()[0]
 
 
 def members(conn, pool: dict) -> list[dict]:
     """Every agent the selector matches, whatever its status, by id."""
-    where, args = _matching(pool["selector"], online_only=False)
-    return [agent_dict(r) for r in conn.execute(f"SELECT * FROM agents WHERE {where} ORDER BY id",
-                                                args)]
+    rows = conn.execute(f"SELECT a.* {_MEMBERS} ORDER BY pm.agent_id", (pool["name"],))
+    return [agent_dict(r) for r in rows]
 
 
 def summary(conn, pool: dict) -> dict:
@@ -98,30 +107,57 @@ def pools_with_member(conn, agent: dict) -> list[dict]:
 def pick(conn, pool: dict, now: int, members: list[str] | None = None, rng=random) -> str | None:
     """One online member by the pool's strategy, recorded as picked; None when none.
 
-    `members` saves re-reading the online members when picking many times at once.
+    `members` (the online members' ids) saves re-reading them when picking many
+    times at once; without it, round-robin and least-recent ask SQL for the one
+    member they pick, so a send reads one row whatever the pool's size.
     """
-    if members is None:
-        members = online_members(conn, pool)
-    if not members:
-        return None
+    name = pool["name"]
     if pool["strategy"] == "random":
-        chosen = rng.choice(members)
+        members = online_members(conn, pool) if members is None else members
+        chosen = rng.choice(members) if members else None
     elif pool["strategy"] == "least-recent":
-        # A pick sequence, not the pick time: picks in the same millisecond stay ordered.
-        picked = dict(conn.execute("SELECT agent_id, seq FROM pool_picks WHERE pool = ?",
-                                   (pool["name"],)).fetchall())
-        chosen = min(members, key=lambda m: (m in picked, picked.get(m, 0), m))
+        chosen = _least_recent(conn, name, members)
     else:
-        last = conn.execute("SELECT last_pick FROM pools WHERE name = ?", (pool["name"],)).fetchone()[0]
-        chosen = next((m for m in members if last is None or m > last), members[0])
-    conn.execute("UPDATE pools SET last_pick = ? WHERE name = ?", (chosen, pool["name"]))
+        chosen = _next_in_turn(conn, name, members)
+    if chosen is None:
+        return None
+    conn.execute("UPDATE pools SET last_pick = ? WHERE name = ?", (chosen, name))
     conn.execute(
         """INSERT INTO pool_picks (pool, agent_id, picked_at, seq)
            VALUES (?, ?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM pool_picks WHERE pool = ?))
            ON CONFLICT (pool, agent_id) DO UPDATE SET picked_at = excluded.picked_at,
                seq = excluded.seq""",
-        (pool["name"], chosen, now, pool["name"]))
+        (name, chosen, now, name))
     return chosen
+
+
+def _next_in_turn(conn, name: str, members: list[str] | None) -> str | None:
+    """Round-robin: the first online member after the last one picked, by id; wraps."""
+    last = conn.execute("SELECT last_pick FROM pools WHERE name = ?", (name,)).fetchone()[0] or ""
+    if members is not None:
+        return next((m for m in members if m > last), members[0] if members else None)
+    for after in (last, ""):
+        row = conn.execute(f"SELECT pm.agent_id {_ONLINE} AND pm.agent_id > ? "
+                           "ORDER BY pm.agent_id LIMIT 1", (name, *ONLINE, after)).fetchone()
+        if row:
+            return row[0]
+    return None
+
+
+def _least_recent(conn, name: str, members: list[str] | None) -> str | None:
+    """The online member picked longest ago: never picked first, then by pick
+    sequence (picks in the same millisecond stay ordered), ties by id."""
+    if members is not None:
+        picked = dict(conn.execute("SELECT agent_id, seq FROM pool_picks WHERE pool = ?",
+                                   (name,)).fetchall())
+        return min(members, key=lambda m: (m in picked, picked.get(m, 0), m), default=None)
+    row = conn.execute(
+        f"""SELECT pm.agent_id FROM {_JOIN}
+              LEFT JOIN pool_picks pp ON pp.pool = pm.pool AND pp.agent_id = pm.agent_id
+             WHERE pm.pool = ? AND {_LIVE}
+             ORDER BY pp.seq IS NOT NULL, pp.seq, pm.agent_id LIMIT 1""",
+        (name, *ONLINE)).fetchone()
+    return row[0] if row else None
 
 
 # --- membership changes (pool.binding.changed) ------------------------------------
@@ -130,9 +166,11 @@ def pick(conn, pool: dict, now: int, members: list[str] | None = None, rng=rando
 
 def _remember_members(conn, pool: dict) -> None:
     conn.execute("DELETE FROM pool_members WHERE pool = ?", (pool["name"],))
-    conn.executemany(
-        "INSERT INTO pool_members (pool, agent_id, online) VALUES (?, ?, ?)",
-        [(pool["name"], a["id"], int(a["status"] in ONLINE)) for a in members(conn, pool)])
+    where, args = _matching(pool["selector"])
+    conn.execute(
+        f"""INSERT INTO pool_members (pool, agent_id, online)
+            SELECT ?, id, status IN ({placeholders(ONLINE)}) FROM agents WHERE {where}""",
+        (pool["name"], *ONLINE, *args))
 
 
 def reevaluate(conn, agent_id: str, agent: dict | None) -> list[dict]:
