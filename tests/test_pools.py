@@ -203,3 +203,19 @@ def test_sending_back_from_stale_resolves_the_pool_queue(client, clock):
     assert waiting["deliveryStatus"] == "queued"
     send(client, "s1", "broadcast", "I am back")
     assert client.get(f"/api/messages/{waiting['id']}").get_json()["resolvedToAgent"] == "s1"
+
+
+def test_any_call_that_brings_a_member_back_resolves_its_pool_queue(client, clock):
+    register(client, "k1", tags=["k"])
+    put_pool(client, "k", tags=["k"])
+    work = send(client, "boss", "k1", "claim me", claimable=True)
+    clock.advance(100)
+    client.post("/api/system/reap")                       # k1 is stale
+    waiting = send(client, "boss", "pool:k")
+    assert waiting["deliveryStatus"] == "queued"
+    since = mark(client)
+    r = client.post(f"/api/messages/{work['id']}/claim", json={"agentId": "k1"})
+    assert r.status_code == 200
+    assert client.get(f"/api/messages/{waiting['id']}").get_json()["resolvedToAgent"] == "k1"
+    assert [e["type"] for e in events(client, "", since)] == [
+        "message.claimed", "message.new", "pool.binding.changed", "agent.status"]

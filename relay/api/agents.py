@@ -37,6 +37,13 @@ def acting_agent(c, agent_id: str, session: Session) -> dict:
     return agent
 
 
+def back_online(c, agent: dict, t: int) -> list:
+    """The agent changed or came back: what waited for it (its policy's and
+    pools' queues) goes out, its pools re-evaluate it, and agent.status."""
+    return [*delivery_events(delivery.on_agent_online(c, agent, t)),
+            agent_event("agent.status", agent)]
+
+
 def profile(body: Profile) -> dict:
     """The fields register and PATCH share, those given and not null."""
     return body.model_dump(include=set(Profile.model_fields) - set(Session.model_fields),
@@ -89,8 +96,7 @@ def patch_agent(agent_id, body: Profile):
     def change(c):
         acting_agent(c, agent_id, body)
         agent = agents.patch(c, agent_id, changes, t)
-        delivered = delivery.on_agent_online(c, agent, t)
-        return agent, [*delivery_events(delivered), agent_event("agent.status", agent)]
+        return agent, back_online(c, agent, t)
     return answer(commit(change))
 
 
@@ -104,8 +110,7 @@ def beat(agent_id: str, body: Heartbeat) -> dict:
         # A heartbeat that changes nothing but lastSeen is not news worth an event.
         if not changed:
             return agent, []
-        delivered = delivery.on_agent_online(c, agent, t)
-        return agent, [*delivery_events(delivered), agent_event("agent.status", agent)]
+        return agent, back_online(c, agent, t)
     return commit(change)
 
 
