@@ -4,7 +4,6 @@ import random
 from . import dumps, loads, placeholders
 from .agents import to_dict as agent_dict
 
-STRATEGIES = ("round-robin", "least-recent", "random")
 ONLINE = ("online", "idle", "busy")
 SELECTOR_PARTS = ("tags", "capabilities", "labels", "agentIds")
 
@@ -101,7 +100,9 @@ def summary(conn, pool: dict) -> dict:
 
 
 def pools_with_member(conn, agent: dict) -> list[dict]:
-    return [p for p in listing(conn) if is_member(p["selector"], agent)]
+    rows = conn.execute("SELECT p.* FROM pools p JOIN pool_members pm ON pm.pool = p.name "
+                        "WHERE pm.agent_id = ? ORDER BY p.name", (agent["id"],))
+    return [to_dict(r) for r in rows]
 
 
 def pick(conn, pool: dict, now: int, members: list[str] | None = None, rng=random) -> str | None:
