@@ -38,7 +38,7 @@ def valid_channel_id(channel_id: str) -> str:
        answers={200: [Channel]})
 def list_channels():
     c = conn()
-    return answer([channels.summary(c, channels.get(c, i)) for i in channels.ids(c)])
+    return answer([channels.summary(c, channel) for channel in channels.listing(c)])
 
 
 @route(bp, "GET", "/<channel_id>", "One channel's summary. A channel exists once a binding "

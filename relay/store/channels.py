@@ -23,9 +23,13 @@ def binding_dict(row) -> dict:
             "address": address_of(target), "createdAt": row["created_at"]}
 
 
+def to_dict(row) -> dict:
+    return {"id": row["id"], "createdAt": row["created_at"], "updatedAt": row["updated_at"]}
+
+
 def get(conn, channel_id: str) -> dict | None:
     row = conn.execute("SELECT * FROM channels WHERE id = ?", (channel_id,)).fetchone()
-    return dict(id=row["id"], createdAt=row["created_at"], updatedAt=row["updated_at"]) if row else None
+    return to_dict(row) if row else None
 
 
 def get_or_404(conn, channel_id: str) -> dict:
@@ -35,8 +39,8 @@ def get_or_404(conn, channel_id: str) -> dict:
     return channel
 
 
-def ids(conn) -> list[str]:
-    return [r["id"] for r in conn.execute("SELECT id FROM channels ORDER BY id")]
+def listing(conn) -> list[dict]:
+    return [to_dict(r) for r in conn.execute("SELECT * FROM channels ORDER BY id")]
 
 
 def bindings(conn, channel_id: str) -> list[dict]:
