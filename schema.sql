@@ -183,14 +183,19 @@ CREATE TABLE tasks (
 );
 CREATE INDEX tasks_status ON tasks (status, id);
 
--- Pools remember whom they matched, to tell a membership change (pool.binding.changed).
+-- Pools remember whom they matched (pool.binding.changed tells a change) and,
+-- for least-recent, each member's last pick (0: never): a pick walks
+-- pool_members_turn to the first online member instead of sorting them all.
 CREATE TABLE pool_members (
     pool      TEXT NOT NULL REFERENCES pools (name) ON DELETE CASCADE,
     agent_id  TEXT NOT NULL,
     online    INTEGER NOT NULL,
+    seq       INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (pool, agent_id)
 );
 CREATE INDEX pool_members_agent ON pool_members (agent_id);
+CREATE INDEX pool_members_turn ON pool_members (pool, seq, agent_id);
+CREATE INDEX pool_picks_seq ON pool_picks (pool, seq);
 
 -- Channels (API.md §5): an outside conversation and its bindings to agents.
 CREATE TABLE channels (

@@ -92,6 +92,7 @@ def test_version_1_database_migrates_to_the_fresh_schema(tmp_path):
     # Back to version 1: what version 2 added is gone (its data must survive the way up).
     for table in ("pairs", "channel_events", "channel_bindings", "channels", "pool_members"):
         conn.execute(f"DROP TABLE {table}")
+    conn.execute("DROP INDEX pool_picks_seq")
     conn.execute("ALTER TABLE pool_picks DROP COLUMN seq")
     conn.execute("INSERT INTO pools (name, created_at, updated_at) VALUES ('kept', 1, 1)")
     conn.execute("PRAGMA user_version = 1")

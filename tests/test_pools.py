@@ -219,3 +219,15 @@ def test_any_call_that_brings_a_member_back_resolves_its_pool_queue(client, cloc
     assert client.get(f"/api/messages/{waiting['id']}").get_json()["resolvedToAgent"] == "k1"
     assert [e["type"] for e in events(client, "", since)] == [
         "message.claimed", "message.new", "pool.binding.changed", "agent.status"]
+
+
+def test_least_recent_keeps_a_rejoining_members_place(client):
+    for agent in ("a", "b", "c"):
+        register(client, agent, tags=["lr"])
+    put_pool(client, "lr", "least-recent", tags=["lr"])
+    assert [send(client, "boss", "pool:lr")["resolvedToAgent"] for _ in range(3)] == ["a", "b", "c"]
+    client.patch("/api/agents/c", json={"tags": []})          # leaves the pool
+    client.patch("/api/agents/c", json={"tags": ["lr"]})      # and comes back: not "never picked"
+    put_pool(client, "lr", "least-recent", tags=["lr"])       # putting it again keeps the turn too
+    assert [send(client, "boss", "pool:lr")["resolvedToAgent"] for _ in range(4)] == [
+        "a", "b", "c", "a"]

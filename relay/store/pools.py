@@ -123,12 +123,15 @@ def pick(conn, pool: dict, now: int, members: list[str] | None = None, rng=rando
     if chosen is None:
         return None
     conn.execute("UPDATE pools SET last_pick = ? WHERE name = ?", (chosen, name))
+    seq = conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM pool_picks WHERE pool = ?",
+                       (name,)).fetchone()[0]
     conn.execute(
-        """INSERT INTO pool_picks (pool, agent_id, picked_at, seq)
-           VALUES (?, ?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM pool_picks WHERE pool = ?))
+        """INSERT INTO pool_picks (pool, agent_id, picked_at, seq) VALUES (?, ?, ?, ?)
            ON CONFLICT (pool, agent_id) DO UPDATE SET picked_at = excluded.picked_at,
                seq = excluded.seq""",
-        (name, chosen, now, name))
+        (name, chosen, now, seq))
+    conn.execute("UPDATE pool_members SET seq = ? WHERE pool = ? AND agent_id = ?",
+                 (seq, name, chosen))
     return chosen
 
 
@@ -146,18 +149,14 @@ def _next_in_turn(conn, name: str, members: list[str] | None) -> str | None:
 
 
 def _least_recent(conn, name: str, members: list[str] | None) -> str | None:
-    """The online member picked longest ago: never picked first, then by pick
-    sequence (picks in the same millisecond stay ordered), ties by id."""
+    """The online member picked longest ago: never picked (seq 0) first, then by
+    pick sequence (picks in the same millisecond stay ordered), ties by id."""
     if members is not None:
-        picked = dict(conn.execute("SELECT agent_id, seq FROM pool_picks WHERE pool = ?",
-                                   (name,)).fetchall())
-        return min(members, key=lambda m: (m in picked, picked.get(m, 0), m), default=None)
-    row = conn.execute(
-        f"""SELECT pm.agent_id FROM {_JOIN}
-              LEFT JOIN pool_picks pp ON pp.pool = pm.pool AND pp.agent_id = pm.agent_id
-             WHERE pm.pool = ? AND {_LIVE}
-             ORDER BY pp.seq IS NOT NULL, pp.seq, pm.agent_id LIMIT 1""",
-        (name, *ONLINE)).fetchone()
+        seqs = dict(conn.execute("SELECT agent_id, seq FROM pool_members WHERE pool = ?",
+                                 (name,)).fetchall())
+        return min(members, key=lambda m: (seqs.get(m, 0), m), default=None)
+    row = conn.execute(f"SELECT pm.agent_id {_ONLINE} ORDER BY pm.seq, pm.agent_id LIMIT 1",
+                       (name, *ONLINE)).fetchone()
     return row[0] if row else None
 
 
@@ -165,13 +164,19 @@ def _least_recent(conn, name: str, members: list[str] | None) -> str | None:
 # pool_members remembers, per pool, the agents it matched and whether each was
 # online, as of the last evaluation; an agent's change is compared against it.
 
+# A (re)joining member keeps its place in the least-recent turn.
+_LAST_PICK = ("coalesce((SELECT seq FROM pool_picks pp WHERE pp.pool = ? "
+              "AND pp.agent_id = agents.id), 0)")
+
+
 def _remember_members(conn, pool: dict) -> None:
     conn.execute("DELETE FROM pool_members WHERE pool = ?", (pool["name"],))
     where, args = _matching(pool["selector"])
     conn.execute(
-        f"""INSERT INTO pool_members (pool, agent_id, online)
-            SELECT ?, id, status IN ({placeholders(ONLINE)}) FROM agents WHERE {where}""",
-        (pool["name"], *ONLINE, *args))
+        f"""INSERT INTO pool_members (pool, agent_id, online, seq)
+            SELECT ?, id, status IN ({placeholders(ONLINE)}), {_LAST_PICK}
+              FROM agents WHERE {where}""",
+        (pool["name"], *ONLINE, pool["name"], *args))
 
 
 def reevaluate(conn, agent_id: str, agent: dict | None) -> list[dict]:
@@ -186,9 +191,10 @@ def reevaluate(conn, agent_id: str, agent: dict | None) -> list[dict]:
         online = member and agent["status"] in ONLINE
         before = remembered.get(name)
         if member and before != int(online):
-            conn.execute("INSERT INTO pool_members (pool, agent_id, online) VALUES (?, ?, ?) "
+            conn.execute(f"INSERT INTO pool_members (pool, agent_id, online, seq) "
+                         f"SELECT ?, id, ?, {_LAST_PICK} FROM agents WHERE id = ? "
                          "ON CONFLICT (pool, agent_id) DO UPDATE SET online = excluded.online",
-                         (name, agent_id, int(online)))
+                         (name, int(online), name, agent_id))
         elif not member and before is not None:
             conn.execute("DELETE FROM pool_members WHERE pool = ? AND agent_id = ?",
                          (name, agent_id))
