@@ -87,10 +87,11 @@ def delete_binding(conn, channel_id: str, binding_id: int, now: int) -> dict | N
 _LIVE = f"status IN ({placeholders(LIVE_STATUSES)})"
 
 
-def online_agents(conn, target: dict) -> int:
+def _reached(conn, target: dict) -> tuple[str, list]:
+    """The online agents a target reaches, as (SELECT ... of them, arguments)."""
     kind, name = target["type"], target["id"]
     if kind == "pool":
-        return pools.online_count(conn, name)       # 0 for a pool that does not exist
+        return pools.ONLINE_MEMBERS, [name, *pools.ONLINE]      # none for an unknown pool
     if kind in ("agent", "orchestrator", "policy"):
         if kind == "orchestrator":
             row = conn.execute("SELECT agent_id FROM orchestrators WHERE id = ?", (name,)).fetchone()
@@ -105,8 +106,18 @@ def online_agents(conn, target: dict) -> int:
         sql, args = f"EXISTS (SELECT 1 FROM json_each(agents.{column}) WHERE value = ?)", [name]
     else:
         sql, args = "1 = 1", []
-    return conn.execute(f"SELECT count(*) FROM agents WHERE {_LIVE} AND {sql}",
-                        (*LIVE_STATUSES, *args)).fetchone()[0]
+    return f"SELECT 1 FROM agents WHERE {_LIVE} AND {sql}", [*LIVE_STATUSES, *args]
+
+
+def online_agents(conn, target: dict) -> int:
+    sql, args = _reached(conn, target)
+    return conn.execute(f"SELECT count(*) FROM ({sql})", args).fetchone()[0]
+
+
+def healthy(conn, target: dict) -> bool:
+    """Whether the target reaches an online agent (stops at the first one)."""
+    sql, args = _reached(conn, target)
+    return bool(conn.execute(f"SELECT EXISTS ({sql})", args).fetchone()[0])
 
 
 def summary(conn, channel: dict) -> dict:
@@ -148,7 +159,7 @@ def _healthy_first(conn, exclusive: list[dict]):
     # Lazy: health is looked at only until the first healthy binding takes the event.
     unhealthy = []
     for binding in exclusive:
-        if online_agents(conn, binding["target"]) > 0:
+        if healthy(conn, binding["target"]):
             yield binding
         else:
             unhealthy.append(binding)

@@ -76,16 +76,14 @@ _JOIN = "pool_members pm JOIN agents a ON a.id = pm.agent_id"
 _MEMBERS = f"FROM {_JOIN} WHERE pm.pool = ?"
 _LIVE = f"a.status IN ({placeholders(ONLINE)})"
 _ONLINE = f"{_MEMBERS} AND {_LIVE}"
+# The online members of the pool named by the first argument (then ONLINE).
+ONLINE_MEMBERS = f"SELECT 1 {_ONLINE}"
 
 
 def online_members(conn, pool: dict) -> list[str]:
     rows = conn.execute(f"SELECT pm.agent_id {_ONLINE} ORDER BY pm.agent_id",
                         (pool["name"], *ONLINE))
     return [r[0] for r in rows]
-
-
-def online_count(conn, name: str) -> int:
-    return conn.execute(f"SELECT count(*) {_ONLINE}", (name, *ONLINE)).fetchone()[0]
 
 
 def members(conn, pool: dict) -> list[dict]:
