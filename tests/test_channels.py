@@ -264,3 +264,28 @@ def test_bad_channel_id_and_query(client):
         400, {"error": "channel must be 1-240 characters of A-Z a-z 0-9 . _ : @ + -"})
     r = client.get("/api/channels/c/messages?limit=0")
     assert (r.status_code, r.get_json()) == (400, {"error": "limit must be an integer between 1 and 500"})
+
+
+def test_concurrent_retries_of_one_event_route_it_once(live):
+    import threading
+    assert live.request("POST", "/api/agents", {"id": "a"})[0] == 201
+    assert live.request("POST", "/api/channels/c/bindings",
+                        {"target": {"type": "agent", "id": "a"}})[0] == 201
+    results, start = [], threading.Barrier(10)
+
+    def go():
+        start.wait()
+        results.append(live.request("POST", "/api/channels/c/events",
+                                    {"body": "once", "idempotencyKey": "k"}))
+    threads = [threading.Thread(target=go) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(status for status, _ in results) == [200] * 9 + [201]
+    assert len({json_ids(body) for _, body in results}) == 1
+    assert [m["body"] for m in live.request("GET", "/api/messages?for=a")[1]] == ["once"]
+
+
+def json_ids(result):
+    return tuple(m["id"] for m in result["messages"])

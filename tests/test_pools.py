@@ -231,3 +231,26 @@ def test_least_recent_keeps_a_rejoining_members_place(client):
     put_pool(client, "lr", "least-recent", tags=["lr"])       # putting it again keeps the turn too
     assert [send(client, "boss", "pool:lr")["resolvedToAgent"] for _ in range(4)] == [
         "a", "b", "c", "a"]
+
+
+def test_concurrent_round_robin_sends_share_evenly(live):
+    import threading
+    for i in range(4):
+        assert live.request("POST", "/api/agents", {"id": f"c{i}", "tags": ["c"]})[0] == 201
+    assert live.request("PUT", "/api/pools/c", {"selector": {"tags": ["c"]}})[0] == 201
+    picks, start = [], threading.Barrier(8)
+
+    def go():
+        start.wait()
+        for _ in range(5):
+            status, message = live.request("POST", "/api/messages",
+                                           {"from": "boss", "to": "pool:c", "body": "x"})
+            assert status == 201
+            picks.append((message["id"], message["resolvedToAgent"]))
+    threads = [threading.Thread(target=go) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    # Picks are made in commit order, which is id order: a strict rotation.
+    assert [agent for _, agent in sorted(picks)] == ["c0", "c1", "c2", "c3"] * 10
