@@ -3,7 +3,8 @@ from . import messages, policies, pools
 
 
 def on_agent_online(conn, agent: dict, now: int) -> dict:
-    """Resolve what was queued for this agent's spawn policy and pools.
+    """Re-evaluate the agent's pool memberships (poolChanges), and resolve what
+    was queued for its spawn policy and, when it is online, its pools.
 
     A registration whose meta names the policy and the spawn request that the
     policy's state is waiting for makes that state `running` with this agent,
