@@ -99,6 +99,7 @@ CREATE TABLE pool_picks (
     pool       TEXT NOT NULL REFERENCES pools (name) ON DELETE CASCADE,
     agent_id   TEXT NOT NULL,
     picked_at  INTEGER NOT NULL,
+    seq        INTEGER NOT NULL DEFAULT 0,   -- least-recent: the order of picks within a pool
     PRIMARY KEY (pool, agent_id)
 );
 
@@ -237,3 +238,63 @@ CREATE TABLE integrations (
     last_event_at  INTEGER,
     created_at     INTEGER NOT NULL
 );
+
+
+-- Pools remember whom they matched (pool.binding.changed tells a change) and,
+-- for least-recent, each member's last pick (0: never): a pick walks
+-- pool_members_turn to the first online member instead of sorting them all.
+CREATE TABLE pool_members (
+    pool      TEXT NOT NULL REFERENCES pools (name) ON DELETE CASCADE,
+    agent_id  TEXT NOT NULL,
+    online    INTEGER NOT NULL,
+    seq       INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (pool, agent_id)
+);
+CREATE INDEX pool_members_agent ON pool_members (agent_id);
+CREATE INDEX pool_members_turn ON pool_members (pool, seq, agent_id);
+CREATE INDEX pool_picks_seq ON pool_picks (pool, seq);
+
+-- Channels (API.md §5): an outside conversation and its bindings to agents.
+CREATE TABLE channels (
+    id          TEXT PRIMARY KEY,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+);
+CREATE TABLE channel_bindings (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,   -- also the creation order
+    channel      TEXT NOT NULL REFERENCES channels (id) ON DELETE CASCADE,
+    target_type  TEXT NOT NULL,
+    target_id    TEXT NOT NULL,
+    mode         TEXT NOT NULL DEFAULT 'exclusive',
+    direction    TEXT NOT NULL DEFAULT 'both',
+    priority     INTEGER NOT NULL DEFAULT 100,
+    created_at   INTEGER NOT NULL
+);
+CREATE INDEX channel_bindings_channel ON channel_bindings (channel, priority, id);
+-- An inbound event's idempotencyKey and what it was routed to, answered again on a repeat.
+CREATE TABLE channel_events (
+    channel          TEXT NOT NULL,
+    idempotency_key  TEXT NOT NULL,
+    message_ids      TEXT NOT NULL,
+    routes           TEXT NOT NULL,
+    created_at       INTEGER NOT NULL,
+    PRIMARY KEY (channel, idempotency_key)
+);
+
+-- Pairs (API.md §7): exclusive one-to-one sessions.
+CREATE TABLE pairs (
+    id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+    from_agent         TEXT NOT NULL,
+    to_agent           TEXT NOT NULL,
+    topic              TEXT,
+    status             TEXT NOT NULL DEFAULT 'pending',
+    invite_message_id  INTEGER,
+    ended_by           TEXT,
+    created_at         INTEGER NOT NULL,
+    updated_at         INTEGER NOT NULL,
+    expires_at         INTEGER NOT NULL
+);
+-- The exclusivity check of an invite reads these: an agent's open pairs either way.
+CREATE INDEX pairs_open_from ON pairs (from_agent) WHERE status IN ('pending', 'active');
+CREATE INDEX pairs_open_to ON pairs (to_agent) WHERE status IN ('pending', 'active');
+CREATE INDEX pairs_pending ON pairs (expires_at) WHERE status = 'pending';

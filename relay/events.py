@@ -62,7 +62,7 @@ def delivery_events(result: dict) -> list[Event]:
                                 {"agents": [agent_id]}))
             events += [message_event("message.new", m, m["from"]) for m in delivered]
     events += [message_event("message.new", m, m["from"]) for m in result["poolMessages"]]
-    return events
+    return events + pool_events(result["poolChanges"])
 
 
 def task_scope(task: dict) -> dict:
@@ -83,3 +83,30 @@ def task_history_event(task: dict, entry: dict) -> Event:
 
 def task_deleted(task: dict) -> Event:
     return Event("task.deleted", str(task["id"]), {"taskId": task["id"]}, task_scope(task))
+
+
+
+def pool_events(changes: list[dict]) -> list[Event]:
+    """pool.binding.changed for each pool an agent joined, left, or went on/offline in."""
+    return [Event("pool.binding.changed", c["pool"], c, {"agents": [c["agentId"]]})
+            for c in changes]
+
+
+def channel_activity(channel_id: str, action: str, detail: dict, at: int) -> Event:
+    """channel.activity: {channel, action, at, ...}; action is binding.added,
+    bindings.replaced, binding.removed or event.routed."""
+    return Event("channel.activity", channel_id,
+                 {"channel": channel_id, "action": action, "at": at, **detail})
+
+
+def channel_routed(channel_id: str, result: dict, at: int) -> list[Event]:
+    """An inbound event's messages (queued ones as message.queued), then channel.activity."""
+    sent = [message_event("message.queued" if m["deliveryStatus"] == "queued" else "message.new",
+                          m, m["from"]) for m in result["messages"]]
+    return sent + [channel_activity(channel_id, "event.routed",
+                                    {"messageIds": [m["id"] for m in result["messages"]],
+                                     "routes": result["routes"]}, at)]
+
+
+def pair_updated(pair: dict) -> Event:
+    return Event("pair.updated", str(pair["id"]), pair, {"agents": [pair["from"], pair["to"]]})

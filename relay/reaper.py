@@ -6,8 +6,10 @@ it); a step that fails is logged and the others still run.
 import logging
 import threading
 
-from .events import activity_event, agent_event, agent_removed, message_event, task_event
-from .store import activity, agents, deliveries, events as event_log, messages, tasks
+from .events import (activity_event, agent_event, agent_removed, delivery_events, message_event,
+                     pair_updated, task_event)
+from .store import (activity, agents, deliveries, delivery, events as event_log, messages, pairs,
+                    tasks)
 
 log = logging.getLogger("relay.reaper")
 
@@ -49,6 +51,7 @@ class Reaper:
                        for m in messages.release_claims_of(conn, agent_id)]
             events += [task_event("task.updated", t)
                        for t, _ in tasks.release_claims_of(conn, agent_id, now)]
+            events += delivery_events(delivery.on_agent_status(conn, agent_id, None))
             events.append(agent_removed(agent_id))
         return {"prunedAgentIds": pruned}, events
 
@@ -72,18 +75,23 @@ class Reaper:
         older_than = now - int(self.relay.settings.event_retention_seconds * 1000)
         return {"trimmedDeliveries": deliveries.trim(conn, older_than)}, []
 
+    def expire_pairs(self, conn, now):
+        expired = pairs.expire(conn, now)
+        return {"expiredPairIds": [p["id"] for p in expired]}, [pair_updated(p) for p in expired]
+
     def _presence(self, conn, changed, now):
         events = []
         for agent in changed:
             entry, _ = activity.add(conn, {"kind": "state", "agentId": agent["id"],
                                            "title": f"{agent['id']} is {agent['status']}"}, now)
-            events += [agent_event("agent.status", agent), activity_event(entry)]
+            events += [*delivery_events(delivery.on_agent_status(conn, agent["id"], agent)),
+                       agent_event("agent.status", agent), activity_event(entry)]
         return events
 
     def steps(self):
         return [self.release_claims, self.expire_queued, self.mark_stale, self.mark_offline,
                 self.prune, self.trim_events, self.release_task_claims,
-                self.release_orphaned_tasks, self.trim_deliveries]
+                self.release_orphaned_tasks, self.trim_deliveries, self.expire_pairs]
 
     # --- running ---------------------------------------------------------------
 

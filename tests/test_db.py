@@ -1,5 +1,6 @@
 """db.py: pragmas, transactions, and the schema version."""
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +73,33 @@ def test_pool_reuses_connections(db_path):
     first = pool.acquire()
     pool.release(first)
     assert pool.acquire() is first
+
+
+def shape(path):
+    """Every table's columns and every index's columns: what a migration must reproduce."""
+    conn = db.connect(path)
+    names = [r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type IN ('table', 'index') AND name NOT LIKE "
+        "'sqlite_%' ORDER BY name")]
+    return {n: [tuple(r) for r in conn.execute(f"PRAGMA table_xinfo({n})")]
+            or [tuple(r) for r in conn.execute(f"PRAGMA index_xinfo({n})")] for n in names}
+
+
+def test_version_1_database_migrates_to_the_fresh_schema(tmp_path):
+    """A database made by the first release (tests/data/schema_v1.sql) is brought
+    by every migration in turn to the shape of a new one, its rows kept."""
+    fresh, old = str(tmp_path / "fresh.db"), str(tmp_path / "old.db")
+    db.init(fresh)
+    conn = db.connect(old)
+    for statement in db._statements((Path(__file__).parent / "data" / "schema_v1.sql").read_text()):
+        conn.execute(statement)
+    conn.execute("INSERT INTO pools (name, created_at, updated_at) VALUES ('kept', 1, 1)")
+    conn.execute("INSERT INTO tasks (title, created_at, updated_at) VALUES ('kept', 1, 1)")
+    conn.execute("PRAGMA user_version = 1")
+    conn.close()
+    assert db.init(old) == db.SCHEMA_VERSION
+    assert shape(old) == shape(fresh)
+    conn = db.connect(old)
+    assert conn.execute("SELECT name FROM pools").fetchall()[0][0] == "kept"
+    assert [tuple(r) for r in conn.execute("SELECT title, integration FROM tasks")] == [
+        ("kept", None)]

@@ -10,6 +10,8 @@ import urllib.request
 
 import pytest
 
+from relay import db
+
 
 def free_port() -> int:
     with socket.socket() as s:

@@ -8,7 +8,7 @@ from .conftest import register
 
 @pytest.mark.parametrize("query,status,error", [
     ("types=" + "x" * 121, 400,
-     "types must be comma separated event type prefixes of at most 120 characters each"),
+     "types must be comma separated event type prefixes of at most 120 characters each (empty: all)"),
     ("agentId=a%20b", 404, "agent a b not found"),
     ("agentId=ghost", 404, "agent ghost not found"),
     ("since=-1", 400, "since must be an integer between 0 and 9223372036854775807"),
@@ -23,7 +23,7 @@ def test_recent_events_bad_query(client, query, status, error):
     ("since=abc", "Last-Event-ID or since must be a non-negative integer id"),
     ("since=1.5", "Last-Event-ID or since must be a non-negative integer id"),
     ("types=" + "y" * 121, "types must be comma separated event type prefixes of at most 120 "
-     "characters each"),
+     "characters each (empty: all)"),
 ])
 def test_sse_bad_query_is_400_before_streaming(client, relay_, query, error):
     r = client.get("/api/events?" + query)

@@ -45,6 +45,6 @@ def answer(body, status: int = 200):
 
 def blueprints():
     from . import activity, agents, messages, streams, system, websocket
-    from . import integrations, tasks
+    from . import channels, integrations, pairs, pools, tasks
     return [system.bp, agents.bp, activity.bp, messages.bp, streams.bp, websocket.bp,
-            tasks.bp, integrations.bp]
+            tasks.bp, integrations.bp, pools.bp, channels.bp, pairs.bp]

@@ -38,6 +38,13 @@ def acting_agent(c, agent_id: str, session: Session) -> dict:
     return agent
 
 
+def back_online(c, agent: dict, t: int) -> list:
+    """The agent changed or came back: what waited for it (its policy's and
+    pools' queues) goes out, its pools re-evaluate it, and agent.status."""
+    return [*delivery_events(delivery.on_agent_online(c, agent, t)),
+            agent_event("agent.status", agent)]
+
+
 def profile(body: Profile) -> dict:
     """The fields register and PATCH share, those given and not null."""
     return body.model_dump(include=set(Profile.model_fields) - set(Session.model_fields),
@@ -90,8 +97,7 @@ def patch_agent(agent_id, body: Profile):
     def change(c):
         acting_agent(c, agent_id, body)
         agent = agents.patch(c, agent_id, changes, t)
-        delivered = delivery.on_agent_online(c, agent, t)
-        return agent, [*delivery_events(delivered), agent_event("agent.status", agent)]
+        return agent, back_online(c, agent, t)
     return answer(commit(change))
 
 
@@ -105,8 +111,7 @@ def beat(agent_id: str, body: Heartbeat) -> dict:
         # A heartbeat that changes nothing but lastSeen is not news worth an event.
         if not changed:
             return agent, []
-        delivered = delivery.on_agent_online(c, agent, t)
-        return agent, [*delivery_events(delivered), agent_event("agent.status", agent)]
+        return agent, back_online(c, agent, t)
     return commit(change)
 
 
@@ -130,5 +135,6 @@ def delete_agent(agent_id):
         freed = tasks.release_claims_of(c, agent_id, t)
         return {"ok": True}, [*[message_event("message.claim_released", m) for m in released],
                               *[task_event("task.updated", task) for task, _ in freed],
+                              *delivery_events(delivery.on_agent_status(c, agent_id, None)),
                               agent_removed(agent_id)]
     return answer(commit(change))

@@ -6,14 +6,14 @@ from flask import Blueprint
 from ..broadcaster import CLOSED, RESET, Filter
 from ..contract import route
 from ..errors import ApiError, not_found
-from ..events import agent_event, message_deleted, message_event
+from ..events import message_deleted, message_event
 from ..schemas.agents import AgentAct
 from ..schemas.common import Ok
 from ..schemas.messages import (Cursor, Inbox, Message, MessageIn, MessageStatus, QueuedFor,
                                 ReadMany, ReadResult)
 from ..store import agents, messages
 from . import answer, commit, conn, now, relay
-from .agents import STALE, acting_agent, known_agent
+from .agents import STALE, acting_agent, back_online, known_agent
 
 bp = Blueprint("messages", __name__, url_prefix="/api/messages")
 
@@ -34,11 +34,10 @@ def send(body: MessageIn) -> tuple[dict, bool]:
         message, created = messages.send(c, fields, t)
         if not created:
             return (message, False), []
-        agent, came_back = agents.touch(c, fields["from"], t) if touch else (None, False)
         queued = message["deliveryStatus"] == "queued"
         return (message, True), [
             message_event("message.queued" if queued else "message.new", message, message["from"]),
-            agent_event("agent.status", agent) if came_back else None]
+            *(presence(c, fields["from"], t) if touch else [])]
     message, created = commit(change)
     if created and touch:
         cache.presence_written(fields["from"], t)
@@ -55,14 +54,19 @@ def post_message(body: MessageIn):
     return answer(message, 201 if created else 200)
 
 
+def presence(c, agent_id: str, t: int) -> list:
+    """A call as the agent counts as presence; one that brings it back online says so."""
+    agent, came_back = agents.touch(c, agent_id, t)
+    return back_online(c, agent, t) if came_back else []
+
+
 def note_presence(agent: dict) -> None:
     t, cache = now(), relay().agent_cache
     if not cache.presence_due(agent, t):
         return
 
     def change(c):
-        touched, changed = agents.touch(c, agent["id"], t)
-        return None, [agent_event("agent.status", touched) if changed else None]
+        return None, presence(c, agent["id"], t)
     commit(change)
     cache.presence_written(agent["id"], t)
 
@@ -167,8 +171,7 @@ def claim(message_id, body: AgentAct):
     def change(c):
         acting_agent(c, agent_id, body)
         message = messages.claim(c, message_id, agent_id, ttl, t)
-        agents.touch(c, agent_id, t)
-        return message, [message_event("message.claimed", message)]
+        return message, [message_event("message.claimed", message), *presence(c, agent_id, t)]
     return answer(commit(change))
 
 
@@ -195,8 +198,8 @@ def mark_read(body, ids: list[int]) -> list[dict]:
         if missing:
             raise not_found(f"message {min(missing)} not found")
         changed = messages.mark_read(c, ids, agent_id)
-        agents.touch(c, agent_id, t)
-        return changed, [message_event("message.read", m) for m in changed]
+        return changed, [*[message_event("message.read", m) for m in changed],
+                         *presence(c, agent_id, t)]
     return commit(change)
 
 

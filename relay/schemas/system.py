@@ -19,8 +19,8 @@ class BroadcastIn(Body):
 class StreamFilter(Query):
     agentId: QText(ID_MAX) | None = Field(None, description=(
         f"an agent id (at most {ID_MAX} characters): only what concerns that agent"))
-    types: QText(4000) | None = Field(None, pattern=TYPES_PATTERN, description=(
-        "comma separated event type prefixes of at most 120 characters each"))
+    types: Text(4000) | None = Field(None, pattern=TYPES_PATTERN, description=(
+        "comma separated event type prefixes of at most 120 characters each (empty: all)"))
     since: QText(20) | None = Field(None, description=(
         "an event id to resume after (or the Last-Event-ID header)"))
 
@@ -92,3 +92,4 @@ class ReapResult(Answer):
     releasedTaskIds: list[int]
     releasedOrphanedTaskIds: list[int]
     trimmedDeliveries: int
+    expiredPairIds: list[int]

@@ -3,13 +3,15 @@ from . import messages, policies, pools
 
 
 def on_agent_online(conn, agent: dict, now: int) -> dict:
-    """Resolve what was queued for this agent's spawn policy and pools.
+    """Re-evaluate the agent's pool memberships (poolChanges), and resolve what
+    was queued for its spawn policy and, when it is online, its pools.
 
     A registration whose meta names the policy and the spawn request that the
     policy's state is waiting for makes that state `running` with this agent,
     and the policy's queue drains to it in send order (the reference's postAgent).
     """
-    result = {"policyName": None, "policyState": None, "policyMessages": [], "poolMessages": []}
+    result = {"policyName": None, "policyState": None, "policyMessages": [], "poolMessages": [],
+              "poolChanges": pools.reevaluate(conn, agent["id"], agent)}
     meta = agent.get("meta") or {}
     policy_name, request_id = meta.get("policyName"), meta.get("spawnRequestId")
     if isinstance(policy_name, str) and isinstance(request_id, str):
@@ -22,3 +24,9 @@ def on_agent_online(conn, agent: dict, now: int) -> dict:
     if agent["status"] in pools.ONLINE:
         result["poolMessages"] = messages.resolve_pool_queues(conn, agent, now)
     return result
+
+
+def on_agent_status(conn, agent_id: str, agent: dict | None) -> dict:
+    """An agent went stale or offline (or, with None, was removed): only its pools change."""
+    return {"policyName": None, "policyMessages": [], "poolMessages": [],
+            "poolChanges": pools.reevaluate(conn, agent_id, agent)}
