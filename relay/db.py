@@ -12,12 +12,26 @@ from contextlib import contextmanager
 from pathlib import Path
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema.sql"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # version -> SQL that brings a database from version-1 to version. A new
 # schema change adds a row here *and* edits schema.sql, so new and old
 # databases end up the same.
-MIGRATIONS: dict[int, str] = {}
+MIGRATIONS: dict[int, str] = {
+    # 2: the command bus, and the 24 h start window of a managed agent.
+    2: """
+ALTER TABLE managed_agents ADD COLUMN recent_starts TEXT NOT NULL DEFAULT '[]';
+CREATE TABLE commands (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, type TEXT NOT NULL,
+    source TEXT NOT NULL, target TEXT NOT NULL, correlation_id TEXT,
+    params TEXT NOT NULL DEFAULT '{}', status TEXT NOT NULL DEFAULT 'pending', result TEXT,
+    error TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL);
+CREATE INDEX commands_target ON commands (target, status, seq);
+CREATE INDEX commands_pending ON commands (expires_at) WHERE status = 'pending';
+CREATE INDEX commands_correlation ON commands (correlation_id) WHERE correlation_id IS NOT NULL;
+""",
+}
 
 
 class SchemaError(RuntimeError):

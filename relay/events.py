@@ -63,3 +63,7 @@ def delivery_events(result: dict) -> list[Event]:
             events += [message_event("message.new", m, m["from"]) for m in delivered]
     events += [message_event("message.new", m, m["from"]) for m in result["poolMessages"]]
     return events
+
+
+def command_event(type_: str, command: dict) -> Event:
+    return Event(type_, command["id"], command, {"agents": [command["target"]]})

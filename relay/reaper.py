@@ -6,8 +6,8 @@ it); a step that fails is logged and the others still run.
 import logging
 import threading
 
-from .events import activity_event, agent_event, agent_removed, message_event
-from .store import activity, agents, events as event_log, messages
+from .events import activity_event, agent_event, agent_removed, command_event, message_event
+from .store import activity, agents, commands, events as event_log, messages
 
 log = logging.getLogger("relay.reaper")
 
@@ -55,6 +55,11 @@ class Reaper:
         older_than = now - int(settings.event_retention_seconds * 1000)
         return {"trimmedEvents": event_log.trim(conn, settings.event_retention, older_than)}, []
 
+    def expire_commands(self, conn, now):
+        expired = commands.expire(conn, now)
+        return ({"expiredCommandIds": [c["id"] for c in expired]},
+                [command_event("command.updated", c) for c in expired])
+
     def _presence(self, conn, changed, now):
         events = []
         for agent in changed:
@@ -65,7 +70,7 @@ class Reaper:
 
     def steps(self):
         return [self.release_claims, self.expire_queued, self.mark_stale, self.mark_offline,
-                self.prune, self.trim_events]
+                self.prune, self.trim_events, self.expire_commands]
 
     # --- running ---------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """API.md §13: every setting from the environment, flags override."""
 import pytest
 
-from relay import cli
+from relay import cli, db
 from relay.config import ConfigError, Settings, parse
 
 
@@ -57,7 +57,7 @@ def test_flags_override_environment(monkeypatch, tmp_path, capsys):
     path = tmp_path / "flag.db"
     assert cli.main(["init-db", "--db", str(path)]) == 0
     assert path.exists()
-    assert "schema version 1" in capsys.readouterr().out
+    assert f"schema version {db.SCHEMA_VERSION}" in capsys.readouterr().out
 
 
 def test_serve_flags_exist_for_every_setting():

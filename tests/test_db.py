@@ -72,3 +72,21 @@ def test_pool_reuses_connections(db_path):
     first = pool.acquire()
     pool.release(first)
     assert pool.acquire() is first
+
+
+def test_version_1_database_is_brought_forward(db_path):
+    db.init(db_path)
+    fresh = db.connect(db_path)
+    tables = lambda c: {r[0]: r[1] for r in c.execute("SELECT name, sql FROM sqlite_master "
+                                                      "WHERE name LIKE 'command%'")}
+    columns = lambda c: [r[1] for r in c.execute("PRAGMA table_info(managed_agents)")]
+    expected_columns = columns(fresh)
+    fresh.executescript("DROP TABLE commands; ALTER TABLE managed_agents DROP COLUMN recent_starts;"
+                        "PRAGMA user_version = 1;")
+    assert "commands" not in tables(fresh)
+    assert db.init(db_path) == db.SCHEMA_VERSION
+    assert columns(fresh) == expected_columns
+    assert set(tables(fresh)) == {"commands", "commands_target", "commands_pending",
+                                  "commands_correlation"}
+    fresh.execute("INSERT INTO commands (id, type, source, target, created_at, updated_at, "
+                  "expires_at) VALUES ('cmd_1', 'x.a', 's', 't', 0, 0, 1)")

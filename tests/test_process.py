@@ -10,6 +10,8 @@ import urllib.request
 
 import pytest
 
+from relay import db
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -68,7 +70,7 @@ def test_init_db_creates_and_exits(tmp_path):
                          env={**os.environ, "RELAY_DB": str(path)}, timeout=30)
     assert out.returncode == 0
     assert path.exists()
-    assert "schema version 1" in out.stdout
+    assert f"schema version {db.SCHEMA_VERSION}" in out.stdout
 
 
 def test_loopback_rule():

@@ -45,4 +45,6 @@ def answer(body, status: int = 200):
 
 def blueprints():
     from . import activity, agents, messages, streams, system, websocket
-    return [system.bp, agents.bp, activity.bp, messages.bp, streams.bp, websocket.bp]
+    from . import commands
+    return [system.bp, agents.bp, activity.bp, messages.bp, streams.bp, websocket.bp,
+            commands.bp]

@@ -86,3 +86,4 @@ class ReapResult(Answer):
     offlineAgentIds: list[str]
     prunedAgentIds: list[str]
     trimmedEvents: int
+    expiredCommandIds: list[str]
