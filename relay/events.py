@@ -67,3 +67,9 @@ def delivery_events(result: dict) -> list[Event]:
 
 def command_event(type_: str, command: dict) -> Event:
     return Event(type_, command["id"], command, {"agents": [command["target"]]})
+
+
+def config_changed(entry: dict, action: str) -> Event:
+    return Event("config.changed", f"{entry['namespace']}:{entry['key']}",
+                 {"namespace": entry["namespace"], "key": entry["key"],
+                  "version": entry["version"], "action": action})
