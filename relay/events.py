@@ -73,3 +73,13 @@ def config_changed(entry: dict, action: str) -> Event:
     return Event("config.changed", f"{entry['namespace']}:{entry['key']}",
                  {"namespace": entry["namespace"], "key": entry["key"],
                   "version": entry["version"], "action": action})
+
+
+def orchestrator_event(orchestrator: dict) -> Event:
+    return Event("orchestrator.status", orchestrator["id"], orchestrator,
+                 {"agents": [orchestrator["agentId"]]})
+
+
+def orchestrator_removed(orchestrator: dict) -> Event:
+    return Event("orchestrator.removed", orchestrator["id"], {"orchestratorId": orchestrator["id"]},
+                 {"agents": [orchestrator["agentId"]]})

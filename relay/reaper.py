@@ -6,8 +6,9 @@ it); a step that fails is logged and the others still run.
 import logging
 import threading
 
-from .events import activity_event, agent_event, agent_removed, command_event, message_event
-from .store import activity, agents, commands, events as event_log, messages
+from .events import (activity_event, agent_event, agent_removed, command_event, message_event,
+                     orchestrator_event)
+from .store import activity, agents, commands, events as event_log, messages, orchestrators
 
 log = logging.getLogger("relay.reaper")
 
@@ -60,6 +61,16 @@ class Reaper:
         return ({"expiredCommandIds": [c["id"] for c in expired]},
                 [command_event("command.updated", c) for c in expired])
 
+    def mark_orchestrators_stale(self, conn, now):
+        changed = orchestrators.mark_stale(conn, now, int(self.relay.settings.stale_after * 1000))
+        return ({"staleOrchestratorIds": [o["id"] for o in changed]},
+                [orchestrator_event(o) for o in changed])
+
+    def mark_orchestrators_offline(self, conn, now):
+        changed = orchestrators.mark_offline(conn, now, int(self.relay.settings.offline_after * 1000))
+        return ({"offlineOrchestratorIds": [o["id"] for o in changed]},
+                [orchestrator_event(o) for o in changed])
+
     def _presence(self, conn, changed, now):
         events = []
         for agent in changed:
@@ -70,7 +81,8 @@ class Reaper:
 
     def steps(self):
         return [self.release_claims, self.expire_queued, self.mark_stale, self.mark_offline,
-                self.prune, self.trim_events, self.expire_commands]
+                self.prune, self.trim_events, self.expire_commands,
+                self.mark_orchestrators_stale, self.mark_orchestrators_offline]
 
     # --- running ---------------------------------------------------------------
 

@@ -88,7 +88,8 @@ def test_reap_sets_last_reap_at(client, clock):
 def test_reap_report_lists_every_step(client):
     assert set(reap(client)) == {"releasedMessageIds", "expiredQueuedMessageIds", "staleAgentIds",
                                  "offlineAgentIds", "prunedAgentIds", "trimmedEvents",
-                                 "expiredCommandIds"}
+                                 "expiredCommandIds", "staleOrchestratorIds",
+                                 "offlineOrchestratorIds"}
 
 
 def test_failing_step_does_not_stop_the_others(client, relay_, clock, caplog, monkeypatch):

@@ -87,3 +87,5 @@ class ReapResult(Answer):
     prunedAgentIds: list[str]
     trimmedEvents: int
     expiredCommandIds: list[str]
+    staleOrchestratorIds: list[str]
+    offlineOrchestratorIds: list[str]
