@@ -61,6 +61,7 @@ def delivery_events(result: dict) -> list[Event]:
                                  "count": len(delivered)},
                                 {"agents": [agent_id]}))
             events += [message_event("message.new", m, m["from"]) for m in delivered]
+        events.append(activity_event(result["policyActivity"]))
     events += [message_event("message.new", m, m["from"]) for m in result["poolMessages"]]
     return events
 

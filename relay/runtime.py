@@ -7,6 +7,7 @@ from .config import Settings
 from .agent_cache import AgentCache
 from .broadcaster import Broadcaster
 from .committer import Committer
+from .lifecycle import Lifecycle
 from .reaper import Reaper
 from .slots import Slots
 
@@ -23,12 +24,14 @@ class Relay:
                                    [self.agent_cache.committed, self.broadcaster.submit])
         self.slots = Slots(settings.stream_limit)
         self.reaper = Reaper(self, settings.reap_interval)
+        self.lifecycle = Lifecycle(self, settings.lifecycle_tick)
         self.closing = threading.Event()      # set at shutdown: streams end
 
     def start(self) -> None:
         self.closing.clear()
         self.broadcaster.start()
         self.reaper.start()
+        self.lifecycle.start()
 
     def close_streams(self) -> None:
         """Ends every open stream; publishing after this records but fans out nothing."""
@@ -37,6 +40,7 @@ class Relay:
 
     def stop(self) -> None:
         self.reaper.stop()
+        self.lifecycle.stop()
         self.broadcaster.stop()
         self.committer.close()
         self.pool.close()

@@ -1,5 +1,4 @@
 """API.md §9: the command bus: create, poll, the status machine, expiry."""
-import json
 import re
 import threading
 

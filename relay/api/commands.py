@@ -2,6 +2,7 @@
 from flask import Blueprint, request
 
 from ..contract import route
+from .. import orchestration
 from ..errors import ApiError, conflict, not_found
 from ..events import activity_event, command_event
 from ..schemas.commands import Command, CommandFilter, CommandIn, CommandPatch
@@ -26,23 +27,13 @@ def limit_patch():
             raise ApiError(413, f"request body is larger than {PATCH_MAX} bytes")
 
 
-def create_command(c, fields: dict, t: int) -> tuple[dict, list]:
-    """Queue a command inside a change: (command, events). Shared by every route
-    that turns a request into a command (spawn, actions, policies)."""
-    command = commands.create(c, fields, t)
-    entry, _ = activity.add(c, {"kind": "command", "title": f"{command['type']} for "
-                                f"{command['target']}", "agentId": command["target"],
-                                "meta": {"commandId": command["id"]}}, t)
-    return command, [command_event("command.created", command), activity_event(entry)]
-
-
 @route(bp, "POST", "", "Queue a command for an orchestrator (status pending, expiresAt = now + "
        "ttlSeconds). type is agent.spawn, agent.restart, agent.shutdown, prompt.inject or x.<name>.",
        body=CommandIn, answers={201: Command})
 def create(body: CommandIn):
     fields = body.model_dump()
     t = now()
-    return answer(commit(lambda c: create_command(c, fields, t)), 201)
+    return answer(commit(lambda c: orchestration.create_command(c, fields, t)), 201)
 
 
 @route(bp, "GET", "", "List commands, oldest first (what an orchestrator polls: "
@@ -61,13 +52,11 @@ def get_command(command_id):
     return answer(command)
 
 
-def on_result(c, command: dict, t: int) -> list:
-    """What a command's new status does beyond itself (policies hook in here)."""
-    return []
-
-
 @route(bp, "PATCH", "/<command_id>", "Move a command through pending -> accepted -> running -> "
-       "succeeded | failed; pending/accepted -> cancelled. Skipping ahead is allowed (pending -> "
+       "succeeded | failed; pending/accepted -> cancelled. A command whose params name a spawn "
+       "policy (policyName, spawnRequestId of its current request) moves that policy's state: a "
+       "failed agent.spawn/agent.restart is a failure (backoff), a succeeded agent.shutdown "
+       "makes it stopped. Skipping ahead is allowed (pending -> "
        "running, accepted -> succeeded), going back or repeating a state is not: 409 naming both "
        "states; of concurrent PATCHes exactly one moves the command out of each state. result "
        "replaces the stored result when given. A body over 64 KiB is 413.", body=CommandPatch,
@@ -92,7 +81,7 @@ def patch_command(command_id, body: CommandPatch):
                                         "body": moved["error"],
                                         "meta": {"commandId": moved["id"]}}, t)
             events.append(activity_event(entry))
-        return moved, events + on_result(c, moved, t)
+        return moved, events + orchestration.on_command(c, moved, t)
     return answer(commit(change))
 
 

@@ -3,16 +3,16 @@ and spawn and actions, which become commands for the orchestrator to poll."""
 from flask import Blueprint
 
 from ..contract import route
-from ..errors import ApiError, bad_request, not_found
+from ..errors import ApiError, not_found
 from ..events import (activity_event, agent_event, agent_removed, orchestrator_event,
                       orchestrator_removed)
+from ..orchestration import create_command, spawn_params
 from ..schemas.commands import Queued
 from ..schemas.common import Ok
 from ..schemas.orchestrators import (ActionIn, AgentActionIn, Orchestrator, OrchestratorIn,
                                      Roster, SpawnIn)
 from ..store import activity, agents, orchestrators
 from . import answer, commit, conn, now
-from .commands import create_command
 
 bp = Blueprint("orchestrators", __name__, url_prefix="/api")
 
@@ -104,35 +104,6 @@ def delete_orchestrator(orchestrator_id):
         gone = agent is not None and agent["kind"] == "orchestrator" and agents.delete(c, agent["id"])
         return {"ok": True}, [orchestrator_removed(orch), agent_removed(agent["id"]) if gone else None]
     return answer(commit(change))
-
-
-def checked_cwd(orch: dict, cwd: str | None) -> str | None:
-    """The cwd a spawn runs in: resolved inside the orchestrator's baseDir (400 otherwise);
-    relative paths are relative to baseDir; no cwd means baseDir."""
-    base = orch["baseDir"]
-    if not cwd or not base:
-        return cwd or base
-    resolved = orchestrators.within_base(cwd, base)
-    if resolved is None:
-        raise bad_request(f"cwd must be inside the orchestrator's baseDir {base} (compared "
-                          "after resolving symlinks and ..)")
-    return resolved
-
-
-def spawn_params(orch: dict, spec: dict, requested_by: str, t: int) -> dict:
-    """An agent.spawn command's params (the reference's names), checked against the
-    orchestrator: its providers, and cwd inside its baseDir."""
-    if spec["provider"] not in orch["providers"]:
-        offered = ", ".join(orch["providers"]) or "none"
-        raise bad_request(f"provider must be one the orchestrator offers ({offered})")
-    mode = spec.get("approvalMode") or spec.get("permissionMode") or "guarded"
-    return {"action": "spawn", "provider": spec["provider"],
-            "cwd": checked_cwd(orch, spec.get("cwd")), "label": spec.get("label"),
-            "tags": spec.get("tags") or [], "capabilities": spec.get("capabilities") or [],
-            "approvalMode": mode, "permissionMode": mode,
-            "providerArgs": spec.get("providerArgs") or [], "prompt": spec.get("prompt"),
-            "policyName": spec.get("policyName"), "spawnRequestId": spec.get("spawnRequestId"),
-            "orchestratorId": orch["id"], "requestedBy": requested_by, "requestedAt": t}
 
 
 @route(bp, "POST", "/orchestrators/<orchestrator_id>/spawn", "Queue an agent.spawn command for "

@@ -4,7 +4,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from ..contract import Answer, Body, Query
-from .common import LIST_MAX, PATH_MAX, Int, QInt, Text
+from .common import Int, QInt, Text
 from .policies import Args
 
 ENV_MAX = 100

@@ -4,7 +4,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, create_model, model_validator
 
 from ..contract import Answer, Body
-from .common import ID_MAX, LIST_MAX, PATH_MAX, PROMPT_MAX, Id, Int, JsonObject, Name, Names, Text
+from .common import LIST_MAX, PATH_MAX, PROMPT_MAX, Id, Int, JsonObject, Name, Names, Text
 
 PROVIDERS = ("claude", "codex")
 PERMISSION_MODES = ("open", "guarded", "read-only")
@@ -99,3 +99,8 @@ class PolicyState(Answer):
 class PolicyStatus(Answer):
     policy: dict[str, Any]
     state: PolicyState
+
+
+class PolicyDeleted(Answer):
+    ok: bool
+    command: dict[str, Any] | None
