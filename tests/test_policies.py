@@ -192,3 +192,17 @@ def test_delete_stops_the_agent(client):
     assert client.get("/api/config/spawn-policy/reviewer/history").get_json()[0][
         "action"] == "delete"
     assert client.delete("/api/spawn-policy/reviewer").status_code == 404
+
+
+def test_stats_and_health_count_what_keeps_agents(client):
+    orchestrator(client)
+    client.post("/api/orchestrators", json={"id": "h2"})
+    put(client)
+    put(client, "idle")
+    client.post("/api/spawn-policy/reviewer/start")
+    client.post("/api/messages", json={"from": "ann", "to": "policy:idle", "body": "wait"})
+    stats = client.get("/api/stats").get_json()
+    assert (stats["orchestrators"], stats["commands"], stats["spawnPolicies"], stats["queued"]) == (
+        {"total": 2, "byStatus": {"online": 2}}, {"total": 1, "byStatus": {"pending": 1}},
+        {"total": 1, "byStatus": {"starting": 1}}, 1)
+    assert client.get("/api/health").get_json()["counts"]["queued"] == 1

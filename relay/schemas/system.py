@@ -77,6 +77,9 @@ class Stats(Answer):
     agents: dict[str, Any]
     tasks: dict[str, Any]
     queued: int
+    orchestrators: dict[str, Any]
+    commands: dict[str, Any]
+    spawnPolicies: dict[str, Any]
 
 
 class ReapResult(Answer):

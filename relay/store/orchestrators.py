@@ -81,6 +81,11 @@ def mark_offline(conn, now: int, offline_after_ms: int) -> list[dict]:
     return sorted((to_dict(r) for r in rows), key=lambda o: o["id"])
 
 
+def counts_by_status(conn) -> dict:
+    return {r["status"]: r["n"] for r in
+            conn.execute("SELECT status, count(*) AS n FROM orchestrators GROUP BY status")}
+
+
 def managing(conn, agent: dict) -> dict | None:
     """The orchestrator that manages an agent: the one its meta.orchestratorId names."""
     orchestrator_id = (agent.get("meta") or {}).get("orchestratorId")
