@@ -8,10 +8,10 @@ wins and nothing is done twice. A tick where nothing is due writes nothing.
 One policy whose step fails is logged; the others still run.
 """
 import logging
-import threading
 
 from . import orchestration
 from .errors import ApiError
+from .periodic import Periodic
 from .store import agents, orchestrators, policies
 
 log = logging.getLogger("relay.lifecycle")
@@ -98,13 +98,12 @@ def apply(c, name: str, now: int) -> tuple[str | None, list]:
     return action, events
 
 
-class Lifecycle:
+class Lifecycle(Periodic):
+    name = "relay-lifecycle"
+
     def __init__(self, relay, tick: float):
+        super().__init__(tick)
         self.relay = relay
-        self.tick = tick
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._run_lock = threading.Lock()
 
     def run_once(self) -> list[tuple[str, str]]:
         """One pass over the policies now; answers the (policy, action) steps taken."""
@@ -133,26 +132,3 @@ class Lifecycle:
         except Exception:
             log.exception("lifecycle plan for spawn policy %s failed", policy.get("name"))
             return False
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._loop, name="relay-lifecycle", daemon=True)
-            self._thread.start()
-
-    def stop(self, timeout: float = 2.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.tick):
-            try:
-                self.run_once()
-            except Exception:
-                log.exception("lifecycle tick failed")

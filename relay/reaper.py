@@ -4,23 +4,22 @@ Each step is its own change (its own commit, its events streamed after
 it); a step that fails is logged and the others still run.
 """
 import logging
-import threading
 
 from .events import (activity_event, agent_event, agent_removed, command_event, message_event,
                      orchestrator_event)
+from .periodic import Periodic
 from .store import activity, agents, commands, events as event_log, messages, orchestrators
 
 log = logging.getLogger("relay.reaper")
 
 
-class Reaper:
+class Reaper(Periodic):
+    name = "relay-reaper"
+
     def __init__(self, relay, interval: float):
+        super().__init__(interval)
         self.relay = relay
-        self.interval = interval
         self.last_reap_at: int | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._run_lock = threading.Lock()
 
     # --- the steps: (conn, now) -> (report fragment, events) -------------------
 
@@ -98,26 +97,3 @@ class Reaper:
                     log.exception("reap step %s failed", step.__name__)
             self.last_reap_at = now
             return report
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._loop, name="relay-reaper", daemon=True)
-            self._thread.start()
-
-    def stop(self, timeout: float = 2.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.run_once()
-            except Exception:
-                log.exception("reap cycle failed")
