@@ -44,9 +44,9 @@ def test_defaults(client, clock):
     ({"target": "o"}, "type is required"),
     ({"type": "agent.spawn"}, "target is required"),
     ({"type": "agent.fly", "target": "o"}, "type must be one of agent.spawn, agent.restart, "
-     "agent.shutdown, prompt.inject, or x.<name> for a custom type"),
+     "agent.shutdown, prompt.inject, or x.<name> for a custom type (at most 120 characters)"),
     ({"type": "x.", "target": "o"}, "type must be one of agent.spawn, agent.restart, "
-     "agent.shutdown, prompt.inject, or x.<name> for a custom type"),
+     "agent.shutdown, prompt.inject, or x.<name> for a custom type (at most 120 characters)"),
     ({"type": "x.a", "target": "a/b"}, "target must be 1-240 characters of A-Z a-z 0-9 . _ : @ + -"),
     ({"type": "x.a", "target": "o", "params": [1]}, "params must be a JSON object"),
     ({"type": "x.a", "target": "o", "ttlSeconds": 0}, "ttlSeconds must be an integer between 1 "

@@ -98,3 +98,12 @@ def test_bad_bodies_name_the_field(client, body, error):
 def test_provider_config(client):
     entry = put(client, "provider-config/codex", 201, value={"model": "o4", "env": {"K": "v"}})
     assert entry.get_json()["value"] == {"model": "o4", "args": [], "env": {"K": "v"}}
+
+
+def test_names_no_key_could_have(client):
+    r = client.get("/api/config/a%20b")
+    assert (r.status_code, r.get_json()) == (404, {
+        "error": "no namespace a b: names are 1-240 characters of A-Z a-z 0-9 . _ : @ + -"})
+    r = client.get("/api/config/ns/a%20b/history")
+    assert (r.status_code, r.get_json()) == (400, {
+        "error": "key must be 1-240 characters of A-Z a-z 0-9 . _ : @ + -"})

@@ -46,7 +46,10 @@ def test_register_upserts_it_and_its_agent(client, clock):
 @pytest.mark.parametrize("body,error", [
     ({}, "id is required"),
     ({"id": "a/b"}, "id must be 1-240 characters of A-Z a-z 0-9 . _ : @ + -"),
-    ({"id": "h", "apiUrl": "ftp://x.example"}, "apiUrl must be an http:// or https:// URL"),
+    ({"id": "h", "apiUrl": "ftp://x.example"}, "apiUrl must be an http:// or https:// URL of at "
+     "most 500 characters"),
+    ({"id": "h", "apiUrl": "http://"}, "apiUrl must be an http:// or https:// URL of at most 500 "
+     "characters"),
     ({"id": "h", "providers": "claude"}, "providers must be a list of at most 100 non-empty "
      "strings of at most 120 characters"),
     ({"id": "h", "baseDir": 5}, "baseDir must be a string"),
@@ -221,3 +224,10 @@ def test_agent_actions(client):
     assert client.post("/api/agents/nobody/actions", json={"action": "restart"}).status_code == 404
     r = client.post("/api/agents/rev-1/actions", json={"action": "pause"})
     assert r.get_json() == {"error": "action must be one of restart, shutdown"}
+
+
+@pytest.mark.parametrize("url", ["http://a:99999", "http://:80", "http://a:0"])
+def test_api_url_needs_a_host_and_a_port_in_range(client, url):
+    r = client.post("/api/orchestrators", json={"id": "h", "apiUrl": url})
+    assert (r.status_code, r.get_json()) == (400, {"error": "apiUrl must be an http:// or https:// "
+                                                   "URL with a host (and a port within 1-65535)"})

@@ -206,3 +206,8 @@ def test_stats_and_health_count_what_keeps_agents(client):
         {"total": 2, "byStatus": {"online": 2}}, {"total": 1, "byStatus": {"pending": 1}},
         {"total": 1, "byStatus": {"starting": 1}}, 1)
     assert client.get("/api/health").get_json()["counts"]["queued"] == 1
+
+
+def test_a_bare_policy_wins_over_a_value_beside_it(client):
+    entry = put(client, value={"orchestratorId": "other"})
+    assert entry["value"]["orchestratorId"] == "h1"

@@ -181,3 +181,10 @@ def test_no_slot_is_503(live_factory, upstream):
     status, body = live.request("GET", "/api/orchestrators/h1/logs/stream")
     assert (status, body) == (503, {"error": "no stream slot free; retry shortly"})
     assert live.request("GET", "/api/orchestrators/h1/version")[0] == 200
+
+
+def test_a_host_that_cannot_be_encoded_is_502(client):
+    add(client, "http://" + "a" * 70 + ".example")        # an idna label over 63 characters
+    r = client.get("/api/orchestrators/h1/version")
+    assert r.status_code == 502
+    assert r.get_json()["error"].startswith("orchestrator h1 API is unreachable: ")

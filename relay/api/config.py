@@ -75,8 +75,11 @@ def delete_change(namespace: str, key: str, updated_by, expected, t: int):
 
 
 @route(bp, "GET", "/<namespace>", "Every present entry of a namespace, ordered by key (an "
-       "unknown namespace is an empty list).", answers={200: [ConfigEntry]})
+       "unknown namespace is an empty list; a name no key could have is 404).",
+       answers={200: [ConfigEntry], 404: "not a namespace name"})
 def list_entries(namespace):
+    if not _ID.fullmatch(namespace):
+        raise not_found(f"no namespace {namespace}: names are {PATTERN_RULES[ID_PATTERN]}")
     return answer(config.listing(conn(), namespace))
 
 
@@ -114,4 +117,6 @@ def delete(namespace, key, query: ConfigDelete):
 @route(bp, "GET", "/<namespace>/<key>/history", "A key's history, newest first (an unknown "
        "key is an empty list).", query=HistoryQuery, answers={200: [HistoryRow]})
 def history(namespace, key, query: HistoryQuery):
+    checked_name(namespace, "namespace")
+    checked_name(key, "key")
     return answer(config.history(conn(), namespace, key, query.limit))

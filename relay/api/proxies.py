@@ -68,7 +68,11 @@ def proxy(orchestrator_id: str, path: str):
         headers["X-Agent-Relay-Token"] = token
     kind = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
     deadline = Deadline(TIMEOUT)
-    upstream = kind(url.hostname, url.port, timeout=TIMEOUT)
+    try:
+        upstream = kind(url.hostname, url.port, timeout=TIMEOUT)
+    except (ValueError, http.client.HTTPException) as error:     # a port out of range, ...
+        raise ApiError(502, f"orchestrator {orchestrator_id} apiUrl cannot be reached: "
+                       f"{error}") from None
     try:
         upstream.request("GET", target, headers=headers)
         sock = upstream.sock             # getresponse() may let go of it
@@ -82,7 +86,7 @@ def proxy(orchestrator_id: str, path: str):
         upstream.close()
         raise ApiError(502, f"orchestrator {orchestrator_id} API did not answer within "
                        f"{deadline.seconds:g} s") from None
-    except (OSError, http.client.HTTPException) as error:
+    except (OSError, ValueError, http.client.HTTPException) as error:   # ValueError: idna
         upstream.close()
         raise ApiError(502, f"orchestrator {orchestrator_id} API is unreachable: "
                        f"{error or type(error).__name__}") from None

@@ -1,7 +1,7 @@
 """Commands (API.md §9): the bus from the relay to orchestrators."""
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
 from ..contract import Answer, Body, Query
 from .common import ID_MAX, Id, Int, JsonObject, QInt, Text
@@ -11,13 +11,10 @@ STATUSES = ("pending", "accepted", "running", "succeeded", "failed", "cancelled"
 Status = Literal[STATUSES]
 
 
-def _command_type(value: str) -> str:
-    if value in TYPES or (value.startswith("x.") and len(value) > 2):
-        return value
-    raise ValueError("must be one of " + ", ".join(TYPES) + ", or x.<name> for a custom type")
-
-
-CommandType = Annotated[str, Field(max_length=120), AfterValidator(_command_type)]
+CommandType = Annotated[str, Field(
+    max_length=120, pattern=r"^(agent\.spawn|agent\.restart|agent\.shutdown|prompt\.inject|x\..+)$",
+    description="one of " + ", ".join(TYPES) + ", or x.<name> for a custom type "
+    "(at most 120 characters)")]
 
 
 class CommandIn(Body):

@@ -1,5 +1,6 @@
 """Orchestrators (API.md §9): registering, the roster, spawn and actions."""
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field
 
@@ -12,9 +13,15 @@ ACTIONS = ("restart", "shutdown")
 ROSTER_MAX = 500
 
 
-def _http_url(value: str) -> str:
-    if not value.startswith(("http://", "https://")) or len(value) < 10:
-        raise ValueError("must be an http:// or https:// URL")
+def _usable_url(value: str) -> str:
+    try:
+        parts = urlsplit(value)
+        usable = parts.hostname and parts.port != 0    # .port raises when out of range
+    except ValueError:
+        usable = False
+    if not usable:
+        raise ValueError("must be an http:// or https:// URL with a host (and a port within "
+                         "1-65535)")
     return value.rstrip("/")
 
 
@@ -24,7 +31,9 @@ class OrchestratorIn(Body):
     agentId: Id | None = None
     providers: Names | None = None
     baseDir: Text(PATH_MAX) | None = None
-    apiUrl: Annotated[str, Field(max_length=PATH_MAX), AfterValidator(_http_url)] | None = None
+    apiUrl: Annotated[str, Field(max_length=PATH_MAX, pattern=r"^https?://[^/?#\s]+[^\s]*$",
+                                 description=f"an http:// or https:// URL of at most {PATH_MAX} "
+                                 "characters"), AfterValidator(_usable_url)] | None = None
     version: Text(80) | None = None
     capabilities: Names | None = None
     meta: JsonObject | None = None

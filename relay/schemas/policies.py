@@ -53,8 +53,10 @@ class _Unwrap(Body):
     @model_validator(mode="before")
     @classmethod
     def unwrap(cls, data):
-        # {value: policy, updatedBy?} or the bare policy: both read as the bare policy.
-        if isinstance(data, dict) and isinstance(data.get("value"), dict):
+        # {value: policy, updatedBy?} or the bare policy: both read as the bare policy
+        # (the bare one wins when a body has both).
+        if isinstance(data, dict) and isinstance(data.get("value"), dict) \
+                and "orchestratorId" not in data:
             return {**data["value"], "updatedBy": data.get("updatedBy"),
                     "expectedVersion": data.get("expectedVersion")}
         return data
