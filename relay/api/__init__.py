@@ -45,6 +45,6 @@ def answer(body, status: int = 200):
 
 def blueprints():
     from . import activity, agents, messages, streams, system, websocket
-    from . import commands, config, orchestrators, policies, proxies
+    from . import commands, config, orchestrators, policies, providers, proxies
     return [system.bp, agents.bp, activity.bp, messages.bp, streams.bp, websocket.bp,
-            commands.bp, config.bp, orchestrators.bp, policies.bp, proxies.bp]
+            commands.bp, config.bp, orchestrators.bp, policies.bp, proxies.bp, providers.bp]
