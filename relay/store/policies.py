@@ -103,7 +103,7 @@ def mark_running(conn, name: str, spawn_request_id: str, agent_id: str, now: int
                last_error = NULL, next_attempt_at = NULL, last_activity_at = ?, updated_at = ?
            WHERE policy_name = ? AND spawn_request_id = ?
              AND (status IN ('starting', 'backoff')
-                  OR (status = 'running' AND agent_id IS NOT ?))
+                  OR (status = 'running' AND (agent_id IS NULL OR agent_id <> ?)))
            RETURNING *""",
         (agent_id, now, now, now, name, spawn_request_id, agent_id)).fetchone()
     return state_to_dict(row) if row else None
