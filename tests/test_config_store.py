@@ -128,3 +128,22 @@ def test_provider_config_routes_mask_env(client):
     assert (r.status_code, r.get_json()) == (400, {"error": "env must be an object of at most 100 "
                                                   "string values (at most 4000 characters each)"})
     assert client.put("/api/providers/gemini/config", json={}).status_code == 404
+
+
+@pytest.mark.parametrize("path,error", [
+    ("/api/config/ns/k/history?limit=0", "limit must be an integer between 1 and 500"),
+    ("/api/config/ns/k/history?limit=x", "limit must be an integer between 1 and 500"),
+])
+def test_bad_queries_name_the_field(client, path, error):
+    r = client.get(path)
+    assert (r.status_code, r.get_json()) == (400, {"error": error})
+
+
+def test_bad_delete_query_names_the_field(client):
+    put(client, "ns/k", 201, value=1)
+    r = client.delete("/api/config/ns/k?expectedVersion=one")
+    assert (r.status_code, r.get_json()) == (400, {
+        "error": "expectedVersion must be an integer between 0 and 9007199254740992"})
+    r = client.delete("/api/config/ns/k?updatedBy=" + "u" * 201)
+    assert r.get_json() == {"error": "updatedBy must be at most 200 characters"}
+    assert client.get("/api/config/ns/k").status_code == 200

@@ -242,3 +242,18 @@ def test_the_thread_runs_with_the_server(live_factory):
     assert live.relay.lifecycle.running
     live.stop()
     assert not live.relay.lifecycle.running
+
+
+def test_a_policy_whose_plan_fails_is_skipped_alone(relay, monkeypatch, caplog):
+    from relay import lifecycle
+    relay.put("bad", mode="always")
+    relay.put("good", mode="always")
+    state = lifecycle.policies.state
+
+    def broken(c, name):
+        if name == "bad":
+            raise RuntimeError("unreadable state")
+        return state(c, name)
+    monkeypatch.setattr(lifecycle.policies, "state", broken)
+    assert relay.tick() == [("good", "start")]
+    assert "lifecycle plan for spawn policy bad failed" in caplog.text
