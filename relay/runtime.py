@@ -26,6 +26,9 @@ class Relay:
         self.reaper = Reaper(self, settings.reap_interval)
         self.lifecycle = Lifecycle(self, settings.lifecycle_tick)
         self.closing = threading.Event()      # set at shutdown: streams end
+        # Called at shutdown: what wakes a stream blocked elsewhere than on the broadcaster
+        # (a proxied orchestrator stream waiting on its upstream).
+        self.stream_closers: set = set()
 
     def start(self) -> None:
         self.closing.clear()
@@ -37,6 +40,8 @@ class Relay:
         """Ends every open stream; publishing after this records but fans out nothing."""
         self.closing.set()
         self.broadcaster.stop()
+        for close in list(self.stream_closers):
+            close()
 
     def stop(self) -> None:
         self.reaper.stop()

@@ -188,3 +188,17 @@ def test_a_host_that_cannot_be_encoded_is_502(client):
     r = client.get("/api/orchestrators/h1/version")
     assert r.status_code == 502
     assert r.get_json()["error"].startswith("orchestrator h1 API is unreachable: ")
+
+
+def test_shutdown_ends_a_proxied_stream_waiting_on_its_orchestrator(live_factory, upstream):
+    live = live_factory()
+    live.request("POST", "/api/orchestrators", {"id": "h1", "apiUrl": upstream})
+    conn = http.client.HTTPConnection("127.0.0.1", live.port, timeout=10)
+    conn.request("GET", "/api/orchestrators/h1/logs/stream")
+    response = conn.getresponse()
+    assert response.read1(65536) == b"data: one\n\n"      # the orchestrator now says nothing
+    live.stop()
+    assert not live.thread.is_alive()
+    assert live.relay.stream_closers == set()
+    assert live.relay.slots.snapshot()["sse"] == 0
+    conn.close()

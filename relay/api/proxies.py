@@ -8,6 +8,7 @@ the orchestrator sends nothing for 10 s (EventSource reconnects) or the
 client goes away.
 """
 import http.client
+import socket
 import time
 from urllib.parse import quote, urlsplit
 
@@ -117,6 +118,14 @@ def stream_through(upstream, sock, answer, mimetype: str) -> Response:
         raise
     r = relay()
 
+    def wake():
+        # Shutdown: the read below returns at once instead of after its idle timeout.
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    r.stream_closers.add(wake)
+
     def chunks():
         try:
             while not r.closing.is_set():
@@ -129,6 +138,7 @@ def stream_through(upstream, sock, answer, mimetype: str) -> Response:
             return                       # idle too long, or the orchestrator went away
 
     def cleanup():
+        r.stream_closers.discard(wake)
         upstream.close()
         answer.close()
         r.slots.release("sse")
