@@ -140,7 +140,8 @@ CREATE TABLE managed_agents (
     next_attempt_at       INTEGER,
     last_error            TEXT,
     last_activity_at      INTEGER,
-    updated_at            INTEGER NOT NULL
+    updated_at            INTEGER NOT NULL,
+    recent_starts         TEXT NOT NULL DEFAULT '[]'    -- start times within 24 h (restart.maxPerDay)
 );
 
 CREATE TABLE orchestrators (
@@ -298,3 +299,26 @@ CREATE TABLE pairs (
 CREATE INDEX pairs_open_from ON pairs (from_agent) WHERE status IN ('pending', 'active');
 CREATE INDEX pairs_open_to ON pairs (to_agent) WHERE status IN ('pending', 'active');
 CREATE INDEX pairs_pending ON pairs (expires_at) WHERE status = 'pending';
+
+
+-- The command bus from relay to orchestrators (API.md §9). seq orders a
+-- target's poll oldest first; id is the public cmd_<uuid4 hex>.
+CREATE TABLE commands (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    id              TEXT NOT NULL UNIQUE,
+    type            TEXT NOT NULL,
+    source          TEXT NOT NULL,
+    target          TEXT NOT NULL,
+    correlation_id  TEXT,
+    params          TEXT NOT NULL DEFAULT '{}',
+    status          TEXT NOT NULL DEFAULT 'pending',
+    result          TEXT,
+    error           TEXT,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL
+);
+-- What an orchestrator polls: its pending commands, oldest first.
+CREATE INDEX commands_target ON commands (target, status, seq);
+CREATE INDEX commands_pending ON commands (expires_at) WHERE status = 'pending';
+CREATE INDEX commands_correlation ON commands (correlation_id) WHERE correlation_id IS NOT NULL;

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema.sql"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # version -> SQL that brings a database from version-1 to version. A new
 # schema change adds a row here *and* edits schema.sql, so new and old
@@ -137,6 +137,19 @@ CREATE TABLE pairs (
 CREATE INDEX pairs_open_from ON pairs (from_agent) WHERE status IN ('pending', 'active');
 CREATE INDEX pairs_open_to ON pairs (to_agent) WHERE status IN ('pending', 'active');
 CREATE INDEX pairs_pending ON pairs (expires_at) WHERE status = 'pending';
+""",
+    # 4: the command bus, and the 24 h start window of a managed agent.
+    4: """
+ALTER TABLE managed_agents ADD COLUMN recent_starts TEXT NOT NULL DEFAULT '[]';
+CREATE TABLE commands (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, type TEXT NOT NULL,
+    source TEXT NOT NULL, target TEXT NOT NULL, correlation_id TEXT,
+    params TEXT NOT NULL DEFAULT '{}', status TEXT NOT NULL DEFAULT 'pending', result TEXT,
+    error TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL);
+CREATE INDEX commands_target ON commands (target, status, seq);
+CREATE INDEX commands_pending ON commands (expires_at) WHERE status = 'pending';
+CREATE INDEX commands_correlation ON commands (correlation_id) WHERE correlation_id IS NOT NULL;
 """,
 }
 

@@ -61,6 +61,7 @@ def delivery_events(result: dict) -> list[Event]:
                                  "count": len(delivered)},
                                 {"agents": [agent_id]}))
             events += [message_event("message.new", m, m["from"]) for m in delivered]
+        events.append(activity_event(result["policyActivity"]))
     events += [message_event("message.new", m, m["from"]) for m in result["poolMessages"]]
     return events + pool_events(result["poolChanges"])
 
@@ -110,3 +111,25 @@ def channel_routed(channel_id: str, result: dict, at: int) -> list[Event]:
 
 def pair_updated(pair: dict) -> Event:
     return Event("pair.updated", str(pair["id"]), pair, {"agents": [pair["from"], pair["to"]]})
+
+
+
+
+def command_event(type_: str, command: dict) -> Event:
+    return Event(type_, command["id"], command, {"agents": [command["target"]]})
+
+
+def config_changed(entry: dict, action: str) -> Event:
+    return Event("config.changed", f"{entry['namespace']}:{entry['key']}",
+                 {"namespace": entry["namespace"], "key": entry["key"],
+                  "version": entry["version"], "action": action})
+
+
+def orchestrator_event(orchestrator: dict) -> Event:
+    return Event("orchestrator.status", orchestrator["id"], orchestrator,
+                 {"agents": [orchestrator["agentId"]]})
+
+
+def orchestrator_removed(orchestrator: dict) -> Event:
+    return Event("orchestrator.removed", orchestrator["id"], {"orchestratorId": orchestrator["id"]},
+                 {"agents": [orchestrator["agentId"]]})

@@ -4,24 +4,23 @@ Each step is its own change (its own commit, its events streamed after
 it); a step that fails is logged and the others still run.
 """
 import logging
-import threading
 
-from .events import (activity_event, agent_event, agent_removed, delivery_events, message_event,
-                     pair_updated, task_event)
-from .store import (activity, agents, deliveries, delivery, events as event_log, messages, pairs,
-                    tasks)
+from .events import (activity_event, agent_event, agent_removed, command_event, delivery_events,
+                     message_event, orchestrator_event, pair_updated, task_event)
+from .periodic import Periodic
+from .store import (activity, agents, commands, deliveries, delivery, events as event_log,
+                    messages, orchestrators, pairs, tasks)
 
 log = logging.getLogger("relay.reaper")
 
 
-class Reaper:
+class Reaper(Periodic):
+    name = "relay-reaper"
+
     def __init__(self, relay, interval: float):
+        super().__init__(interval)
         self.relay = relay
-        self.interval = interval
         self.last_reap_at: int | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._run_lock = threading.Lock()
 
     # --- the steps: (conn, now) -> (report fragment, events) -------------------
 
@@ -79,6 +78,21 @@ class Reaper:
         expired = pairs.expire(conn, now)
         return {"expiredPairIds": [p["id"] for p in expired]}, [pair_updated(p) for p in expired]
 
+    def expire_commands(self, conn, now):
+        expired = commands.expire(conn, now)
+        return ({"expiredCommandIds": [c["id"] for c in expired]},
+                [command_event("command.updated", c) for c in expired])
+
+    def mark_orchestrators_stale(self, conn, now):
+        changed = orchestrators.mark_stale(conn, now, int(self.relay.settings.stale_after * 1000))
+        return ({"staleOrchestratorIds": [o["id"] for o in changed]},
+                [orchestrator_event(o) for o in changed])
+
+    def mark_orchestrators_offline(self, conn, now):
+        changed = orchestrators.mark_offline(conn, now, int(self.relay.settings.offline_after * 1000))
+        return ({"offlineOrchestratorIds": [o["id"] for o in changed]},
+                [orchestrator_event(o) for o in changed])
+
     def _presence(self, conn, changed, now):
         events = []
         for agent in changed:
@@ -91,7 +105,9 @@ class Reaper:
     def steps(self):
         return [self.release_claims, self.expire_queued, self.mark_stale, self.mark_offline,
                 self.prune, self.trim_events, self.release_task_claims,
-                self.release_orphaned_tasks, self.trim_deliveries, self.expire_pairs]
+                self.release_orphaned_tasks, self.trim_deliveries, self.expire_pairs,
+                self.expire_commands, self.mark_orchestrators_stale,
+                self.mark_orchestrators_offline]
 
     # --- running ---------------------------------------------------------------
 
@@ -107,26 +123,3 @@ class Reaper:
                     log.exception("reap step %s failed", step.__name__)
             self.last_reap_at = now
             return report
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._loop, name="relay-reaper", daemon=True)
-            self._thread.start()
-
-    def stop(self, timeout: float = 2.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.run_once()
-            except Exception:
-                log.exception("reap cycle failed")

@@ -9,6 +9,7 @@ from .broadcaster import Broadcaster
 from .callbacks import Callbacks
 from .committer import Committer
 from .ratelimit import RateLimiter
+from .lifecycle import Lifecycle
 from .reaper import Reaper
 from .slots import Slots
 from .watch import HangupWatch
@@ -29,7 +30,11 @@ class Relay:
                                     self.callbacks.committed])
         self.slots = Slots(settings.stream_limit)
         self.reaper = Reaper(self, settings.reap_interval)
+        self.lifecycle = Lifecycle(self, settings.lifecycle_tick)
         self.closing = threading.Event()      # set at shutdown: streams end
+        # Called at shutdown: what wakes a stream blocked elsewhere than on the broadcaster
+        # (a proxied orchestrator stream waiting on its upstream).
+        self.stream_closers: set = set()
         self.rate_limiter = RateLimiter(settings.integration_rate_limit)
         self._sync_integration_tokens()
 
@@ -46,15 +51,19 @@ class Relay:
         self.hangups.start()
         self.reaper.start()
         self.callbacks.start()
+        self.lifecycle.start()
 
     def close_streams(self) -> None:
         """Ends every open stream; publishing after this records but fans out nothing."""
         self.closing.set()
         self.broadcaster.stop()
+        for close in list(self.stream_closers):
+            close()
 
     def stop(self) -> None:
         self.reaper.stop()
         self.callbacks.stop()
+        self.lifecycle.stop()
         self.broadcaster.stop()
         self.hangups.stop()
         self.committer.close()

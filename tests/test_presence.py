@@ -89,7 +89,9 @@ def test_reap_report_lists_every_step(client):
     assert set(reap(client)) == {"releasedMessageIds", "expiredQueuedMessageIds", "staleAgentIds",
                                  "offlineAgentIds", "prunedAgentIds", "trimmedEvents",
                                  "releasedTaskIds", "releasedOrphanedTaskIds",
-                                 "trimmedDeliveries", "expiredPairIds"}
+                                 "trimmedDeliveries", "expiredPairIds",
+                                 "expiredCommandIds", "staleOrchestratorIds",
+                                 "offlineOrchestratorIds"}
 
 
 def test_failing_step_does_not_stop_the_others(client, relay_, clock, caplog, monkeypatch):

@@ -63,3 +63,15 @@ def test_health_counts_read_no_table(db_path):
         steps = plan(conn, *statement)
         assert not any(s in ("SCAN messages", "SCAN tasks", "SCAN agents") or "TEMP B-TREE" in s
                        for s in steps), (statement, steps)
+
+
+def test_orchestrator_command_poll_and_expiry_use_indexes(db_path):
+    from relay.store import commands
+    db.init(db_path)
+    conn = db.connect(db_path)
+    recorder = Recorder(conn)
+    commands.listing(recorder, target="orchestrator-h1", status="pending", limit=100)
+    steps = plan(conn, *recorder.statements[0])
+    assert steps == ["SEARCH commands USING INDEX commands_target (target=? AND status=?)"], steps
+    assert plan(conn, "SELECT id FROM commands WHERE status = 'pending' AND expires_at <= ?",
+                (0,)) == ["SEARCH commands USING INDEX commands_pending (expires_at<?)"]

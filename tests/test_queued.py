@@ -48,7 +48,8 @@ def test_policy_messages_queue_then_resolve_in_send_order(client, store, clock):
     mark = client.get("/api/events/recent").get_json()[-1]["id"]
     register(client, "rev-1", meta={"policyName": "reviewer", "spawnRequestId": "sp_1"})
     assert types(client, mark) == ["policy.state.changed", "message.available", "message.new",
-                                   "message.new", "agent.status", "activity.created"]
+                                   "message.new", "activity.created", "agent.status",
+                                   "activity.created"]
     events = client.get(f"/api/events/recent?since={mark}").get_json()
     assert events[0]["data"]["status"] == "running" and events[0]["data"]["agentId"] == "rev-1"
     assert events[1]["data"] == {"policyName": "reviewer", "agentId": "rev-1",

@@ -41,6 +41,9 @@ def test_stats(client):
         "agents": {"total": 2, "byStatus": {"busy": 1, "online": 1}},
         "tasks": {"total": 0, "byStatus": {}},
         "queued": 0,
+        "orchestrators": {"total": 0, "byStatus": {}},
+        "commands": {"total": 0, "byStatus": {}},
+        "spawnPolicies": {"total": 0, "byStatus": {}},
     }
 
 

@@ -46,5 +46,7 @@ def answer(body, status: int = 200):
 def blueprints():
     from . import activity, agents, messages, streams, system, websocket
     from . import channels, integrations, pairs, pools, tasks
+    from . import commands, config, orchestrators, policies, providers, proxies
     return [system.bp, agents.bp, activity.bp, messages.bp, streams.bp, websocket.bp,
-            tasks.bp, integrations.bp, pools.bp, channels.bp, pairs.bp]
+            tasks.bp, integrations.bp, pools.bp, channels.bp, pairs.bp,
+            commands.bp, config.bp, orchestrators.bp, policies.bp, proxies.bp, providers.bp]

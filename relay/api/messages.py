@@ -11,7 +11,7 @@ from ..schemas.agents import AgentAct
 from ..schemas.common import Ok
 from ..schemas.messages import (Cursor, Inbox, Message, MessageIn, MessageStatus, QueuedFor,
                                 ReadMany, ReadResult)
-from ..store import agents, messages
+from ..store import agents, messages, policies
 from . import answer, commit, conn, now, relay
 from .agents import STALE, acting_agent, back_online, known_agent
 
@@ -198,6 +198,7 @@ def mark_read(body, ids: list[int]) -> list[dict]:
         if missing:
             raise not_found(f"message {min(missing)} not found")
         changed = messages.mark_read(c, ids, agent_id)
+        policies.note_activity(c, agent_id, t)      # a managed agent at work is not idle
         return changed, [*[message_event("message.read", m) for m in changed],
                          *presence(c, agent_id, t)]
     return commit(change)

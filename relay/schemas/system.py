@@ -80,6 +80,9 @@ class Stats(Answer):
     agents: dict[str, Any]
     tasks: dict[str, Any]
     queued: int
+    orchestrators: dict[str, Any]
+    commands: dict[str, Any]
+    spawnPolicies: dict[str, Any]
 
 
 class ReapResult(Answer):
@@ -93,3 +96,6 @@ class ReapResult(Answer):
     releasedOrphanedTaskIds: list[int]
     trimmedDeliveries: int
     expiredPairIds: list[int]
+    expiredCommandIds: list[str]
+    staleOrchestratorIds: list[str]
+    offlineOrchestratorIds: list[str]

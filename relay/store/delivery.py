@@ -1,5 +1,5 @@
 """What happens to waiting messages when an agent registers or comes back online."""
-from . import messages, policies, pools
+from . import activity, messages, policies, pools
 
 
 def on_agent_online(conn, agent: dict, now: int) -> dict:
@@ -10,7 +10,8 @@ def on_agent_online(conn, agent: dict, now: int) -> dict:
     policy's state is waiting for makes that state `running` with this agent,
     and the policy's queue drains to it in send order (the reference's postAgent).
     """
-    result = {"policyName": None, "policyState": None, "policyMessages": [], "poolMessages": [],
+    result = {"policyName": None, "policyState": None, "policyActivity": None,
+              "policyMessages": [], "poolMessages": [],
               "poolChanges": pools.reevaluate(conn, agent["id"], agent)}
     meta = agent.get("meta") or {}
     policy_name, request_id = meta.get("policyName"), meta.get("spawnRequestId")
@@ -19,6 +20,10 @@ def on_agent_online(conn, agent: dict, now: int) -> dict:
         if state:
             result["policyName"] = policy_name
             result["policyState"] = state
+            result["policyActivity"], _ = activity.add(conn, {
+                "kind": "state", "agentId": agent["id"], "title": f"policy {policy_name}: "
+                f"running as {agent['id']}", "meta": {"policyName": policy_name,
+                                                      "status": "running"}}, now)
             result["policyMessages"] = messages.resolve_queued(
                 conn, "policy:" + policy_name, agent["id"], now)
     if agent["status"] in pools.ONLINE:

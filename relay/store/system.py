@@ -1,5 +1,5 @@
 """Counts for health and stats."""
-from . import agents, messages
+from . import agents, commands, messages, orchestrators, policies
 
 OPEN_TASK_STATUSES = ("open", "claimed", "in_progress", "blocked")
 
@@ -29,4 +29,15 @@ def stats(conn) -> dict:
         "agents": {"total": sum(by_status.values()), "byStatus": by_status},
         "tasks": {"total": sum(tasks.values()), "byStatus": tasks},
         "queued": messages.queued_count(conn),
+        **keeping_agents(conn),
     }
+
+
+def keeping_agents(conn) -> dict:
+    """Orchestrators, commands and spawn-policy states by status (issue 13)."""
+    out = {}
+    for name, counts in (("orchestrators", orchestrators.counts_by_status(conn)),
+                         ("commands", commands.count_by_status(conn)),
+                         ("spawnPolicies", policies.counts_by_status(conn))):
+        out[name] = {"total": sum(counts.values()), "byStatus": counts}
+    return out

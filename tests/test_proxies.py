@@ -1,0 +1,204 @@
+"""API.md §9: orchestrator API proxies: pass-through, 404/422/502, the timeout, streams."""
+import http.client
+import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from relay.api import proxies
+
+
+class Upstream(BaseHTTPRequestHandler):
+    """The orchestrator's own API: echoes what it was asked; /api/logs/stream streams."""
+    protocol_version = "HTTP/1.1"
+    release = threading.Event()
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        if self.path.startswith("/api/logs/stream"):
+            return self.stream()
+        status = {"/api/sessions?fail=1": 500, "/api/logs/none": 404}.get(self.path, 200)
+        body = json.dumps({"path": self.path,
+                           "token": self.headers.get("X-Agent-Relay-Token")}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def stream(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for frame, wait in ((b"data: one\n\n", False), (b"data: two\n\n", True)):
+            if wait:
+                self.release.wait(10)
+            self.wfile.write(b"%X\r\n%s\r\n" % (len(frame), frame))
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
+
+
+@pytest.fixture
+def upstream():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    Upstream.release.clear()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    Upstream.release.set()
+    server.shutdown()
+    server.server_close()
+
+
+def add(client, api_url, orchestrator_id="h1"):
+    body = {"id": orchestrator_id}
+    if api_url:
+        body["apiUrl"] = api_url
+    assert client.post("/api/orchestrators", json=body).status_code in (200, 201)
+
+
+@pytest.mark.parametrize("name", ["directories", "providers", "sessions", "version"])
+def test_passes_the_answer_and_query_through(client, upstream, name):
+    add(client, upstream + "/")
+    r = client.get(f"/api/orchestrators/h1/{name}?path=%2Fsrv&x=1")
+    assert r.status_code == 200 and r.mimetype == "application/json"
+    assert r.get_json() == {"path": f"/api/{name}?path=%2Fsrv&x=1", "token": None}
+
+
+def test_logs_session_is_one_path_segment(client, upstream):
+    add(client, upstream)
+    r = client.get("/api/orchestrators/h1/logs/relay:rev@1?tail=5")
+    assert r.get_json()["path"] == "/api/logs/relay%3Arev%401?tail=5"
+
+
+def test_sends_the_relay_token(db_path, clock, upstream):
+    from relay import create_app
+    from relay.config import Settings
+    app = create_app(Settings(db=db_path, token="sekret"), clock)
+    try:
+        client = app.test_client()
+        client.environ_base["HTTP_X_AGENT_RELAY_TOKEN"] = "sekret"
+        add(client, upstream)
+        assert client.get("/api/orchestrators/h1/version").get_json()["token"] == "sekret"
+    finally:
+        app.extensions["relay"].stop()
+
+
+def test_statuses(client, upstream, clock):
+    assert client.get("/api/orchestrators/nope/version").status_code == 404
+    add(client, None, "bare")
+    r = client.get("/api/orchestrators/bare/version")
+    assert (r.status_code, r.get_json()) == (422, {"error": "orchestrator bare has no apiUrl"})
+    add(client, upstream)
+    r = client.get("/api/orchestrators/h1/logs/none")
+    assert (r.status_code, r.get_json()["path"]) == (404, "/api/logs/none")
+    r = client.get("/api/orchestrators/h1/sessions?fail=1")
+    assert (r.status_code, r.get_json()) == (502, {"error": "orchestrator h1 API answered 500"})
+    clock.advance(91)
+    client.post("/api/system/reap")
+    r = client.get("/api/orchestrators/h1/version")
+    assert (r.status_code, r.get_json()) == (422, {"error": "orchestrator h1 is stale, not online"})
+
+
+def test_unreachable_is_502(client):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]           # closed again: nothing listens there
+    add(client, f"http://127.0.0.1:{port}")
+    r = client.get("/api/orchestrators/h1/version")
+    assert r.status_code == 502
+    assert r.get_json()["error"].startswith("orchestrator h1 API is unreachable: ")
+
+
+def test_a_server_that_never_answers_times_out(client, monkeypatch):
+    monkeypatch.setattr(proxies, "TIMEOUT", 0.3)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()                     # accepts connections, never answers
+        add(client, f"http://127.0.0.1:{silent.getsockname()[1]}")
+        r = client.get("/api/orchestrators/h1/version")
+    assert (r.status_code, r.get_json()) == (502, {
+        "error": "orchestrator h1 API did not answer within 0.3 s"})
+
+
+def test_a_slow_drip_cannot_hold_past_the_deadline(client, monkeypatch):
+    """Headers at once, then a byte at a time: the deadline covers the whole body."""
+    monkeypatch.setattr(proxies, "TIMEOUT", 0.5)
+    stop = threading.Event()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def drip():
+        peer, _ = listener.accept()
+        peer.recv(65536)
+        peer.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 1000\r\n\r\n")
+        while not stop.wait(0.1):
+            try:
+                peer.sendall(b" ")
+            except OSError:
+                break
+        peer.close()
+    thread = threading.Thread(target=drip, daemon=True)
+    thread.start()
+    add(client, f"http://127.0.0.1:{listener.getsockname()[1]}")
+    r = client.get("/api/orchestrators/h1/version")
+    stop.set()
+    thread.join(5)
+    listener.close()
+    assert (r.status_code, r.get_json()) == (502, {
+        "error": "orchestrator h1 API did not answer within 0.5 s"})
+
+
+def test_an_event_stream_is_streamed_through_on_a_slot(live, upstream):
+    assert live.request("POST", "/api/orchestrators", {"id": "h1", "apiUrl": upstream})[0] == 201
+    conn = http.client.HTTPConnection("127.0.0.1", live.port, timeout=10)
+    conn.request("GET", "/api/orchestrators/h1/logs/stream")
+    response = conn.getresponse()
+    assert (response.status, response.getheader("Content-Type")) == (200, "text/event-stream")
+    assert response.read1(65536) == b"data: one\n\n"       # before the stream has ended
+    assert live.request("GET", "/api/health")[1]["streams"]["sse"] == 1
+    Upstream.release.set()
+    assert response.read() == b"data: two\n\n"
+    conn.close()
+    for _ in range(100):
+        if live.request("GET", "/api/health")[1]["streams"]["sse"] == 0:
+            break
+        threading.Event().wait(0.05)
+    assert live.request("GET", "/api/health")[1]["streams"]["sse"] == 0
+
+
+def test_no_slot_is_503(live_factory, upstream):
+    live = live_factory(max_streams=0)
+    live.request("POST", "/api/orchestrators", {"id": "h1", "apiUrl": upstream})
+    status, body = live.request("GET", "/api/orchestrators/h1/logs/stream")
+    assert (status, body) == (503, {"error": "no stream slot free; retry shortly"})
+    assert live.request("GET", "/api/orchestrators/h1/version")[0] == 200
+
+
+def test_a_host_that_cannot_be_encoded_is_502(client):
+    add(client, "http://" + "a" * 70 + ".example")        # an idna label over 63 characters
+    r = client.get("/api/orchestrators/h1/version")
+    assert r.status_code == 502
+    assert r.get_json()["error"].startswith("orchestrator h1 API is unreachable: ")
+
+
+def test_shutdown_ends_a_proxied_stream_waiting_on_its_orchestrator(live_factory, upstream):
+    live = live_factory()
+    live.request("POST", "/api/orchestrators", {"id": "h1", "apiUrl": upstream})
+    conn = http.client.HTTPConnection("127.0.0.1", live.port, timeout=10)
+    conn.request("GET", "/api/orchestrators/h1/logs/stream")
+    response = conn.getresponse()
+    assert response.read1(65536) == b"data: one\n\n"      # the orchestrator now says nothing
+    live.stop()
+    assert not live.thread.is_alive()
+    assert live.relay.stream_closers == set()
+    assert live.relay.slots.snapshot()["sse"] == 0
+    conn.close()
