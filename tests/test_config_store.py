@@ -97,4 +97,4 @@ def test_bad_bodies_name_the_field(client, body, error):
 
 def test_provider_config(client):
     entry = put(client, "provider-config/codex", 201, value={"model": "o4", "env": {"K": "v"}})
-    assert entry.get_json()["value"] == {"model": "o4", "args": [], "env": {"K": "v"}}
+    assert entry.get_json()["value"] == {"model": "o4", "args": [], "env": {"K": "***"}}
