@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema.sql"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # version -> SQL that brings a database from version-1 to version. A new
 # schema change adds a row here *and* edits schema.sql, so new and old
@@ -30,6 +30,23 @@ CREATE TABLE commands (
 CREATE INDEX commands_target ON commands (target, status, seq);
 CREATE INDEX commands_pending ON commands (expires_at) WHERE status = 'pending';
 CREATE INDEX commands_correlation ON commands (correlation_id) WHERE correlation_id IS NOT NULL;
+""",
+    # 3: recipe instances and their roles. IF NOT EXISTS: a database made at
+    # version 3 and set back by a test of an older step already has them.
+    3: """
+CREATE TABLE IF NOT EXISTS recipe_instances (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, recipe TEXT NOT NULL,
+    orchestrator_id TEXT NOT NULL, cwd TEXT, vars TEXT NOT NULL DEFAULT '{}',
+    status TEXT NOT NULL, stop_requested INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS recipe_roles (
+    instance_id TEXT NOT NULL REFERENCES recipe_instances (id) ON DELETE CASCADE,
+    position INTEGER NOT NULL, role TEXT NOT NULL, provider TEXT NOT NULL, label TEXT,
+    status TEXT NOT NULL, spawn_request_id TEXT NOT NULL UNIQUE, command_id TEXT,
+    agent_id TEXT, tmux_session TEXT, error TEXT, updated_at INTEGER NOT NULL,
+    PRIMARY KEY (instance_id, position));
+CREATE INDEX IF NOT EXISTS recipe_roles_waiting ON recipe_roles (status)
+    WHERE status IN ('starting', 'stopping');
 """,
 }
 

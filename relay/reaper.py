@@ -6,9 +6,11 @@ it); a step that fails is logged and the others still run.
 import logging
 import threading
 
+from . import recipe_runs
 from .events import (activity_event, agent_event, agent_removed, command_event, message_event,
                      orchestrator_event)
 from .store import activity, agents, commands, events as event_log, messages, orchestrators
+from .store import recipes
 
 log = logging.getLogger("relay.reaper")
 
@@ -71,6 +73,12 @@ class Reaper:
         return ({"offlineOrchestratorIds": [o["id"] for o in changed]},
                 [orchestrator_event(o) for o in changed])
 
+    def expire_recipe_roles(self, conn, now):
+        # After expire_commands: a recipe role whose command expired unanswered fails.
+        events = [e for command in recipes.expired_commands(conn)
+                  for e in recipe_runs.on_command(conn, command, now)]
+        return {"failedRecipeInstanceIds": list(dict.fromkeys(e.subject for e in events))}, events
+
     def _presence(self, conn, changed, now):
         events = []
         for agent in changed:
@@ -82,7 +90,8 @@ class Reaper:
     def steps(self):
         return [self.release_claims, self.expire_queued, self.mark_stale, self.mark_offline,
                 self.prune, self.trim_events, self.expire_commands,
-                self.mark_orchestrators_stale, self.mark_orchestrators_offline]
+                self.mark_orchestrators_stale, self.mark_orchestrators_offline,
+                self.expire_recipe_roles]
 
     # --- running ---------------------------------------------------------------
 

@@ -46,7 +46,7 @@ def answer(body, status: int = 200):
 def blueprints():
     from . import activity, agents, messages, streams, system, websocket
     from . import commands, config, orchestrators, policies
-    from . import providers
+    from . import providers, recipes
     return [system.bp, agents.bp, activity.bp, messages.bp, streams.bp, websocket.bp,
             commands.bp, config.bp, orchestrators.bp, policies.bp,
-            providers.bp]
+            providers.bp, recipes.bp]
