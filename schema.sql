@@ -237,3 +237,30 @@ CREATE TABLE recipe_roles (
 );
 -- What the reap cycle looks at: roles still waiting on a command.
 CREATE INDEX recipe_roles_waiting ON recipe_roles (status) WHERE status IN ('starting', 'stopping');
+
+-- Automations (API.md §9): a trigger and an action; interval ones wait for
+-- next_run_at. Runs are kept per automation, newest first (the last 200).
+CREATE TABLE automations (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    id           TEXT NOT NULL UNIQUE,
+    name         TEXT NOT NULL,
+    enabled      INTEGER NOT NULL DEFAULT 1,
+    trigger      TEXT NOT NULL,
+    action       TEXT NOT NULL,
+    next_run_at  INTEGER,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL
+);
+CREATE TABLE automation_runs (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    automation_id  TEXT NOT NULL REFERENCES automations (id) ON DELETE CASCADE,
+    trigger        TEXT NOT NULL,
+    event_id       INTEGER,
+    depth          INTEGER NOT NULL,
+    status         TEXT NOT NULL,
+    result         TEXT,
+    error          TEXT,
+    started_at     INTEGER NOT NULL,
+    finished_at    INTEGER NOT NULL
+);
+CREATE INDEX automation_runs_of ON automation_runs (automation_id, id);

@@ -38,5 +38,6 @@ def create_app(config=None, clock=None) -> Flask:
     for bp in blueprints():
         app.register_blueprint(bp)
     sock.init_app(app)
+    app.extensions["relay"].automations.bind(app)      # actions are requests to this app
     logging.getLogger("relay").setLevel(settings.log_level.upper())
     return app

@@ -31,7 +31,7 @@ CREATE INDEX commands_target ON commands (target, status, seq);
 CREATE INDEX commands_pending ON commands (expires_at) WHERE status = 'pending';
 CREATE INDEX commands_correlation ON commands (correlation_id) WHERE correlation_id IS NOT NULL;
 """,
-    # 3: recipe instances and their roles. IF NOT EXISTS: a database made at
+    # 3: recipe instances and their roles, automations and their runs. IF NOT EXISTS: a database made at
     # version 3 and set back by a test of an older step already has them.
     3: """
 CREATE TABLE IF NOT EXISTS recipe_instances (
@@ -47,6 +47,16 @@ CREATE TABLE IF NOT EXISTS recipe_roles (
     PRIMARY KEY (instance_id, position));
 CREATE INDEX IF NOT EXISTS recipe_roles_waiting ON recipe_roles (status)
     WHERE status IN ('starting', 'stopping');
+CREATE TABLE IF NOT EXISTS automations (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
+    enabled INTEGER NOT NULL DEFAULT 1, trigger TEXT NOT NULL, action TEXT NOT NULL,
+    next_run_at INTEGER, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS automation_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    automation_id TEXT NOT NULL REFERENCES automations (id) ON DELETE CASCADE,
+    trigger TEXT NOT NULL, event_id INTEGER, depth INTEGER NOT NULL, status TEXT NOT NULL,
+    result TEXT, error TEXT, started_at INTEGER NOT NULL, finished_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS automation_runs_of ON automation_runs (automation_id, id);
 """,
 }
 

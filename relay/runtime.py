@@ -5,6 +5,7 @@ from . import db
 from .clock import system_clock
 from .config import Settings
 from .agent_cache import AgentCache
+from .automations import Automations
 from .broadcaster import Broadcaster
 from .committer import Committer
 from .lifecycle import Lifecycle
@@ -20,8 +21,10 @@ class Relay:
         self.pool = db.Pool(settings.db, settings.synchronous, size=settings.threads + 8)
         self.broadcaster = Broadcaster(settings.subscriber_queue)
         self.agent_cache = AgentCache()
+        self.automations = Automations(self)
         self.committer = Committer(settings.db, settings.synchronous, clock,
-                                   [self.agent_cache.committed, self.broadcaster.submit])
+                                   [self.agent_cache.committed, self.broadcaster.submit,
+                                    self.automations.committed])
         self.slots = Slots(settings.stream_limit)
         self.reaper = Reaper(self, settings.reap_interval)
         self.lifecycle = Lifecycle(self, settings.lifecycle_tick)
@@ -32,6 +35,7 @@ class Relay:
         self.broadcaster.start()
         self.reaper.start()
         self.lifecycle.start()
+        self.automations.start()
 
     def close_streams(self) -> None:
         """Ends every open stream; publishing after this records but fans out nothing."""
@@ -41,6 +45,7 @@ class Relay:
     def stop(self) -> None:
         self.reaper.stop()
         self.lifecycle.stop()
+        self.automations.stop()
         self.broadcaster.stop()
         self.committer.close()
         self.pool.close()

@@ -5,6 +5,7 @@ make) to `commit()`, and answers JSON once it has committed and published.
 """
 from flask import current_app, g
 
+from ..automations import trace
 from ..responses import json_response
 
 
@@ -36,7 +37,7 @@ def now() -> int:
 def commit(change):
     """Run `change(conn) -> (result, events)` in a write transaction; after
     COMMIT its events are streamed and its result returned (committer.py)."""
-    return relay().committer.commit(change)
+    return relay().committer.commit(trace(change))
 
 
 def answer(body, status: int = 200):
@@ -46,7 +47,7 @@ def answer(body, status: int = 200):
 def blueprints():
     from . import activity, agents, messages, streams, system, websocket
     from . import commands, config, orchestrators, policies
-    from . import providers, recipes
+    from . import automations, providers, recipes
     return [system.bp, agents.bp, activity.bp, messages.bp, streams.bp, websocket.bp,
             commands.bp, config.bp, orchestrators.bp, policies.bp,
-            providers.bp, recipes.bp]
+            providers.bp, recipes.bp, automations.bp]
