@@ -8,6 +8,8 @@ from relay import create_app, db
 from relay.config import Settings
 
 BUNDLED = ["code-review", "debug", "feature", "refactor", "test"]
+VARS_RULE = ("vars must be an object of at most 50 string values of at most 4000 characters, "
+             "named with letters, digits and _ (not starting with a digit, at most 64 characters)")
 
 
 def add_orchestrator(client, orchestrator_id="h1", **fields):
@@ -244,13 +246,10 @@ def test_recipes_dir_adds_and_replaces_and_bad_files_are_skipped(tmp_path, clock
     ({"orchestratorId": "a/b"}, "orchestratorId must be 1-240 characters of A-Z a-z 0-9 . _ : @ + -"),
     ({"orchestratorId": "h1", "cwd": 5}, "cwd must be a string"),
     ({"orchestratorId": "h1", "cwd": "x" * 501}, "cwd must be at most 500 characters"),
-    ({"orchestratorId": "h1", "vars": []}, "vars must be an object of at most 50 string values "
-                                           "of at most 4000 characters, named with letters, "
-                                           "digits and _"),
-    ({"orchestratorId": "h1", "vars": {"target": 1}}, "vars must be an object of at most 50 "
-     "string values of at most 4000 characters, named with letters, digits and _"),
-    ({"orchestratorId": "h1", "vars": {"a-b": "x"}}, "vars must have names of letters, digits "
-     "and _ (not starting with a digit, at most 64 characters): 'a-b' is not one"),
+    ({"orchestratorId": "h1", "vars": []}, VARS_RULE),
+    ({"orchestratorId": "h1", "vars": {"target": 1}}, VARS_RULE),
+    ({"orchestratorId": "h1", "vars": {"a-b": "x"}}, VARS_RULE),
+    ({"orchestratorId": "h1", "vars": {"1a": "x"}}, VARS_RULE),
     ({"orchestratorId": "h1", "vars": {}}, "vars.target is required: recipe code-review uses "
                                            "{{target}} in role reviewer"),
     ({"orchestratorId": "h1", "cwd": "/etc"}, "cwd must be inside the orchestrator's baseDir "

@@ -1,25 +1,16 @@
 """Recipes (API.md §9): team templates, their start body, and the running instances."""
-import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, StringConstraints
 
 from ..contract import Answer, Body, Query
 from .common import PATH_MAX, PROMPT_MAX, Id, Name, Names, QInt, Text
 from .policies import Args, PermissionMode, Provider
 
 ROLES_MAX, VARS_MAX, VAR_MAX = 20, 50, 4000
-VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+VAR_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 ROLE_STATES = ("starting", "running", "stopping", "stopped", "failed")
 INSTANCE_STATES = ROLE_STATES
-
-
-def _var_names(value: dict) -> dict:
-    for name in value:
-        if not VAR_NAME.fullmatch(name):
-            raise ValueError(f"must have names of letters, digits and _ (not starting with a "
-                             f"digit, at most 64 characters): {name[:70]!r} is not one")
-    return value
 
 
 def _roles(roles: list) -> list:
@@ -32,10 +23,11 @@ def _roles(roles: list) -> list:
     return roles
 
 
+VarName = Annotated[str, StringConstraints(pattern=VAR_NAME)]
 VarText = Annotated[str, Field(max_length=VAR_MAX)]
-Vars = Annotated[dict[str, VarText], Field(max_length=VARS_MAX, description=(
+Vars = Annotated[dict[VarName, VarText], Field(max_length=VARS_MAX, description=(
     f"an object of at most {VARS_MAX} string values of at most {VAR_MAX} characters, named "
-    "with letters, digits and _")), AfterValidator(_var_names)]
+    "with letters, digits and _ (not starting with a digit, at most 64 characters)"))]
 
 
 class RecipeRole(Body):
@@ -54,8 +46,7 @@ class Recipe(Body):
     # the start must give it. No docstring: it would become an error's rule.
     name: Id
     description: Text(1000) = ""
-    vars: Annotated[dict[str, VarText | None], Field(max_length=VARS_MAX),
-                    AfterValidator(_var_names)] = {}
+    vars: Annotated[dict[VarName, VarText | None], Field(max_length=VARS_MAX)] = {}
     roles: Annotated[list[RecipeRole], AfterValidator(_roles)]
 
 
