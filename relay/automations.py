@@ -275,7 +275,10 @@ class Automations:
     def stop(self, timeout: float = 2.0) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._queue.put((None, 0))
+            try:
+                self._queue.put_nowait((None, 0))       # wake it; a full queue wakes it anyway
+            except queue.Full:
+                pass
             self._thread.join(timeout)
             self._thread = None
 

@@ -281,3 +281,21 @@ def test_event_runs_happen_off_the_request_and_a_failure_stays_on_the_run(live):
     # The relay goes on: the next matching message makes the next run.
     assert live.request("POST", "/api/messages", {"from": "ann", "to": "bob", "body": "2"})[0] == 201
     wait_for(lambda: len(live.request("GET", f"/api/automations/{made['id']}/runs")[1]) == 2)
+
+
+def test_actions_carry_the_relay_token(db_path, clock):
+    from relay import create_app
+    from relay.config import Settings
+    app = create_app(Settings(db=db_path, token="s3cret"), clock)
+    try:
+        client = app.test_client()
+        auth = {"X-Agent-Relay-Token": "s3cret"}
+        assert client.post("/api/agents", json={"id": "bob"}, headers=auth).status_code == 201
+        r = client.post("/api/automations", headers=auth, json={
+            "name": "n", "trigger": {"everySeconds": 60},
+            "action": {"type": "message", "to": "bob", "body": "hi"}})
+        assert client.post(f"/api/automations/{r.get_json()['id']}/run").status_code == 401
+        run = client.post(f"/api/automations/{r.get_json()['id']}/run", headers=auth).get_json()
+        assert (run["status"], run["result"]["status"]) == ("succeeded", 201)
+    finally:
+        app.extensions["relay"].stop()
