@@ -43,13 +43,16 @@ def trace(change):
     depth = getattr(_local, "depth", None)
     if depth is None:
         return change
+    # Taken here, on the action's thread: the change itself may run on another
+    # thread (the one leading the group commit).
+    made = _local.made
 
     def traced(c):
         result, events = change(c)
         for event in events:
             if event is not None:
                 _caused[id(event.data)] = (event.data, depth)
-                _local.made.append(id(event.data))
+                made.append(id(event.data))
         return result, events
     return traced
 

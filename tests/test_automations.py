@@ -299,3 +299,33 @@ def test_actions_carry_the_relay_token(db_path, clock):
         assert (run["status"], run["result"]["status"]) == ("succeeded", 201)
     finally:
         app.extensions["relay"].stop()
+
+
+def test_loop_guard_holds_while_other_requests_commit_alongside(live):
+    import threading
+    for agent in ("loop", "bob"):
+        assert live.request("POST", "/api/agents", {"id": agent})[0] == 201
+    status, made = live.request("POST", "/api/automations", {
+        "name": "loop", "trigger": {"event": "message.new", "filter": {"to": "loop"}},
+        "action": {"type": "message", "to": "loop", "body": "again"}})
+    assert status == 201
+    answers = []
+
+    def chatter():
+        for i in range(40):
+            answers.append(live.request("POST", "/api/messages",
+                                        {"from": "ann", "to": "bob", "body": str(i)})[0])
+    threads = [threading.Thread(target=chatter) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for seed in range(3):
+        assert live.request("POST", "/api/messages", {"from": "ann", "to": "loop",
+                                                      "body": "go"})[0] == 201
+    for thread in threads:
+        thread.join()
+    assert answers == [201] * 160
+    found = wait_for(lambda: (lambda r: r if len(r) >= 12 else None)(
+        live.request("GET", f"/api/automations/{made['id']}/runs")[1]))
+    assert sorted((r["depth"], r["status"]) for r in found) == sorted(
+        [(1, "succeeded"), (2, "succeeded"), (3, "succeeded"), (4, "skipped")] * 3)
+    assert len(live.request("GET", "/api/messages?for=loop&limit=500")[1]) == 3 + 9
