@@ -329,3 +329,24 @@ def test_loop_guard_holds_while_other_requests_commit_alongside(live):
     assert sorted((r["depth"], r["status"]) for r in found) == sorted(
         [(1, "succeeded"), (2, "succeeded"), (3, "succeeded"), (4, "skipped")] * 3)
     assert len(live.request("GET", "/api/messages?for=loop&limit=500")[1]) == 3 + 9
+
+
+def test_the_thread_runs_interval_automations_on_the_injected_clock(client, relay_, clock):
+    register(client, "triage")
+    made = create(client, trigger={"everySeconds": 60},
+                  action={"type": "message", "to": "triage", "body": "tick"})
+    relay_.automations.tick = 0.01
+    relay_.automations.start()
+    try:
+        clock.advance(59)
+        time.sleep(0.1)                    # many ticks: nothing is due yet
+        assert runs(client, made["id"]) == []
+        clock.advance(1)
+        found = wait_for(lambda: runs(client, made["id"]))
+        assert [(r["trigger"], r["status"], r["startedAt"]) for r in found] == [
+            ("interval", "succeeded", clock())]
+        time.sleep(0.1)
+        assert len(runs(client, made["id"])) == 1
+    finally:
+        relay_.automations.stop()
+    assert not relay_.automations.running
