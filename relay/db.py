@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema.sql"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # version -> SQL that brings a database from version-1 to version. A new
 # schema change adds a row here *and* edits schema.sql, so new and old
@@ -150,6 +150,32 @@ CREATE TABLE commands (
 CREATE INDEX commands_target ON commands (target, status, seq);
 CREATE INDEX commands_pending ON commands (expires_at) WHERE status = 'pending';
 CREATE INDEX commands_correlation ON commands (correlation_id) WHERE correlation_id IS NOT NULL;
+""",
+    # 5: recipe instances and their roles, automations and their runs.
+    5: """
+CREATE TABLE recipe_instances (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, recipe TEXT NOT NULL,
+    orchestrator_id TEXT NOT NULL, cwd TEXT, vars TEXT NOT NULL DEFAULT '{}',
+    status TEXT NOT NULL, stop_requested INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+CREATE TABLE recipe_roles (
+    instance_id TEXT NOT NULL REFERENCES recipe_instances (id) ON DELETE CASCADE,
+    position INTEGER NOT NULL, role TEXT NOT NULL, provider TEXT NOT NULL, label TEXT,
+    status TEXT NOT NULL, spawn_request_id TEXT NOT NULL UNIQUE, command_id TEXT,
+    agent_id TEXT, tmux_session TEXT, error TEXT, updated_at INTEGER NOT NULL,
+    PRIMARY KEY (instance_id, position));
+CREATE INDEX recipe_roles_waiting ON recipe_roles (status)
+    WHERE status IN ('starting', 'stopping');
+CREATE TABLE automations (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
+    enabled INTEGER NOT NULL DEFAULT 1, trigger TEXT NOT NULL, action TEXT NOT NULL,
+    next_run_at INTEGER, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+CREATE TABLE automation_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    automation_id TEXT NOT NULL REFERENCES automations (id) ON DELETE CASCADE,
+    trigger TEXT NOT NULL, event_id INTEGER, depth INTEGER NOT NULL, status TEXT NOT NULL,
+    result TEXT, error TEXT, started_at INTEGER NOT NULL, finished_at INTEGER NOT NULL);
+CREATE INDEX automation_runs_of ON automation_runs (automation_id, id);
 """,
 }
 

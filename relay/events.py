@@ -133,3 +133,8 @@ def orchestrator_event(orchestrator: dict) -> Event:
 def orchestrator_removed(orchestrator: dict) -> Event:
     return Event("orchestrator.removed", orchestrator["id"], {"orchestratorId": orchestrator["id"]},
                  {"agents": [orchestrator["agentId"]]})
+
+
+def recipe_instance_event(instance: dict) -> Event:
+    # Not in API.md §10 (silent on recipes): a recipe instance's status or a role moved.
+    return Event("recipe.instance.updated", instance["id"], instance)

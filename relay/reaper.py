@@ -5,11 +5,12 @@ it); a step that fails is logged and the others still run.
 """
 import logging
 
+from . import recipe_runs
 from .events import (activity_event, agent_event, agent_removed, command_event, delivery_events,
                      message_event, orchestrator_event, pair_updated, task_event)
 from .periodic import Periodic
 from .store import (activity, agents, commands, deliveries, delivery, events as event_log,
-                    messages, orchestrators, pairs, tasks)
+                    messages, orchestrators, pairs, recipes, tasks)
 
 log = logging.getLogger("relay.reaper")
 
@@ -93,6 +94,12 @@ class Reaper(Periodic):
         return ({"offlineOrchestratorIds": [o["id"] for o in changed]},
                 [orchestrator_event(o) for o in changed])
 
+    def expire_recipe_roles(self, conn, now):
+        # After expire_commands: a recipe role whose command expired unanswered fails.
+        events = [e for command in recipes.expired_commands(conn)
+                  for e in recipe_runs.on_command(conn, command, now)]
+        return {"failedRecipeInstanceIds": list(dict.fromkeys(e.subject for e in events))}, events
+
     def _presence(self, conn, changed, now):
         events = []
         for agent in changed:
@@ -107,7 +114,7 @@ class Reaper(Periodic):
                 self.prune, self.trim_events, self.release_task_claims,
                 self.release_orphaned_tasks, self.trim_deliveries, self.expire_pairs,
                 self.expire_commands, self.mark_orchestrators_stale,
-                self.mark_orchestrators_offline]
+                self.mark_orchestrators_offline, self.expire_recipe_roles]
 
     # --- running ---------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from . import db
 from .clock import system_clock
 from .config import Settings
 from .agent_cache import AgentCache
+from .automations import Automations
 from .broadcaster import Broadcaster
 from .callbacks import Callbacks
 from .committer import Committer
@@ -25,9 +26,10 @@ class Relay:
         self.hangups = HangupWatch()
         self.agent_cache = AgentCache()
         self.callbacks = Callbacks(self)
+        self.automations = Automations(self)
         self.committer = Committer(settings.db, settings.synchronous, clock,
                                    [self.agent_cache.committed, self.broadcaster.submit,
-                                    self.callbacks.committed])
+                                    self.callbacks.committed, self.automations.committed])
         self.slots = Slots(settings.stream_limit)
         self.reaper = Reaper(self, settings.reap_interval)
         self.lifecycle = Lifecycle(self, settings.lifecycle_tick)
@@ -52,6 +54,7 @@ class Relay:
         self.reaper.start()
         self.callbacks.start()
         self.lifecycle.start()
+        self.automations.start()
 
     def close_streams(self) -> None:
         """Ends every open stream; publishing after this records but fans out nothing."""
@@ -64,6 +67,7 @@ class Relay:
         self.reaper.stop()
         self.callbacks.stop()
         self.lifecycle.stop()
+        self.automations.stop()
         self.broadcaster.stop()
         self.hangups.stop()
         self.committer.close()

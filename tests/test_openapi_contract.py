@@ -5,7 +5,11 @@ Streams are left out (they do not end); a long poll's wait is capped at 0
 so a generated request cannot hold the suite for a minute. Valid input may
 also be answered 422 (API.md §0: valid, but the target cannot act), and the
 orchestrator proxies answer 502 when the orchestrator cannot be reached
-(there is none here to reach).
+(there is none here to reach). An automation's action is the body of the
+route it stands for, with {{placeholders}} in its strings; it is checked
+against that route's own declaration (with the placeholders filled in when
+a run happens), which no schema of the automation itself can state: for
+those two operations, a schema-valid action may still be refused.
 """
 import tempfile
 
@@ -25,7 +29,10 @@ CONFIG = SchemathesisConfig.from_dict({
         "include-path-regex": "^/api/orchestrators/[^/]+/(directories|providers|sessions|version|logs)",
         "checks": {"not_a_server_error": {"expected-statuses": ["2xx", "3xx", "4xx", "502"]},
                    "positive_data_acceptance": {
-                       "expected-statuses": ["2xx", "3xx", "401", "404", "422", "502"]}}}],
+                       "expected-statuses": ["2xx", "3xx", "401", "404", "422", "502"]}}},
+        {"include-path-regex": "^/api/automations(/[^/]+)?$",
+         "include-method-regex": "^(POST|PATCH)$",
+         "checks": {"positive_data_acceptance": {"enabled": False}}}],
 })
 schema = (schemathesis.openapi.from_wsgi("/api/spec", app, config=CONFIG)
           .exclude(path="/api/events").exclude(path="/api/ws"))

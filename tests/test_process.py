@@ -10,7 +10,6 @@ import urllib.request
 
 import pytest
 
-from relay import db
 
 
 def free_port() -> int:

@@ -5,6 +5,7 @@ make) to `commit()`, and answers JSON once it has committed and published.
 """
 from flask import current_app, g
 
+from ..automations import trace
 from ..responses import json_response
 
 
@@ -36,7 +37,7 @@ def now() -> int:
 def commit(change):
     """Run `change(conn) -> (result, events)` in a write transaction; after
     COMMIT its events are streamed and its result returned (committer.py)."""
-    return relay().committer.commit(change)
+    return relay().committer.commit(trace(change))
 
 
 def answer(body, status: int = 200):
@@ -47,6 +48,8 @@ def blueprints():
     from . import activity, agents, messages, streams, system, websocket
     from . import channels, integrations, pairs, pools, tasks
     from . import commands, config, orchestrators, policies, providers, proxies
+    from . import automations, recipes
     return [system.bp, agents.bp, activity.bp, messages.bp, streams.bp, websocket.bp,
             tasks.bp, integrations.bp, pools.bp, channels.bp, pairs.bp,
-            commands.bp, config.bp, orchestrators.bp, policies.bp, proxies.bp, providers.bp]
+            commands.bp, config.bp, orchestrators.bp, policies.bp, proxies.bp, providers.bp,
+            recipes.bp, automations.bp]

@@ -1,6 +1,7 @@
 """Agents (API.md §1): register, list, get, patch, heartbeat, delete."""
 from flask import Blueprint
 
+from .. import recipe_runs
 from ..contract import route
 from ..errors import conflict, not_found
 from ..events import (activity_event, agent_event, agent_removed, delivery_events, message_event,
@@ -68,7 +69,8 @@ def register(body: AgentIn):
             entry, _ = activity.add(c, {"kind": "state", "agentId": agent_id,
                                         "title": f"{agent_id} registered"}, t)
         return (agent, created), [*delivery_events(delivered), agent_event("agent.status", agent),
-                                  entry and activity_event(entry)]
+                                  entry and activity_event(entry),
+                                  *recipe_runs.on_agent(c, agent, t)]
     agent, created = commit(change)
     return answer(agent, 201 if created else 200)
 

@@ -2,7 +2,7 @@
 from flask import Blueprint, request
 
 from ..contract import route
-from .. import orchestration
+from .. import orchestration, recipe_runs
 from ..errors import ApiError, conflict, not_found
 from ..events import activity_event, command_event
 from ..schemas.commands import Command, CommandFilter, CommandIn, CommandPatch
@@ -81,7 +81,8 @@ def patch_command(command_id, body: CommandPatch):
                                         "body": moved["error"],
                                         "meta": {"commandId": moved["id"]}}, t)
             events.append(activity_event(entry))
-        return moved, events + orchestration.on_command(c, moved, t)
+        return moved, (events + orchestration.on_command(c, moved, t)
+                       + recipe_runs.on_command(c, moved, t))
     return answer(commit(change))
 
 

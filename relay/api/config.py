@@ -7,6 +7,7 @@ from pydantic import create_model
 from ..contract import ID_PATTERN, PATTERN_RULES, Body, parse, route
 from ..errors import bad_request, conflict, not_found
 from ..events import config_changed
+from ..masking import masked_entry
 from ..schemas.common import Ok
 from ..schemas.config import ConfigDelete, ConfigEntry, ConfigPut, HistoryQuery, HistoryRow, ProviderConfig
 from ..schemas.policies import PROVIDERS, SpawnPolicy, stored
@@ -80,7 +81,7 @@ def delete_change(namespace: str, key: str, updated_by, expected, t: int):
 def list_entries(namespace):
     if not _ID.fullmatch(namespace):
         raise not_found(f"no namespace {namespace}: names are {PATTERN_RULES[ID_PATTERN]}")
-    return answer(config.listing(conn(), namespace))
+    return answer([masked_entry(namespace, e) for e in config.listing(conn(), namespace)])
 
 
 @route(bp, "GET", "/<namespace>/<key>", "One entry.", answers={200: ConfigEntry, 404: UNKNOWN})
@@ -88,21 +89,23 @@ def get_entry(namespace, key):
     entry = config.get(conn(), namespace, key)
     if entry is None:
         raise not_found(f"config {namespace}/{key} not found")
-    return answer(entry)
+    return answer(masked_entry(namespace, entry))
 
 
 @route(bp, "PUT", "/<namespace>/<key>", "Set a value: 201 when the key did not exist before "
        "(first time or after a delete), else 200. Versions only grow, also across a delete. "
        "expectedVersion (optional) must be the key's current version (that of its last set "
        "or delete; 0 for a key never written), else 409. spawn-policy values are checked and "
-       "completed with their defaults; provider-config keys are claude or codex.",
+       "completed with their defaults; provider-config keys are claude or codex (their env "
+       "values read \"***\" in every answer here: GET /api/providers/:provider/config?reveal=1 "
+       "shows them).",
        body=ConfigPut, answers={201: ConfigEntry, 200: ConfigEntry, 409: STALE})
 def put(namespace, key, body: ConfigPut):
     checked_name(namespace, "namespace")
     checked_name(key, "key")
     value = checked_value(namespace, key, body.value)
     entry, created = put_entry(namespace, key, value, body.updatedBy, body.expectedVersion)
-    return answer(entry, 201 if created else 200)
+    return answer(masked_entry(namespace, entry), 201 if created else 200)
 
 
 @route(bp, "DELETE", "/<namespace>/<key>", "Delete a key (its version still grows; history "
@@ -119,4 +122,5 @@ def delete(namespace, key, query: ConfigDelete):
 def history(namespace, key, query: HistoryQuery):
     checked_name(namespace, "namespace")
     checked_name(key, "key")
-    return answer(config.history(conn(), namespace, key, query.limit))
+    return answer([masked_entry(namespace, row)
+                   for row in config.history(conn(), namespace, key, query.limit)])

@@ -4,7 +4,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from ..contract import Answer, Body, Query
-from .common import Int, QBool, QInt, Text
+from .common import Int, QInt, Text
 from .policies import Args
 
 ENV_MAX = 100
@@ -53,15 +53,3 @@ class HistoryRow(Answer):
     updatedBy: str | None
     updatedAt: int
 
-
-class Reveal(Query):
-    reveal: QBool = False
-
-
-class ProviderSettings(Answer):
-    provider: Literal["claude", "codex"]
-    model: str | None
-    effort: str | None
-    args: list[str]
-    env: dict[str, str]
-    version: int

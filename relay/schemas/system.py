@@ -99,3 +99,4 @@ class ReapResult(Answer):
     expiredCommandIds: list[str]
     staleOrchestratorIds: list[str]
     offlineOrchestratorIds: list[str]
+    failedRecipeInstanceIds: list[str]

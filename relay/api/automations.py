@@ -1,0 +1,177 @@
+"""Automations (API.md §9): CRUD, a manual run, and the runs of each."""
+import json
+
+from flask import Blueprint
+from pydantic import ValidationError
+
+from ..contract import ROUTES, explain, route
+from ..errors import bad_request, conflict, not_found
+from ..schemas.automations import (MAX_DEPTH, Automation, AutomationIn, AutomationPatch, Run,
+                                   RunsQuery)
+from ..schemas.commands import CommandIn
+from ..schemas.common import JSON_MAX, Ok
+from ..schemas.messages import MessageIn
+from ..schemas.orchestrators import SpawnIn
+from ..store import automations
+from . import answer, commit, conn, now, relay
+
+bp = Blueprint("automations", __name__, url_prefix="/api/automations")
+
+UNKNOWN = "unknown automation"
+
+
+def has_placeholder(value) -> bool:
+    if isinstance(value, str):
+        return "{{" in value
+    if isinstance(value, dict):
+        return any(has_placeholder(v) for v in value.values())
+    if isinstance(value, list):
+        return any(has_placeholder(v) for v in value)
+    return False
+
+
+def check(model, body: dict, prefix: str) -> None:
+    """Check an action's body against its route's model; a field holding a
+    {{event...}} placeholder is checked when the run fills it in."""
+    try:
+        model.model_validate(body)
+    except ValidationError as error:
+        for problem in error.errors(include_url=False):
+            loc = problem["loc"]
+            if loc and has_placeholder(body.get(loc[0])):
+                continue
+            raise bad_request(prefix + explain(model, problem)) from None
+
+
+def task_model():
+    """The body model of POST /api/tasks, when this relay has the tasks routes."""
+    for declared in ROUTES:
+        if declared.method == "POST" and declared.path == "/api/tasks":
+            return declared.body
+    return None
+
+
+def checked_action(action, automation_id: str) -> dict:
+    value = action.model_dump()
+    if len(json.dumps(value)) > JSON_MAX:
+        raise bad_request(f"action must be at most {JSON_MAX} bytes as JSON")
+    kind = value["type"]
+    body = {k: v for k, v in value.items() if k != "type"}
+    if kind == "message":
+        check(MessageIn, {"from": f"automation:{automation_id}", **body}, "action.")
+    elif kind == "command":
+        if "commandType" not in body:
+            raise bad_request("action.commandType is required (the command's own type)")
+        check(CommandIn, {**body, "type": body["commandType"]}, "action.")
+    elif kind == "task":
+        model = task_model()
+        if model is not None:
+            check(model, body, "action.")
+    elif "policyName" in body:
+        if not isinstance(body["policyName"], str) or not body["policyName"]:
+            raise bad_request("action.policyName must be a spawn policy's name")
+    elif "orchestratorId" in body:
+        if not isinstance(body["orchestratorId"], str) or not body["orchestratorId"]:
+            raise bad_request("action.orchestratorId must be an orchestrator's id")
+        check(SpawnIn, body, "action.")
+    else:
+        raise bad_request("action.policyName or action.orchestratorId is required for a "
+                          "spawn action")
+    return value
+
+
+def automation_or_404(c, automation_id: str) -> dict:
+    found = automations.get(c, automation_id)
+    if found is None:
+        raise not_found(f"automation {automation_id} not found")
+    return found
+
+
+def changed(result):
+    relay().automations.reload()
+    return result
+
+
+@route(bp, "POST", "", "Create an automation (id client-chosen or generated auto_<hex>; 409 when "
+       "taken). trigger: {event: <event type prefix>, filter?: {<dotted path in the event's "
+       "data>: <value>}} (every filter entry must be equal) or {everySeconds} (first run one "
+       "period after creation or after the trigger or enabled changes; after a pause, one run, "
+       "then a full period). action: {type, ...the body of its route}: message -> POST "
+       "/api/messages (from defaults to automation:<id>), task -> POST /api/tasks, command -> "
+       "POST /api/commands (commandType is the command's type; source defaults to "
+       "automation:<id>), spawn -> {policyName} (POST /api/spawn-policy/<name>/start) or the "
+       "body of POST /api/orchestrators/:id/spawn plus orchestratorId. Strings may hold "
+       "{{event.data.<path>}} (also {{event.type}}, {{event.id}}, {{event.subject}}): a string "
+       "that is one placeholder takes the value itself. The action is checked against its "
+       "route now, except fields holding placeholders (checked when a run fills them in).",
+       body=AutomationIn, answers={201: Automation, 409: "the id is taken"})
+def create(body: AutomationIn):
+    fields = body.model_dump(exclude={"trigger", "action"})
+    fields["trigger"] = body.trigger.stored()
+    t = now()
+    fields["action"] = checked_action(body.action, body.id or "new")
+
+    def change(c):
+        created = automations.create(c, fields, t)
+        if created is None:
+            raise conflict(f"automation {body.id} already exists")
+        return created, []
+    return answer(changed(commit(change)), 201)
+
+
+@route(bp, "GET", "", "Every automation, oldest first.", answers={200: [Automation]})
+def list_automations():
+    return answer(automations.listing(conn()))
+
+
+@route(bp, "GET", "/<automation_id>", "One automation.", answers={200: Automation, 404: UNKNOWN})
+def get_automation(automation_id):
+    return answer(automation_or_404(conn(), automation_id))
+
+
+@route(bp, "PATCH", "/<automation_id>", "Change name, enabled, trigger or action (each replaced "
+       "whole when given, checked as on create).", body=AutomationPatch,
+       answers={200: Automation, 404: UNKNOWN})
+def patch_automation(automation_id, body: AutomationPatch):
+    changes = body.model_dump(exclude_none=True, exclude={"trigger", "action"})
+    if body.trigger is not None:
+        changes["trigger"] = body.trigger.stored()
+    if body.action is not None:
+        changes["action"] = checked_action(body.action, automation_id)
+    t = now()
+
+    def change(c):
+        updated = automations.update(c, automation_id, changes, t)
+        if updated is None:
+            raise not_found(f"automation {automation_id} not found")
+        return updated, []
+    return answer(changed(commit(change)))
+
+
+@route(bp, "DELETE", "/<automation_id>", "Delete an automation and its runs.",
+       answers={200: Ok, 404: UNKNOWN})
+def delete_automation(automation_id):
+    def change(c):
+        if not automations.delete(c, automation_id):
+            raise not_found(f"automation {automation_id} not found")
+        return {"ok": True}, []
+    return answer(changed(commit(change)))
+
+
+@route(bp, "POST", "/<automation_id>/run", "Run the action now (also when disabled) and answer "
+       "the run: trigger manual, depth 1, no event (so a placeholder fails the run). A failing "
+       "action is a run with status failed and the route's error, not an error answer.",
+       answers={200: Run, 404: UNKNOWN})
+def run_automation(automation_id):
+    automation = automation_or_404(conn(), automation_id)
+    return answer(relay().automations.run(automation, "manual", None, 1))
+
+
+@route(bp, "GET", "/<automation_id>/runs", "The automation's runs, newest first (the last 200 "
+       "are kept). Event runs happen on the automations thread after the event commits; a run "
+       f"whose event was made by automation runs {MAX_DEPTH} deep is skipped (loop guard) with "
+       "the reason in error.", query=RunsQuery, answers={200: [Run], 404: UNKNOWN})
+def list_runs(automation_id, query: RunsQuery):
+    c = conn()
+    automation_or_404(c, automation_id)
+    return answer(automations.runs(c, automation_id, query.limit))
