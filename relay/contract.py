@@ -76,7 +76,8 @@ class Route:
     summary: str
     body: type[Body] | None = None
     query: type[Query] | None = None
-    answers: dict = field(default_factory=dict)    # status -> model, [model], or description
+    # status -> Model, [Model] (a list of), (Model, ...) (one of) or a description
+    answers: dict = field(default_factory=dict)
     public: bool = False       # answered without the relay token
     stream: str | None = None  # a media type other than JSON (the event stream)
 

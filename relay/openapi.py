@@ -27,7 +27,8 @@ INFO = ("A self-hosted message bus for AI coding agents. Errors are always "
 
 def document(settings) -> dict:
     bodies = {r.body for r in ROUTES if r.body}
-    answers = {model for r in ROUTES for model in map(model_of, r.answers.values()) if model}
+    answers = {model for r in ROUTES for answer in r.answers.values()
+               for model in models_of(answer)}
     _, defs = models_json_schema([(m, "validation") for m in bodies]
                                  + [(m, "serialization") for m in answers | {Error}],
                                  ref_template=REF)
@@ -52,13 +53,18 @@ def document(settings) -> dict:
     return spec
 
 
-def model_of(answer):
-    if isinstance(answer, list):
-        return answer[0]
-    return None if isinstance(answer, str) else answer
+def models_of(answer) -> list:
+    """The models an answer names: Model, [Model], or (Model, ...) for one of several."""
+    if isinstance(answer, str):
+        return []
+    if isinstance(answer, (list, tuple)):
+        return list(answer)
+    return [answer]
 
 
 def schema_of(answer) -> dict:
+    if isinstance(answer, tuple):
+        return {"anyOf": [schema_of(model) for model in answer]}
     if isinstance(answer, list):
         return {"type": "array", "items": {"$ref": REF.format(model=answer[0].__name__)}}
     return {"$ref": REF.format(model=answer.__name__)}

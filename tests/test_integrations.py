@@ -177,14 +177,52 @@ def test_events_open_and_fold_tasks(guarded, clock):
     assert r.status_code == 201 and r.get_json()["source"] is None
 
 
-def test_a_channel_is_422_until_channels_exist(guarded):
+def test_an_event_with_a_channel_is_routed_through_its_bindings(guarded, relay_):
     token = bearer(integration(guarded)["token"])
-    r = guarded.post("/api/integrations/events",
-                     json={"type": "msg", "title": "hi", "channel": "slack:ops"}, headers=token)
-    assert r.status_code == 422
-    assert r.get_json() == {"error": "channels are not configured: an event with a channel "
-                                     "cannot be routed (leave channel out to open a task)"}
+    for agent in ("oncall", "lead"):
+        assert guarded.post("/api/agents", json={"id": agent}, headers=RELAY).status_code == 201
+    guarded.post("/api/channels/slack:ops/bindings", headers=RELAY,
+                 json={"target": {"type": "agent", "id": "oncall"}, "mode": "broadcast"})
+    guarded.post("/api/channels/slack:ops/bindings", headers=RELAY,
+                 json={"target": {"type": "agent", "id": "lead"}, "mode": "broadcast"})
+    event = {"type": "alert", "title": "disk 95% on db-2", "severity": "high",
+             "channel": "slack:ops", "dedupeKey": "disk-db-2", "payload": {"host": "db-2"}}
+    r = guarded.post("/api/integrations/events", json=event, headers=token)
+    assert r.status_code == 201
+    routed = r.get_json()
+    assert [m["to"] for m in routed["messages"]] == ["oncall", "lead"]
+    first = routed["messages"][0]
+    assert (first["kind"], first["channel"], first["from"], first["subject"], first["body"]) == (
+        "channel.event", "slack:ops", "ci", "disk 95% on db-2", "disk 95% on db-2")
+    assert first["payload"] == {"host": "db-2", "type": "alert", "severity": "high",
+                                "source": "ci"}
+    # The dedupeKey is the idempotency key: a repeat answers the first routing.
+    again = guarded.post("/api/integrations/events", json=event, headers=token)
+    assert (again.status_code, again.get_json()) == (200, routed)
     assert guarded.get("/api/tasks", headers=RELAY).get_json() == []
+    [summary] = guarded.get("/api/integrations", headers=RELAY).get_json()
+    assert summary["eventCount"] == 1
+    r = guarded.post("/api/integrations/events", headers=token,
+                     json={"type": "x", "title": "t", "channel": "nowhere"})
+    assert (r.status_code, r.get_json()) == (404, {"error": "channel nowhere not found"})
+
+
+def test_a_policy_binding_queues_the_event_until_the_policy_runs(guarded, relay_):
+    from relay import db
+    from relay.store import config, policies
+    conn = db.connect(relay_.settings.db)
+    with db.transaction(conn):
+        config.put(conn, "spawn-policy", "night", {"name": "night", "orchestratorId": "o1",
+                                                   "provider": "claude"}, 0)
+        policies.set_starting(conn, "night", "sp_1", 0)
+    conn.close()
+    token = bearer(integration(guarded)["token"])
+    guarded.post("/api/channels/pager/bindings", headers=RELAY,
+                 json={"target": {"type": "policy", "id": "night"}})
+    r = guarded.post("/api/integrations/events", headers=token,
+                     json={"type": "page", "title": "wake up", "channel": "pager"})
+    assert r.status_code == 201
+    assert r.get_json()["routes"][0]["deliveryStatus"] == "queued"
 
 
 @pytest.mark.parametrize("body,error", [

@@ -3,11 +3,13 @@ from flask import Blueprint, g
 
 from ..contract import route
 from ..errors import ApiError
+from ..events import channel_routed
+from ..schemas.channels import ChannelEventResult
 from ..schemas.common import Ok
 from ..schemas.integrations import (CreatedIntegration, Integration, IntegrationEventIn,
                                     IntegrationIn)
 from ..schemas.tasks import Task
-from ..store import integrations
+from ..store import channels, integrations
 from . import answer, commit, conn, now, relay
 from .tasks import open_task
 
@@ -49,15 +51,19 @@ def delete_integration(name):
        "its dedupeKey (200), as POST /api/tasks does; type is kept as meta.eventType and "
        "source defaults to the integration's name. Each token may send "
        "RELAY_INTEGRATION_RATE_LIMIT events a minute (callers with the relay token share one "
-       "allowance): past it 429 with Retry-After. A channel is 422 until channels are "
-       "configured.", body=IntegrationEventIn,
-       answers={201: Task, 200: Task, 403: "a token without events:write",
-                404: "unknown target agent, pool or policy",
-                422: "channels are not configured", 429: "rate limit: see Retry-After"})
+       "allowance): past it 429 with Retry-After. With a channel it opens no task: it is "
+       "routed through that channel's bindings as POST /api/channels/:id/events routes an "
+       "inbound event (201 {messages, routes}; from is the integration's name, or "
+       "`integration`; subject the title; body the body, or the title; payload the payload "
+       "with type, severity and source; dedupeKey is the idempotencyKey: a repeat answers "
+       "the first routing, 200). A policy: binding queues until the policy's agent runs.",
+       body=IntegrationEventIn,
+       answers={201: (Task, ChannelEventResult), 200: (Task, ChannelEventResult),
+                403: "a token without events:write",
+                404: "unknown target agent, pool or policy, or unknown channel",
+                422: "no inbound binding of the channel routes the event",
+                429: "rate limit: see Retry-After"})
 def integration_event(body: IntegrationEventIn):
-    if body.channel is not None:
-        raise ApiError(422, "channels are not configured: an event with a channel cannot be "
-                            "routed (leave channel out to open a task)")
     name = g.get("integration")
     t = now()
     wait = relay().rate_limiter.take(name or RELAY_TOKEN, t)
@@ -65,9 +71,27 @@ def integration_event(body: IntegrationEventIn):
         raise ApiError(429, f"more than {relay().settings.integration_rate_limit} events a "
                             f"minute for this token: retry in {wait} s",
                        {"Retry-After": str(wait)})
+    if body.channel is not None:
+        return to_channel(body, name, t)
     fields = body.model_dump(exclude={"type", "channel"})
     fields["source"] = fields["source"] or name
     fields["meta"] = {**(fields["meta"] or {}), "eventType": body.type}
     task, created = open_task(
         fields, also=(lambda c: integrations.count_event(c, name, t)) if name else None)
     return answer(task, 201 if created else 200)
+
+
+def to_channel(body: IntegrationEventIn, name: str | None, t: int):
+    """An integration event that names a channel: a channel.event message per binding."""
+    event = {"from": name or "integration", "subject": body.title, "body": body.body or body.title,
+             "payload": {**(body.payload or {}), "type": body.type, "severity": body.severity,
+                         "source": body.source or name},
+             "idempotencyKey": body.dedupeKey}
+
+    def change(c):
+        result, created = channels.route_event(c, body.channel, event, t)
+        if name and created:
+            integrations.count_event(c, name, t)
+        return (result, created), channel_routed(body.channel, result, t) if created else []
+    result, created = commit(change)
+    return answer(result, 201 if created else 200)
