@@ -71,3 +71,13 @@ def loads(text: str | None, default=None):
 
 def placeholders(values) -> str:
     return ",".join("?" * len(values))
+
+
+def where(*conditions) -> tuple[str, tuple]:
+    """A list route's filters: ' WHERE c1 AND c2 ...' and its arguments, from
+    (sql, *args) conditions; one whose argument is None or '' (a filter not
+    asked for) is left out, and with none left the clause is empty."""
+    kept = [(sql, args) for sql, *args in conditions if all(a is not None and a != "" for a in args)]
+    if not kept:
+        return "", ()
+    return " WHERE " + " AND ".join(sql for sql, _ in kept), tuple(a for _, args in kept for a in args)

@@ -1,5 +1,5 @@
 """The activity feed (API.md §8)."""
-from . import dumps, loads
+from . import dumps, loads, where
 
 KINDS = ("state", "message", "task", "command", "system", "note")
 
@@ -35,18 +35,6 @@ def add(conn, entry: dict, now: int) -> tuple[dict, bool]:
 
 
 def listing(conn, *, kind=None, agent_id=None, before=None, limit=100) -> list[dict]:
-    where, args = [], []
-    if kind:
-        where.append("kind = ?")
-        args.append(kind)
-    if agent_id:
-        where.append("agent_id = ?")
-        args.append(agent_id)
-    if before:
-        where.append("id < ?")
-        args.append(before)
-    sql = "SELECT * FROM activity"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    rows = conn.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit))
+    clause, args = where(("kind = ?", kind), ("agent_id = ?", agent_id), ("id < ?", before))
+    rows = conn.execute(f"SELECT * FROM activity{clause} ORDER BY id DESC LIMIT ?", (*args, limit))
     return [to_dict(r) for r in rows]

@@ -1,7 +1,7 @@
 """Agents: registration, presence, and the reaper's presence steps."""
 import secrets
 
-from . import dumps, loads
+from . import dumps, loads, where
 
 LIVE_STATUSES = ("online", "idle", "busy")
 NEVER_PRUNED = ("orchestrator", "user")
@@ -137,28 +137,12 @@ def delete(conn, agent_id: str) -> bool:
 
 def listing(conn, *, status=None, kind=None, tag=None, capability=None, label=None,
             include_offline=True) -> list[dict]:
-    where, args = [], []
-    if status:
-        where.append("status = ?")
-        args.append(status)
-    if kind:
-        where.append("kind = ?")
-        args.append(kind)
-    if label:
-        where.append("label = ?")
-        args.append(label)
-    if tag:
-        where.append("EXISTS (SELECT 1 FROM json_each(agents.tags) WHERE value = ?)")
-        args.append(tag)
-    if capability:
-        where.append("EXISTS (SELECT 1 FROM json_each(agents.capabilities) WHERE value = ?)")
-        args.append(capability)
-    if not include_offline:
-        where.append("status != 'offline'")
-    sql = "SELECT * FROM agents"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    return [to_dict(r) for r in conn.execute(sql + " ORDER BY id", args)]
+    clause, args = where(
+        ("status = ?", status), ("kind = ?", kind), ("label = ?", label),
+        ("EXISTS (SELECT 1 FROM json_each(agents.tags) WHERE value = ?)", tag),
+        ("EXISTS (SELECT 1 FROM json_each(agents.capabilities) WHERE value = ?)", capability),
+        ("status != ?", None if include_offline else "offline"))
+    return [to_dict(r) for r in conn.execute(f"SELECT * FROM agents{clause} ORDER BY id", args)]
 
 
 # --- the reaper's presence steps: each one conditional UPDATE/DELETE ... RETURNING

@@ -6,7 +6,7 @@ of each state.
 """
 import uuid
 
-from . import dumps, loads
+from . import dumps, loads, where
 
 FINAL = ("succeeded", "failed", "cancelled", "expired")
 # status -> the states a PATCH may move a command into from it. A fast
@@ -49,16 +49,10 @@ def get(conn, command_id: str) -> dict | None:
 
 def listing(conn, *, target=None, status=None, type_=None, correlation_id=None,
             limit=100) -> list[dict]:
-    where, args = [], []
-    for column, value in (("target", target), ("status", status), ("type", type_),
-                          ("correlation_id", correlation_id)):
-        if value is not None:
-            where.append(f"{column} = ?")
-            args.append(value)
-    sql = "SELECT * FROM commands"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    return [to_dict(r) for r in conn.execute(sql + " ORDER BY seq LIMIT ?", (*args, limit))]
+    clause, args = where(("target = ?", target), ("status = ?", status), ("type = ?", type_),
+                         ("correlation_id = ?", correlation_id))
+    rows = conn.execute(f"SELECT * FROM commands{clause} ORDER BY seq LIMIT ?", (*args, limit))
+    return [to_dict(r) for r in rows]
 
 
 def move(conn, command_id: str, status: str, result, error, now: int) -> tuple[dict | None, dict | None]:

@@ -2,7 +2,7 @@
 threads, and queued delivery for pool:/policy: addresses (API.md §2)."""
 from ..addresses import inbox_addresses, split
 from ..errors import ApiError, conflict, not_found
-from . import JsonArray, Record, dumps, loads, placeholders, policies, pools
+from . import JsonArray, Record, dumps, loads, placeholders, policies, pools, where
 
 KINDS = ("chat", "channel.event", "task", "pair", "control", "system")
 
@@ -193,19 +193,10 @@ def inbox(conn, agent: dict, now: int, *, since: int = 0, unread: bool = False,
 def recent(conn, *, sender=None, to=None, kind=None, channel=None, before=None,
            limit=100) -> list[dict]:
     """The dashboard's view: newest first."""
-    where, args = [], []
-    for column, value in (("from_agent", sender), ("to_addr", to), ("kind", kind),
-                          ("channel", channel)):
-        if value:
-            where.append(f"{column} = ?")
-            args.append(value)
-    if before:
-        where.append("id < ?")
-        args.append(before)
-    sql = "SELECT * FROM messages"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    return [to_dict(r) for r in conn.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit))]
+    clause, args = where(("from_agent = ?", sender), ("to_addr = ?", to), ("kind = ?", kind),
+                         ("channel = ?", channel), ("id < ?", before))
+    rows = conn.execute(f"SELECT * FROM messages{clause} ORDER BY id DESC LIMIT ?", (*args, limit))
+    return [to_dict(r) for r in rows]
 
 
 def latest_id(conn) -> int:

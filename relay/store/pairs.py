@@ -6,7 +6,7 @@ updates only from the state it starts from, so concurrent callers get exactly
 one winner.
 """
 from ..errors import ApiError, conflict, not_found
-from . import agents, messages
+from . import agents, messages, where
 
 INVITE_TTL_MS = 10 * 60 * 1000
 OPEN = "(status = 'active' OR (status = 'pending' AND expires_at > :now))"
@@ -37,15 +37,10 @@ def get_or_404(conn, pair_id: int) -> dict:
 
 
 def listing(conn, agent_id: str | None, status: str | None, limit: int) -> list[dict]:
-    where, args = [], []
-    if agent_id:
-        where.append("(from_agent = ? OR to_agent = ?)")
-        args += [agent_id, agent_id]
-    if status:
-        where.append("status = ?")
-        args.append(status)
-    sql = "SELECT * FROM pairs" + (" WHERE " + " AND ".join(where) if where else "")
-    return [to_dict(r) for r in conn.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit))]
+    clause, args = where(("(from_agent = ? OR to_agent = ?)", agent_id, agent_id),
+                         ("status = ?", status))
+    rows = conn.execute(f"SELECT * FROM pairs{clause} ORDER BY id DESC LIMIT ?", (*args, limit))
+    return [to_dict(r) for r in rows]
 
 
 def _notify(conn, pair: dict, sender: str, action: str, body: str, now: int,

@@ -6,7 +6,7 @@ follows from its roles (status_of) and is written only when it changes.
 """
 import secrets
 
-from . import commands, dumps, loads
+from . import commands, dumps, loads, where
 
 
 def role_to_dict(row) -> dict:
@@ -52,15 +52,9 @@ def roles_of(conn, instance_id: str) -> list[dict]:
 
 
 def listing(conn, recipe=None, status=None, limit: int = 100) -> list[dict]:
-    where, args = [], []
-    for column, value in (("recipe", recipe), ("status", status)):
-        if value is not None:
-            where.append(f"{column} = ?")
-            args.append(value)
-    sql = "SELECT * FROM recipe_instances"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    rows = conn.execute(sql + " ORDER BY seq DESC LIMIT ?", (*args, limit)).fetchall()
+    clause, args = where(("recipe = ?", recipe), ("status = ?", status))
+    rows = conn.execute(f"SELECT * FROM recipe_instances{clause} ORDER BY seq DESC LIMIT ?",
+                        (*args, limit)).fetchall()
     return [to_dict(r, roles_of(conn, r["id"])) for r in rows]
 
 

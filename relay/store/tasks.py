@@ -5,7 +5,7 @@ A move that changes the status of a task with a callbackUrl writes its
 callback delivery in the same transaction (store/deliveries.py).
 """
 from ..errors import conflict, not_found
-from . import Record, deliveries, dumps, loads, placeholders
+from . import Record, deliveries, dumps, loads, placeholders, where
 
 OPEN = ("open", "claimed", "in_progress", "blocked")
 FINAL = ("resolved", "failed", "cancelled")
@@ -114,22 +114,11 @@ def create(conn, t: dict, integration: str | None, now: int) -> tuple[dict, dict
 def listing(conn, *, statuses=None, target=None, claimed_by=None, source=None, severity=None,
             before=None, limit=100) -> list[dict]:
     """Newest first."""
-    where, args = [], []
-    if statuses:
-        where.append(f"status IN ({placeholders(statuses)})")
-        args += statuses
-    for column, value in (("target", target), ("claimed_by", claimed_by), ("source", source),
-                          ("severity", severity)):
-        if value:
-            where.append(f"{column} = ?")
-            args.append(value)
-    if before:
-        where.append("id < ?")
-        args.append(before)
-    sql = "SELECT * FROM tasks"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    return [to_dict(r) for r in conn.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit))]
+    clause, args = where((f"status IN ({placeholders(statuses or [])})", *(statuses or [None])),
+                         ("target = ?", target), ("claimed_by = ?", claimed_by),
+                         ("source = ?", source), ("severity = ?", severity), ("id < ?", before))
+    rows = conn.execute(f"SELECT * FROM tasks{clause} ORDER BY id DESC LIMIT ?", (*args, limit))
+    return [to_dict(r) for r in rows]
 
 
 # --- claims ------------------------------------------------------------------------
