@@ -3,8 +3,9 @@ import argparse
 import os
 import sys
 
-from . import __version__, db
-from .config import ENV, MEANING, ConfigError, Settings, parse
+from . import __version__
+from .server import db
+from .server.settings import ENV, MEANING, ConfigError, Settings, parse
 
 
 def build_parser() -> argparse.ArgumentParser:

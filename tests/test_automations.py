@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from relay import automations as worker
+from relay.server import automations as worker
 
 from .conftest import register, send
 
@@ -284,8 +284,8 @@ def test_event_runs_happen_off_the_request_and_a_failure_stays_on_the_run(live):
 
 
 def test_actions_carry_the_relay_token(db_path, clock):
-    from relay import create_app
-    from relay.config import Settings
+    from relay.server import create_app
+    from relay.server.settings import Settings
     app = create_app(Settings(db=db_path, token="s3cret"), clock)
     try:
         client = app.test_client()

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from relay import create_app
-from relay.config import Settings
+from relay.server import create_app
+from relay.server.settings import Settings
 
 from .conftest import register
 from .receiver import Receiver

@@ -4,8 +4,8 @@ import threading
 
 import pytest
 
-from relay import create_app
-from relay.config import Settings
+from relay.server import create_app
+from relay.server.settings import Settings
 
 from .conftest import inbox, register, send
 

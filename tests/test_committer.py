@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
-from relay.api import commit, conn
-from relay.errors import not_found
-from relay.events import Event
+from relay.server.api import commit, conn
+from relay.server.errors import not_found
+from relay.server.events import Event
 
 
 def add_row(name):

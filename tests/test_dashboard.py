@@ -7,8 +7,8 @@ import urllib.request
 
 import pytest
 
-from relay import create_app
-from relay.config import Settings
+from relay.server import create_app
+from relay.server.settings import Settings
 
 from .test_process import start
 

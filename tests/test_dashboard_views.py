@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from relay.events import Event
+from relay.server.events import Event
 
 from .browser import ARTIFACTS, Page, api, browser, expect  # noqa: F401 (browser: a fixture)
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from relay import db
+from relay.server import db
 
 
 def test_connection_pragmas(db_path):

@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from relay import orchestration
-from relay.clock import ManualClock
-from relay.config import Settings
-from relay.server import Server
+from relay.server.domain import orchestration
+from relay.server.clock import ManualClock
+from relay.server.settings import Settings
+from relay.server.serving import Server
 
 from .fake_orchestrator import FakeOrchestrator
 
@@ -245,7 +245,7 @@ def test_the_thread_runs_with_the_server(live_factory):
 
 
 def test_a_policy_whose_plan_fails_is_skipped_alone(relay, monkeypatch, caplog):
-    from relay import lifecycle
+    from relay.server import lifecycle
     relay.put("bad", mode="always")
     relay.put("good", mode="always")
     state = lifecycle.policies.state

@@ -18,8 +18,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 
-from relay import create_app
-from relay.config import Settings
+from relay.server import create_app
+from relay.server.settings import Settings
 
 app = create_app(Settings(db=tempfile.mkdtemp(prefix="relay-st-") + "/relay.db"))
 CONFIG = SchemathesisConfig.from_dict({

@@ -1,6 +1,6 @@
 """The inbox poll, the cursor and health use indexes, never a table scan."""
-from relay import db
-from relay.store import messages, system
+from relay.server import db
+from relay.server.store import messages, system
 
 
 class Recorder:
@@ -66,7 +66,7 @@ def test_health_counts_read_no_table(db_path):
 
 
 def test_orchestrator_command_poll_and_expiry_use_indexes(db_path):
-    from relay.store import commands
+    from relay.server.store import commands
     db.init(db_path)
     conn = db.connect(db_path)
     recorder = Recorder(conn)

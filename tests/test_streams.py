@@ -5,8 +5,8 @@ import socket
 import threading
 import time
 
-from relay.broadcaster import CLOSED, RESET, Broadcaster, Filter
-from relay.store.events import Envelope
+from relay.server.broadcaster import CLOSED, RESET, Broadcaster, Filter
+from relay.server.store.event_log import Envelope
 
 from .sse import SSE
 

@@ -5,9 +5,9 @@ lifecycle manager (lifecycle.py) call them inside their `commit()`.
 """
 import secrets
 
-from .errors import ApiError, bad_request, conflict, not_found
-from .events import Event, activity_event, command_event
-from .store import activity, commands, orchestrators, policies
+from ..errors import ApiError, bad_request, conflict, not_found
+from ..events import Event, activity_event, command_event
+from ..store import activity, commands, orchestrators, policies
 
 
 def create_command(c, fields: dict, t: int) -> tuple[dict, list]:

@@ -10,10 +10,10 @@ the role, and the instance follows its roles (store/recipes.status_of).
 import re
 
 from . import orchestration
-from .errors import ApiError, bad_request, conflict, not_found
-from .events import recipe_instance_event
-from .schemas.common import PROMPT_MAX
-from .store import orchestrators, recipes
+from ..errors import ApiError, bad_request, conflict, not_found
+from ..events import recipe_instance_event
+from ..schemas.common import PROMPT_MAX
+from ..store import orchestrators, recipes
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 

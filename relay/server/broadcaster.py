@@ -8,7 +8,7 @@ import queue
 import threading
 from collections import deque
 
-from . import addresses
+from .domain import addresses
 
 log = logging.getLogger("relay.broadcaster")
 

@@ -12,7 +12,7 @@ from ..schemas.agents import Heartbeat
 from ..schemas.messages import MessageIn
 from . import agents as agents_api
 from . import messages as messages_api, relay
-from ..websockets import websocket_view
+from ..ws_transport import websocket_view
 from ..wire import ws_text_frame
 from .streams import follow, read_filter, take_slot
 

@@ -8,7 +8,7 @@ from ..errors import ApiError, bad_request
 from ..schemas.common import ID_MAX
 from ..schemas.system import Event, EventFilter, StreamFilter
 from ..broadcaster import CLOSED, RESET, Filter, split_owed
-from ..store import events as event_log
+from ..store import event_log
 from ..wire import send_some, sse_chunk
 from . import agents as agents_api
 from . import answer, conn, relay

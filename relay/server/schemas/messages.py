@@ -4,7 +4,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
-from ..addresses import split
+from ..domain.addresses import split
 from ..contract import ID_PATTERN, PATTERN_RULES, Answer, Body, Query
 from .common import (ADDRESS_MAX, BODY_MAX, ID_MAX, NAME_MAX, SUBJECT_MAX, Id, Int, JsonObject,
                      MessageId, Name, Page, QBool, QId, QInt, QText, Required, Text)

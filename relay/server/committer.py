@@ -25,8 +25,8 @@ import logging
 import threading
 
 from . import db
-from .store import events as event_log
-from .store.events import Envelope
+from .store import event_log
+from .store.event_log import Envelope
 
 log = logging.getLogger("relay.committer")
 

@@ -5,7 +5,7 @@ import re
 
 from flask import current_app, g, request
 
-from .config import ConfigError
+from .settings import ConfigError
 from .contract import ID_PATTERN
 from .errors import ApiError
 

@@ -8,7 +8,7 @@ import re
 
 from pydantic.json_schema import models_json_schema
 
-from . import __version__
+from relay import __version__
 from .contract import CONVERTERS, PLAIN_PATH, ROUTES, Route, resolve
 from .schemas.common import Error
 

@@ -9,9 +9,9 @@ One policy whose step fails is logged; the others still run.
 """
 import logging
 
-from . import orchestration
+from .domain import orchestration
 from .errors import ApiError
-from .periodic import Periodic
+from .worker import Periodic
 from .store import agents, orchestrators, policies
 
 log = logging.getLogger("relay.lifecycle")

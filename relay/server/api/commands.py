@@ -2,7 +2,7 @@
 from flask import Blueprint, request
 
 from ..contract import route
-from .. import orchestration, recipe_runs
+from ..domain import orchestration, recipe_runs
 from ..errors import ApiError, conflict, not_found
 from ..events import activity_event, command_event
 from ..schemas.commands import Command, CommandFilter, CommandIn, CommandPatch

@@ -21,7 +21,7 @@ import threading
 from collections import Counter
 from urllib.parse import urlsplit
 
-from . import __version__
+from relay import __version__
 from .store import deliveries
 
 log = logging.getLogger("relay.callbacks")

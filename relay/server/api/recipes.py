@@ -1,7 +1,7 @@
 """Recipes (API.md §9): team templates, starting one on an orchestrator, and its instances."""
 from flask import Blueprint, current_app
 
-from .. import recipe_runs
+from ..domain import recipe_runs
 from ..contract import route
 from ..errors import not_found
 from ..recipe_book import RecipeBook

@@ -1,7 +1,7 @@
 """Spawn policies (API.md §9): the policy (a config entry) and its managed agent."""
 from flask import Blueprint
 
-from .. import orchestration
+from ..domain import orchestration
 from ..contract import route
 from ..errors import conflict, not_found
 from ..events import config_changed

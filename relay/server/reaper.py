@@ -5,11 +5,12 @@ it); a step that fails is logged and the others still run.
 """
 import logging
 
-from . import recipe_runs
+from .domain import recipe_runs
 from .events import (activity_event, agent_event, agent_removed, command_event, delivery_events,
                      message_event, orchestrator_event, pair_updated, task_event)
-from .periodic import Periodic
-from .store import (activity, agents, commands, deliveries, delivery, events as event_log,
+from .domain import delivery
+from .worker import Periodic
+from .store import (activity, agents, commands, deliveries, event_log,
                     messages, orchestrators, pairs, recipes, tasks)
 
 log = logging.getLogger("relay.reaper")

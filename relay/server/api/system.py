@@ -5,7 +5,7 @@ import sqlite3
 
 from flask import Blueprint
 
-from .. import __version__
+from relay import __version__
 from ..contract import route
 from ..events import Event, message_event
 from ..openapi import document

@@ -1,5 +1,5 @@
 """What happens to waiting messages when an agent registers or comes back online."""
-from . import activity, messages, policies, pools
+from ..store import activity, messages, policies, pools
 
 
 def on_agent_online(conn, agent: dict, now: int) -> dict:

@@ -1,14 +1,15 @@
 """Agents (API.md §1): register, list, get, patch, heartbeat, delete."""
 from flask import Blueprint
 
-from .. import recipe_runs
+from ..domain import recipe_runs
 from ..contract import route
 from ..errors import conflict, not_found
 from ..events import (activity_event, agent_event, agent_removed, delivery_events, message_event,
                       task_event)
 from ..schemas.agents import Agent, AgentFilter, AgentIn, Heartbeat, Profile, Session
 from ..schemas.common import Ok
-from ..store import activity, agents, delivery, messages, tasks
+from ..domain import delivery
+from ..store import activity, agents, messages, tasks
 from . import answer, commit, conn, now, relay
 
 bp = Blueprint("agents", __name__, url_prefix="/api/agents")

@@ -6,7 +6,7 @@ from ..contract import route
 from ..errors import ApiError, not_found
 from ..events import (activity_event, agent_event, agent_removed, orchestrator_event,
                       orchestrator_removed)
-from ..orchestration import create_command, spawn_params
+from ..domain.orchestration import create_command, spawn_params
 from ..schemas.commands import Queued
 from ..schemas.common import Ok
 from ..schemas.orchestrators import (ActionIn, AgentActionIn, Orchestrator, OrchestratorIn,

@@ -1,6 +1,6 @@
 """Messages: sending to every address form, the inbox poll, claims, reads,
 threads, and queued delivery for pool:/policy: addresses (API.md §2)."""
-from ..addresses import inbox_addresses, split
+from ..domain.addresses import inbox_addresses, split
 from ..errors import ApiError, conflict, not_found
 from . import JsonArray, Record, dumps, loads, placeholders, policies, pools, where
 

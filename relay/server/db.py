@@ -11,7 +11,7 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema.sql"
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schema.sql"
 SCHEMA_VERSION = 5
 
 # version -> SQL that brings a database from version-1 to version. A new

@@ -3,7 +3,7 @@ import threading
 
 from . import db
 from .clock import system_clock
-from .config import Settings
+from .settings import Settings
 from .agent_cache import AgentCache
 from .automations import Automations
 from .broadcaster import Broadcaster
