@@ -115,7 +115,7 @@ def matches(filter_: dict, data: dict) -> bool:
 
 
 def tasks_available() -> bool:
-    return importlib.util.find_spec("relay.api.tasks") is not None
+    return importlib.util.find_spec("relay.server.api.tasks") is not None
 
 
 def request_for(automation: dict, action: dict) -> tuple[str, dict | None]:
