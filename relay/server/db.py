@@ -11,7 +11,9 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schema.sql"
+# relay/server/schema.sql links to the top-level schema.sql in a checkout and is
+# a copy of it in a built wheel (package data), so every install can create a database.
+SCHEMA_PATH = Path(__file__).with_name("schema.sql")
 SCHEMA_VERSION = 5
 
 # version -> SQL that brings a database from version-1 to version. A new
