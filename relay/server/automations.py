@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 from .schemas.automations import MAX_DEPTH
 from .store import automations as store
+from .worker import Worker
 
 log = logging.getLogger("relay.automations")
 
@@ -138,8 +139,11 @@ def request_for(automation: dict, action: dict) -> tuple[str, dict | None]:
     return f"/api/orchestrators/{quote(text(orchestrator), safe='')}/spawn", body
 
 
-class Automations:
+class Automations(Worker):
+    name = "relay-automations"
+
     def __init__(self, relay, tick: float = 1.0):
+        super().__init__(relay.clock)
         self.relay = relay
         self.tick = tick
         self.app = None
@@ -147,8 +151,6 @@ class Automations:
         self._watched: tuple = ()          # event prefixes of enabled automations
         self._event_rules: list[dict] = []
         self._interval_rules: list[dict] = []
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._run_lock = threading.Lock()
         self.dropped = 0
 
@@ -262,39 +264,22 @@ class Automations:
             raise ActionFailed(f"POST {path} answered {response.status_code}: {why}")
         return {"status": response.status_code, "body": answer}
 
-    # --- the thread ------------------------------------------------------------
+    # --- the thread (worker.py: start/stop) ----------------------------------------
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None
+    def wake(self) -> None:
+        try:
+            self._queue.put_nowait((None, 0))
+        except queue.Full:
+            pass                                # a full queue wakes it anyway
 
-    def start(self) -> None:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._loop, name="relay-automations",
-                                            daemon=True)
-            self._thread.start()
-
-    def stop(self, timeout: float = 2.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            try:
-                self._queue.put_nowait((None, 0))       # wake it; a full queue wakes it anyway
-            except queue.Full:
-                pass
-            self._thread.join(timeout)
-            self._thread = None
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
+    def loop(self) -> None:
+        while not self.stopping.is_set():
             try:
                 envelope, depth = self._queue.get(timeout=self.tick)
             except queue.Empty:
                 envelope = None
-            try:
-                if envelope is not None:
-                    with self._run_lock:
-                        self.handle(envelope, depth)
-                self.run_due()
-            except Exception:
-                log.exception("automation step failed")
+            if envelope is not None:
+                with self._run_lock:
+                    self.step(f"automations on event {envelope['id']}", self.handle, envelope,
+                              depth)
+            self.step("interval automations", self.run_due)

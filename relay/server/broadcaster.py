@@ -3,14 +3,13 @@
 Each subscriber has a bounded queue. One that falls behind is reset and
 dropped; it never slows the committer or the other subscribers.
 """
-import logging
 import queue
 import threading
 from collections import deque
 
+from .clock import system_clock
 from .domain import addresses
-
-log = logging.getLogger("relay.broadcaster")
+from .worker import Worker
 
 RESET = "reset"      # what a subscription yields once it has fallen behind
 CLOSED = "closed"    # ... and once the broadcaster has stopped
@@ -164,36 +163,30 @@ class Subscription:
             return self._state or []
 
 
-class Broadcaster:
+class Broadcaster(Worker):
     """Takes published events from one queue and fans them out to subscribers."""
 
-    def __init__(self, queue_size: int = 1000, queue_bytes: int = 8 << 20):
+    name = "relay-broadcaster"
+
+    def __init__(self, queue_size: int = 1000, queue_bytes: int = 8 << 20, clock=system_clock):
+        super().__init__(clock)
         self.queue_size = queue_size
         self.queue_bytes = queue_bytes
         self._inbox: queue.Queue = queue.Queue()
         self._subscribers: set[Subscription] = set()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._subscribers_lock = threading.Lock()
 
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="relay-broadcaster", daemon=True)
-            self._thread.start()
+    # --- the thread (worker.py: start/stop) ----------------------------------------
 
-    def stop(self, timeout: float = 2.0) -> None:
+    def wake(self) -> None:
+        self._inbox.put(None)
+
+    def stopped(self) -> None:
         """Stop fanning out and end every subscription (open streams close)."""
-        if self._thread is not None:
-            self._inbox.put(None)
-            self._thread.join(timeout)
-            self._thread = None
-        with self._lock:
+        with self._subscribers_lock:
             subscribers, self._subscribers = self._subscribers, set()
         for subscription in subscribers:
             subscription.close()
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None
 
     def submit(self, stored: list[tuple[dict, dict | None]]) -> None:
         # With nobody subscribed there is nothing to hand over: a stream that
@@ -203,7 +196,7 @@ class Broadcaster:
 
     def subscribe(self, event_filter: Filter) -> Subscription:
         subscription = Subscription(event_filter, self.queue_size, self.queue_bytes)
-        with self._lock:
+        with self._subscribers_lock:
             if self._thread is None:
                 subscription.close()
             else:
@@ -211,11 +204,11 @@ class Broadcaster:
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
-        with self._lock:
+        with self._subscribers_lock:
             self._subscribers.discard(subscription)
 
     def subscriber_count(self) -> int:
-        with self._lock:
+        with self._subscribers_lock:
             return len(self._subscribers)
 
     def _gather(self) -> tuple[list, bool]:
@@ -236,22 +229,23 @@ class Broadcaster:
             stored = stored + more
         return stored, False
 
-    def _run(self) -> None:
+    def loop(self) -> None:
         stopping = False
         while not stopping:
             stored, stopping = self._gather()
             if not stored:
                 continue
-            with self._lock:
+            with self._subscribers_lock:
                 subscribers = list(self._subscribers)
             for subscription in subscribers:
                 try:
                     self._deliver(subscription, stored)
-                except Exception:
+                except Exception as error:
                     # One subscriber's broken filter must not starve the rest.
-                    log.exception("dropping a subscriber whose filter failed")
+                    self.failed("a subscriber's filter (dropped)", error)
                     self.unsubscribe(subscription)
                     subscription.close()
+            self.last_run_at = self.clock()
 
     def _deliver(self, subscription: Subscription, stored) -> None:
         # One offer per batch: one lock, one wake-up (or one write) for all its events.

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from relay import __version__
 from .store import deliveries
+from .worker import Periodic
 
 log = logging.getLogger("relay.callbacks")
 
@@ -34,10 +35,13 @@ def host_of(url: str) -> str:
         return url
 
 
-class Callbacks:
+class Callbacks(Periodic):
+    name = "relay-callbacks"
+
     def __init__(self, relay, *, poll_interval: float = 1.0, timeout: float = 10.0,
                  senders: int = 8, retries: int = 5, base_delay: float = 1.0,
                  max_delay: float = 300.0):
+        super().__init__(poll_interval, relay.clock, first_at_start=True)
         self.relay = relay
         self.poll_interval = poll_interval
         self.timeout = timeout
@@ -47,10 +51,7 @@ class Callbacks:
         self.base_delay = base_delay
         self.max_delay = max_delay
         self._in_flight: dict[int, str] = {}     # task id -> host, of deliveries being sent
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._in_flight_lock = threading.Lock()
         # Daemon sender threads: a send still waiting on a dead receiver must
         # not hold the process at exit (a pool's threads are joined at exit).
         self._outbox: queue.Queue | None = None
@@ -62,16 +63,13 @@ class Callbacks:
         if any(envelope["type"].startswith("task.") for envelope, _ in stored):
             self._wake.set()
 
-    def wake(self) -> None:
-        self._wake.set()
-
     # --- one look at what is due ------------------------------------------------------
 
     def run_once(self) -> int:
         """Hand every due delivery to a sender (or send it here when the worker
         is not running); answers how many were handed out."""
         now = self.relay.clock()
-        with self._lock:
+        with self._in_flight_lock:
             busy = dict(self._in_flight)
         conn = self.relay.pool.acquire()
         try:
@@ -87,7 +85,7 @@ class Callbacks:
                 continue                  # the next look, once one of them is answered
             hosts[host] += 1
             handed += 1
-            with self._lock:
+            with self._in_flight_lock:
                 self._in_flight[row["task_id"]] = host
             if outbox is None:
                 self._deliver(row)
@@ -98,7 +96,7 @@ class Callbacks:
     def _send_loop(self, outbox: queue.Queue) -> None:
         while True:
             row = outbox.get()
-            if row is None or self._stop.is_set():
+            if row is None or self.stopping.is_set():
                 return                   # stopping: a row not sent stays pending
             self._deliver(row)
 
@@ -108,7 +106,7 @@ class Callbacks:
         except Exception:
             log.exception("callback delivery %s failed to run", row["id"])
         finally:
-            with self._lock:
+            with self._in_flight_lock:
                 self._in_flight.pop(row["task_id"], None)
             self._wake.set()         # the task's next delivery may go now
 
@@ -164,42 +162,19 @@ class Callbacks:
             return None, []
         self.relay.committer.commit(change)
 
-    # --- the thread -----------------------------------------------------------------
+    # --- the thread (worker.py: the loop, start/stop) ------------------------------
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None
+    def starting(self) -> None:
+        self._in_flight.clear()
+        self._outbox = queue.Queue()
+        for i in range(self.senders):
+            threading.Thread(target=self._send_loop, args=(self._outbox,),
+                             name=f"relay-callback-{i}", daemon=True).start()
 
-    def start(self) -> None:
-        if self._thread is None:
-            self._stop.clear()
-            self._in_flight.clear()
-            self._outbox = queue.Queue()
-            for i in range(self.senders):
-                threading.Thread(target=self._send_loop, args=(self._outbox,),
-                                 name=f"relay-callback-{i}", daemon=True).start()
-            self._thread = threading.Thread(target=self._loop, name="relay-callbacks",
-                                            daemon=True)
-            self._thread.start()
-
-    def stop(self, timeout: float = 2.0) -> None:
-        """Stop looking for work. A send under way is not waited for: its row
-        stays pending and the next start sends it again (at least once)."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+    def stopped(self) -> None:
+        """A send under way is not waited for: its row stays pending and the
+        next start sends it again (at least once)."""
         if self._outbox is not None:
             for _ in range(self.senders):
                 self._outbox.put(None)
             self._outbox = None
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self._wake.clear()
-            try:
-                self.run_once()
-            except Exception:
-                log.exception("callback look-up failed")
-            self._wake.wait(self.poll_interval)

@@ -7,14 +7,12 @@ write connection before acting, so a route that moved the state meanwhile
 wins and nothing is done twice. A tick where nothing is due writes nothing.
 One policy whose step fails is logged; the others still run.
 """
-import logging
 
 from .domain import orchestration
 from .errors import ApiError
 from .worker import Periodic
 from .store import agents, orchestrators, policies
 
-log = logging.getLogger("relay.lifecycle")
 
 HEALTHY_MS = 600_000       # a run this long resets consecutiveFailures
 
@@ -102,7 +100,7 @@ class Lifecycle(Periodic):
     name = "relay-lifecycle"
 
     def __init__(self, relay, tick: float):
-        super().__init__(tick)
+        super().__init__(tick, relay.clock)
         self.relay = relay
 
     def run_once(self) -> list[tuple[str, str]]:
@@ -117,18 +115,13 @@ class Lifecycle(Periodic):
                 pool.release(c)
             taken = []
             for name in due:
-                try:
-                    action = self.relay.committer.commit(lambda w: apply(w, name, now))
-                    if action:
-                        taken.append((name, action))
-                except Exception:
-                    log.exception("lifecycle step for spawn policy %s failed", name)
+                action = self.step(f"lifecycle step for spawn policy {name}",
+                                   self.relay.committer.commit, lambda w: apply(w, name, now))
+                if action:
+                    taken.append((name, action))
             return taken
 
-    @staticmethod
-    def _due(c, policy: dict, now: int) -> bool:
-        try:
-            return plan(c, policy, now) is not None
-        except Exception:
-            log.exception("lifecycle plan for spawn policy %s failed", policy.get("name"))
-            return False
+    def _due(self, c, policy: dict, now: int) -> bool:
+        step = self.step(f"lifecycle plan for spawn policy {policy.get('name')}",
+                         lambda: (plan(c, policy, now),))
+        return step is not None and step[0] is not None

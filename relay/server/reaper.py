@@ -3,8 +3,6 @@
 Each step is its own change (its own commit, its events streamed after
 it); a step that fails is logged and the others still run.
 """
-import logging
-
 from .domain import recipe_runs
 from .events import (activity_event, agent_event, agent_removed, command_event, delivery_events,
                      message_event, orchestrator_event, pair_updated, task_event)
@@ -13,14 +11,11 @@ from .worker import Periodic
 from .store import (activity, agents, commands, deliveries, event_log,
                     messages, orchestrators, pairs, recipes, tasks)
 
-log = logging.getLogger("relay.reaper")
-
-
 class Reaper(Periodic):
     name = "relay-reaper"
 
     def __init__(self, relay, interval: float):
-        super().__init__(interval)
+        super().__init__(interval, relay.clock)
         self.relay = relay
         self.last_reap_at: int | None = None
 
@@ -125,9 +120,8 @@ class Reaper(Periodic):
             now = self.relay.clock()
             report = {}
             for step in self.steps():
-                try:
-                    report.update(self.relay.committer.commit(lambda c: step(c, now)))
-                except Exception:
-                    log.exception("reap step %s failed", step.__name__)
+                fragment = self.step(f"reap step {step.__name__}", self.relay.committer.commit,
+                                     lambda c: step(c, now))
+                report.update(fragment or {})
             self.last_reap_at = now
             return report

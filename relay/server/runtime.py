@@ -22,8 +22,8 @@ class Relay:
         self.clock = clock
         self.started_at = clock()
         self.pool = db.Pool(settings.db, settings.synchronous, size=settings.threads + 8)
-        self.broadcaster = Broadcaster(settings.subscriber_queue, settings.stream_queue_bytes)
-        self.hangups = HangupWatch()
+        self.broadcaster = Broadcaster(settings.subscriber_queue, settings.stream_queue_bytes, clock)
+        self.hangups = HangupWatch(clock)
         self.agent_cache = AgentCache()
         self.callbacks = Callbacks(self)
         self.automations = Automations(self)
@@ -47,14 +47,16 @@ class Relay:
         now = self.clock()
         self.committer.commit(lambda c: (integrations.sync_env(c, tokens, now), []))
 
+    def workers(self) -> dict:
+        """Every background thread, by the name GET /api/health shows it under."""
+        return {"broadcaster": self.broadcaster, "hangupWatch": self.hangups,
+                "reaper": self.reaper, "callbacks": self.callbacks,
+                "lifecycle": self.lifecycle, "automations": self.automations}
+
     def start(self) -> None:
         self.closing.clear()
-        self.broadcaster.start()
-        self.hangups.start()
-        self.reaper.start()
-        self.callbacks.start()
-        self.lifecycle.start()
-        self.automations.start()
+        for worker in self.workers().values():
+            worker.start()
 
     def close_streams(self) -> None:
         """Ends every open stream; publishing after this records but fans out nothing."""
@@ -64,11 +66,7 @@ class Relay:
             close()
 
     def stop(self) -> None:
-        self.reaper.stop()
-        self.callbacks.stop()
-        self.lifecycle.stop()
-        self.automations.stop()
-        self.broadcaster.stop()
-        self.hangups.stop()
+        for worker in reversed(self.workers().values()):
+            worker.stop()
         self.committer.close()
         self.pool.close()

@@ -10,45 +10,40 @@ It asks for EPOLLRDHUP only, never EPOLLIN: bytes a client pipelines behind
 its request must not wake the watch over and over. A client that half-closes
 its side (shutdown(SHUT_WR)) while still reading counts as gone.
 """
-import logging
 import select
 import threading
 
-log = logging.getLogger("relay.watch")
+from .clock import system_clock
+from .worker import Worker
 
 _HANGUP = select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR
 
 
-class HangupWatch:
-    def __init__(self):
+class HangupWatch(Worker):
+    name = "relay-hangup-watch"
+
+    def __init__(self, clock=system_clock):
+        super().__init__(clock)
         self._epoll = None
         self._callbacks: dict[int, callable] = {}
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
+        self._callbacks_lock = threading.Lock()
 
-    def start(self) -> None:
-        if self._thread is None:
-            self._stopping.clear()
-            self._epoll = select.epoll()
-            self._thread = threading.Thread(target=self._run, name="relay-hangup-watch", daemon=True)
-            self._thread.start()
+    # --- the thread (worker.py: start/stop) ----------------------------------------
 
-    def stop(self, timeout: float = 2.0) -> None:
-        if self._thread is not None:
-            self._stopping.set()
-            self._thread.join(timeout)
-            self._thread = None
-            with self._lock:
-                self._callbacks.clear()
-                self._epoll.close()
+    def starting(self) -> None:
+        self._epoll = select.epoll()
+
+    def stopped(self) -> None:
+        with self._callbacks_lock:
+            self._callbacks.clear()
+            self._epoll.close()             # a thread still in poll() wakes and ends
 
     def add(self, sock, gone) -> int | None:
         """Call `gone()` once when the peer of `sock` hangs up. Returns a key
         for remove(), which must come before the socket is closed (epoll
         would otherwise report a reused descriptor). None when not running."""
-        with self._lock:
-            if self._thread is None:
+        with self._callbacks_lock:
+            if self._thread is None or self.stopping.is_set():
                 return None
             fd = sock.fileno()
             self._callbacks[fd] = gone
@@ -62,27 +57,24 @@ class HangupWatch:
     def remove(self, key: int | None) -> None:
         if key is None:
             return
-        with self._lock:
+        with self._callbacks_lock:
             self._callbacks.pop(key, None)
-            if self._thread is not None:
+            if self._thread is not None and not self.stopping.is_set():
                 try:
                     self._epoll.unregister(key)      # also after it fired (EPOLLONESHOT)
                 except (OSError, ValueError):
                     pass
 
-    def _run(self) -> None:
+    def loop(self) -> None:
         # A short timeout so stop() is noticed; epoll_wait costs nothing while idle.
-        while not self._stopping.is_set():
+        while not self.stopping.is_set():
             try:
                 ready = self._epoll.poll(0.5)
             except (OSError, ValueError):
                 return              # closed under us by stop()
             for fd, _ in ready:
-                with self._lock:
+                with self._callbacks_lock:
                     gone = self._callbacks.pop(fd, None)
                 if gone is None:
                     continue
-                try:
-                    gone()
-                except Exception:
-                    log.exception("a hang-up callback failed")
+                self.step("a hang-up callback", gone)

@@ -51,6 +51,7 @@ def health():
         "streams": r.slots.snapshot(),
         "counts": counts,
         "lastReapAt": last_reap,
+        "workers": {name: worker.status() for name, worker in r.workers().items()},
     })
 
 

@@ -61,6 +61,12 @@ class Counts(Answer):
     openTasks: int
 
 
+class WorkerStatus(Answer):
+    running: bool = Field(description="its thread is alive (also after a stop() that timed out)")
+    lastRunAt: int | None = Field(description="when a step of it last finished (ms)")
+    lastError: str | None = Field(description="the last step that failed, and why")
+
+
 class Health(Answer):
     status: Literal["ok", "degraded"]
     version: str
@@ -69,6 +75,9 @@ class Health(Answer):
     streams: Streams | None = None
     counts: Counts | None = None
     lastReapAt: int | None = None
+    workers: dict[str, WorkerStatus] | None = Field(
+        None, description="every background thread: broadcaster, hangupWatch, reaper, "
+        "callbacks, lifecycle, automations")
 
 
 class Total(Answer):
