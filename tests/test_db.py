@@ -91,7 +91,7 @@ def test_version_1_database_migrates_to_the_fresh_schema(tmp_path):
     fresh, old = str(tmp_path / "fresh.db"), str(tmp_path / "old.db")
     db.init(fresh)
     conn = db.connect(old)
-    for statement in db._statements((Path(__file__).parent / "data" / "schema_v1.sql").read_text()):
+    for statement in db.dialect_of(str(old)).statements((Path(__file__).parent / "data" / "schema_v1.sql").read_text()):
         conn.execute(statement)
     conn.execute("INSERT INTO pools (name, created_at, updated_at) VALUES ('kept', 1, 1)")
     conn.execute("INSERT INTO tasks (title, created_at, updated_at) VALUES ('kept', 1, 1)")

@@ -1,7 +1,8 @@
 """Every write goes through here: a change, its events, one commit, then fan-out.
 
 A change is a function of a connection that returns (result, events). It
-runs inside a `BEGIN IMMEDIATE` transaction; its events are recorded in the
+runs inside a write transaction (`dialect.begin()`: SQLite's BEGIN
+IMMEDIATE, PostgreSQL's advisory write lock); its events are recorded in the
 same transaction, so an event exists exactly when its change does. Only
 after COMMIT are they handed to the listeners (the agent cache, then the
 broadcaster; still under the write lock, so the live order is the id
@@ -113,7 +114,7 @@ class Committer:
                 if not runnable:
                     return
                 now = self.clock()
-                conn.execute("BEGIN IMMEDIATE")
+                conn.dialect.begin(conn)
                 try:
                     for job in runnable:
                         self._apply(conn, job, guarded, now)

@@ -1,15 +1,16 @@
-"""SQLite connections, transactions, and the schema's version.
+"""Connections, transactions, and the schema's version, on either engine.
 
-Every connection runs in autocommit mode; writes open their own
-`BEGIN IMMEDIATE` so concurrent writers queue on SQLite's lock instead of
-failing halfway through with "database is locked".
+RELAY_DB picks the engine (dialects/): a SQLite path (the default) or a
+postgresql:// URL. Every connection runs in autocommit mode; writes open
+their own transaction with `dialect.begin()`, which makes the writer the
+database's only one until COMMIT (SQLite's BEGIN IMMEDIATE, PostgreSQL's
+advisory lock), so concurrent writers queue instead of failing halfway.
 """
 import os
-import queue
-import sqlite3
-import threading
 from contextlib import contextmanager
 from pathlib import Path
+
+from . import dialects
 
 # relay/server/schema.sql links to the top-level schema.sql in a checkout and is
 # a copy of it in a built wheel (package data), so every install can create a database.
@@ -186,41 +187,28 @@ class SchemaError(RuntimeError):
     pass
 
 
-class Connection(sqlite3.Connection):
-    """A connection that knows its database's in-process write lock."""
-    write_lock: threading.Lock
+def dialect_of(url: str):
+    return dialects.for_url(url)
 
 
-_write_locks: dict[str, threading.Lock] = {}
-_write_locks_guard = threading.Lock()
+def connect(url: str, synchronous: str = "FULL"):
+    """A connection to RELAY_DB (a SQLite path or a PostgreSQL URL) in autocommit
+    mode; `conn.dialect` is its engine's module."""
+    return dialect_of(url).connect(url, synchronous)
 
 
-def write_lock_for(path: str) -> threading.Lock:
-    # SQLite admits one writer at a time; a waiting writer sleeps in its busy
-    # handler with growing back-off (1, 2, 5, 10 ms ...). Queueing this
-    # process's writers on a lock first hands the database over without sleeps.
-    key = os.path.realpath(path)
-    with _write_locks_guard:
-        return _write_locks.setdefault(key, threading.Lock())
-
-
-def connect(path: str, synchronous: str = "FULL") -> Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5.0,
-                           factory=Connection)
-    conn.write_lock = write_lock_for(path)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute(f"PRAGMA synchronous={'NORMAL' if synchronous.upper() == 'NORMAL' else 'FULL'}")
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute("PRAGMA busy_timeout=5000")
-    return conn
+def Pool(url: str, synchronous: str = "FULL", size: int = 64, pg_size: int = 16):
+    """Idle connections reused across requests (dialects/*.py: Pool)."""
+    if dialects.is_postgres(url):
+        return dialect_of(url).Pool(url, synchronous, pg_size)
+    return dialect_of(url).Pool(url, synchronous, size)
 
 
 @contextmanager
-def transaction(conn: Connection):
+def transaction(conn):
     """One write transaction: commits on success, rolls back on any error."""
     with conn.write_lock:
-        conn.execute("BEGIN IMMEDIATE")
+        conn.dialect.begin(conn)
         try:
             yield conn
         except BaseException:
@@ -229,70 +217,33 @@ def transaction(conn: Connection):
         conn.execute("COMMIT")
 
 
-def init(path: str) -> int:
-    """Create or migrate the database at `path`; returns its schema version."""
-    conn = connect(path)
+def init(url: str) -> int:
+    """Create or migrate the database at `url`; returns its schema version.
+    Both engines run the same schema and migrations (dialect.ddl spells the types)."""
+    conn = connect(url)
+    dialect = conn.dialect
     try:
         with transaction(conn):
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            version = dialect.schema_version(conn)
             if version > SCHEMA_VERSION:
                 raise SchemaError(
-                    f"database {path} has schema version {version}, newer than this relay "
-                    f"({SCHEMA_VERSION}); upgrade relay")
+                    f"database {url_shown(url)} has schema version {version}, newer than this "
+                    f"relay ({SCHEMA_VERSION}); upgrade relay")
             if version == 0:
-                for statement in _statements(SCHEMA_PATH.read_text()):
+                for statement in dialect.statements(dialect.ddl(SCHEMA_PATH.read_text())):
                     conn.execute(statement)
             else:
                 for step in range(version + 1, SCHEMA_VERSION + 1):
-                    for statement in _statements(MIGRATIONS[step]):
+                    for statement in dialect.statements(dialect.ddl(MIGRATIONS[step])):
                         conn.execute(statement)
-            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            dialect.set_schema_version(conn, SCHEMA_VERSION)
         return SCHEMA_VERSION
     finally:
         conn.close()
 
 
-def _statements(script: str):
-    # executescript() would COMMIT our transaction first; splitting keeps the
-    # whole schema change atomic. complete_statement() respects quoted ';'.
-    pending = ""
-    for piece in script.split(";"):
-        pending += piece + ";"
-        if sqlite3.complete_statement(pending):
-            if pending.strip(" \n\t;"):
-                yield pending
-            pending = ""
-
-
-class Pool:
-    """Idle connections to one database, reused across requests.
-
-    Opening a connection and setting its pragmas costs more than a small
-    query, so each request borrows one and gives it back at teardown.
-    """
-
-    def __init__(self, path: str, synchronous: str = "FULL", size: int = 64):
-        self.path = path
-        self.synchronous = synchronous
-        self._idle: queue.LifoQueue = queue.LifoQueue(maxsize=size)
-
-    def acquire(self) -> sqlite3.Connection:
-        try:
-            return self._idle.get_nowait()
-        except queue.Empty:
-            return connect(self.path, self.synchronous)
-
-    def release(self, conn: sqlite3.Connection) -> None:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        try:
-            self._idle.put_nowait(conn)
-        except queue.Full:
-            conn.close()
-
-    def close(self) -> None:
-        while True:
-            try:
-                self._idle.get_nowait().close()
-            except queue.Empty:
-                return
+def url_shown(url: str) -> str:
+    """RELAY_DB as the relay shows it: a SQLite file's absolute path, a URL without its password."""
+    if dialects.is_postgres(url):
+        return dialect_of(url).redacted(url)
+    return os.path.abspath(url)

@@ -1,7 +1,7 @@
 """The relay's running parts, shared by the app, the server and its threads."""
 import threading
 
-from . import db
+from . import db, dialects
 from .clock import system_clock
 from .settings import Settings
 from .agent_cache import AgentCache
@@ -14,6 +14,8 @@ from .lifecycle import Lifecycle
 from .reaper import Reaper
 from .slots import Slots
 from .watch import HangupWatch
+from .event_tail import EventTail
+from .leader import Leader, SoleProcess
 
 
 class Relay:
@@ -21,18 +23,37 @@ class Relay:
         self.settings = settings
         self.clock = clock
         self.started_at = clock()
-        self.pool = db.Pool(settings.db, settings.synchronous, size=settings.threads + 8)
+        self.pool = db.Pool(settings.db, settings.synchronous, size=settings.threads + 8,
+                            pg_size=settings.pg_pool)
         self.broadcaster = Broadcaster(settings.subscriber_queue, settings.stream_queue_bytes, clock)
         self.hangups = HangupWatch(clock)
-        self.agent_cache = AgentCache()
+        self.shared = dialects.is_postgres(settings.db)     # other processes may share the database
+        # With other processes writing too, a per-process cache could answer what
+        # the database would not: every lookup reads the database (agent_cache.py).
+        self.agent_cache = AgentCache(enabled=not self.shared)
         self.callbacks = Callbacks(self)
         self.automations = Automations(self)
-        self.committer = Committer(settings.db, settings.synchronous, clock,
-                                   [self.agent_cache.committed, self.broadcaster.submit,
-                                    self.callbacks.committed, self.automations.committed])
         self.slots = Slots(settings.stream_limit)
         self.reaper = Reaper(self, settings.reap_interval)
         self.lifecycle = Lifecycle(self, settings.lifecycle_tick)
+        # Event automations run in the process that committed the event (once);
+        # interval ones are claimed by a conditional UPDATE (once across processes).
+        listeners = [self.callbacks.committed, self.automations.committed]
+        self.event_tail = None
+        if self.shared:
+            # Streams hear every process's commits from the log, in id order (event_tail.py);
+            # the periodic work runs in the one process holding the lead (leader.py).
+            self.event_tail = EventTail(settings.db, [self.broadcaster.submit,
+                                                      self.callbacks.committed],
+                                        settings.pg_notify, clock)
+            listeners.append(self.event_tail.committed)
+            self.leader = Leader(settings.db)
+            for worker in (self.reaper, self.lifecycle, self.callbacks):
+                worker.gate = self.leader.holds
+        else:
+            self.leader = SoleProcess()
+            listeners[:0] = [self.agent_cache.committed, self.broadcaster.submit]
+        self.committer = Committer(settings.db, settings.synchronous, clock, listeners)
         self.closing = threading.Event()      # set at shutdown: streams end
         # Called at shutdown: what wakes a stream blocked elsewhere than on the broadcaster
         # (a proxied orchestrator stream waiting on its upstream).
@@ -49,9 +70,12 @@ class Relay:
 
     def workers(self) -> dict:
         """Every background thread, by the name GET /api/health shows it under."""
-        return {"broadcaster": self.broadcaster, "hangupWatch": self.hangups,
-                "reaper": self.reaper, "callbacks": self.callbacks,
-                "lifecycle": self.lifecycle, "automations": self.automations}
+        workers = {"broadcaster": self.broadcaster, "hangupWatch": self.hangups,
+                   "reaper": self.reaper, "callbacks": self.callbacks,
+                   "lifecycle": self.lifecycle, "automations": self.automations}
+        if self.event_tail is not None:
+            workers["eventTail"] = self.event_tail
+        return workers
 
     def start(self) -> None:
         self.closing.clear()
@@ -69,4 +93,5 @@ class Relay:
         for worker in reversed(self.workers().values()):
             worker.stop()
         self.committer.close()
+        self.leader.close()
         self.pool.close()

@@ -36,6 +36,9 @@ class Settings:
     synchronous: str = "FULL"
     # How many events a stream subscriber may fall behind before it is reset.
     subscriber_queue: int = 1000
+    # PostgreSQL only: connections per process, and LISTEN/NOTIFY (0: poll only).
+    pg_pool: int = 16
+    pg_notify: bool = True
 
     @property
     def stream_limit(self) -> int:
@@ -68,11 +71,13 @@ ENV = {
     "recipes_dir": (str, "RELAY_RECIPES_DIR"),
     "log_level": (str, "RELAY_LOG_LEVEL"),
     "synchronous": (str, "RELAY_SYNCHRONOUS"),
+    "pg_pool": (int, "RELAY_PG_POOL"),
+    "pg_notify": (bool, "RELAY_PG_NOTIFY"),
 }
 
 # What each setting means, for `relay serve --help` (API.md §13).
 MEANING = {
-    "db": "SQLite file, created with its schema if missing",
+    "db": "SQLite file, created with its schema if missing, or a postgresql:// URL",
     "host": "address to listen on",
     "port": "port to listen on",
     "token": "shared token every /api route but health and spec asks for",
@@ -92,6 +97,8 @@ MEANING = {
     "recipes_dir": "a folder of extra recipe files",
     "log_level": "DEBUG, INFO, WARNING or ERROR (DEBUG: one line per request)",
     "synchronous": "SQLite synchronous pragma, FULL or NORMAL",
+    "pg_pool": "PostgreSQL: connections per process (opened lazily from 2)",
+    "pg_notify": "PostgreSQL: 0 polls the event log instead of LISTEN/NOTIFY (transaction poolers)",
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -136,6 +143,8 @@ def check(s: Settings) -> None:
         raise ConfigError("RELAY_SYNCHRONOUS must be FULL or NORMAL")
     if not 0 < s.port < 65536:
         raise ConfigError("RELAY_PORT must be between 1 and 65535")
+    if s.pg_pool < 2:
+        raise ConfigError("RELAY_PG_POOL must be at least 2")
     if s.threads < 2:
         raise ConfigError("RELAY_THREADS must be at least 2")
     if s.max_streams is not None and s.max_streams < 0:

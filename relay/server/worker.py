@@ -121,6 +121,10 @@ class Periodic(Worker):
         self.first_at_start = first_at_start
         self._wake = threading.Event()
         self._run_lock = threading.Lock()      # run_once from a route and the thread: one at a time
+        # Whether this process runs the work now (leader.py: one process of several on
+        # PostgreSQL); a pass it skips leaves `following` set.
+        self.gate = None
+        self.following = False
 
     def run_once(self):
         raise NotImplementedError
@@ -133,5 +137,7 @@ class Periodic(Worker):
             self._wake.wait(self.interval)
         while not self.stopping.is_set():
             self._wake.clear()
-            self.step(f"{self.name} pass", self.run_once)
+            self.following = self.gate is not None and not self.gate()
+            if not self.following:
+                self.step(f"{self.name} pass", self.run_once)
             self._wake.wait(self.interval)

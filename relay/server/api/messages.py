@@ -12,7 +12,7 @@ from ..schemas.common import Ok
 from ..schemas.messages import (Cursor, Inbox, Message, MessageIn, MessageStatus, QueuedFor,
                                 ReadMany, ReadResult)
 from ..store import agents, messages, policies
-from . import answer, commit, conn, now, relay
+from . import answer, commit, conn, now, relay, release_conn
 from .agents import STALE, acting_agent, back_online, known_agent
 
 bp = Blueprint("messages", __name__, url_prefix="/api/messages")
@@ -113,6 +113,7 @@ def long_poll(agent: dict, poll, wait: int):
         deadline = time.monotonic() + wait
         found = poll()
         while not found:
+            release_conn()      # a held poll holds no pooled connection while it waits
             remaining = deadline - time.monotonic()
             taken = subscription.take(remaining) if remaining > 0 else []
             if taken == [] or taken == CLOSED:

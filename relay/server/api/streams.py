@@ -11,7 +11,7 @@ from ..broadcaster import CLOSED, RESET, Filter, split_owed
 from ..store import event_log
 from ..wire import send_some, sse_chunk
 from . import agents as agents_api
-from . import answer, conn, relay
+from . import answer, conn, relay, release_conn
 
 bp = Blueprint("streams", __name__, url_prefix="/api")
 
@@ -169,6 +169,7 @@ def events_stream(query: StreamFilter):
     if since is not None:
         since = cursor(since, "Last-Event-ID or since")
     take_slot("sse")
+    release_conn()          # a stream holds no pooled connection (replay borrows its own)
     subscription = r.broadcaster.subscribe(event_filter)
     # Served by relay.server, the body goes out as the chunks made here, and
     # the socket is ours once the headers are out; elsewhere (the test

@@ -11,7 +11,7 @@ from ..errors import ApiError, bad_request
 from ..schemas.agents import Heartbeat
 from ..schemas.messages import MessageIn
 from . import agents as agents_api
-from . import messages as messages_api, relay
+from . import messages as messages_api, relay, release_conn
 from ..ws_transport import websocket_view
 from ..wire import ws_text_frame
 from .streams import follow, read_filter, take_slot
@@ -83,6 +83,8 @@ class Connection:
             self.send({"id": frame_id, **handler(frame)})
         except ApiError as error:
             self.send({"type": "error", "id": frame_id, "error": error.message, "status": error.status})
+        finally:
+            release_conn()      # an open socket holds no pooled connection between frames
         # Events of a new subscription go out only after its ack.
         if self.forwarder is not None and self.forwarder.ident is None:
             self.forwarder.start()

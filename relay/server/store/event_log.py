@@ -39,16 +39,9 @@ def rows_for(events, now: int) -> list[tuple]:
 
 
 def append(conn, rows: list[tuple]) -> list[int]:
-    """Store event rows in order, in one statement; returns their ids in that order.
-
-    One statement inside the write transaction numbers its rows one after
-    another, so the ids follow from the last one (no RETURNING rows to step through).
-    """
-    last = conn.execute(
-        "INSERT INTO events (type, source, subject, time, data, scope) VALUES "
-        + ",".join(["(?,?,?,?,?,?)"] * len(rows)),
-        [value for row in rows for value in row]).lastrowid
-    return list(range(last - len(rows) + 1, last + 1))
+    """Store event rows in order; returns their ids in that order (each
+    engine's way: dialects/*.py append_events)."""
+    return conn.dialect.append_events(conn, rows)
 
 
 def after(conn, since: int, limit: int, types: list[str] | None = None) -> list[tuple[dict, dict | None]]:
@@ -70,13 +63,11 @@ def first_kept_id(conn) -> int:
     row = conn.execute("SELECT min(id) FROM events").fetchone()
     if row[0] is not None:
         return row[0]
-    seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
-    return (seq[0] if seq else 0) + 1
+    return latest_id(conn) + 1
 
 
 def latest_id(conn) -> int:
-    seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
-    return seq[0] if seq else 0
+    return conn.dialect.last_id(conn, "events")
 
 
 def trim(conn, keep: int, older_than: int) -> int:

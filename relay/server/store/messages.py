@@ -37,15 +37,17 @@ def to_dict(row) -> Record:
 # The same message as to_dict() gives, as SQLite's JSON, for the inbox poll
 # (see inbox()). The two are kept equal field by field by
 # tests/test_message_json.py::test_one_representation_of_a_message.
-MESSAGE_JSON = """json_object(
-    'id', id, 'from', from_agent, 'to', to_addr, 'kind', kind, 'subject', subject,
-    'body', body, 'payload', json(payload), 'meta', json(meta), 'channel', channel,
-    'replyTo', reply_to, 'threadId', coalesce(thread_id, id),
-    'claimable', json(CASE WHEN claimable THEN 'true' ELSE 'false' END),
-    'claimTtlSeconds', claim_ttl_seconds, 'claimedBy', claimed_by, 'claimedAt', claimed_at,
-    'claimExpiresAt', claim_expires_at, 'idempotencyKey', idempotency_key,
-    'readBy', json(read_by), 'deliveryStatus', delivery_status,
-    'resolvedToAgent', resolved_to, 'expiresAt', expires_at, 'createdAt', created_at)"""
+# (key, column expression, form): 'json' embeds a JSON text column, 'bool' a 0/1 flag.
+MESSAGE_JSON = [
+    ("id", "id", ""), ("from", "from_agent", ""), ("to", "to_addr", ""), ("kind", "kind", ""),
+    ("subject", "subject", ""), ("body", "body", ""), ("payload", "payload", "json"),
+    ("meta", "meta", "json"), ("channel", "channel", ""), ("replyTo", "reply_to", ""),
+    ("threadId", "coalesce(thread_id, id)", ""), ("claimable", "claimable", "bool"),
+    ("claimTtlSeconds", "claim_ttl_seconds", ""), ("claimedBy", "claimed_by", ""),
+    ("claimedAt", "claimed_at", ""), ("claimExpiresAt", "claim_expires_at", ""),
+    ("idempotencyKey", "idempotency_key", ""), ("readBy", "read_by", "json"),
+    ("deliveryStatus", "delivery_status", ""), ("resolvedToAgent", "resolved_to", ""),
+    ("expiresAt", "expires_at", ""), ("createdAt", "created_at", "")]
 
 
 def in_id_order(rows) -> list[dict]:
@@ -110,8 +112,11 @@ def find_idempotent(conn, sender: str, key: str) -> dict | None:
 _COLUMNS = ("from_agent", "to_addr", "kind", "subject", "body", "payload", "meta", "channel",
             "reply_to", "thread_id", "claimable", "claim_ttl_seconds", "idempotency_key",
             "delivery_status", "resolved_to", "expires_at", "created_at")
-_INSERT = (f"INSERT INTO messages ({', '.join(_COLUMNS)}) SELECT {placeholders(_COLUMNS)}"
-           " WHERE ? IS NULL OR EXISTS (SELECT 1 FROM agents WHERE id = ?)")
+# Integer columns are cast: a NULL selected without a type is text to PostgreSQL.
+_INTEGERS = {"reply_to", "thread_id", "claimable", "claim_ttl_seconds", "expires_at", "created_at"}
+_INSERT = (f"INSERT INTO messages ({', '.join(_COLUMNS)}) SELECT "
+           + ",".join("CAST(? AS BIGINT)" if c in _INTEGERS else "?" for c in _COLUMNS)
+           + " WHERE ? IS NULL OR EXISTS (SELECT 1 FROM agents WHERE id = ?)")
 
 
 def send(conn, m: dict, now: int) -> tuple[dict, bool]:
@@ -141,10 +146,11 @@ def send(conn, m: dict, now: int) -> tuple[dict, bool]:
         expires_at, now)))
     # One statement: the direct target's existence is checked by the INSERT itself,
     # and the stored row is known without reading it back.
-    inserted = conn.execute(_INSERT, (*row.values(), direct, direct))
+    dialect = conn.dialect
+    inserted = conn.execute(_INSERT + dialect.RETURNING_ID, (*row.values(), direct, direct))
     if inserted.rowcount == 0:
         raise not_found(f"agent {direct} not found")
-    return to_dict({**row, "id": inserted.lastrowid, "read_by": "[]", "claimed_by": None,
+    return to_dict({**row, "id": dialect.inserted_id(inserted), "read_by": "[]", "claimed_by": None,
                     "claimed_at": None, "claim_expires_at": None}), True
 
 
@@ -155,9 +161,9 @@ def inbox(conn, agent: dict, now: int, *, since: int = 0, unread: bool = False,
     """What `agent` reads: addressed to it (at read time for groups), not its own,
     not claimed by someone else; ascending from `since`. The answer's JSON text.
 
-    SQLite writes the whole answer in one statement (json_object per message,
-    json_group_array over them). These are SQLite-only functions (PostgreSQL
-    has json_build_object and json_agg); they are used because row by row,
+    The database writes the whole answer in one statement (SQLite's
+    json_object per message, json_group_array over them; PostgreSQL's
+    json_build_object and json_agg: dialects/), because row by row,
     each row is one sqlite3_step that gives up the GIL and must win it back,
     and a dict to build and encode: for 50 messages that took 310 us of
     the poll's 680 in process, and under 16 concurrent polls it doubled the
@@ -167,14 +173,15 @@ def inbox(conn, agent: dict, now: int, *, since: int = 0, unread: bool = False,
     SQLite is 3.40); tests check the order.
     """
     addrs = inbox_addresses(agent)
-    sql = [f"""SELECT count(*), json_group_array({MESSAGE_JSON}) FROM (
+    dialect = conn.dialect
+    sql = [f"""SELECT count(*), {dialect.json_array_of(MESSAGE_JSON)} FROM (
                SELECT * FROM messages
                WHERE (to_addr IN ({placeholders(addrs)}) OR resolved_to = ?) AND id > ?
                  AND from_agent != ?
                  AND NOT (claimed_by IS NOT NULL AND claimed_by != ? AND claim_expires_at > ?)"""]
     args = [*addrs, agent["id"], since, agent["id"], agent["id"], now]
     if unread:
-        sql.append("AND NOT EXISTS (SELECT 1 FROM json_each(messages.read_by) WHERE value = ?)")
+        sql.append(f"AND NOT {dialect.json_has('messages.read_by')}")
         args.append(agent["id"])
     if kind:
         sql.append("AND kind = ?")
@@ -184,7 +191,7 @@ def inbox(conn, agent: dict, now: int, *, since: int = 0, unread: bool = False,
         args.append(channel)
     # HAVING: an empty inbox is no row, so one sqlite3_step (each gives up
     # the GIL) answers the commonest poll, as it did row by row.
-    sql.append("ORDER BY id LIMIT ?) HAVING count(*) > 0")
+    sql.append("ORDER BY id LIMIT ?) AS inbox HAVING count(*) > 0")
     args.append(limit)
     row = conn.execute(" ".join(sql), args).fetchone()
     return JsonArray(row[1], row[0]) if row else JsonArray("[]", 0)
@@ -269,9 +276,9 @@ def release_claims_of(conn, agent_id: str) -> list[dict]:
 def mark_read(conn, message_ids: list[int], agent_id: str) -> list[dict]:
     """Add agent_id to readBy where it is missing; returns the messages that changed."""
     rows = conn.execute(
-        f"""UPDATE messages SET read_by = json_insert(read_by, '$[#]', ?)
+        f"""UPDATE messages SET read_by = {conn.dialect.json_append('read_by')}
              WHERE id IN ({placeholders(message_ids)})
-               AND NOT EXISTS (SELECT 1 FROM json_each(messages.read_by) WHERE value = ?)
+               AND NOT {conn.dialect.json_has('messages.read_by')}
          RETURNING *""", (agent_id, *message_ids, agent_id))
     return in_id_order(rows)
 

@@ -1,0 +1,177 @@
+"""SQLite: one file, one writer at a time (README: "Storage").
+
+Every connection runs in autocommit mode; writes open their own
+`BEGIN IMMEDIATE` so concurrent writers queue on SQLite's lock instead of
+failing halfway through with "database is locked".
+"""
+import os
+import queue
+import sqlite3
+import sys
+import threading
+
+name = "sqlite"
+Error = sqlite3.Error
+
+
+class Connection(sqlite3.Connection):
+    """A connection that knows its database's in-process write lock."""
+    write_lock: threading.Lock
+    dialect = sys.modules[__name__]
+
+
+_write_locks: dict[str, threading.Lock] = {}
+_write_locks_guard = threading.Lock()
+
+
+def write_lock_for(path: str) -> threading.Lock:
+    # SQLite admits one writer at a time; a waiting writer sleeps in its busy
+    # handler with growing back-off (1, 2, 5, 10 ms ...). Queueing this
+    # process's writers on a lock first hands the database over without sleeps.
+    key = os.path.realpath(path)
+    with _write_locks_guard:
+        return _write_locks.setdefault(key, threading.Lock())
+
+
+def connect(path: str, synchronous: str = "FULL") -> Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5.0,
+                           factory=Connection)
+    conn.write_lock = write_lock_for(path)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={'NORMAL' if synchronous.upper() == 'NORMAL' else 'FULL'}")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=5000")
+    return conn
+
+
+def begin(conn) -> None:
+    """Open a write transaction: the database's one writer from here to COMMIT."""
+    conn.execute("BEGIN IMMEDIATE")
+
+
+# --- the schema --------------------------------------------------------------------
+
+def ddl(script: str) -> str:
+    return script
+
+
+def statements(script: str):
+    # executescript() would COMMIT our transaction first; splitting keeps the
+    # whole schema change atomic. complete_statement() respects quoted ';'.
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n\t;"):
+                yield pending
+            pending = ""
+
+
+def schema_version(conn) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def set_schema_version(conn, version: int) -> None:
+    conn.execute(f"PRAGMA user_version={int(version)}")
+
+
+# --- what the engines spell differently -----------------------------------------------
+
+def json_has(column: str) -> str:
+    """A condition: the JSON array in `column` holds the one placeholder's value."""
+    return f"EXISTS (SELECT 1 FROM json_each({column}) WHERE value = ?)"
+
+
+def json_append(column: str) -> str:
+    """An expression: the JSON array in `column` with the placeholder's value appended."""
+    return f"json_insert({column}, '$[#]', ?)"
+
+
+def json_array_of(fields: list[tuple[str, str, str]], order: str = "id") -> str:
+    """An aggregate: a JSON array text of one object per row, in the rows' order.
+    `fields` are (key, expression, form): form 'json' embeds JSON text, 'bool' a 0/1.
+    The rows come ordered by `order` from a subquery: SQLite 3.40 feeds the
+    aggregate in that order (an ORDER BY inside the aggregate needs 3.44)."""
+    parts = []
+    for key, expr, form in fields:
+        if form == "json":
+            expr = f"json({expr})"
+        elif form == "bool":
+            expr = f"json(CASE WHEN {expr} THEN 'true' ELSE 'false' END)"
+        parts.append(f"'{key}', {expr}")
+    return f"json_group_array(json_object({', '.join(parts)}))"
+
+
+# send's INSERT ... SELECT: the new row's id without RETURNING rows to step through.
+RETURNING_ID = ""
+
+
+def inserted_id(cursor) -> int:
+    return cursor.lastrowid
+
+
+def append_events(conn, rows: list[tuple]) -> list[int]:
+    """Store event rows in order, in one statement; returns their ids in that order.
+
+    One statement inside the write transaction numbers its rows one after
+    another, so the ids follow from the last one (no RETURNING rows to step through).
+    """
+    last = conn.execute(
+        "INSERT INTO events (type, source, subject, time, data, scope) VALUES "
+        + ",".join(["(?,?,?,?,?,?)"] * len(rows)),
+        [value for row in rows for value in row]).lastrowid
+    return list(range(last - len(rows) + 1, last + 1))
+
+
+def last_id(conn, table: str) -> int:
+    """The highest id `table` ever handed out (rows deleted since included)."""
+    seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)).fetchone()
+    return seq[0] if seq else 0
+
+
+def size(path: str, conn=None) -> dict:
+    """Health's db fields besides ok."""
+    return {"path": os.path.abspath(path), "sizeBytes": _file_size(path),
+            "walBytes": _file_size(path + "-wal")}
+
+
+def _file_size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+class Pool:
+    """Idle connections to one database, reused across requests.
+
+    Opening a connection and setting its pragmas costs more than a small
+    query, so each request borrows one and gives it back at teardown.
+    """
+
+    def __init__(self, path: str, synchronous: str = "FULL", size: int = 64):
+        self.path = path
+        self.synchronous = synchronous
+        self._idle: queue.LifoQueue = queue.LifoQueue(maxsize=size)
+
+    def acquire(self) -> sqlite3.Connection:
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            return connect(self.path, self.synchronous)
+
+    def release(self, conn: sqlite3.Connection) -> None:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        try:
+            self._idle.put_nowait(conn)
+        except queue.Full:
+            conn.close()
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                return
