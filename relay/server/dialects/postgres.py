@@ -85,10 +85,15 @@ def _row_type(names: tuple) -> type:
     return type("Row", (Row,), {"_index": {n: i for i, n in enumerate(names)}, "__slots__": ()})
 
 
+_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
 @functools.lru_cache(maxsize=4096)
-def translate(sql: str) -> str:
-    """The store's `?` placeholders as psycopg's `%s` (a literal `%` doubled)."""
-    return sql.replace("%", "%%").replace("?", "%s")
+def translate(sql: str, named: bool = False) -> str:
+    """The store's placeholders (`?`, or `:name` with a dict) as psycopg's
+    `%s` and `%(name)s`; a literal `%` doubled."""
+    sql = sql.replace("%", "%%")
+    return _NAMED.sub(r"%(\1)s", sql) if named else sql.replace("?", "%s")
 
 
 class _BoolAsInt(IntDumper if psycopg else object):
@@ -110,7 +115,7 @@ class Connection:
     def execute(self, sql: str, params=()):
         cursor = self.raw.cursor(row_factory=_rows)
         if params:
-            cursor.execute(translate(sql), params)
+            cursor.execute(translate(sql, isinstance(params, dict)), params)
         else:
             cursor.execute(sql)
         return cursor
