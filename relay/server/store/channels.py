@@ -111,7 +111,7 @@ def _reached(conn, target: dict) -> tuple[str, list]:
 
 def online_agents(conn, target: dict) -> int:
     sql, args = _reached(conn, target)
-    return conn.execute(f"SELECT count(*) FROM ({sql})", args).fetchone()[0]
+    return conn.execute(f"SELECT count(*) FROM ({sql}) AS reached", args).fetchone()[0]
 
 
 def healthy(conn, target: dict) -> bool:
