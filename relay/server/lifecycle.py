@@ -9,7 +9,7 @@ One policy whose step fails is logged; the others still run.
 """
 
 from .domain import orchestration
-from .errors import ApiError
+from .domain.errors import Refused
 from .worker import Periodic
 from .store import agents, orchestrators, policies
 
@@ -87,7 +87,7 @@ def apply(c, name: str, now: int) -> tuple[str | None, list]:
                 "cap": lambda: (policies.give_up(c, name, detail, now), "failed"),
             }[action]()
             events = orchestration.state_changed(c, state, title, now)
-    except ApiError as error:
+    except Refused as error:
         # The spawn cannot be made (cwd outside baseDir, provider gone): say why, once.
         if (policies.state(c, name) or {}).get("lastError") == error.message:
             return None, []

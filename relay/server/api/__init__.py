@@ -5,7 +5,6 @@ make) to `commit()`, and answers JSON once it has committed and published.
 """
 from flask import current_app, g
 
-from ..automations import trace
 from ..responses import json_response
 
 
@@ -37,7 +36,7 @@ def now() -> int:
 def commit(change):
     """Run `change(conn) -> (result, events)` in a write transaction; after
     COMMIT its events are streamed and its result returned (committer.py)."""
-    return relay().committer.commit(trace(change))
+    return relay().committer.commit(change)
 
 
 def answer(body, status: int = 200):

@@ -6,6 +6,8 @@ from .common import ID_MAX, NAME_MAX, PATH_MAX, Epoch, Id, Int, JsonObject, Name
 
 KINDS = ("provider", "channel", "orchestrator", "system", "user")
 STATUSES = ("online", "idle", "busy", "stale", "offline")
+# The 409 of a call held to the session guard, as route answers describe it.
+STALE = "stale agent session: instanceId or epoch is not the registered one"
 Kind = Literal[KINDS]
 Status = Literal[STATUSES]
 

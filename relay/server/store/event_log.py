@@ -10,6 +10,7 @@ class Envelope(dict):
 
     _text = None
     _forms = None
+    depth = 0            # automation runs deep its change was caused (committer.commit)
 
     def text(self) -> str:
         if self._text is None:
