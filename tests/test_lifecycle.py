@@ -70,9 +70,9 @@ def commits(relay, monkeypatch):
     made = []
     real = relay.relay.committer.commit
 
-    def counting(change):
+    def counting(change, *depth):
         made.append(change)
-        return real(change)
+        return real(change, *depth)
     monkeypatch.setattr(relay.relay.committer, "commit", counting)
     return made
 
