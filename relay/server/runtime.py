@@ -39,6 +39,7 @@ class Relay:
         self.stream_closers: set = set()
         self.rate_limiter = RateLimiter(settings.integration_rate_limit)
         self._sync_integration_tokens()
+        self.automations.reload()           # the enabled automations, before any event
 
     def _sync_integration_tokens(self) -> None:
         from .auth import parse_integration_tokens
