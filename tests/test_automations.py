@@ -1,4 +1,4 @@
-"""API.md §9: automations: CRUD, event and interval triggers, actions, runs, the loop guard."""
+"""Automations: CRUD, event and interval triggers, actions, runs, the loop guard."""
 import time
 
 import pytest

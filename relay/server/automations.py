@@ -1,4 +1,4 @@
-"""The automations worker (API.md §9): runs actions when events or intervals say so.
+"""The automations worker: runs actions when events or intervals say so.
 
 Event triggers never run on the thread that caused the event. The worker is
 a commit listener: after each COMMIT it is handed the events, keeps those
@@ -113,12 +113,12 @@ class Automations(Worker):
 
     def reload(self) -> None:
         """Read the enabled automations again (after every write to them)."""
-        pool = self.relay.pool
-        c = pool.acquire()
+        connections = self.relay.connections
+        c = connections.acquire()
         try:
             enabled = store.listing(c, enabled_only=True)
         finally:
-            pool.release(c)
+            connections.release(c)
         self._event_rules = [a for a in enabled if "event" in a["trigger"]]
         self._interval_rules = [a for a in enabled if "everySeconds" in a["trigger"]]
         self._watched = tuple({a["trigger"]["event"] for a in self._event_rules})

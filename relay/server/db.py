@@ -66,7 +66,7 @@ CREATE INDEX callback_deliveries_pending ON callback_deliveries (next_attempt_at
     WHERE status = 'pending';
 CREATE INDEX callback_deliveries_task ON callback_deliveries (task_id, id);
 
--- External systems with their own tokens (API.md §5); only the token's
+-- External systems with their own tokens; only the token's
 -- sha256 is kept. origin 'env' rows mirror RELAY_INTEGRATION_TOKENS.
 CREATE TABLE integrations (
     name           TEXT PRIMARY KEY,
@@ -95,7 +95,7 @@ CREATE INDEX pool_members_agent ON pool_members (agent_id);
 CREATE INDEX pool_members_turn ON pool_members (pool, seq, agent_id);
 CREATE INDEX pool_picks_seq ON pool_picks (pool, seq);
 
--- Channels (API.md §5): an outside conversation and its bindings to agents.
+-- Channels: an outside conversation and its bindings to agents.
 CREATE TABLE channels (
     id          TEXT PRIMARY KEY,
     created_at  INTEGER NOT NULL,
@@ -122,7 +122,7 @@ CREATE TABLE channel_events (
     PRIMARY KEY (channel, idempotency_key)
 );
 
--- Pairs (API.md §7): exclusive one-to-one sessions.
+-- Pairs: exclusive one-to-one sessions.
 CREATE TABLE pairs (
     id                 INTEGER PRIMARY KEY AUTOINCREMENT,
     from_agent         TEXT NOT NULL,
@@ -264,7 +264,7 @@ def _statements(script: str):
             pending = ""
 
 
-class Pool:
+class ConnectionPool:
     """Idle connections to one database, reused across requests.
 
     Opening a connection and setting its pragmas costs more than a small

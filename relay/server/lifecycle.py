@@ -1,4 +1,4 @@
-"""The spawn-policy lifecycle manager (API.md §9) and the thread that runs it.
+"""The spawn-policy lifecycle manager and the thread that runs it.
 
 Every tick it looks at each enabled policy on a read connection and plans
 at most one step for it (start, a failure, an idle stop, ...). Only a
@@ -107,12 +107,12 @@ class Lifecycle(Periodic):
         """One pass over the policies now; answers the (policy, action) steps taken."""
         with self._run_lock:
             now = self.relay.clock()
-            pool = self.relay.pool
-            c = pool.acquire()
+            connections = self.relay.connections
+            c = connections.acquire()
             try:
                 due = [p["name"] for p in policies.listing(c) if self._due(c, p, now)]
             finally:
-                pool.release(c)
+                connections.release(c)
             taken = []
             for name in due:
                 action = self.step(f"lifecycle step for spawn policy {name}",

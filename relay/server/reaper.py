@@ -1,4 +1,4 @@
-"""The reap cycle (API.md §11) and the thread that runs it every interval.
+"""The reap cycle and the thread that runs it every interval.
 
 Each step is its own change (its own commit, its events streamed after
 it); a step that fails is logged and the others still run.

@@ -21,8 +21,10 @@ class Relay:
         self.settings = settings
         self.clock = clock
         self.started_at = clock()
-        self.pool = db.Pool(settings.db, settings.synchronous, size=settings.threads + 8)
-        self.broadcaster = Broadcaster(settings.subscriber_queue, settings.stream_queue_bytes, clock)
+        self.connections = db.ConnectionPool(settings.db, settings.synchronous,
+                                             size=settings.threads + 8)
+        self.broadcaster = Broadcaster(settings.subscriber_queue, settings.stream_queue_bytes,
+                                       clock)
         self.hangups = HangupWatch(clock)
         self.agent_cache = AgentCache()
         self.callbacks = Callbacks(self)
@@ -70,4 +72,4 @@ class Relay:
         for worker in reversed(self.workers().values()):
             worker.stop()
         self.committer.close()
-        self.pool.close()
+        self.connections.close()

@@ -1,4 +1,4 @@
-"""Every setting, read once from the environment (API.md §13)."""
+"""Every setting, read once from the environment."""
 import os
 from dataclasses import dataclass
 
@@ -70,7 +70,7 @@ ENV = {
     "synchronous": (str, "RELAY_SYNCHRONOUS"),
 }
 
-# What each setting means, for `relay serve --help` (API.md §13).
+# What each setting means, for `relay serve --help`.
 MEANING = {
     "db": "SQLite file, created with its schema if missing",
     "host": "address to listen on",

@@ -35,7 +35,7 @@ def replay(r, since: int, event_filter: Filter):
 
     Yields (RESET, data) first when `since` is older than retention.
     """
-    c = r.pool.acquire()
+    c = r.connections.acquire()
     try:
         first_kept = event_log.first_kept_id(c)
         if since + 1 < first_kept:
@@ -50,7 +50,7 @@ def replay(r, since: int, event_filter: Filter):
             if len(batch) < REPLAY_BATCH:
                 return
     finally:
-        r.pool.release(c)
+        r.connections.release(c)
 
 
 def follow(r, subscription, since: int | None, event_filter: Filter, idle: float, sink=None,

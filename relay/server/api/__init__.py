@@ -19,14 +19,14 @@ def conn():
         # connection it was given is inside the transaction.
         raise RuntimeError("conn() inside a change: use the connection the change is given")
     if "db" not in g:
-        g.db = relay().pool.acquire()
+        g.db = relay().connections.acquire()
     return g.db
 
 
 def release_conn(_error=None) -> None:
     connection = g.pop("db", None)
     if connection is not None:
-        relay().pool.release(connection)
+        relay().connections.release(connection)
 
 
 def now() -> int:

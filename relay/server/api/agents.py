@@ -1,4 +1,4 @@
-"""Agents (API.md §1): register, list, get, patch, heartbeat, delete."""
+"""Agents: register, list, get, patch, heartbeat, delete."""
 from flask import Blueprint
 
 from ..contract import route

@@ -1,4 +1,4 @@
-"""Automations (API.md §9): CRUD, a manual run, and the runs of each."""
+"""Automations: CRUD, a manual run, and the runs of each."""
 from flask import Blueprint
 
 from ..contract import route

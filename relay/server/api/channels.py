@@ -1,4 +1,4 @@
-"""Channels (API.md §5): bindings, inbound events, and the channel's messages."""
+"""Channels: bindings, inbound events, and the channel's messages."""
 import re
 
 from flask import Blueprint

@@ -1,4 +1,4 @@
-"""Commands (API.md §9): create, list (what an orchestrator polls), get, PATCH, delete."""
+"""Commands: create, list (what an orchestrator polls), get, PATCH, delete."""
 from flask import Blueprint, request
 
 from ..contract import route
@@ -64,8 +64,8 @@ def patch_command(command_id, body: CommandPatch):
                                                body.error, t)))
 
 
-@route(bp, "DELETE", "/<command_id>", "Delete a command, whatever its status. No event: API.md "
-       "§10 names none for a deleted command.",
+@route(bp, "DELETE", "/<command_id>", "Delete a command, whatever its status. No event: none is "
+       "named for a deleted command.",
        answers={200: Ok, 404: UNKNOWN})
 def delete_command(command_id):
     return answer(commit(lambda c: domain.delete(c, command_id)))

@@ -1,4 +1,4 @@
-"""The config store (README: Config): entries, history, versions, namespace schemas."""
+"""The config store (the /api/config summaries): entries, history, versions, namespace schemas."""
 from flask import Blueprint
 
 from ..contract import ID_PATTERN, PATTERN_RULES, route

@@ -1,4 +1,4 @@
-"""Integrations (API.md §5): their tokens, and the events they send."""
+"""Integrations: their tokens, and the events they send."""
 from flask import Blueprint, g
 
 from ..contract import route

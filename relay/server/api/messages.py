@@ -1,4 +1,4 @@
-"""Messages (API.md §2): send, poll (and long poll), claim, release, read, delete."""
+"""Messages: send, poll (and long poll), claim, release, read, delete."""
 import time
 
 from flask import Blueprint

@@ -1,4 +1,4 @@
-"""Orchestrators (API.md §9): register, heartbeat, list, get, roster, delete,
+"""Orchestrators: register, heartbeat, list, get, roster, delete,
 and spawn and actions, which become commands for the orchestrator to poll."""
 from flask import Blueprint
 

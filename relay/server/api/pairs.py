@@ -1,4 +1,4 @@
-"""Pairs (API.md §7): invite, accept/decline/end, pair messages, list, get."""
+"""Pairs: invite, accept/decline/end, pair messages, list, get."""
 from flask import Blueprint
 
 from ..contract import route

@@ -1,4 +1,4 @@
-"""Spawn policies (API.md §9): the policy (a config entry) and its managed agent."""
+"""Spawn policies: the policy (a config entry) and its managed agent."""
 from flask import Blueprint
 
 from ..contract import route

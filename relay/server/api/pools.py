@@ -1,4 +1,4 @@
-"""Pools (API.md §6): put, list, get, delete."""
+"""Pools: put, list, get, delete."""
 from flask import Blueprint
 
 from ..contract import route

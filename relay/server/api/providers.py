@@ -1,4 +1,4 @@
-"""Provider config (API.md §9): the claude and codex settings, kept in the config
+"""Provider config: the claude and codex settings, kept in the config
 store (namespace provider-config, so versions and history come with it)."""
 from flask import Blueprint
 

@@ -1,4 +1,4 @@
-"""Orchestrator API proxies (API.md §9): directories, providers, sessions, version, logs.
+"""Orchestrator API proxies: directories, providers, sessions, version, logs.
 
 A proxied GET never holds a request thread past its deadline: one 10 s
 budget covers connecting, the answer's headers and its whole body (the

@@ -1,4 +1,4 @@
-"""Event streams (API.md §3): replay-then-follow, SSE, and recent events for pollers."""
+"""Event streams: replay-then-follow, SSE, and recent events for pollers."""
 import json
 
 from flask import Blueprint, Response, request

@@ -1,4 +1,4 @@
-"""System routes (API.md §11): health, spec, stats, reap, broadcast."""
+"""System routes: health, spec, stats, reap, broadcast."""
 import logging
 import os
 import sqlite3

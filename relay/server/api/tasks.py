@@ -1,4 +1,4 @@
-"""Tasks (API.md §4): open (folding duplicates), list, claim, release, move,
+"""Tasks: open (folding duplicates), list, claim, release, move,
 progress notes, delete, and the callback deliveries a task owes."""
 from flask import Blueprint, g
 

@@ -1,4 +1,4 @@
-"""GET /api/ws (API.md §3): subscribe, send, heartbeat and ping over one WebSocket."""
+"""GET /api/ws: subscribe, send, heartbeat and ping over one WebSocket."""
 import json
 import threading
 
@@ -102,7 +102,8 @@ class Connection:
         if not isinstance(agent_id, str):
             raise bad_request("agentId is required")
         body, t = parse(Heartbeat, frame), self.relay.clock()
-        return {"type": "ack", "agent": commit(lambda c: agents.beat(c, agent_id, body, body.status, t))}
+        agent = commit(lambda c: agents.beat(c, agent_id, body, body.status, t))
+        return {"type": "ack", "agent": agent}
 
     def on_subscribe(self, frame):
         event_filter = read_filter(conn(), frame.get("types"), frame.get("agentId"))

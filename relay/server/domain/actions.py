@@ -1,4 +1,4 @@
-"""What an automation's action does (README: Automations): the same domain
+"""What an automation's action does (README: Recipes and automations): the same domain
 function, with the same input check, as the route its type names, run on
 the automations thread. `depth` (how many automation runs deep the action
 was caused) goes to the committer with every change, so the events the
@@ -110,8 +110,9 @@ def _action(relay, kind: str, body: dict, source: str, depth: int):
         return "/api/tasks", task
     if kind == "command":
         def command():
-            command_type = body.pop("commandType", None)
-            fields = parse(CommandIn, {"source": source, **body, "type": command_type}).model_dump()
+            command = {"source": source, **body, "type": body.get("commandType")}
+            command.pop("commandType", None)
+            fields = parse(CommandIn, command).model_dump()
             t = relay.clock()
             return 201, commit(lambda c: commands.create(c, fields, t), depth)
         return "/api/commands", command
@@ -138,8 +139,8 @@ def text(value) -> str:
 @contextmanager
 def borrowed(relay):
     """A read connection from the relay's pool, for as long as the action runs."""
-    conn = relay.pool.acquire()
+    conn = relay.connections.acquire()
     try:
         yield conn
     finally:
-        relay.pool.release(conn)
+        relay.connections.release(conn)

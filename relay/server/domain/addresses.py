@@ -1,12 +1,10 @@
-"""Message addresses (README: Addresses): parsing, which agents one reaches,
+"""Message addresses (the summary of POST /api/messages): parsing, which agents one reaches,
 where a message to one goes now, and how a pool picks its member."""
 import random
 
 from ..store import orchestrators, policies, pools
 from .errors import NotFound
 
-GROUP_PREFIXES = {"label:": "label", "tag:": "tags", "cap:": "capabilities"}
-QUEUED_PREFIXES = ("pool:", "policy:")
 PREFIXES = ("label:", "tag:", "cap:", "pool:", "policy:", "orchestrator:")
 
 
@@ -76,7 +74,8 @@ def resolve(conn, kind: str, name: str, now: int,
         member = pick(conn, pool, now)
         if member:
             return "delivered", member, None
-        return "queued", None, now + 1000 * (policies.DEFAULT_QUEUE_AGE if max_age is None else max_age)
+        age = policies.DEFAULT_QUEUE_AGE if max_age is None else max_age
+        return "queued", None, now + 1000 * age
     if kind == "policy":
         policy = policies.get(conn, name)
         if policy is None:

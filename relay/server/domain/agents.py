@@ -1,4 +1,4 @@
-"""Agents (README: Agents): registration, the session guard, presence, removal.
+"""Agents (the /api/agents summaries): registration, the session guard, presence, removal.
 
 Removal is one rule whether DELETE /api/agents/:id or the reaper's prune
 removes the agent: its message and task claims are released, its pools
@@ -71,7 +71,8 @@ def removed(c, agent_id: str, t: int) -> list:
     """The events of an agent already deleted: its claims go back, its pools forget it."""
     return [*[message_event("message.claim_released", m)
               for m in messages.release_claims_of(c, agent_id)],
-            *[task_event("task.updated", task) for task, _ in tasks.release_claims_of(c, agent_id, t)],
+            *[task_event("task.updated", task)
+              for task, _ in tasks.release_claims_of(c, agent_id, t)],
             *delivery_events(delivery.on_agent_status(c, agent_id, None)),
             agent_removed(agent_id)]
 

@@ -1,4 +1,4 @@
-"""Channel routing (README: Channels): an inbound event goes through the
+"""Channel routing (README: Bridging a Slack channel): an inbound event goes through the
 channel's inbound bindings, one channel.event message per target.
 
 Every inbound broadcast-mode binding takes the event; of the exclusive ones,

@@ -1,4 +1,4 @@
-"""Commands (README: Orchestrators): what an orchestrator polls and reports on.
+"""Commands (README: Keeping an agent running): what an orchestrator polls and reports on.
 
 A command moves pending -> accepted -> running -> succeeded | failed, or
 pending/accepted -> cancelled; skipping ahead is allowed, going back or
@@ -44,7 +44,7 @@ def move(c, command_id: str, status: str, result, error, t: int):
 
 
 def delete(c, command_id: str):
-    """No event: none is named for a deleted command (README: Events)."""
+    """No event: none is named for a deleted command (the event types in /api/spec)."""
     if not commands.delete(c, command_id):
         raise NotFound(f"command {command_id} not found")
     return {"ok": True}, []

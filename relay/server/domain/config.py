@@ -1,4 +1,4 @@
-"""The config store's rules (README: Config): names, the namespaces whose values
+"""The config store's rules (the /api/config summaries): names, the namespaces whose values
 a schema checks (spawn-policy, provider-config), and expectedVersion."""
 import re
 
@@ -14,9 +14,10 @@ from .errors import Conflict, Invalid, NotFound
 _ID = re.compile(ID_PATTERN)
 # namespace -> the schema its values are checked against, as {value: ...} so
 # that an error names value.<field>.
-SCHEMAS = {"spawn-policy": create_model("SpawnPolicyValue", __base__=Body, value=(SpawnPolicy, ...)),
-           "provider-config": create_model("ProviderConfigValue", __base__=Body,
-                                           value=(ProviderConfig, ...))}
+SCHEMAS = {
+    "spawn-policy": create_model("SpawnPolicyValue", __base__=Body, value=(SpawnPolicy, ...)),
+    "provider-config": create_model("ProviderConfigValue", __base__=Body,
+                                    value=(ProviderConfig, ...))}
 
 
 def is_name(value: str) -> bool:

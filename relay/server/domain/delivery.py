@@ -1,5 +1,5 @@
 """What happens to waiting messages when an agent registers or comes back
-online: queued delivery for pool:/policy: addresses (README: Messages)."""
+online: queued delivery for pool:/policy: addresses (the /api/messages summaries)."""
 from ..store import activity, messages, policies, pools
 from .addresses import pick
 

@@ -1,4 +1,4 @@
-"""Integrations (README: Integrations): their tokens, and what an event from an
+"""Integrations (README: Bridging a Slack channel): their tokens, and what an event from an
 outside system does: opens (or folds into) a task, or, naming a channel, is
 routed through the channel's bindings."""
 from ..store import integrations

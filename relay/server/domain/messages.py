@@ -1,4 +1,4 @@
-"""Messages (README: Messages): sending to every address form, claims, reads,
+"""Messages (the /api/messages summaries): sending to every address form, claims, reads,
 deletes, and the inbox poll with its presence."""
 from ..events import Event, message_deleted, message_event
 from ..store import messages, policies

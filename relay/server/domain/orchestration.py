@@ -113,7 +113,7 @@ def stop(c, policy: dict, action: str, reason: str, t: int) -> tuple[dict, list]
 
 
 def on_command(c, command: dict, t: int) -> list:
-    """A command of a policy changed status (API.md §9): a failed spawn or restart is a
+    """A command of a policy changed status: a failed spawn or restart is a
     failure (backoff); a succeeded spawn stays `starting` until the agent registers (its
     result's tmuxSession is kept); a succeeded shutdown makes the state `stopped`. Only
     the command of the policy's current spawn request counts."""

@@ -1,4 +1,4 @@
-"""Orchestrators (README: Orchestrators): registration with their agent,
+"""Orchestrators (README: Keeping an agent running): registration with their agent,
 presence, roster, removal, and the spawn and action commands queued for them."""
 from ..events import (activity_event, agent_event, agent_removed, orchestrator_event,
                       orchestrator_removed)

@@ -1,4 +1,4 @@
-"""Pairs (README: Pairs): exclusive one-to-one working sessions between two
+"""Pairs (the /api/pairs summaries): exclusive one-to-one working sessions between two
 agents; who may invite, accept, decline, end, and speak in one."""
 from ..events import message_event, pair_updated
 from ..store import agents, pairs

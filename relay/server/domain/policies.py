@@ -1,4 +1,4 @@
-"""Spawn policies (README: Spawn policies): the policy (a config entry in the
+"""Spawn policies (README: Keeping an agent running): the policy (a config entry in the
 spawn-policy namespace) and the state of its managed agent, moved by the
 routes, the lifecycle manager (lifecycle.py) and the commands it queues."""
 from ..events import config_changed

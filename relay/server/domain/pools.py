@@ -1,5 +1,5 @@
-"""Pools (README: Pools): named live groups of agents; which member a pool:
-message goes to is picked in domain/addresses.py."""
+"""Pools (README: A pool of three reviewers taking turns): named live groups of
+agents; which member a pool: message goes to is picked in domain/addresses.py."""
 from ..store import pools
 from . import config
 from .errors import NotFound

@@ -1,4 +1,4 @@
-"""Presence from calls (README: Agents): sends and polls count as presence for
+"""Presence from calls (the /api/agents summaries): sends and polls count as presence for
 a registered agent, written at most every few seconds per agent (the agent
 cache remembers when this process last wrote it)."""
 from ..store import agents as agent_rows

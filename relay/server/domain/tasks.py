@@ -1,4 +1,4 @@
-"""Tasks (README: Tasks): opening (POST /api/tasks, integration events and
+"""Tasks (README: Closed-loop tasks): opening (POST /api/tasks, integration events and
 automations open them the same way), claims, moves, notes, deletes."""
 from ..events import task_deleted, task_event, task_history_event
 from ..store import agents as agent_rows, tasks

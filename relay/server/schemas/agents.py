@@ -1,4 +1,4 @@
-"""Agents (API.md §1): what registering, patching and acting for an agent take."""
+"""Agents: what registering, patching and acting for an agent take."""
 from typing import Any, Literal
 
 from ..contract import Answer, Body, Query

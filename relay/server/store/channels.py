@@ -1,5 +1,5 @@
 """Channels: outside conversations bound to agents, their bindings, and what
-routing reads (README: Channels; the routing itself is domain/channels.py)."""
+routing reads (README: Bridging a Slack channel; the routing itself is domain/channels.py)."""
 from . import dumps, loads, messages, placeholders, policies, pools
 from .agents import LIVE_STATUSES
 

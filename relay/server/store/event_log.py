@@ -1,4 +1,4 @@
-"""The durable event log that streams replay from (API.md §3)."""
+"""The durable event log that streams replay from."""
 import json
 
 from . import dumps, loads

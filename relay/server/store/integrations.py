@@ -1,4 +1,4 @@
-"""Integrations: external systems with their own tokens (API.md §5).
+"""Integrations: external systems with their own tokens.
 
 Only a token's sha256 is stored; a token is found by its hash. The rows of
 origin 'env' mirror RELAY_INTEGRATION_TOKENS and are rewritten at start.

@@ -1,5 +1,5 @@
 """Messages: rows, the inbox poll, claims, reads, threads, and the queue of
-pool:/policy: messages (README: Messages). Where a message goes and who may
+pool:/policy: messages (the /api/messages summaries). Where a message goes and who may
 claim it is decided in domain/messages.py and domain/addresses.py."""
 from . import JsonArray, Record, dumps, loads, placeholders, where
 
@@ -231,7 +231,7 @@ def delete(conn, message_id: int) -> dict | None:
     return to_dict(row) if row else None
 
 
-# --- queued delivery (API.md §2.4) ---------------------------------------------
+# --- queued delivery ---------------------------------------------
 
 def resolve_queued(conn, address: str, agent_id: str, now: int) -> list[dict]:
     """Deliver every unexpired message queued for `address` to `agent_id`, in send order."""
@@ -246,7 +246,8 @@ def deliver_queued(conn, message_id: int, agent_id: str) -> dict | None:
     """One queued message to `agent_id`; None when it is no longer queued."""
     row = conn.execute(
         "UPDATE messages SET delivery_status = 'delivered', resolved_to = ? "
-        "WHERE id = ? AND delivery_status = 'queued' RETURNING *", (agent_id, message_id)).fetchone()
+        "WHERE id = ? AND delivery_status = 'queued' RETURNING *",
+        (agent_id, message_id)).fetchone()
     return to_dict(row) if row else None
 
 

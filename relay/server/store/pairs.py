@@ -1,4 +1,4 @@
-"""Pairs: exclusive one-to-one working sessions between two agents (API.md §7).
+"""Pairs: exclusive one-to-one working sessions between two agents.
 
 Exclusivity and every state change are one conditional SQL statement each:
 the invite inserts only where neither agent has an open pair, and an action

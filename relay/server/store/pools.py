@@ -1,4 +1,4 @@
-"""Pools: named live groups of agents and how one member is picked (API.md §6)."""
+"""Pools: named live groups of agents and how one member is picked."""
 
 from . import dumps, loads, placeholders
 from .agents import to_dict as agent_dict

@@ -1,4 +1,4 @@
-"""Tasks: closed-loop work items, their history, claims and status moves (API.md §4).
+"""Tasks: closed-loop work items, their history, claims and status moves.
 
 Every claim and move is one conditional UPDATE; the row count says who won.
 A move that changes the status of a task with a callbackUrl writes its
