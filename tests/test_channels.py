@@ -1,4 +1,4 @@
-"""API.md §5: channels, their bindings, health, and inbound events routed through them."""
+"""Channels, their bindings, health, and inbound events routed through them."""
 import pytest
 
 from .conftest import inbox, register, send

@@ -1,4 +1,4 @@
-"""API.md §2.3: claims, exactly once."""
+"""Claims, exactly once."""
 import http.client
 import threading
 

@@ -1,4 +1,4 @@
-"""API.md §13: every setting from the environment, flags override."""
+"""Every setting from the environment, flags override."""
 import pytest
 
 from relay import cli

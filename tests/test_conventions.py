@@ -1,4 +1,4 @@
-"""API.md §0: errors, bodies, limits, lists and the token, on every route."""
+"""Errors, bodies, limits, lists and the token, on every route."""
 import pytest
 
 from relay.server import create_app

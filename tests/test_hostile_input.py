@@ -1,4 +1,4 @@
-"""Input a hostile or careless client sends: never a 500, never stored (API.md §0).
+"""Input a hostile or careless client sends: never a 500, never stored.
 
 Each of these made a 500, or stored something that broke every later
 reader, before requests were declared once (contract.py, strict_json.py).

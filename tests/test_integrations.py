@@ -1,4 +1,4 @@
-"""API.md §5: integrations, their tokens and scopes, their events, the rate limit,
+"""Integrations, their tokens and scopes, their events, the rate limit,
 and the signed callbacks of the tasks they open."""
 import hashlib
 import hmac

@@ -1,4 +1,4 @@
-"""API.md §9: the lifecycle manager, driven by a fake orchestrator over real HTTP.
+"""The lifecycle manager, driven by a fake orchestrator over real HTTP.
 
 The relay runs on waitress with a ManualClock; the test moves the clock and
 runs the manager's pass itself (its thread's tick is an hour here), so every
@@ -70,9 +70,9 @@ def commits(relay, monkeypatch):
     made = []
     real = relay.relay.committer.commit
 
-    def counting(change):
+    def counting(change, *depth):
         made.append(change)
-        return real(change)
+        return real(change, *depth)
     monkeypatch.setattr(relay.relay.committer, "commit", counting)
     return made
 

@@ -1,4 +1,4 @@
-"""API.md §2: every address form, the inbox poll, idempotency, threads, reads, deletes."""
+"""Every address form, the inbox poll, idempotency, threads, reads, deletes."""
 import pytest
 
 from relay.server import db

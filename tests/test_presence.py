@@ -1,4 +1,4 @@
-"""Presence (API.md §1) and the reap cycle (§11), driven by the injectable clock."""
+"""Presence and the reap cycle, driven by the injectable clock."""
 import threading
 
 from relay.server.reaper import Reaper

@@ -1,4 +1,4 @@
-"""API.md §9: orchestrator API proxies: pass-through, 404/422/502, the timeout, streams."""
+"""Orchestrator API proxies: pass-through, 404/422/502, the timeout, streams."""
 import http.client
 import json
 import socket

@@ -1,5 +1,6 @@
 """The inbox poll, the cursor and health use indexes, never a table scan."""
 from relay.server import db
+from relay.server.domain import messages as inbox_poll
 from relay.server.store import messages, system
 
 
@@ -21,13 +22,13 @@ def test_inbox_poll_uses_indexes(db_path):
     conn = db.connect(db_path)
     recorder = Recorder(conn)
     agent = {"id": "a", "label": "lead", "tags": ["py", "ops"], "capabilities": ["review"]}
-    messages.inbox(recorder, agent, 0, since=10, unread=True, kind="chat")
+    inbox_poll.inbox(recorder, agent, 0, since=10, unread=True, kind="chat")
     steps = plan(conn, *recorder.statements[0])
     assert "SEARCH messages USING INDEX messages_to (to_addr=? AND id>?)" in steps
     assert "SEARCH messages USING INDEX messages_resolved (resolved_to=? AND id>?)" in steps
     assert not any(s.startswith("SCAN messages") for s in steps), steps
     # Narrowed to a channel, the planner may seek the channel index instead: still no scan.
-    messages.inbox(recorder, agent, 0, since=10, channel="slack:ops")
+    inbox_poll.inbox(recorder, agent, 0, since=10, channel="slack:ops")
     steps = plan(conn, *recorder.statements[1])
     assert any(s.startswith("SEARCH messages USING INDEX") for s in steps), steps
     assert not any(s.startswith("SCAN messages") for s in steps), steps

@@ -1,4 +1,4 @@
-"""API.md §2.4: queued delivery for policy: and pool: addresses."""
+"""Queued delivery for policy: and pool: addresses."""
 import pytest
 
 from relay.server import db

@@ -1,4 +1,4 @@
-"""API.md §9: recipes (bundled and RELAY_RECIPES_DIR), starting a team, its instance."""
+"""Recipes (bundled and RELAY_RECIPES_DIR), starting a team, its instance."""
 import json
 import logging
 

@@ -1,4 +1,4 @@
-"""API.md §3 against a real waitress server: SSE, resume, filters, slow consumers."""
+"""The event streams against a real waitress server: SSE, resume, filters, slow consumers."""
 import http.client
 import json
 import socket

@@ -1,4 +1,4 @@
-"""API.md §11: health, spec, stats, broadcast."""
+"""Health, spec, stats, broadcast."""
 import re
 
 from .conftest import inbox, register, send

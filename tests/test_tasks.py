@@ -1,4 +1,4 @@
-"""API.md §4: tasks: opening and folding, listing, claims, the status machine, history."""
+"""Tasks: opening and folding, listing, claims, the status machine, history."""
 import threading
 
 import pytest

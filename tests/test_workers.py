@@ -19,7 +19,8 @@ def test_health_lists_every_worker_and_shows_a_stopped_one(live):
     assert live.relay.callbacks.stop() is True
     _, health = live.request("GET", "/api/health")
     assert health["workers"]["callbacks"]["running"] is False
-    assert {name for name, w in health["workers"].items() if w["running"]} == WORKERS - {"callbacks"}
+    running = {name for name, w in health["workers"].items() if w["running"]}
+    assert running == WORKERS - {"callbacks"}
 
 
 def test_a_failing_step_is_logged_recorded_and_the_others_run(client, relay_, clock, monkeypatch,

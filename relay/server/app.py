@@ -33,6 +33,5 @@ def create_app(config=None, clock=None) -> Flask:
     for bp in blueprints():
         app.register_blueprint(bp)
     app.register_blueprint(dashboard.bp)
-    app.extensions["relay"].automations.bind(app)      # actions are requests to this app
     logging.getLogger("relay").setLevel(settings.log_level.upper())
     return app

@@ -1,4 +1,4 @@
-"""The token check (API.md §0): the relay token, and integration tokens (§5),
+"""The token check: the relay token, and integration tokens (README: Bridging a Slack channel),
 each of which works only on the routes its scopes name."""
 import hmac
 import re

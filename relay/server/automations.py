@@ -1,27 +1,28 @@
-"""The automations worker (API.md §9): runs actions when events or intervals say so.
+"""The automations worker: runs actions when events or intervals say so.
 
 Event triggers never run on the thread that caused the event. The worker is
 a commit listener: after each COMMIT it is handed the events, keeps those
 whose type an enabled automation watches (a prefix test against a tuple;
 nothing else happens on the committing thread), and its own thread matches
-filters and runs actions. A run's action is a request to the relay's own
-route (POST /api/messages, /api/tasks, /api/commands, spawn routes), made
-in-process, so it is checked and has the effects a client's request has; its
-answer or error is recorded on the run, never raised into anyone's request.
+filters and runs actions. A run's action calls the domain
+function of the route its type names (domain/actions.py: POST /api/messages,
+/api/tasks, /api/commands, the spawn routes), with the route's input check,
+so it has the effects a client's request has; its answer or error is
+recorded on the run, never raised into anyone's request.
 
-Loop guard: the events an action's request commits are recognised (trace():
-the route's change is wrapped while an action runs on this thread) and carry
-the run's depth; a run they trigger is one deeper, and past MAX_DEPTH it is
+Loop guard: an action's changes are committed with the run's depth
+(committer.commit(change, depth)), so the events they make carry it
+(envelope.depth); a run they trigger is one deeper, and past MAX_DEPTH it is
 recorded as skipped instead of run.
 """
-import importlib.util
 import json
 import logging
 import queue
 import re
 import threading
-from urllib.parse import quote
 
+from .domain import actions
+from .domain.actions import ActionFailed
 from .schemas.automations import MAX_DEPTH
 from .store import automations as store
 from .worker import Worker
@@ -31,41 +32,6 @@ log = logging.getLogger("relay.automations")
 QUEUE_MAX = 10000
 PLACEHOLDER = re.compile(r"\{\{\s*event\.([A-Za-z0-9_.\-]+)\s*\}\}")
 _MISSING = object()
-
-# --- depth: which committed events an action's request made ---------------------
-
-_local = threading.local()
-_caused: dict[int, tuple] = {}          # id(event data) -> (data, depth)
-
-
-def trace(change):
-    """The change as api.commit() runs it: unchanged, except while an action runs on
-    this thread, when its events are remembered with the run's depth."""
-    depth = getattr(_local, "depth", None)
-    if depth is None:
-        return change
-    # Taken here, on the action's thread: the change itself may run on another
-    # thread (the one leading the group commit).
-    made = _local.made
-
-    def traced(c):
-        result, events = change(c)
-        for event in events:
-            if event is not None:
-                _caused[id(event.data)] = (event.data, depth)
-                made.append(id(event.data))
-        return result, events
-    return traced
-
-
-def depth_of(envelope) -> int:
-    found = _caused.get(id(envelope["data"]))
-    return found[1] if found and found[0] is envelope["data"] else 0
-
-
-class ActionFailed(Exception):
-    pass
-
 
 # --- placeholders and filters ---------------------------------------------------
 
@@ -115,30 +81,6 @@ def matches(filter_: dict, data: dict) -> bool:
     return True
 
 
-def tasks_available() -> bool:
-    return importlib.util.find_spec("relay.server.api.tasks") is not None
-
-
-def request_for(automation: dict, action: dict) -> tuple[str, dict | None]:
-    """(path, body) of the POST the action stands for."""
-    kind = action["type"]
-    body = {k: v for k, v in action.items() if k != "type"}
-    source = f"automation:{automation['id']}"
-    if kind == "message":
-        return "/api/messages", {"from": source, **body}
-    if kind == "task":
-        if not tasks_available():
-            raise ActionFailed("tasks are not available on this relay")
-        return "/api/tasks", {"source": source, **body}
-    if kind == "command":
-        command_type = body.pop("commandType", None)
-        return "/api/commands", {"source": source, **body, "type": command_type}
-    if "policyName" in body:
-        return f"/api/spawn-policy/{quote(text(body['policyName']), safe='')}/start", None
-    orchestrator = body.pop("orchestratorId", "")
-    return f"/api/orchestrators/{quote(text(orchestrator), safe='')}/spawn", body
-
-
 class Automations(Worker):
     name = "relay-automations"
 
@@ -146,17 +88,12 @@ class Automations(Worker):
         super().__init__(relay.clock)
         self.relay = relay
         self.tick = tick
-        self.app = None
         self._queue: queue.Queue = queue.Queue(QUEUE_MAX)
         self._watched: tuple = ()          # event prefixes of enabled automations
         self._event_rules: list[dict] = []
         self._interval_rules: list[dict] = []
         self._run_lock = threading.Lock()
         self.dropped = 0
-
-    def bind(self, app) -> None:
-        self.app = app
-        self.reload()
 
     # --- the committing thread: as little as possible --------------------------
 
@@ -167,7 +104,7 @@ class Automations(Worker):
         for envelope, _ in stored:
             if envelope["type"].startswith(watched):
                 try:
-                    self._queue.put_nowait((envelope, depth_of(envelope)))
+                    self._queue.put_nowait((envelope, envelope.depth))
                 except queue.Full:
                     self.dropped += 1
                     log.warning("automation queue full: event %s dropped", envelope["id"])
@@ -176,12 +113,12 @@ class Automations(Worker):
 
     def reload(self) -> None:
         """Read the enabled automations again (after every write to them)."""
-        pool = self.relay.pool
-        c = pool.acquire()
+        connections = self.relay.connections
+        c = connections.acquire()
         try:
             enabled = store.listing(c, enabled_only=True)
         finally:
-            pool.release(c)
+            connections.release(c)
         self._event_rules = [a for a in enabled if "event" in a["trigger"]]
         self._interval_rules = [a for a in enabled if "everySeconds" in a["trigger"]]
         self._watched = tuple({a["trigger"]["event"] for a in self._event_rules})
@@ -247,22 +184,7 @@ class Automations(Worker):
         return self.relay.committer.commit(lambda c: (store.add_run(c, run), []))
 
     def execute(self, automation: dict, action: dict, depth: int) -> dict:
-        path, body = request_for(automation, action)
-        headers = {}
-        if self.relay.settings.token:
-            headers["X-Agent-Relay-Token"] = self.relay.settings.token
-        _local.depth, _local.made = depth, []
-        try:
-            response = self.app.test_client().post(path, json=body, headers=headers)
-        finally:
-            for key in _local.made:
-                _caused.pop(key, None)
-            _local.depth = None
-        answer = response.get_json(silent=True)
-        if response.status_code >= 400:
-            why = answer.get("error") if isinstance(answer, dict) else response.status
-            raise ActionFailed(f"POST {path} answered {response.status_code}: {why}")
-        return {"status": response.status_code, "body": answer}
+        return actions.run(self.relay, automation, action, depth)
 
     # --- the thread (worker.py: start/stop) ----------------------------------------
 

@@ -71,11 +71,11 @@ class Callbacks(Periodic):
         now = self.relay.clock()
         with self._in_flight_lock:
             busy = dict(self._in_flight)
-        conn = self.relay.pool.acquire()
+        conn = self.relay.connections.acquire()
         try:
             due = deliveries.due(conn, now, busy)
         finally:
-            self.relay.pool.release(conn)
+            self.relay.connections.release(conn)
         outbox = self._outbox
         hosts = Counter(busy.values())
         handed = 0

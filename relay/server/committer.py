@@ -33,10 +33,12 @@ log = logging.getLogger("relay.committer")
 
 
 class _Job:
-    __slots__ = ("change", "turn", "done", "committed", "result", "events", "rows", "error")
+    __slots__ = ("change", "depth", "turn", "done", "committed", "result", "events", "rows",
+                 "error")
 
-    def __init__(self, change):
+    def __init__(self, change, depth: int):
         self.change = change
+        self.depth = depth
         # Held until the job is done or its thread is handed the lead: each
         # waiting thread is woken once, for its own reason.
         self.turn = threading.Lock()
@@ -64,12 +66,15 @@ class Committer:
         """Whether this thread is running a change (and must use its connection)."""
         return getattr(self._local, "active", False)
 
-    def commit(self, change):
+    def commit(self, change, depth: int = 0):
         """Run `change(conn) -> (result, events)` and commit; returns the result
-        once committed and published, or raises what the change raised."""
+        once committed and published, or raises what the change raised.
+
+        `depth`: how many automation runs deep the change was caused (the
+        automations' loop guard); its envelopes carry it to the listeners."""
         if self.in_change():
             raise RuntimeError("commit() inside a change: do all of it in the one change")
-        job = _Job(change)
+        job = _Job(change, depth)
         with self._mutex:
             self._waiting.append(job)
             waits, self._leading = self._leading, True
@@ -164,10 +169,16 @@ class Committer:
         if not events:
             return []
         rows = [row for job in jobs for row in job.rows]
-        ids = event_log.append(conn, rows)
-        return [(Envelope(id=i, type=e.type, source=e.source, subject=e.subject, time=row[3],
-                          data=e.data), e.scope)
-                for i, e, row in zip(ids, events, rows)]
+        ids = iter(event_log.append(conn, rows))
+        stored = []
+        for job in jobs:
+            for e, row in zip(job.events, job.rows):
+                envelope = Envelope(id=next(ids), type=e.type, source=e.source, subject=e.subject,
+                                    time=row[3], data=e.data)
+                if job.depth:
+                    envelope.depth = job.depth
+                stored.append((envelope, e.scope))
+        return stored
 
     def close(self) -> None:
         self.conn.close()

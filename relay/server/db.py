@@ -67,7 +67,7 @@ CREATE INDEX callback_deliveries_pending ON callback_deliveries (next_attempt_at
     WHERE status = 'pending';
 CREATE INDEX callback_deliveries_task ON callback_deliveries (task_id, id);
 
--- External systems with their own tokens (API.md §5); only the token's
+-- External systems with their own tokens; only the token's
 -- sha256 is kept. origin 'env' rows mirror RELAY_INTEGRATION_TOKENS.
 CREATE TABLE integrations (
     name           TEXT PRIMARY KEY,
@@ -96,7 +96,7 @@ CREATE INDEX pool_members_agent ON pool_members (agent_id);
 CREATE INDEX pool_members_turn ON pool_members (pool, seq, agent_id);
 CREATE INDEX pool_picks_seq ON pool_picks (pool, seq);
 
--- Channels (API.md §5): an outside conversation and its bindings to agents.
+-- Channels: an outside conversation and its bindings to agents.
 CREATE TABLE channels (
     id          TEXT PRIMARY KEY,
     created_at  INTEGER NOT NULL,
@@ -123,7 +123,7 @@ CREATE TABLE channel_events (
     PRIMARY KEY (channel, idempotency_key)
 );
 
--- Pairs (API.md §7): exclusive one-to-one sessions.
+-- Pairs: exclusive one-to-one sessions.
 CREATE TABLE pairs (
     id                 INTEGER PRIMARY KEY AUTOINCREMENT,
     from_agent         TEXT NOT NULL,
@@ -197,7 +197,7 @@ def connect(url: str, synchronous: str = "FULL"):
     return dialect_of(url).connect(url, synchronous)
 
 
-def Pool(url: str, synchronous: str = "FULL", size: int = 64, pg_size: int = 16):
+def ConnectionPool(url: str, synchronous: str = "FULL", size: int = 64, pg_size: int = 16):
     """Idle connections reused across requests (dialects/*.py: Pool)."""
     if dialects.is_postgres(url):
         return dialect_of(url).Pool(url, synchronous, pg_size)

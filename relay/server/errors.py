@@ -6,6 +6,8 @@ from flask import request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing.exceptions import WebsocketMismatch
 
+from .domain.errors import (Conflict, Forbidden, Invalid, NotFound, Refused, Throttled,
+                            Unroutable)
 from .responses import json_response
 
 log = logging.getLogger("relay")
@@ -33,10 +35,23 @@ def conflict(message: str) -> ApiError:
     return ApiError(409, message)
 
 
+# The one place a domain refusal becomes an HTTP status.
+STATUS = {Invalid: 400, Forbidden: 403, NotFound: 404, Conflict: 409, Unroutable: 422,
+          Throttled: 429}
+
+
+def status_of(error: Refused) -> int:
+    return STATUS[type(error)]
+
+
 def register(app) -> None:
     @app.errorhandler(ApiError)
     def api_error(error: ApiError):
         return json_response({"error": error.message}, error.status, error.headers)
+
+    @app.errorhandler(Refused)
+    def refused(error: Refused):
+        return json_response({"error": error.message}, status_of(error), error.headers)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

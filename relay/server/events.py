@@ -136,5 +136,5 @@ def orchestrator_removed(orchestrator: dict) -> Event:
 
 
 def recipe_instance_event(instance: dict) -> Event:
-    # Not in API.md §10 (silent on recipes): a recipe instance's status or a role moved.
+    # A recipe instance's status or a role moved (its own type: no older event says so).
     return Event("recipe.instance.updated", instance["id"], instance)

@@ -1,4 +1,4 @@
-"""The spawn-policy lifecycle manager (API.md §9) and the thread that runs it.
+"""The spawn-policy lifecycle manager and the thread that runs it.
 
 Every tick it looks at each enabled policy on a read connection and plans
 at most one step for it (start, a failure, an idle stop, ...). Only a
@@ -9,7 +9,7 @@ One policy whose step fails is logged; the others still run.
 """
 
 from .domain import orchestration
-from .errors import ApiError
+from .domain.errors import Refused
 from .worker import Periodic
 from .store import agents, orchestrators, policies
 
@@ -87,7 +87,7 @@ def apply(c, name: str, now: int) -> tuple[str | None, list]:
                 "cap": lambda: (policies.give_up(c, name, detail, now), "failed"),
             }[action]()
             events = orchestration.state_changed(c, state, title, now)
-    except ApiError as error:
+    except Refused as error:
         # The spawn cannot be made (cwd outside baseDir, provider gone): say why, once.
         if (policies.state(c, name) or {}).get("lastError") == error.message:
             return None, []
@@ -107,12 +107,12 @@ class Lifecycle(Periodic):
         """One pass over the policies now; answers the (policy, action) steps taken."""
         with self._run_lock:
             now = self.relay.clock()
-            pool = self.relay.pool
-            c = pool.acquire()
+            connections = self.relay.connections
+            c = connections.acquire()
             try:
                 due = [p["name"] for p in policies.listing(c) if self._due(c, p, now)]
             finally:
-                pool.release(c)
+                connections.release(c)
             taken = []
             for name in due:
                 action = self.step(f"lifecycle step for spawn policy {name}",

@@ -2,7 +2,7 @@
 declarations (contract.py): the models that check a request are the
 schemas that document it.
 
-Where API.md is silent, the choice made is written into the route's summary.
+Where the contract leaves a choice open, the choice made is written into the route's summary.
 """
 import re
 

@@ -1,4 +1,4 @@
-"""Per-key sliding-window rate limit (integration events, API.md §5).
+"""Per-key sliding-window rate limit (integration events, README: Bridging a Slack channel).
 
 In memory: a limit that forgets on restart lets at most one extra window
 through, which is not worth a write per event.

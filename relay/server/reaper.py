@@ -1,15 +1,15 @@
-"""The reap cycle (API.md §11) and the thread that runs it every interval.
+"""The reap cycle and the thread that runs it every interval.
 
 Each step is its own change (its own commit, its events streamed after
 it); a step that fails is logged and the others still run.
 """
-from .domain import recipe_runs
-from .events import (activity_event, agent_event, agent_removed, command_event, delivery_events,
-                     message_event, orchestrator_event, pair_updated, task_event)
-from .domain import delivery
+from .domain import agents as agents_domain, delivery, recipe_runs
+from .events import (activity_event, agent_event, command_event, delivery_events, message_event,
+                     orchestrator_event, pair_updated, task_event)
+from .store import (activity, agents, commands, deliveries, event_log, messages, orchestrators,
+                    pairs, recipes, tasks)
 from .worker import Periodic
-from .store import (activity, agents, commands, deliveries, event_log,
-                    messages, orchestrators, pairs, recipes, tasks)
+
 
 class Reaper(Periodic):
     name = "relay-reaper"
@@ -40,16 +40,7 @@ class Reaper(Periodic):
         return {"offlineAgentIds": [a["id"] for a in changed]}, self._presence(conn, changed, now)
 
     def prune(self, conn, now):
-        pruned = agents.prune(conn, now, int(self.relay.settings.prune_after * 1000))
-        events = []
-        for agent_id in pruned:
-            events += [message_event("message.claim_released", m)
-                       for m in messages.release_claims_of(conn, agent_id)]
-            events += [task_event("task.updated", t)
-                       for t, _ in tasks.release_claims_of(conn, agent_id, now)]
-            events += delivery_events(delivery.on_agent_status(conn, agent_id, None))
-            events.append(agent_removed(agent_id))
-        return {"prunedAgentIds": pruned}, events
+        return agents_domain.prune(conn, now, int(self.relay.settings.prune_after * 1000))
 
     def trim_events(self, conn, now):
         settings = self.relay.settings

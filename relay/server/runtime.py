@@ -23,9 +23,10 @@ class Relay:
         self.settings = settings
         self.clock = clock
         self.started_at = clock()
-        self.pool = db.Pool(settings.db, settings.synchronous, size=settings.threads + 8,
-                            pg_size=settings.pg_pool)
-        self.broadcaster = Broadcaster(settings.subscriber_queue, settings.stream_queue_bytes, clock)
+        self.connections = db.ConnectionPool(settings.db, settings.synchronous,
+                                             size=settings.threads + 8, pg_size=settings.pg_pool)
+        self.broadcaster = Broadcaster(settings.subscriber_queue, settings.stream_queue_bytes,
+                                       clock)
         self.hangups = HangupWatch(clock)
         self.shared = dialects.is_postgres(settings.db)     # other processes may share the database
         # With other processes writing too, a per-process cache could answer what
@@ -60,6 +61,7 @@ class Relay:
         self.stream_closers: set = set()
         self.rate_limiter = RateLimiter(settings.integration_rate_limit)
         self._sync_integration_tokens()
+        self.automations.reload()           # the enabled automations, before any event
 
     def _sync_integration_tokens(self) -> None:
         from .auth import parse_integration_tokens
@@ -94,4 +96,4 @@ class Relay:
             worker.stop()
         self.committer.close()
         self.leader.close()
-        self.pool.close()
+        self.connections.close()

@@ -13,10 +13,8 @@ from waitress.server import create_server
 from waitress.task import WSGITask
 
 from .app import create_app
-from .api.streams import CLIENT_SOCKET, CLOSE_AFTER, STREAM_SOCKET
-from .api.websocket import UPGRADED
 from .settings import ConfigError, Settings
-from .wire import SSE_END, send_all, send_some
+from .wire import CLIENT_SOCKET, CLOSE_AFTER, SSE_END, STREAM_SOCKET, UPGRADED, send_all, send_some
 
 log = logging.getLogger("relay")
 

@@ -1,4 +1,4 @@
-"""Every setting, read once from the environment (API.md §13)."""
+"""Every setting, read once from the environment."""
 import os
 from dataclasses import dataclass
 
@@ -75,7 +75,7 @@ ENV = {
     "pg_notify": (bool, "RELAY_PG_NOTIFY"),
 }
 
-# What each setting means, for `relay serve --help` (API.md §13).
+# What each setting means, for `relay serve --help`.
 MEANING = {
     "db": "SQLite file, created with its schema if missing, or a postgresql:// URL",
     "host": "address to listen on",

@@ -1,4 +1,4 @@
-"""Reading JSON the way API.md §0 allows it: standard JSON only.
+"""Reading JSON as the API allows it: standard JSON only.
 
 Python's json module accepts NaN and Infinity, reads 1e400 as infinity,
 keeps an unpaired surrogate escape ("\\ud800") as a string that cannot be

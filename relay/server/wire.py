@@ -9,6 +9,16 @@ writes what fits, and `os.write()` on its descriptor never waits at all.
 import os
 import struct
 
+# Keys of a request's environ shared by the server (serving.py) and the stream views.
+# Set by a view: the server's task class closes the connection after the response.
+CLOSE_AFTER = "relay.close_after"
+# Put in by the server: a callable giving the stream its own socket (in timeout
+# mode), and the client's connection, to watch for hang-ups.
+STREAM_SOCKET = "relay.stream_socket"
+CLIENT_SOCKET = "relay.client_socket"
+# Set by the WebSocket view once the handshake is done: no HTTP answer may follow.
+UPGRADED = "relay.websocket.upgraded"
+
 
 class WriteTimeout(TimeoutError):
     """A write made no progress for the socket's timeout: the reader has stalled."""

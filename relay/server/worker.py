@@ -120,7 +120,8 @@ class Periodic(Worker):
         self.interval = interval
         self.first_at_start = first_at_start
         self._wake = threading.Event()
-        self._run_lock = threading.Lock()      # run_once from a route and the thread: one at a time
+        # run_once from a route and from the thread: one at a time.
+        self._run_lock = threading.Lock()
         # Whether this process runs the work now (leader.py: one process of several on
         # PostgreSQL); a pass it skips leaves `following` set.
         self.gate = None

@@ -5,7 +5,6 @@ make) to `commit()`, and answers JSON once it has committed and published.
 """
 from flask import current_app, g
 
-from ..automations import trace
 from ..responses import json_response
 
 
@@ -20,14 +19,14 @@ def conn():
         # connection it was given is inside the transaction.
         raise RuntimeError("conn() inside a change: use the connection the change is given")
     if "db" not in g:
-        g.db = relay().pool.acquire()
+        g.db = relay().connections.acquire()
     return g.db
 
 
 def release_conn(_error=None) -> None:
     connection = g.pop("db", None)
     if connection is not None:
-        relay().pool.release(connection)
+        relay().connections.release(connection)
 
 
 def now() -> int:
@@ -37,7 +36,7 @@ def now() -> int:
 def commit(change):
     """Run `change(conn) -> (result, events)` in a write transaction; after
     COMMIT its events are streamed and its result returned (committer.py)."""
-    return relay().committer.commit(trace(change))
+    return relay().committer.commit(change)
 
 
 def answer(body, status: int = 200):

@@ -1,4 +1,4 @@
-"""GET/POST /api/activity (API.md §8)."""
+"""GET/POST /api/activity."""
 from flask import Blueprint
 
 from ..contract import route

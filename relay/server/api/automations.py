@@ -1,17 +1,12 @@
-"""Automations (API.md §9): CRUD, a manual run, and the runs of each."""
-import json
-
+"""Automations: CRUD, a manual run, and the runs of each."""
 from flask import Blueprint
-from pydantic import ValidationError
 
-from ..contract import ROUTES, explain, route
-from ..errors import bad_request, conflict, not_found
+from ..contract import route
+from ..domain import actions
+from ..domain.errors import Conflict, NotFound
 from ..schemas.automations import (MAX_DEPTH, Automation, AutomationIn, AutomationPatch, Run,
                                    RunsQuery)
-from ..schemas.commands import CommandIn
-from ..schemas.common import JSON_MAX, Ok
-from ..schemas.messages import MessageIn
-from ..schemas.orchestrators import SpawnIn
+from ..schemas.common import Ok
 from ..store import automations
 from . import answer, commit, conn, now, relay
 
@@ -20,70 +15,10 @@ bp = Blueprint("automations", __name__, url_prefix="/api/automations")
 UNKNOWN = "unknown automation"
 
 
-def has_placeholder(value) -> bool:
-    if isinstance(value, str):
-        return "{{" in value
-    if isinstance(value, dict):
-        return any(has_placeholder(v) for v in value.values())
-    if isinstance(value, list):
-        return any(has_placeholder(v) for v in value)
-    return False
-
-
-def check(model, body: dict, prefix: str) -> None:
-    """Check an action's body against its route's model; a field holding a
-    {{event...}} placeholder is checked when the run fills it in."""
-    try:
-        model.model_validate(body)
-    except ValidationError as error:
-        for problem in error.errors(include_url=False):
-            loc = problem["loc"]
-            if loc and has_placeholder(body.get(loc[0])):
-                continue
-            raise bad_request(prefix + explain(model, problem)) from None
-
-
-def task_model():
-    """The body model of POST /api/tasks, when this relay has the tasks routes."""
-    for declared in ROUTES:
-        if declared.method == "POST" and declared.path == "/api/tasks":
-            return declared.body
-    return None
-
-
-def checked_action(action, automation_id: str) -> dict:
-    value = action.model_dump()
-    if len(json.dumps(value)) > JSON_MAX:
-        raise bad_request(f"action must be at most {JSON_MAX} bytes as JSON")
-    kind = value["type"]
-    body = {k: v for k, v in value.items() if k != "type"}
-    if kind == "message":
-        check(MessageIn, {"from": f"automation:{automation_id}", **body}, "action.")
-    elif kind == "command":
-        if "commandType" not in body:
-            raise bad_request("action.commandType is required (the command's own type)")
-        check(CommandIn, {**body, "type": body["commandType"]}, "action.")
-    elif kind == "task":
-        model = task_model()
-        if model is not None:
-            check(model, body, "action.")
-    elif "policyName" in body:
-        if not isinstance(body["policyName"], str) or not body["policyName"]:
-            raise bad_request("action.policyName must be a spawn policy's name")
-    elif "orchestratorId" in body:
-        if not isinstance(body["orchestratorId"], str) or not body["orchestratorId"]:
-            raise bad_request("action.orchestratorId must be an orchestrator's id")
-        check(SpawnIn, body, "action.")
-    else:
-        raise bad_request("action.policyName or action.orchestratorId is required for a "
-                          "spawn action")
-    return value
-
-
 def automation_or_404(c, automation_id: str) -> dict:
     found = automations.get(c, automation_id)
     if found is None:
-        raise not_found(f"automation {automation_id} not found")
+        raise NotFound(f"automation {automation_id} not found")
     return found
 
 
@@ -109,12 +44,12 @@ def create(body: AutomationIn):
     fields = body.model_dump(exclude={"trigger", "action"})
     fields["trigger"] = body.trigger.stored()
     t = now()
-    fields["action"] = checked_action(body.action, body.id or "new")
+    fields["action"] = actions.checked(body.action, body.id or "new")
 
     def change(c):
         created = automations.create(c, fields, t)
         if created is None:
-            raise conflict(f"automation {body.id} already exists")
+            raise Conflict(f"automation {body.id} already exists")
         return created, []
     return answer(changed(commit(change)), 201)
 
@@ -137,13 +72,13 @@ def patch_automation(automation_id, body: AutomationPatch):
     if body.trigger is not None:
         changes["trigger"] = body.trigger.stored()
     if body.action is not None:
-        changes["action"] = checked_action(body.action, automation_id)
+        changes["action"] = actions.checked(body.action, automation_id)
     t = now()
 
     def change(c):
         updated = automations.update(c, automation_id, changes, t)
         if updated is None:
-            raise not_found(f"automation {automation_id} not found")
+            raise NotFound(f"automation {automation_id} not found")
         return updated, []
     return answer(changed(commit(change)))
 
@@ -153,7 +88,7 @@ def patch_automation(automation_id, body: AutomationPatch):
 def delete_automation(automation_id):
     def change(c):
         if not automations.delete(c, automation_id):
-            raise not_found(f"automation {automation_id} not found")
+            raise NotFound(f"automation {automation_id} not found")
         return {"ok": True}, []
     return answer(changed(commit(change)))
 

@@ -1,11 +1,13 @@
-"""Channels (API.md §5): bindings, inbound events, and the channel's messages."""
+"""Channels: bindings, inbound events, and the channel's messages."""
 import re
 
 from flask import Blueprint
 
 from ..contract import ID_PATTERN, PATTERN_RULES, route
-from ..errors import bad_request, not_found
-from ..events import channel_activity, channel_routed
+from ..domain import channels as domain
+from ..domain.errors import NotFound
+from ..errors import bad_request
+from ..events import channel_activity
 from ..schemas.channels import (Binding, BindingIn, BindingsIn, Channel, ChannelEventIn,
                                 ChannelEventResult, ChannelPage)
 from ..schemas.messages import Message
@@ -45,7 +47,7 @@ def list_channels():
        "has been added to it (or its bindings put).", answers={200: Channel, 404: UNKNOWN})
 def get_channel(channel_id):
     c = conn()
-    return answer(channels.summary(c, channels.get_or_404(c, channel_id)))
+    return answer(channels.summary(c, domain.get(c, channel_id)))
 
 
 @route(bp, "POST", "/<channel_id>/bindings", "Add a binding (creating the channel the first "
@@ -84,10 +86,10 @@ def delete_binding(channel_id, binding_id):
     t = now()
 
     def change(c):
-        channels.get_or_404(c, channel_id)
+        domain.get(c, channel_id)
         binding = channels.delete_binding(c, channel_id, binding_id, t)
         if binding is None:
-            raise not_found(f"binding {binding_id} of channel {channel_id} not found")
+            raise NotFound(f"binding {binding_id} of channel {channel_id} not found")
         return binding, [channel_activity(channel_id, "binding.removed", {"binding": binding}, t)]
     return answer(commit(change))
 
@@ -103,10 +105,7 @@ def delete_binding(channel_id, binding_id):
 def post_event(channel_id, body: ChannelEventIn):
     event, t = body.model_dump(by_alias=True), now()
 
-    def change(c):
-        result, created = channels.route_event(c, channel_id, event, t)
-        return (result, created), channel_routed(channel_id, result, t) if created else []
-    result, created = commit(change)
+    result, created = commit(lambda c: domain.inbound(c, channel_id, event, t))
     return answer(result, 201 if created else 200)
 
 
@@ -117,5 +116,5 @@ def post_event(channel_id, body: ChannelEventIn):
        answers={200: [Message], 404: "not a channel id"})
 def channel_messages(channel_id, query: ChannelPage):
     if not re.fullmatch(ID_PATTERN, channel_id):
-        raise not_found(f"channel {channel_id} not found")
+        raise NotFound(f"channel {channel_id} not found")
     return answer(channels.channel_messages(conn(), channel_id, query.since, query.limit))

@@ -1,13 +1,12 @@
-"""Commands (API.md §9): create, list (what an orchestrator polls), get, PATCH, delete."""
+"""Commands: create, list (what an orchestrator polls), get, PATCH, delete."""
 from flask import Blueprint, request
 
 from ..contract import route
-from ..domain import orchestration, recipe_runs
-from ..errors import ApiError, conflict, not_found
-from ..events import activity_event, command_event
+from ..domain import commands as domain
+from ..errors import ApiError
 from ..schemas.commands import Command, CommandFilter, CommandIn, CommandPatch
 from ..schemas.common import Ok
-from ..store import activity, commands
+from ..store import commands
 from . import answer, commit, conn, now
 
 bp = Blueprint("commands", __name__, url_prefix="/api/commands")
@@ -33,7 +32,7 @@ def limit_patch():
 def create(body: CommandIn):
     fields = body.model_dump()
     t = now()
-    return answer(commit(lambda c: orchestration.create_command(c, fields, t)), 201)
+    return answer(commit(lambda c: domain.create(c, fields, t)), 201)
 
 
 @route(bp, "GET", "", "List commands, oldest first (what an orchestrator polls: "
@@ -46,10 +45,7 @@ def list_commands(query: CommandFilter):
 
 @route(bp, "GET", "/<command_id>", "One command.", answers={200: Command, 404: UNKNOWN})
 def get_command(command_id):
-    command = commands.get(conn(), command_id)
-    if command is None:
-        raise not_found(f"command {command_id} not found")
-    return answer(command)
+    return answer(domain.get(conn(), command_id))
 
 
 @route(bp, "PATCH", "/<command_id>", "Move a command through pending -> accepted -> running -> "
@@ -63,35 +59,13 @@ def get_command(command_id):
        answers={200: Command, 404: UNKNOWN, 409: "the transition is not allowed from the "
                 "command's current state"})
 def patch_command(command_id, body: CommandPatch):
-    status, result, error = body.status, body.result, body.error
     t = now()
-
-    def change(c):
-        moved, current = commands.move(c, command_id, status, result, error, t)
-        if moved is None:
-            if current is None:
-                raise not_found(f"command {command_id} not found")
-            final = " (a final state)" if current["status"] in commands.FINAL else ""
-            raise conflict(f"command {command_id} is {current['status']}{final}; "
-                           f"it cannot become {status}")
-        events = [command_event("command.updated", moved)]
-        if status in commands.FINAL:
-            entry, _ = activity.add(c, {"kind": "command", "agentId": moved["target"],
-                                        "title": f"{moved['type']} {status}",
-                                        "body": moved["error"],
-                                        "meta": {"commandId": moved["id"]}}, t)
-            events.append(activity_event(entry))
-        return moved, (events + orchestration.on_command(c, moved, t)
-                       + recipe_runs.on_command(c, moved, t))
-    return answer(commit(change))
+    return answer(commit(lambda c: domain.move(c, command_id, body.status, body.result,
+                                               body.error, t)))
 
 
-@route(bp, "DELETE", "/<command_id>", "Delete a command, whatever its status. No event: API.md "
-       "§10 names none for a deleted command.",
+@route(bp, "DELETE", "/<command_id>", "Delete a command, whatever its status. No event: none is "
+       "named for a deleted command.",
        answers={200: Ok, 404: UNKNOWN})
 def delete_command(command_id):
-    def change(c):
-        if not commands.delete(c, command_id):
-            raise not_found(f"command {command_id} not found")
-        return {"ok": True}, []
-    return answer(commit(change))
+    return answer(commit(lambda c: domain.delete(c, command_id)))

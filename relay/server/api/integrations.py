@@ -1,21 +1,17 @@
-"""Integrations (API.md §5): their tokens, and the events they send."""
+"""Integrations: their tokens, and the events they send."""
 from flask import Blueprint, g
 
 from ..contract import route
-from ..errors import ApiError
-from ..events import channel_routed
+from ..domain import integrations as domain
 from ..schemas.channels import ChannelEventResult
 from ..schemas.common import Ok
 from ..schemas.integrations import (CreatedIntegration, Integration, IntegrationEventIn,
                                     IntegrationIn)
 from ..schemas.tasks import Task
-from ..store import channels, integrations
+from ..store import integrations
 from . import answer, commit, conn, now, relay
-from .tasks import open_task
 
 bp = Blueprint("integrations", __name__, url_prefix="/api/integrations")
-
-RELAY_TOKEN = "relay"      # the rate-limit key of callers with the relay token (or none)
 
 
 @route(bp, "POST", "", "Create an integration. Its token is answered this once; only its "
@@ -25,9 +21,7 @@ RELAY_TOKEN = "relay"      # the rate-limit key of callers with the relay token 
                                     409: "the name is taken"})
 def create_integration(body: IntegrationIn):
     t = now()
-    scopes = list(dict.fromkeys(body.scopes))
-    integration, token = commit(lambda c: (
-        integrations.create(c, body.name, scopes, body.secret, t), []))
+    integration, token = commit(lambda c: domain.create(c, body.name, body.scopes, body.secret, t))
     return answer({"integration": integration, "token": token}, 201)
 
 
@@ -42,8 +36,7 @@ def list_integrations():
        answers={200: Ok, 403: "an integration token", 404: "unknown integration",
                 409: "defined by RELAY_INTEGRATION_TOKENS"})
 def delete_integration(name):
-    commit(lambda c: (integrations.delete(c, name), []))
-    return answer({"ok": True})
+    return answer(commit(lambda c: domain.delete(c, name)))
 
 
 @route(bp, "POST", "/events", "An event from an outside system (integration token with "
@@ -64,34 +57,5 @@ def delete_integration(name):
                 422: "no inbound binding of the channel routes the event",
                 429: "rate limit: see Retry-After"})
 def integration_event(body: IntegrationEventIn):
-    name = g.get("integration")
-    t = now()
-    wait = relay().rate_limiter.take(name or RELAY_TOKEN, t)
-    if wait:
-        raise ApiError(429, f"more than {relay().settings.integration_rate_limit} events a "
-                            f"minute for this token: retry in {wait} s",
-                       {"Retry-After": str(wait)})
-    if body.channel is not None:
-        return to_channel(body, name, t)
-    fields = body.model_dump(exclude={"type", "channel"})
-    fields["source"] = fields["source"] or name
-    fields["meta"] = {**(fields["meta"] or {}), "eventType": body.type}
-    task, created = open_task(
-        fields, also=(lambda c: integrations.count_event(c, name, t)) if name else None)
-    return answer(task, 201 if created else 200)
-
-
-def to_channel(body: IntegrationEventIn, name: str | None, t: int):
-    """An integration event that names a channel: a channel.event message per binding."""
-    event = {"from": name or "integration", "subject": body.title, "body": body.body or body.title,
-             "payload": {**(body.payload or {}), "type": body.type, "severity": body.severity,
-                         "source": body.source or name},
-             "idempotencyKey": body.dedupeKey}
-
-    def change(c):
-        result, created = channels.route_event(c, body.channel, event, t)
-        if name and created:
-            integrations.count_event(c, name, t)
-        return (result, created), channel_routed(body.channel, result, t) if created else []
-    result, created = commit(change)
+    result, created = domain.event(relay(), g.get("integration"), body.model_dump(), now())
     return answer(result, 201 if created else 200)

@@ -1,19 +1,21 @@
-"""Messages (API.md §2): send, poll (and long poll), claim, release, read, delete."""
+"""Messages: send, poll (and long poll), claim, release, read, delete."""
 import time
 
 from flask import Blueprint
 
+from flask import request
+
 from ..broadcaster import CLOSED, RESET, Filter
 from ..contract import route
-from ..errors import ApiError, not_found
-from ..events import message_deleted, message_event
-from ..schemas.agents import AgentAct
+from ..domain import messages as domain
+from ..errors import ApiError
+from ..schemas.agents import STALE, AgentAct
 from ..schemas.common import Ok
 from ..schemas.messages import (Cursor, Inbox, Message, MessageIn, MessageStatus, QueuedFor,
                                 ReadMany, ReadResult)
-from ..store import agents, messages, policies
+from ..store import messages
+from ..wire import CLIENT_SOCKET
 from . import answer, commit, conn, now, relay, release_conn
-from .agents import STALE, acting_agent, back_online, known_agent
 
 bp = Blueprint("messages", __name__, url_prefix="/api/messages")
 
@@ -22,53 +24,14 @@ UNKNOWN = "unknown message"
 WAKING_EVENTS = ["message.new", "message.claim_released"]
 
 
-def send(body: MessageIn) -> tuple[dict, bool]:
-    """Store and publish one message (shared with the WebSocket); (message, created)."""
-    fields = body.fields()
-    t = now()
-    cache = relay().agent_cache
-    # Sends count as presence (at most every few seconds); `from` need not be an agent.
-    touch = cache.presence_due(known_agent(fields["from"]), t)
-
-    def change(c):
-        message, created = messages.send(c, fields, t)
-        if not created:
-            return (message, False), []
-        queued = message["deliveryStatus"] == "queued"
-        return (message, True), [
-            message_event("message.queued" if queued else "message.new", message, message["from"]),
-            *(presence(c, fields["from"], t) if touch else [])]
-    message, created = commit(change)
-    if created and touch:
-        cache.presence_written(fields["from"], t)
-    return message, created
-
-
 @route(bp, "POST", "", "Send. 201, or 200 with the first message when the sender reused an "
        "idempotencyKey. Sending counts as presence for `from` when it is a registered agent "
        "(recorded at 5 s granularity); `from` need not be registered.", body=MessageIn,
        answers={201: Message, 200: Message,
                 404: "unknown target agent, pool or policy, or unknown replyTo"})
 def post_message(body: MessageIn):
-    message, created = send(body)
+    message, created = domain.send(relay(), conn(), body.fields(), now())
     return answer(message, 201 if created else 200)
-
-
-def presence(c, agent_id: str, t: int) -> list:
-    """A call as the agent counts as presence; one that brings it back online says so."""
-    agent, came_back = agents.touch(c, agent_id, t)
-    return back_online(c, agent, t) if came_back else []
-
-
-def note_presence(agent: dict) -> None:
-    t, cache = now(), relay().agent_cache
-    if not cache.presence_due(agent, t):
-        return
-
-    def change(c):
-        return None, presence(c, agent["id"], t)
-    commit(change)
-    cache.presence_written(agent["id"], t)
 
 
 @route(bp, "GET", "", "With for=<agentId>: that agent's inbox, ascending from since (poll; "
@@ -82,14 +45,11 @@ def list_messages(query: Inbox):
         return answer(messages.recent(
             conn(), sender=query.from_, to=query.to, kind=query.kind, channel=query.channel,
             before=query.before, limit=query.limit))
-    agent = known_agent(agent_id)
-    if agent is None:
-        raise not_found(f"agent {agent_id} not found")
-    note_presence(agent)
+    agent = domain.poll_agent(relay(), conn(), agent_id, now())
 
     def poll():
-        return messages.inbox(conn(), agent, now(), since=query.since or 0, unread=query.unread,
-                              kind=query.kind, channel=query.channel, limit=query.limit)
+        return domain.inbox(conn(), agent, now(), since=query.since or 0, unread=query.unread,
+                            kind=query.kind, channel=query.channel, limit=query.limit)
 
     return answer(long_poll(agent, poll, query.wait) if query.wait else poll())
 
@@ -104,9 +64,7 @@ def long_poll(agent: dict, poll, wait: int):
     if not r.slots.acquire("poll"):
         raise ApiError(503, "no stream slot free for a long poll", {"Retry-After": "1"})
     subscription = r.broadcaster.subscribe(Filter(WAKING_EVENTS, agent))
-    # A client that hangs up ends the hold at once (relay/watch.py), freeing its slot.
-    from flask import request       # here: this module's imports are another change's ground
-    from .streams import CLIENT_SOCKET
+    # A client that hangs up ends the hold at once (watch.py), freeing its slot.
     client = request.environ.get(CLIENT_SOCKET)
     hangup = r.hangups.add(client, subscription.close) if client else None
     try:
@@ -142,20 +100,20 @@ def queued(query: QueuedFor):
 
 @route(bp, "GET", "/<id:message_id>", "One message.", answers={200: Message, 404: UNKNOWN})
 def get_message(message_id):
-    return answer(messages.get_or_404(conn(), message_id))
+    return answer(domain.get(conn(), message_id))
 
 
 @route(bp, "GET", "/<id:message_id>/thread", "The whole thread the message belongs to, oldest "
        "first.", answers={200: [Message], 404: UNKNOWN})
 def get_thread(message_id):
     c = conn()
-    return answer(messages.thread(c, messages.get_or_404(c, message_id)))
+    return answer(messages.thread(c, domain.get(c, message_id)))
 
 
 @route(bp, "GET", "/<id:message_id>/status", "Delivery and claim status.",
        answers={200: MessageStatus, 404: UNKNOWN})
 def get_status(message_id):
-    m = messages.get_or_404(conn(), message_id)
+    m = domain.get(conn(), message_id)
     return answer({k: m[k] for k in ("id", "deliveryStatus", "resolvedToAgent", "expiresAt",
                                      "claimedBy", "claimExpiresAt", "readBy")})
 
@@ -166,50 +124,28 @@ def get_status(message_id):
        answers={200: Message, 404: "unknown message or agent",
                 409: "already claimed by another agent, not deliverable, or " + STALE})
 def claim(message_id, body: AgentAct):
-    agent_id, ttl = body.agentId, body.ttlSeconds
     t = now()
-
-    def change(c):
-        acting_agent(c, agent_id, body)
-        message = messages.claim(c, message_id, agent_id, ttl, t)
-        return message, [message_event("message.claimed", message), *presence(c, agent_id, t)]
-    return answer(commit(change))
+    return answer(commit(lambda c: domain.claim(c, message_id, body.agentId, body,
+                                                body.ttlSeconds, t)))
 
 
 @route(bp, "POST", "/<id:message_id>/release", "The holder gives a claim back early.",
        body=AgentAct, answers={200: Message, 404: "unknown message or agent",
                                409: "not claimed by this agent, or " + STALE})
 def release(message_id, body: AgentAct):
-    agent_id = body.agentId
-
-    def change(c):
-        acting_agent(c, agent_id, body)
-        message = messages.release(c, message_id, agent_id)
-        return message, [message_event("message.claim_released", message)]
-    return answer(commit(change))
+    return answer(commit(lambda c: domain.release(c, message_id, body.agentId, body)))
 
 
 def mark_read(body, ids: list[int]) -> list[dict]:
-    agent_id = body.agentId
     t = now()
-
-    def change(c):
-        acting_agent(c, agent_id, body)
-        missing = set(ids) - messages.existing_ids(c, ids)
-        if missing:
-            raise not_found(f"message {min(missing)} not found")
-        changed = messages.mark_read(c, ids, agent_id)
-        policies.note_activity(c, agent_id, t)      # a managed agent at work is not idle
-        return changed, [*[message_event("message.read", m) for m in changed],
-                         *presence(c, agent_id, t)]
-    return commit(change)
+    return commit(lambda c: domain.mark_read(c, ids, body.agentId, body, t))
 
 
 @route(bp, "POST", "/<id:message_id>/read", "Mark read for agentId (idempotent).",
        body=AgentAct, answers={200: Message, 404: "unknown message or agent", 409: STALE})
 def read_one(message_id, body: AgentAct):
     mark_read(body, [message_id])
-    return answer(messages.get_or_404(conn(), message_id))
+    return answer(domain.get(conn(), message_id))
 
 
 @route(bp, "POST", "/read", "Mark many read for agentId; answers the ids that changed.",
@@ -221,9 +157,4 @@ def read_many(body: ReadMany):
 
 @route(bp, "DELETE", "/<id:message_id>", "Delete a message.", answers={200: Ok, 404: UNKNOWN})
 def delete_message(message_id):
-    def change(c):
-        message = messages.delete(c, message_id)
-        if message is None:
-            raise not_found(f"message {message_id} not found")
-        return {"ok": True}, [message_deleted(message)]
-    return answer(commit(change))
+    return answer(commit(lambda c: domain.delete(c, message_id)))

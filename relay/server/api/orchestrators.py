@@ -1,17 +1,14 @@
-"""Orchestrators (API.md §9): register, heartbeat, list, get, roster, delete,
+"""Orchestrators: register, heartbeat, list, get, roster, delete,
 and spawn and actions, which become commands for the orchestrator to poll."""
 from flask import Blueprint
 
 from ..contract import route
-from ..errors import ApiError, not_found
-from ..events import (activity_event, agent_event, agent_removed, orchestrator_event,
-                      orchestrator_removed)
-from ..domain.orchestration import create_command, spawn_params
+from ..domain import orchestrators as domain
 from ..schemas.commands import Queued
 from ..schemas.common import Ok
 from ..schemas.orchestrators import (ActionIn, AgentActionIn, Orchestrator, OrchestratorIn,
                                      Roster, SpawnIn)
-from ..store import activity, agents, orchestrators
+from ..store import orchestrators
 from . import answer, commit, conn, now
 
 bp = Blueprint("orchestrators", __name__, url_prefix="/api")
@@ -19,33 +16,13 @@ bp = Blueprint("orchestrators", __name__, url_prefix="/api")
 UNKNOWN = "unknown orchestrator"
 
 
-def orchestrator_or_404(c, orchestrator_id: str) -> dict:
-    orch = orchestrators.get(c, orchestrator_id)
-    if orch is None:
-        raise not_found(f"orchestrator {orchestrator_id} not found")
-    return orch
-
-
 @route(bp, "POST", "/orchestrators", "Register or update an orchestrator (upsert by id; fields "
        "left out keep their value; it is online again). Also registers or updates its agent "
        "(kind orchestrator, id agentId, default orchestrator-<id>). Emits orchestrator.status "
        "and agent.status.", body=OrchestratorIn, answers={201: Orchestrator, 200: Orchestrator})
 def register(body: OrchestratorIn):
-    fields = body.model_dump(exclude={"id"}, exclude_none=True)
-    t = now()
-
-    def change(c):
-        orch, created = orchestrators.upsert(c, body.id, fields, t)
-        agent, agent_created = agents.upsert(c, orch["agentId"], {
-            "kind": "orchestrator", "name": orch["hostname"] or orch["agentId"],
-            "machine": orch["hostname"], "capabilities": orch["capabilities"]}, t)
-        entry = None
-        if created:
-            entry, _ = activity.add(c, {"kind": "state", "agentId": agent["id"],
-                                        "title": f"orchestrator {body.id} registered"}, t)
-        return (orch, created), [orchestrator_event(orch), agent_event("agent.status", agent),
-                                 entry and activity_event(entry)]
-    orch, created = commit(change)
+    fields, t = body.model_dump(exclude={"id"}, exclude_none=True), now()
+    orch, created = commit(lambda c: domain.register(c, body.id, fields, t))
     return answer(orch, 201 if created else 200)
 
 
@@ -55,15 +32,7 @@ def register(body: OrchestratorIn):
                                         "re-register"})
 def heartbeat(orchestrator_id):
     t = now()
-
-    def change(c):
-        orch, changed = orchestrators.heartbeat(c, orchestrator_id, t)
-        if orch is None:
-            raise not_found(f"orchestrator {orchestrator_id} not found")
-        agent, agent_changed = agents.touch(c, orch["agentId"], t)
-        return orch, [orchestrator_event(orch) if changed else None,
-                      agent_event("agent.status", agent) if agent_changed else None]
-    return answer(commit(change))
+    return answer(commit(lambda c: domain.heartbeat(c, orchestrator_id, t)))
 
 
 @route(bp, "GET", "/orchestrators", "Every orchestrator, ordered by id.",
@@ -75,7 +44,7 @@ def list_orchestrators():
 @route(bp, "GET", "/orchestrators/<orchestrator_id>", "One orchestrator.",
        answers={200: Orchestrator, 404: UNKNOWN})
 def get_orchestrator(orchestrator_id):
-    return answer(orchestrator_or_404(conn(), orchestrator_id))
+    return answer(domain.get(conn(), orchestrator_id))
 
 
 @route(bp, "PATCH", "/orchestrators/<orchestrator_id>/agents", "Replace the managed-agent "
@@ -83,27 +52,14 @@ def get_orchestrator(orchestrator_id):
        answers={200: Orchestrator, 404: UNKNOWN})
 def set_roster(orchestrator_id, body: Roster):
     roster = [entry.model_dump(exclude_none=True) for entry in body.agents]
-
-    def change(c):
-        orch = orchestrators.set_roster(c, orchestrator_id, roster)
-        if orch is None:
-            raise not_found(f"orchestrator {orchestrator_id} not found")
-        return orch, [orchestrator_event(orch)]
-    return answer(commit(change))
+    return answer(commit(lambda c: domain.set_roster(c, orchestrator_id, roster)))
 
 
 @route(bp, "DELETE", "/orchestrators/<orchestrator_id>", "Remove an orchestrator and its agent "
        "(when that agent is of kind orchestrator). Emits orchestrator.removed (and "
        "agent.removed).", answers={200: Ok, 404: UNKNOWN})
 def delete_orchestrator(orchestrator_id):
-    def change(c):
-        orch = orchestrators.delete(c, orchestrator_id)
-        if orch is None:
-            raise not_found(f"orchestrator {orchestrator_id} not found")
-        agent = agents.get(c, orch["agentId"])
-        gone = agent is not None and agent["kind"] == "orchestrator" and agents.delete(c, agent["id"])
-        return {"ok": True}, [orchestrator_removed(orch), agent_removed(agent["id"]) if gone else None]
-    return answer(commit(change))
+    return answer(commit(lambda c: domain.remove(c, orchestrator_id)))
 
 
 @route(bp, "POST", "/orchestrators/<orchestrator_id>/spawn", "Queue an agent.spawn command for "
@@ -113,25 +69,8 @@ def delete_orchestrator(orchestrator_id):
        "/srv/app); without cwd the command carries baseDir. An orchestrator without baseDir "
        "takes cwd as given.", body=SpawnIn, answers={202: Queued, 404: UNKNOWN})
 def spawn(orchestrator_id, body: SpawnIn):
-    t = now()
-    orch = orchestrator_or_404(conn(), orchestrator_id)
-    params = spawn_params(orch, body.model_dump(), "dashboard", t)
-
-    def change(c):
-        orchestrator_or_404(c, orchestrator_id)
-        command, events = create_command(c, {"type": "agent.spawn", "target": orch["agentId"],
-                                             "correlationId": body.spawnRequestId,
-                                             "params": params}, t)
-        return {"command": command}, events
-    return answer(commit(change), 202)
-
-
-def action_command(c, orch: dict, action: str, params: dict, t: int):
-    return create_command(c, {
-        "type": f"agent.{action}", "target": orch["agentId"],
-        "correlationId": params.get("spawnRequestId"),
-        "params": {"action": action, **params, "reason": params.get("reason") or "manual",
-                   "orchestratorId": orch["id"], "requestedBy": "dashboard", "requestedAt": t}}, t)
+    spec, t = body.model_dump(), now()
+    return answer(commit(lambda c: domain.spawn(c, orchestrator_id, spec, "dashboard", t)), 202)
 
 
 @route(bp, "POST", "/orchestrators/<orchestrator_id>/actions", "Queue an agent.restart or "
@@ -139,14 +78,9 @@ def action_command(c, orch: dict, action: str, params: dict, t: int):
        "params name the agent, policy, spawn request and tmux session given.", body=ActionIn,
        answers={202: Queued, 404: UNKNOWN})
 def orchestrator_action(orchestrator_id, body: ActionIn):
-    params = body.model_dump(exclude={"action"})
-    t = now()
-
-    def change(c):
-        orch = orchestrator_or_404(c, orchestrator_id)
-        command, events = action_command(c, orch, body.action, params, t)
-        return {"command": command}, events
-    return answer(commit(change), 202)
+    params, t = body.model_dump(exclude={"action"}), now()
+    return answer(commit(lambda c: domain.action(c, domain.get(c, orchestrator_id), body.action,
+                                                 params, t)), 202)
 
 
 @route(bp, "POST", "/agents/<agent_id>/actions", "Restart or shut down a managed agent: queues "
@@ -157,19 +91,5 @@ def orchestrator_action(orchestrator_id, body: ActionIn):
                 422: "no orchestrator manages the agent"})
 def agent_action(agent_id, body: AgentActionIn):
     t = now()
-
-    def change(c):
-        agent = agents.get(c, agent_id)
-        if agent is None:
-            raise not_found(f"agent {agent_id} not found")
-        orch = orchestrators.managing(c, agent)
-        if orch is None:
-            raise ApiError(422, f"agent {agent_id} is not managed by an orchestrator "
-                           "(its meta.orchestratorId names none)")
-        meta = agent["meta"]
-        params = {"agentId": agent_id, "reason": body.reason,
-                  **{k: meta[k] for k in ("policyName", "spawnRequestId", "tmuxSession")
-                     if isinstance(meta.get(k), str)}}
-        command, events = action_command(c, orch, body.action, params, t)
-        return {"command": command}, events
-    return answer(commit(change), 202)
+    return answer(commit(lambda c: domain.agent_action(c, agent_id, body.action, body.reason, t)),
+                  202)

@@ -1,8 +1,8 @@
-"""Pairs (API.md §7): invite, accept/decline/end, pair messages, list, get."""
+"""Pairs: invite, accept/decline/end, pair messages, list, get."""
 from flask import Blueprint
 
 from ..contract import route
-from ..events import message_event, pair_updated
+from ..domain import pairs as domain
 from ..schemas.messages import Message
 from ..schemas.pairs import Pair, PairAction, PairFilter, PairIn, PairMessageIn
 from ..store import pairs
@@ -22,11 +22,7 @@ UNKNOWN = "unknown pair"
                 422: "from and to are the same agent"})
 def invite(body: PairIn):
     t = now()
-
-    def change(c):
-        pair, message = pairs.invite(c, body.from_, body.to, body.topic, t)
-        return pair, [pair_updated(pair), message_event("message.new", message, message["from"])]
-    return answer(commit(change), 201)
+    return answer(commit(lambda c: domain.invite(c, body.from_, body.to, body.topic, t)), 201)
 
 
 @route(bp, "GET", "", "Pairs, newest first; agentId (either member) and status filters.",
@@ -37,7 +33,7 @@ def list_pairs(query: PairFilter):
 
 @route(bp, "GET", "/<id:pair_id>", "One pair.", answers={200: Pair, 404: UNKNOWN})
 def get_pair(pair_id):
-    return answer(pairs.get_or_404(conn(), pair_id))
+    return answer(domain.get(conn(), pair_id))
 
 
 @route(bp, "POST", "/<id:pair_id>/actions", "accept (pending -> active) or decline (pending "
@@ -49,11 +45,7 @@ def get_pair(pair_id):
                 409: "the pair is not in a state the action starts from"})
 def act(pair_id, body: PairAction):
     t = now()
-
-    def change(c):
-        pair, notice = pairs.act(c, pair_id, body.action, body.agentId, t)
-        return pair, [pair_updated(pair), message_event("message.new", notice, notice["from"])]
-    return answer(commit(change))
+    return answer(commit(lambda c: domain.act(c, pair_id, body.action, body.agentId, t)))
 
 
 @route(bp, "POST", "/<id:pair_id>/messages", "A message of kind pair from one member to the "
@@ -62,8 +54,4 @@ def act(pair_id, body: PairAction):
        answers={201: Message, 403: "not a member", 404: UNKNOWN, 409: "the pair is not active"})
 def pair_message(pair_id, body: PairMessageIn):
     fields, t = body.model_dump(by_alias=True), now()
-
-    def change(c):
-        message = pairs.send(c, pair_id, body.from_, fields, t)
-        return message, [message_event("message.new", message, message["from"])]
-    return answer(commit(change), 201)
+    return answer(commit(lambda c: domain.send(c, pair_id, body.from_, fields, t)), 201)

@@ -1,38 +1,22 @@
-"""Spawn policies (API.md §9): the policy (a config entry) and its managed agent."""
+"""Spawn policies: the policy (a config entry) and its managed agent."""
 from flask import Blueprint
 
-from ..domain import orchestration
 from ..contract import route
-from ..errors import conflict, not_found
-from ..events import config_changed
+from ..domain import policies as domain
 from ..schemas.commands import QueuedOk
 from ..schemas.config import ConfigDelete, ConfigEntry
-from ..schemas.policies import PolicyDeleted, PolicyStatus, SpawnPolicyPut, stored
-from ..store import config, orchestrators, policies
+from ..schemas.policies import PolicyDeleted, PolicyStatus, SpawnPolicyPut
+from ..store import policies
 from . import answer, commit, conn, now
-from .config import checked_name, expect, put_entry
 
 bp = Blueprint("policies", __name__, url_prefix="/api")
 
 UNKNOWN = "unknown spawn policy"
-NS = policies.NAMESPACE
-
-
-def status_of(c, policy: dict) -> dict:
-    return {"policy": policy,
-            "state": policies.state(c, policy["name"]) or policies.never_started(policy)}
-
-
-def policy_or_404(c, name: str) -> dict:
-    policy = policies.get(c, name)
-    if policy is None:
-        raise not_found(f"spawn policy {name} not found")
-    return policy
 
 
 def all_statuses():
     c = conn()
-    return answer([status_of(c, p) for p in policies.listing(c)])
+    return answer([domain.status(c, p) for p in policies.listing(c)])
 
 
 @route(bp, "GET", "/spawn-policies", "Every spawn policy with its managed-agent state, by name "
@@ -50,10 +34,7 @@ def policies_health():
 @route(bp, "GET", "/spawn-policy/<name>", "The policy's config entry.",
        answers={200: ConfigEntry, 404: UNKNOWN})
 def get_policy(name):
-    entry = config.get(conn(), NS, name)
-    if entry is None:
-        raise not_found(f"spawn policy {name} not found")
-    return answer(entry)
+    return answer(domain.entry(conn(), name))
 
 
 @route(bp, "PUT", "/spawn-policy/<name>", "Create or replace a policy: {value: policy, "
@@ -62,9 +43,8 @@ def get_policy(name):
        "expectedVersion is 409. Emits config.changed.", body=SpawnPolicyPut,
        answers={201: ConfigEntry, 200: ConfigEntry, 409: "expectedVersion is not current"})
 def put_policy(name, body):
-    checked_name(name, "name")
-    value = {**stored(body), "name": name}
-    entry, created = put_entry(NS, name, value, body.updatedBy, body.expectedVersion)
+    t = now()
+    entry, created = commit(lambda c: domain.put(c, name, body, t))
     return answer(entry, 201 if created else 200)
 
 
@@ -75,28 +55,8 @@ def put_policy(name, body):
        answers={202: PolicyDeleted, 404: UNKNOWN, 409: "expectedVersion is not current"})
 def delete_policy(name, query: ConfigDelete):
     t = now()
-
-    def change(c):
-        policy = policy_or_404(c, name)
-        expect(c, NS, name, query.expectedVersion)
-        state = policies.state(c, name)
-        command, events = None, []
-        if state and state["status"] != "stopped" and orchestrators.get(
-                c, policy["orchestratorId"]):
-            command, events = orchestration.stop(c, policy, "shutdown", "policy-deleted", t)
-        entry = config.delete(c, NS, name, t, query.updatedBy)
-        policies.delete_state(c, name)
-        return {"ok": True, "command": command}, events + [config_changed(entry, "delete")]
-    return answer(commit(change), 202)
-
-
-def act(name: str, do):
-    t = now()
-
-    def change(c):
-        command, events = do(c, policy_or_404(c, name), t)
-        return {"ok": True, "command": command}, events
-    return answer(commit(change), 202)
+    return answer(commit(lambda c: domain.delete(c, name, query.updatedBy, query.expectedVersion,
+                                                 t)), 202)
 
 
 @route(bp, "POST", "/spawn-policy/<name>/start", "Start the policy's agent now (also from "
@@ -106,12 +66,8 @@ def act(name: str, do):
        answers={202: QueuedOk, 404: "unknown spawn policy or orchestrator",
                 409: "orchestrator not online, already starting or running, or cannot spawn"})
 def start_policy(name):
-    def do(c, policy, t):
-        state = policies.state(c, name)
-        if state and state["status"] in ("starting", "running"):
-            raise conflict(f"spawn policy {name} is already {state['status']}")
-        return orchestration.start(c, policy, "manual-start", "dashboard", t)
-    return act(name, do)
+    t = now()
+    return answer(commit(lambda c: domain.start(c, name, "dashboard", t)), 202)
 
 
 @route(bp, "POST", "/spawn-policy/<name>/stop", "Stop the policy's agent: state stopping and an "
@@ -119,27 +75,27 @@ def start_policy(name):
        "again by the lifecycle manager: set mode manual or enabled false to keep it down.",
        answers={202: QueuedOk, 404: "unknown spawn policy or orchestrator"})
 def stop_policy(name):
-    return act(name, lambda c, policy, t: orchestration.stop(c, policy, "shutdown",
-                                                             "manual-stop", t))
+    t = now()
+    return answer(commit(lambda c: domain.stop(c, name, t)), 202)
 
 
 @route(bp, "POST", "/spawn-policy/<name>/restart", "Restart the policy's agent: state starting "
        "(the same spawnRequestId) and an agent.restart command.",
        answers={202: QueuedOk, 404: "unknown spawn policy or orchestrator"})
 def restart_policy(name):
-    return act(name, lambda c, policy, t: orchestration.stop(c, policy, "restart",
-                                                             "manual-restart", t))
+    t = now()
+    return answer(commit(lambda c: domain.restart(c, name, t)), 202)
 
 
 @route(bp, "GET", "/spawn-policy/<name>/status", "{policy, state}.",
        answers={200: PolicyStatus, 404: UNKNOWN})
 def policy_status(name):
     c = conn()
-    return answer(status_of(c, policy_or_404(c, name)))
+    return answer(domain.status(c, domain.get(c, name)))
 
 
 @route(bp, "GET", "/spawn-policy/<name>/health", "{policy, state} (the same as /status).",
        answers={200: PolicyStatus, 404: UNKNOWN})
 def policy_health(name):
     c = conn()
-    return answer(status_of(c, policy_or_404(c, name)))
+    return answer(domain.status(c, domain.get(c, name)))

@@ -1,10 +1,8 @@
-"""Pools (API.md §6): put, list, get, delete."""
-import re
-
+"""Pools: put, list, get, delete."""
 from flask import Blueprint
 
-from ..contract import ID_PATTERN, PATTERN_RULES, route
-from ..errors import bad_request, not_found
+from ..contract import route
+from ..domain import pools as domain
 from ..schemas.common import Ok
 from ..schemas.pools import Pool, PoolIn
 from ..store import pools
@@ -15,13 +13,6 @@ bp = Blueprint("pools", __name__, url_prefix="/api/pools")
 UNKNOWN = "unknown pool"
 
 
-def pool_or_404(c, name: str) -> dict:
-    pool = pools.get(c, name)
-    if pool is None:
-        raise not_found(f"pool {name} not found")
-    return pool
-
-
 @route(bp, "PUT", "/<name>", "Create (201) or replace (200) a pool. An agent is a member when "
        "it matches every non-empty part of the selector (an empty selector matches every "
        "agent). members lists every matching agent whatever its status, by id; online counts "
@@ -29,15 +20,8 @@ def pool_or_404(c, name: str) -> dict:
        "no pool.binding.changed: the answer shows its members.", body=PoolIn,
        answers={201: Pool, 200: Pool})
 def put_pool(name, body: PoolIn):
-    if not re.fullmatch(ID_PATTERN, name):
-        raise bad_request(f"name must be {PATTERN_RULES[ID_PATTERN]}")
-    selector = body.selector.model_dump()
-    t = now()
-
-    def change(c):
-        pool, created = pools.put(c, name, selector, body.strategy, t)
-        return (pools.summary(c, pool), created), []
-    pool, created = commit(change)
+    selector, t = body.selector.model_dump(), now()
+    pool, created = commit(lambda c: domain.put(c, name, selector, body.strategy, t))
     return answer(pool, 201 if created else 200)
 
 
@@ -52,15 +36,11 @@ def list_pools():
        answers={200: Pool, 404: UNKNOWN})
 def get_pool(name):
     c = conn()
-    return answer(pools.summary(c, pool_or_404(c, name)))
+    return answer(pools.summary(c, domain.get(c, name)))
 
 
 @route(bp, "DELETE", "/<name>", "Delete a pool. Messages queued for it stay queued (and "
        "expire at their expiresAt) unless a pool of that name is put again.",
        answers={200: Ok, 404: UNKNOWN})
 def delete_pool(name):
-    def change(c):
-        if not pools.delete(c, name):
-            raise not_found(f"pool {name} not found")
-        return {"ok": True}, []
-    return answer(commit(change))
+    return answer(commit(lambda c: domain.delete(c, name)))

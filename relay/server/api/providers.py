@@ -1,15 +1,15 @@
-"""Provider config (API.md §9): the claude and codex settings, kept in the config
+"""Provider config: the claude and codex settings, kept in the config
 store (namespace provider-config, so versions and history come with it)."""
 from flask import Blueprint
 
 from ..contract import route
-from ..errors import not_found
+from ..domain import config as domain
+from ..domain.errors import NotFound
 from ..masking import PROVIDER_CONFIG, masked_value
 from ..schemas.policies import PROVIDERS
 from ..schemas.providers import ProviderConfigPut, ProviderSettings, Reveal
 from ..store import config
-from . import answer, conn
-from .config import checked_value, put_entry
+from . import answer, commit, conn, now
 
 bp = Blueprint("providers", __name__, url_prefix="/api/providers")
 
@@ -18,7 +18,7 @@ UNKNOWN = "unknown provider (claude or codex)"
 
 def known(provider: str) -> str:
     if provider not in PROVIDERS:
-        raise not_found(f"provider {provider} not found: it must be one of " + ", ".join(PROVIDERS))
+        raise NotFound(f"provider {provider} not found: it must be one of " + ", ".join(PROVIDERS))
     return provider
 
 
@@ -58,7 +58,7 @@ def get_config(provider, query: Reveal):
        answers={201: ProviderSettings, 200: ProviderSettings, 404: UNKNOWN,
                 409: "expectedVersion is not current"})
 def put_config(provider, body: ProviderConfigPut, query: Reveal):
-    value = checked_value(PROVIDER_CONFIG, known(provider), body.value())
-    entry, created = put_entry(PROVIDER_CONFIG, provider, value, body.updatedBy,
-                               body.expectedVersion)
+    value, t = domain.checked_value(PROVIDER_CONFIG, known(provider), body.value()), now()
+    entry, created = commit(lambda c: domain.put(c, PROVIDER_CONFIG, provider, value,
+                                                 body.updatedBy, body.expectedVersion, t))
     return answer(settings(provider, entry, query.reveal), 201 if created else 200)

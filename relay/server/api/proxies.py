@@ -1,4 +1,4 @@
-"""Orchestrator API proxies (API.md §9): directories, providers, sessions, version, logs.
+"""Orchestrator API proxies: directories, providers, sessions, version, logs.
 
 A proxied GET never holds a request thread past its deadline: one 10 s
 budget covers connecting, the answer's headers and its whole body (the
@@ -17,9 +17,9 @@ from flask import Blueprint, Response, request
 from ..contract import route
 from ..errors import ApiError, not_found
 from ..store import orchestrators
+from ..streaming import take_slot
+from ..wire import CLOSE_AFTER, STREAM_SOCKET, sse_chunk
 from . import conn, relay
-from ..wire import sse_chunk
-from .streams import CLOSE_AFTER, STREAM_SOCKET, take_slot
 
 bp = Blueprint("proxies", __name__, url_prefix="/api/orchestrators")
 
@@ -113,7 +113,7 @@ def read_all(answer, sock, deadline: Deadline) -> bytes:
 
 def stream_through(upstream, sock, answer, mimetype: str) -> Response:
     try:
-        take_slot("sse")
+        take_slot(relay(), "sse")
     except ApiError:
         upstream.close()
         raise

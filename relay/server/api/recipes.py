@@ -1,4 +1,4 @@
-"""Recipes (API.md §9): team templates, starting one on an orchestrator, and its instances."""
+"""Recipes: team templates, starting one on an orchestrator, and its instances."""
 from flask import Blueprint, current_app
 
 from ..domain import recipe_runs

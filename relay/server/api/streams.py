@@ -1,44 +1,18 @@
-"""Event streams (API.md §3): replay-then-follow, SSE, and recent events for pollers."""
+"""Event streams: replay-then-follow, SSE, and recent events for pollers."""
 import json
 
 from flask import Blueprint, Response, request
 
+from ..broadcaster import RESET, split_owed
 from ..contract import MAX_ID, route
-from ..errors import ApiError, bad_request
-from ..schemas.common import ID_MAX
+from ..errors import bad_request
 from ..schemas.system import Event, EventFilter, StreamFilter
-from ..broadcaster import CLOSED, RESET, Filter, split_owed
 from ..store import event_log
-from ..wire import send_some, sse_chunk
-from . import agents as agents_api
+from ..streaming import REPLAY_BATCH, follow, read_filter, take_slot
+from ..wire import CLIENT_SOCKET, CLOSE_AFTER, STREAM_SOCKET, send_some, sse_chunk
 from . import answer, conn, relay, release_conn
 
 bp = Blueprint("streams", __name__, url_prefix="/api")
-
-# Set in a request's environ: the server's task class closes the connection
-# after the response (relay/server.py).
-CLOSE_AFTER = "relay.close_after"
-# Put in the environ by relay.server: a callable giving the stream its own
-# socket (in timeout mode), and the client's connection, to watch for hang-ups.
-STREAM_SOCKET = "relay.stream_socket"
-CLIENT_SOCKET = "relay.client_socket"
-
-REPLAY_BATCH = 500
-
-
-def read_filter(types, agent_id) -> Filter:
-    if types is not None and (not isinstance(types, list)
-                              or not all(isinstance(t, str) and 0 < len(t) <= 120 for t in types)):
-        raise bad_request("types must be a list of event type prefixes")
-    agent = None
-    if agent_id is not None:
-        if not isinstance(agent_id, str):
-            raise bad_request("agentId must be a string")
-        if len(agent_id) > ID_MAX:
-            raise bad_request(f"agentId must be at most {ID_MAX} characters")
-        agent = agents_api.agent_or_404(conn(), agent_id)
-    return Filter(types, agent)
-
 
 def split_types(raw: str | None) -> list[str] | None:
     return [t for t in raw.split(",") if t] if raw else None
@@ -49,71 +23,6 @@ def cursor(raw: str, label: str) -> int:
     if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_ID:
         raise bad_request(f"{label} must be a non-negative integer id")
     return int(raw)
-
-
-def take_slot(kind: str) -> None:
-    if not relay().slots.acquire(kind):
-        raise ApiError(503, "no stream slot free; retry shortly", {"Retry-After": "2"})
-
-
-def replay(r, since: int, event_filter: Filter):
-    """Logged events after `since` that pass the filter, in batches (lists).
-
-    Yields (RESET, data) first when `since` is older than retention.
-    """
-    c = r.pool.acquire()
-    try:
-        first_kept = event_log.first_kept_id(c)
-        if since + 1 < first_kept:
-            yield RESET, {"reason": "retention", "lastEventId": since, "firstKeptId": first_kept}
-        while True:
-            batch = event_log.after(c, since, REPLAY_BATCH, list(event_filter.types) or None)
-            if batch:
-                since = batch[-1][0]["id"]
-                wanted = [e for e, scope in batch if event_filter.wants(e, scope)]
-                if wanted:
-                    yield "events", wanted
-            if len(batch) < REPLAY_BATCH:
-                return
-    finally:
-        r.pool.release(c)
-
-
-def follow(r, subscription, since: int | None, event_filter: Filter, idle: float, sink=None,
-           keepalive: bytes | None = None):
-    """Replay, then live events, with no gap and no duplicate.
-
-    Yields ('events', [envelopes]), ('idle', None) after `idle` seconds of
-    quiet, and ('reset', data) as the last item once the subscriber fell behind.
-    The subscription was opened before the replay read the log, so whatever
-    commits meanwhile is queued; ids the replay already sent are skipped.
-
-    With a `sink`, live events go straight to it while this waits
-    (Subscription.take), and so does `keepalive` after each `idle` seconds
-    of quiet; the bytes it could not take come back as a bytes item, first
-    in a list, to be written before anything else.
-    """
-    last = since or 0
-    if since is not None:
-        for kind, item in replay(r, since, event_filter):
-            if kind == "events":
-                last = item[-1]["id"]
-            yield kind, item
-    while True:
-        taken = subscription.take(idle, sink=sink, seen=last, keepalive=keepalive)
-        last = max(last, subscription.sent_id)
-        if taken == RESET:
-            yield RESET, {"reason": "slow consumer", "lastEventId": last}
-            return
-        if taken == CLOSED:
-            return
-        fresh = [e for e in taken if type(e) is bytes or e["id"] > last]
-        if fresh:
-            if type(fresh[-1]) is not bytes:
-                last = fresh[-1]["id"]
-            yield "events", fresh
-        elif not taken:
-            yield "idle", None
 
 
 # --- Server-Sent Events -----------------------------------------------------------
@@ -164,11 +73,11 @@ def sse_body(kind: str, item, chunk) -> bytes:
        answers={200: "text/event-stream", 404: "unknown agent", 503: "no stream slot free"})
 def events_stream(query: StreamFilter):
     r = relay()
-    event_filter = read_filter(split_types(query.types), query.agentId)
+    event_filter = read_filter(conn(), split_types(query.types), query.agentId)
     since = request.headers.get("Last-Event-ID") or query.since
     if since is not None:
         since = cursor(since, "Last-Event-ID or since")
-    take_slot("sse")
+    take_slot(r, "sse")
     release_conn()          # a stream holds no pooled connection (replay borrows its own)
     subscription = r.broadcaster.subscribe(event_filter)
     # Served by relay.server, the body goes out as the chunks made here, and
@@ -207,7 +116,7 @@ def events_stream(query: StreamFilter):
        "status.", query=EventFilter, answers={200: [Event], 404: "unknown agent"})
 def recent_events(query: EventFilter):
     limit = query.limit
-    event_filter = read_filter(split_types(query.types), query.agentId)
+    event_filter = read_filter(conn(), split_types(query.types), query.agentId)
     found, position = [], query.since or 0
     # Filter by agent in Python (scope matching), so keep reading until full.
     while len(found) < limit:

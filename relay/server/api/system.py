@@ -1,4 +1,4 @@
-"""System routes (API.md §11): health, spec, stats, reap, broadcast."""
+"""System routes: health, spec, stats, reap, broadcast."""
 import logging
 
 from flask import Blueprint
@@ -6,11 +6,11 @@ from flask import Blueprint
 from relay import __version__
 from .. import db
 from ..contract import route
-from ..events import Event, message_event
 from ..openapi import document
 from ..schemas.messages import Message
 from ..schemas.system import BroadcastIn, Health, ReapResult, Stats
-from ..store import messages, system
+from ..domain import messages
+from ..store import system
 from . import answer, commit, conn, now, relay
 
 bp = Blueprint("system", __name__, url_prefix="/api")
@@ -73,10 +73,4 @@ def reap():
 def broadcast(body: BroadcastIn):
     fields = {**body.model_dump(by_alias=True), "to": "broadcast", "kind": "system"}
     t = now()
-
-    def change(c):
-        message, _ = messages.send(c, fields, t)
-        return message, [message_event("message.new", message, message["from"]),
-                         Event("system.broadcast", str(message["id"]), message,
-                               {"to": "broadcast"}, message["from"])]
-    return answer(commit(change), 201)
+    return answer(commit(lambda c: messages.broadcast(c, fields, t)), 201)

@@ -1,53 +1,21 @@
-"""Tasks (API.md §4): open (folding duplicates), list, claim, release, move,
+"""Tasks: open (folding duplicates), list, claim, release, move,
 progress notes, delete, and the callback deliveries a task owes."""
 from flask import Blueprint, g
 
 from ..contract import route
-from ..events import message_event, task_deleted, task_event, task_history_event
-from ..errors import not_found
+from ..domain import tasks as domain
+from ..schemas.agents import STALE
 from ..schemas.common import Ok
 from ..schemas.tasks import (Delivery, StatusIn, Task, TaskClaim, TaskEvent, TaskEventIn,
                              TaskFilter, TaskIn, TaskRelease, TaskWithEvents)
-from ..store import agents, deliveries, messages, tasks
+from ..store import deliveries, tasks
 from . import answer, commit, conn, now
-from .agents import STALE, acting_agent
 
 bp = Blueprint("tasks", __name__, url_prefix="/api/tasks")
 
 UNKNOWN = "unknown task"
 FINAL_MOVE = "a move out of a final status (the error names both states)"
 INTEGRATION = "an integration token: it reaches only the routes of its scopes"
-
-
-def task_message(task: dict) -> dict:
-    """The kind "task" message that tells the target about a new task."""
-    return {"from": "system", "to": task["target"], "kind": "task", "subject": task["title"],
-            "body": task["body"] or task["title"],
-            "payload": {"taskId": task["id"], "severity": task["severity"],
-                        "source": task["source"]}}
-
-
-def open_task(fields: dict, also=None) -> tuple[dict, bool]:
-    """Open a task or fold it into the live one with its dedupeKey (also used by
-    integration events, whose count `also(conn)` keeps in the same commit);
-    (task, created)."""
-    integration = g.get("integration")
-    t = now()
-
-    def change(c):
-        if also is not None:
-            also(c)
-        task, entry, created = tasks.create(c, fields, integration, t)
-        if not created:
-            return (task, False), [task_history_event(task, entry)]
-        events = [task_event("task.created", task)]
-        if task["target"]:
-            message, _ = messages.send(c, task_message(task), t)
-            queued = message["deliveryStatus"] == "queued"
-            events.append(message_event("message.queued" if queued else "message.new", message,
-                                        message["from"]))
-        return (task, True), events
-    return commit(change)
 
 
 @route(bp, "POST", "", "Open a task. A dedupeKey equal to that of a live (not final) task folds "
@@ -62,7 +30,8 @@ def open_task(fields: dict, also=None) -> tuple[dict, bool]:
        answers={201: Task, 200: Task, 403: "an integration token without tasks:write",
                 404: "unknown target agent, pool or policy"})
 def create_task(body: TaskIn):
-    task, created = open_task(body.model_dump())
+    fields, integration, t = body.model_dump(), g.get("integration"), now()
+    task, created = commit(lambda c: domain.open_task(c, fields, integration, t))
     return answer(task, 201 if created else 200)
 
 
@@ -78,7 +47,7 @@ def list_tasks(query: TaskFilter):
        answers={200: TaskWithEvents, 403: INTEGRATION, 404: UNKNOWN})
 def get_task(task_id):
     c = conn()
-    task = tasks.get_or_404(c, task_id)
+    task = domain.get(c, task_id)
     return answer({**task, "events": tasks.history(c, task_id)})
 
 
@@ -90,13 +59,8 @@ def get_task(task_id):
                 409: "held by another agent, final, or " + STALE})
 def claim_task(task_id, body: TaskClaim):
     t = now()
-
-    def change(c):
-        acting_agent(c, body.agentId, body)
-        task, _ = tasks.claim(c, task_id, body.agentId, body.ttlSeconds, t)
-        agents.touch(c, body.agentId, t)
-        return task, [task_event("task.updated", task)]
-    return answer(commit(change))
+    return answer(commit(lambda c: domain.claim(c, task_id, body.agentId, body, body.ttlSeconds,
+                                                t)))
 
 
 @route(bp, "POST", "/<id:task_id>/release", "The holder gives the task back: claimed and "
@@ -106,12 +70,7 @@ def claim_task(task_id, body: TaskClaim):
                 409: "not claimed, claimed by another agent, or " + STALE})
 def release_task(task_id, body: TaskRelease):
     t = now()
-
-    def change(c):
-        acting_agent(c, body.agentId, body)
-        task, _ = tasks.release(c, task_id, body.agentId, t)
-        return task, [task_event("task.updated", task)]
-    return answer(commit(change))
+    return answer(commit(lambda c: domain.release(c, task_id, body.agentId, body, t)))
 
 
 @route(bp, "POST", "/<id:task_id>/status", "Move a task: from any status that is not final to "
@@ -125,12 +84,8 @@ def release_task(task_id, body: TaskRelease):
                                404: UNKNOWN, 409: FINAL_MOVE + ", or held by another agent"})
 def move_task(task_id, body: StatusIn):
     t = now()
-
-    def change(c):
-        task, _ = tasks.move(c, task_id, body.status, t, agent_id=body.agentId, note=body.note,
-                             result=body.result)
-        return task, [task_event("task.updated", task)]
-    return answer(commit(change))
+    return answer(commit(lambda c: domain.move(c, task_id, body.status, t, agent_id=body.agentId,
+                                               note=body.note, result=body.result)))
 
 
 @route(bp, "POST", "/<id:task_id>/events", "A progress note (progress 0-100 optional), on any "
@@ -139,23 +94,15 @@ def move_task(task_id, body: StatusIn):
                                   "tasks:write", 404: UNKNOWN})
 def add_progress(task_id, body: TaskEventIn):
     t = now()
-
-    def change(c):
-        task, entry = tasks.progress(c, task_id, body.note, body.agentId, body.progress, t)
-        return entry, [task_history_event(task, entry)]
-    return answer(commit(change), 201)
+    return answer(commit(lambda c: domain.progress(c, task_id, body.note, body.agentId,
+                                                   body.progress, t)), 201)
 
 
 @route(bp, "DELETE", "/<id:task_id>", "Delete a task and its history; callbacks already owed "
        "still go out. Emits task.deleted {taskId}.",
        answers={200: Ok, 403: INTEGRATION, 404: UNKNOWN})
 def delete_task(task_id):
-    def change(c):
-        task = tasks.delete(c, task_id)
-        if task is None:
-            raise not_found(f"task {task_id} not found")
-        return {"ok": True}, [task_deleted(task)]
-    return answer(commit(change))
+    return answer(commit(lambda c: domain.delete(c, task_id)))
 
 
 @route(bp, "GET", "/<id:task_id>/deliveries", "The task's callback deliveries, oldest first: "
@@ -163,5 +110,5 @@ def delete_task(task_id):
        "the 5 retries spent).", answers={200: [Delivery], 403: INTEGRATION, 404: UNKNOWN})
 def list_deliveries(task_id):
     c = conn()
-    tasks.get_or_404(c, task_id)
+    domain.get(c, task_id)
     return answer(deliveries.for_task(c, task_id))

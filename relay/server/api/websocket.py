@@ -1,4 +1,4 @@
-"""GET /api/ws (API.md §3): subscribe, send, heartbeat and ping over one WebSocket."""
+"""GET /api/ws: subscribe, send, heartbeat and ping over one WebSocket."""
 import json
 import threading
 
@@ -7,26 +7,22 @@ from simple_websocket import ConnectionClosed
 
 from ..broadcaster import RESET, split_owed
 from ..contract import MAX_ID, ROUTES, Route, json_object, parse
-from ..errors import ApiError, bad_request
+from ..domain import agents, messages
+from ..domain.errors import Refused
+from ..errors import ApiError, bad_request, status_of
 from ..schemas.agents import Heartbeat
 from ..schemas.messages import MessageIn
-from . import agents as agents_api
-from . import messages as messages_api, relay, release_conn
+from ..streaming import follow, read_filter, take_slot
+from ..wire import UPGRADED, ws_text_frame
 from ..ws_transport import websocket_view
-from ..wire import ws_text_frame
-from .streams import follow, read_filter, take_slot
+from . import commit, conn, relay
 
 bp = Blueprint("websocket", __name__, url_prefix="/api")
-
-# Set in a request's environ once the handshake is done: no HTTP answer may
-# follow on that connection (relay/server.py).
-UPGRADED = "relay.websocket.upgraded"
-
 
 @bp.before_request
 def websocket_slot():
     if request.endpoint == "websocket.websocket":
-        take_slot("ws")
+        take_slot(relay(), "ws")
         g.ws_slot = True
 
 
@@ -83,6 +79,9 @@ class Connection:
             self.send({"id": frame_id, **handler(frame)})
         except ApiError as error:
             self.send({"type": "error", "id": frame_id, "error": error.message, "status": error.status})
+        except Refused as error:
+            self.send({"type": "error", "id": frame_id, "error": error.message,
+                       "status": status_of(error)})
         finally:
             release_conn()      # an open socket holds no pooled connection between frames
         # Events of a new subscription go out only after its ack.
@@ -96,17 +95,20 @@ class Connection:
         message = frame.get("message")
         if not isinstance(message, dict):
             raise bad_request("message must be a JSON object")
-        stored, created = messages_api.send(parse(MessageIn, message))
+        stored, created = messages.send(self.relay, conn(), parse(MessageIn, message).fields(),
+                                        self.relay.clock())
         return {"type": "ack", "message": stored, "created": created}
 
     def on_heartbeat(self, frame):
         agent_id = frame.get("agentId")
         if not isinstance(agent_id, str):
             raise bad_request("agentId is required")
-        return {"type": "ack", "agent": agents_api.beat(agent_id, parse(Heartbeat, frame))}
+        body, t = parse(Heartbeat, frame), self.relay.clock()
+        agent = commit(lambda c: agents.beat(c, agent_id, body, body.status, t))
+        return {"type": "ack", "agent": agent}
 
     def on_subscribe(self, frame):
-        event_filter = read_filter(frame.get("types"), frame.get("agentId"))
+        event_filter = read_filter(conn(), frame.get("types"), frame.get("agentId"))
         since = frame.get("since")
         if since is not None and (type(since) is not int or not 0 <= since <= MAX_ID):
             raise bad_request(f"since must be an integer between 0 and {MAX_ID}")

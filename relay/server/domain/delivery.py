@@ -1,5 +1,7 @@
-"""What happens to waiting messages when an agent registers or comes back online."""
+"""What happens to waiting messages when an agent registers or comes back
+online: queued delivery for pool:/policy: addresses (the /api/messages summaries)."""
 from ..store import activity, messages, policies, pools
+from .addresses import pick
 
 
 def on_agent_online(conn, agent: dict, now: int) -> dict:
@@ -27,7 +29,7 @@ def on_agent_online(conn, agent: dict, now: int) -> dict:
             result["policyMessages"] = messages.resolve_queued(
                 conn, "policy:" + policy_name, agent["id"], now)
     if agent["status"] in pools.ONLINE:
-        result["poolMessages"] = messages.resolve_pool_queues(conn, agent, now)
+        result["poolMessages"] = resolve_pool_queues(conn, agent, now)
     return result
 
 
@@ -35,3 +37,21 @@ def on_agent_status(conn, agent_id: str, agent: dict | None) -> dict:
     """An agent went stale or offline (or, with None, was removed): only its pools change."""
     return {"policyName": None, "policyMessages": [], "poolMessages": [],
             "poolChanges": pools.reevaluate(conn, agent_id, agent)}
+
+
+def resolve_pool_queues(conn, agent: dict, now: int) -> list[dict]:
+    """An agent came online: queued messages of its pools go out, one member
+    each by the pool's strategy (the newcomer among them)."""
+    delivered = []
+    for pool in pools.pools_with_member(conn, agent):
+        members = pools.online_members(conn, pool)     # fixed for this transaction
+        for message in messages.queued_for(conn, "pool:" + pool["name"], limit=500):
+            if message["expiresAt"] is not None and message["expiresAt"] <= now:
+                continue
+            member = pick(conn, pool, now, members)
+            if member is None:
+                break
+            sent = messages.deliver_queued(conn, message["id"], member)
+            if sent:
+                delivered.append(sent)
+    return delivered

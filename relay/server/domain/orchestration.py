@@ -5,7 +5,7 @@ lifecycle manager (lifecycle.py) call them inside their `commit()`.
 """
 import secrets
 
-from ..errors import ApiError, bad_request, conflict, not_found
+from .errors import Conflict, Invalid, NotFound, Refused
 from ..events import Event, activity_event, command_event
 from ..store import activity, commands, orchestrators, policies
 
@@ -27,7 +27,7 @@ def checked_cwd(orch: dict, cwd: str | None) -> str | None:
         return cwd or base
     resolved = orchestrators.within_base(cwd, base)
     if resolved is None:
-        raise bad_request(f"cwd must be inside the orchestrator's baseDir {base} (compared "
+        raise Invalid(f"cwd must be inside the orchestrator's baseDir {base} (compared "
                           "after resolving symlinks and ..)")
     return resolved
 
@@ -37,7 +37,7 @@ def spawn_params(orch: dict, spec: dict, requested_by: str, t: int) -> dict:
     orchestrator: its providers, and cwd inside its baseDir."""
     if spec["provider"] not in orch["providers"]:
         offered = ", ".join(orch["providers"]) or "none"
-        raise bad_request(f"provider must be one the orchestrator offers ({offered})")
+        raise Invalid(f"provider must be one the orchestrator offers ({offered})")
     mode = spec.get("approvalMode") or spec.get("permissionMode") or "guarded"
     return {"action": "spawn", "provider": spec["provider"],
             "cwd": checked_cwd(orch, spec.get("cwd")), "label": spec.get("label"),
@@ -63,9 +63,9 @@ def state_changed(c, state: dict, title: str, t: int) -> list:
 def policy_orchestrator(c, policy: dict, online: bool) -> dict:
     orch = orchestrators.get(c, policy["orchestratorId"])
     if orch is None:
-        raise not_found(f"orchestrator {policy['orchestratorId']} not found")
+        raise NotFound(f"orchestrator {policy['orchestratorId']} not found")
     if online and orch["status"] != "online":
-        raise conflict(f"orchestrator {orch['id']} is {orch['status']}, not online")
+        raise Conflict(f"orchestrator {orch['id']} is {orch['status']}, not online")
     return orch
 
 
@@ -78,8 +78,8 @@ def start(c, policy: dict, reason: str, requested_by: str, t: int) -> tuple[dict
     try:
         params = spawn_params(orch, {**policy, "policyName": policy["name"],
                                      "spawnRequestId": request_id}, requested_by, t)
-    except ApiError as error:
-        raise conflict(f"spawn policy {policy['name']} cannot start: {error.message}") from None
+    except Refused as error:
+        raise Conflict(f"spawn policy {policy['name']} cannot start: {error.message}") from None
     state = policies.set_starting(c, policy["name"], request_id, t, orch["id"], policy["provider"])
     command, events = create_command(c, {
         "type": "agent.spawn", "target": orch["agentId"], "correlationId": request_id,
@@ -113,7 +113,7 @@ def stop(c, policy: dict, action: str, reason: str, t: int) -> tuple[dict, list]
 
 
 def on_command(c, command: dict, t: int) -> list:
-    """A command of a policy changed status (API.md §9): a failed spawn or restart is a
+    """A command of a policy changed status: a failed spawn or restart is a
     failure (backoff); a succeeded spawn stays `starting` until the agent registers (its
     result's tmuxSession is kept); a succeeded shutdown makes the state `stopped`. Only
     the command of the policy's current spawn request counts."""

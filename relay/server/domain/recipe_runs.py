@@ -10,7 +10,7 @@ the role, and the instance follows its roles (store/recipes.status_of).
 import re
 
 from . import orchestration
-from ..errors import ApiError, bad_request, conflict, not_found
+from .errors import Conflict, Invalid, NotFound, Refused
 from ..events import recipe_instance_event
 from ..schemas.common import PROMPT_MAX
 from ..store import orchestrators, recipes
@@ -30,7 +30,7 @@ def variables(recipe: dict, given: dict, builtins: dict) -> dict:
         for text in (role["prompt"], role["label"] or ""):
             for name in PLACEHOLDER.findall(text):
                 if name not in values:
-                    raise bad_request(f"vars.{name} is required: recipe {recipe['name']} "
+                    raise Invalid(f"vars.{name} is required: recipe {recipe['name']} "
                                       f"uses {{{{{name}}}}} in role {role['role']}")
     return values
 
@@ -45,15 +45,15 @@ def spawn_specs(recipe: dict, orch: dict, cwd, given: dict, instance_id: str,
     for role, request_id in zip(recipe["roles"], request_ids):
         prompt = substitute(role["prompt"], {**values, "role": role["role"]})
         if len(prompt) > PROMPT_MAX:
-            raise bad_request(f"vars must leave the prompt of role {role['role']} at most "
+            raise Invalid(f"vars must leave the prompt of role {role['role']} at most "
                               f"{PROMPT_MAX} characters (it would be {len(prompt)})")
         label = substitute(role["label"], values)[:120] if role["label"] else None
         try:
             params = orchestration.spawn_params(orch, {
                 **role, "cwd": resolved, "label": label, "prompt": prompt,
                 "spawnRequestId": request_id}, "recipe", t)
-        except ApiError as error:
-            raise bad_request(f"orchestratorId {orch['id']} cannot run role {role['role']}: "
+        except Refused as error:
+            raise Invalid(f"orchestratorId {orch['id']} cannot run role {role['role']}: "
                               f"{error.message}") from None
         specs.append({**params, "recipe": recipe["name"], "recipeInstanceId": instance_id,
                       "role": role["role"]})
@@ -63,9 +63,9 @@ def spawn_specs(recipe: dict, orch: dict, cwd, given: dict, instance_id: str,
 def online_orchestrator(c, orchestrator_id: str) -> dict:
     orch = orchestrators.get(c, orchestrator_id)
     if orch is None:
-        raise not_found(f"orchestrator {orchestrator_id} not found")
+        raise NotFound(f"orchestrator {orchestrator_id} not found")
     if orch["status"] != "online":
-        raise conflict(f"orchestrator {orchestrator_id} is {orch['status']}, not online")
+        raise Conflict(f"orchestrator {orchestrator_id} is {orch['status']}, not online")
     return orch
 
 
@@ -92,13 +92,13 @@ def stop(c, instance_id: str, t: int):
     is starting or running (a starting role's spawn may already be under way)."""
     instance = recipes.get(c, instance_id)
     if instance is None:
-        raise not_found(f"recipe instance {instance_id} not found")
+        raise NotFound(f"recipe instance {instance_id} not found")
     if instance["status"] in ("stopping", "stopped"):
-        raise conflict(f"recipe instance {instance_id} is already {instance['status']}")
+        raise Conflict(f"recipe instance {instance_id} is already {instance['status']}")
     orch = orchestrators.get(c, instance["orchestratorId"])
     stopping = recipes.stop_roles(c, instance_id, t)
     if orch is None and stopping:
-        raise conflict(f"orchestrator {instance['orchestratorId']} is gone: nothing can stop "
+        raise Conflict(f"orchestrator {instance['orchestratorId']} is gone: nothing can stop "
                        "the instance's agents")
     made, events = [], []
     for role in stopping:

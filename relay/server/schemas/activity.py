@@ -1,4 +1,4 @@
-"""The activity feed (API.md §8)."""
+"""The activity feed."""
 from typing import Annotated, Any, Literal
 
 from pydantic import Field

@@ -1,4 +1,4 @@
-"""Agents (API.md §1): what registering, patching and acting for an agent take."""
+"""Agents: what registering, patching and acting for an agent take."""
 from typing import Any, Literal
 
 from ..contract import Answer, Body, Query
@@ -6,6 +6,8 @@ from .common import ID_MAX, NAME_MAX, PATH_MAX, Epoch, Id, Int, JsonObject, Name
 
 KINDS = ("provider", "channel", "orchestrator", "system", "user")
 STATUSES = ("online", "idle", "busy", "stale", "offline")
+# The 409 of a call held to the session guard, as route answers describe it.
+STALE = "stale agent session: instanceId or epoch is not the registered one"
 Kind = Literal[KINDS]
 Status = Literal[STATUSES]
 

@@ -1,4 +1,4 @@
-"""Automations (API.md §9): a trigger (an event type prefix, or an interval) and an
+"""Automations: a trigger (an event type prefix, or an interval) and an
 action (the body of the route it stands for), and the runs they make."""
 from typing import Annotated, Any, Literal
 

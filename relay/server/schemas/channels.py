@@ -1,4 +1,4 @@
-"""Channels (API.md §5): bindings, inbound events, and what a channel answers."""
+"""Channels: bindings, inbound events, and what a channel answers."""
 import re
 from typing import Annotated, Literal
 

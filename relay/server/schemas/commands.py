@@ -1,4 +1,4 @@
-"""Commands (API.md §9): the bus from the relay to orchestrators."""
+"""Commands: the bus from the relay to orchestrators."""
 from typing import Annotated, Any, Literal
 
 from pydantic import Field

@@ -1,4 +1,4 @@
-"""The field types every resource shares (API.md §0), each with its limit.
+"""The field types every resource shares, each with its limit.
 
 A body field is exact JSON (strict); a query field reads its text: only
 ASCII digits are a number, only 1/0/true/false a boolean.

@@ -1,4 +1,4 @@
-"""The config store (API.md §9): versioned JSON values by namespace/key."""
+"""The config store: versioned JSON values by namespace/key."""
 from typing import Annotated, Any, Literal
 
 from pydantic import Field

@@ -1,4 +1,4 @@
-"""Integrations (API.md §5): creating one, and the events they send."""
+"""Integrations: creating one, and the events they send."""
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field

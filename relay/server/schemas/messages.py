@@ -1,4 +1,4 @@
-"""Messages (API.md §2): what sending, polling and acting on a message take."""
+"""Messages: what sending, polling and acting on a message take."""
 import re
 from typing import Annotated, Any, Literal
 

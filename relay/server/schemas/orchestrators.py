@@ -1,4 +1,4 @@
-"""Orchestrators (API.md §9): registering, the roster, spawn and actions."""
+"""Orchestrators: registering, the roster, spawn and actions."""
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 

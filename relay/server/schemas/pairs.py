@@ -1,4 +1,4 @@
-"""Pairs (API.md §7): invites, actions, messages, and what a pair answers."""
+"""Pairs: invites, actions, messages, and what a pair answers."""
 from typing import Annotated, Literal
 
 from pydantic import Field

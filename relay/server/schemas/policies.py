@@ -1,4 +1,4 @@
-"""Spawn policies (API.md §9): what keeps a managed agent running, and its state."""
+"""Spawn policies: what keeps a managed agent running, and its state."""
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, create_model, model_validator

@@ -1,4 +1,4 @@
-"""Pools (API.md §6): what putting a pool takes and what a pool answers."""
+"""Pools: what putting a pool takes and what a pool answers."""
 from typing import Literal
 
 from pydantic import Field

@@ -1,4 +1,4 @@
-"""Provider config (API.md §9): one settings object per provider, claude and codex."""
+"""Provider config: one settings object per provider, claude and codex."""
 from typing import Literal
 
 from ..contract import Answer, Query

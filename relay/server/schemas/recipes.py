@@ -1,4 +1,4 @@
-"""Recipes (API.md §9): team templates, their start body, and the running instances."""
+"""Recipes: team templates, their start body, and the running instances."""
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints

@@ -1,4 +1,4 @@
-"""System routes (API.md §11) and the event streams (§3)."""
+"""System routes and the event streams (GET /api/events and /api/ws)."""
 from typing import Annotated, Any, Literal
 
 from pydantic import Field

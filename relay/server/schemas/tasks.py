@@ -1,4 +1,4 @@
-"""Tasks (API.md §4): what opening, claiming and moving a task take."""
+"""Tasks: what opening, claiming and moving a task take."""
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 

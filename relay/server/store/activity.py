@@ -1,4 +1,4 @@
-"""The activity feed (API.md §8)."""
+"""The activity feed."""
 from . import dumps, loads, where
 
 KINDS = ("state", "message", "task", "command", "system", "note")

@@ -1,4 +1,4 @@
-"""Automations and their runs (API.md §9).
+"""Automations and their runs.
 
 An interval automation's next run is claimed with one conditional UPDATE on
 its next_run_at, so a run is made once however many ticks look at it.

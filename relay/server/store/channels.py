@@ -1,6 +1,5 @@
-"""Channels: outside conversations bound to agents, and inbound events routed
-through the bindings (API.md §5)."""
-from ..errors import ApiError, not_found
+"""Channels: outside conversations bound to agents, their bindings, and what
+routing reads (README: Bridging a Slack channel; the routing itself is domain/channels.py)."""
 from . import dumps, loads, messages, placeholders, policies, pools
 from .agents import LIVE_STATUSES
 
@@ -30,13 +29,6 @@ def to_dict(row) -> dict:
 def get(conn, channel_id: str) -> dict | None:
     row = conn.execute("SELECT * FROM channels WHERE id = ?", (channel_id,)).fetchone()
     return to_dict(row) if row else None
-
-
-def get_or_404(conn, channel_id: str) -> dict:
-    channel = get(conn, channel_id)
-    if channel is None:
-        raise not_found(f"channel {channel_id} not found")
-    return channel
 
 
 def listing(conn) -> list[dict]:
@@ -137,84 +129,23 @@ def summary(conn, channel: dict) -> dict:
             "health": health, "createdAt": channel["createdAt"], "updatedAt": channel["updatedAt"]}
 
 
-# --- inbound events --------------------------------------------------------------
+# --- inbound events: what routing reads and writes ----------------------------------
 
-def _routes_for(conn, channel_id: str) -> list:
-    """Candidate lists: each gives one message to its first binding that takes it.
-
-    Every inbound broadcast-mode binding is a list of its own; the inbound
-    exclusive bindings form one list, healthy ones first (each group in
-    priority, then creation order), so an unhealthy binding is skipped while a
-    healthy one exists and used (its message waits) when none does.
-    """
-    inbound = [b for b in bindings(conn, channel_id) if b["direction"] in INBOUND]
-    lists = [[b] for b in inbound if b["mode"] == "broadcast"]
-    exclusive = [b for b in inbound if b["mode"] == "exclusive"]
-    if exclusive:
-        lists.append(_healthy_first(conn, exclusive))
-    return lists
+def first_routing(conn, channel_id: str, key: str) -> dict | None:
+    """The routing an idempotencyKey already had on this channel ({messages, routes})."""
+    first = conn.execute("SELECT * FROM channel_events WHERE channel = ? AND "
+                         "idempotency_key = ?", (channel_id, key)).fetchone()
+    if first is None:
+        return None
+    found = [messages.get(conn, i) for i in loads(first["message_ids"], [])]
+    return {"messages": [m for m in found if m], "routes": loads(first["routes"], [])}
 
 
-def _healthy_first(conn, exclusive: list[dict]):
-    # Lazy: health is looked at only until the first healthy binding takes the event.
-    unhealthy = []
-    for binding in exclusive:
-        if healthy(conn, binding["target"]):
-            yield binding
-        else:
-            unhealthy.append(binding)
-    yield from unhealthy
-
-
-def route_event(conn, channel_id: str, event: dict, now: int) -> tuple[dict, bool]:
-    """Route an inbound event `{from?, body, subject?, payload?, idempotencyKey?}`
-    through the channel's inbound bindings: one channel.event message per target.
-    Returns ({messages, routes}, created); a repeated idempotencyKey answers the
-    first routing again with created False. Also the entry point for integration
-    events that name a channel."""
-    get_or_404(conn, channel_id)
-    key = event.get("idempotencyKey")
-    if key:
-        first = conn.execute("SELECT * FROM channel_events WHERE channel = ? AND "
-                             "idempotency_key = ?", (channel_id, key)).fetchone()
-        if first:
-            found = [messages.get(conn, i) for i in loads(first["message_ids"], [])]
-            return {"messages": [m for m in found if m],
-                    "routes": loads(first["routes"], [])}, False
-    sent, routes = [], []
-    for candidates in _routes_for(conn, channel_id):
-        for binding in candidates:
-            message = _send(conn, channel_id, binding, event, now)
-            if message is not None:
-                sent.append(message)
-                routes.append({"bindingId": binding["id"], "target": binding["target"],
-                               "address": binding["address"], "messageId": message["id"],
-                               "deliveryStatus": message["deliveryStatus"],
-                               "resolvedToAgent": message["resolvedToAgent"]})
-                break
-    if not sent:
-        raise ApiError(422, f"no inbound binding of channel {channel_id} routes this event")
-    if key:
-        conn.execute("INSERT INTO channel_events (channel, idempotency_key, message_ids, routes, "
-                     "created_at) VALUES (?,?,?,?,?)",
-                     (channel_id, key, dumps([m["id"] for m in sent]), dumps(routes), now))
-    return {"messages": sent, "routes": routes}, True
-
-
-def _send(conn, channel_id: str, binding: dict, event: dict, now: int) -> dict | None:
-    """The binding's message, or None when its target does not exist (an agent,
-    pool, policy or orchestrator not known): the next candidate is tried."""
-    fields = {"from": event.get("from") or channel_id, "to": binding["address"],
-              "kind": "channel.event", "subject": event.get("subject"), "body": event["body"],
-              "payload": event.get("payload") or {}, "meta": {"bindingId": binding["id"]},
-              "channel": channel_id}
-    try:
-        message, _ = messages.send(conn, fields, now)
-    except ApiError as error:
-        if error.status == 404:       # nothing was written: send checks before it inserts
-            return None
-        raise
-    return message
+def remember_routing(conn, channel_id: str, key: str, sent: list[dict], routes: list[dict],
+                     now: int) -> None:
+    conn.execute("INSERT INTO channel_events (channel, idempotency_key, message_ids, routes, "
+                 "created_at) VALUES (?,?,?,?,?)",
+                 (channel_id, key, dumps([m["id"] for m in sent]), dumps(routes), now))
 
 
 def channel_messages(conn, channel_id: str, since: int, limit: int) -> list[dict]:

@@ -1,4 +1,4 @@
-"""The command bus (API.md §9): what the relay asks orchestrators to do.
+"""The command bus: what the relay asks orchestrators to do.
 
 Every status change is one conditional UPDATE whose WHERE names the states
 it may leave, so of many concurrent PATCHes exactly one moves a command out
@@ -16,7 +16,6 @@ NEXT = {
     "accepted": ("running", "succeeded", "failed", "cancelled"),
     "running": ("succeeded", "failed"),
 }
-PATCHABLE = ("accepted", "running", "succeeded", "failed", "cancelled")
 DEFAULT_TTL = 600
 
 

@@ -1,4 +1,4 @@
-"""The versioned config store (API.md §9): namespace/key -> JSON value, with history.
+"""The versioned config store: namespace/key -> JSON value, with history.
 
 A deleted key keeps its row (value NULL) so its version keeps counting; a
 key never written is version 0. Callers run inside the write transaction,

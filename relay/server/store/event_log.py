@@ -1,4 +1,4 @@
-"""The durable event log that streams replay from (API.md §3)."""
+"""The durable event log that streams replay from."""
 import json
 
 from . import dumps, loads
@@ -10,6 +10,7 @@ class Envelope(dict):
 
     _text = None
     _forms = None
+    depth = 0            # automation runs deep its change was caused (committer.commit)
 
     def text(self) -> str:
         if self._text is None:

@@ -1,4 +1,4 @@
-"""Integrations: external systems with their own tokens (API.md §5).
+"""Integrations: external systems with their own tokens.
 
 Only a token's sha256 is stored; a token is found by its hash. The rows of
 origin 'env' mirror RELAY_INTEGRATION_TOKENS and are rewritten at start.
@@ -6,7 +6,6 @@ origin 'env' mirror RELAY_INTEGRATION_TOKENS and are rewritten at start.
 import hashlib
 import secrets
 
-from ..errors import conflict, not_found
 from . import dumps, loads
 
 SCOPES = ("events:write", "tasks:write", "messages:write")
@@ -27,29 +26,30 @@ def to_dict(row) -> dict:
             "createdAt": row["created_at"]}
 
 
-def create(conn, name: str, scopes: list[str], secret: str | None, now: int) -> tuple[dict, str]:
-    """A new integration and its token, which is never shown again."""
+def create(conn, name: str, scopes: list[str], secret: str | None,
+           now: int) -> tuple[dict, str] | None:
+    """A new integration and its token, which is never shown again; None when
+    the name is taken."""
     token = new_token()
     row = conn.execute(
         """INSERT INTO integrations (name, token_hash, scopes, secret, created_at)
            VALUES (?,?,?,?,?) ON CONFLICT (name) DO NOTHING RETURNING *""",
         (name, hash_token(token), dumps(scopes), secret, now)).fetchone()
-    if row is None:
-        raise conflict(f"integration {name} already exists")
-    return to_dict(row), token
+    return (to_dict(row), token) if row else None
 
 
 def listing(conn) -> list[dict]:
     return [to_dict(r) for r in conn.execute("SELECT * FROM integrations ORDER BY name")]
 
 
-def delete(conn, name: str) -> None:
+def origin(conn, name: str) -> str | None:
+    """Where the integration comes from ('api' or 'env'); None when there is none."""
     row = conn.execute("SELECT origin FROM integrations WHERE name = ?", (name,)).fetchone()
-    if row is None:
-        raise not_found(f"integration {name} not found")
-    if row["origin"] == "env":
-        raise conflict(f"integration {name} comes from RELAY_INTEGRATION_TOKENS: remove it there")
-    conn.execute("DELETE FROM integrations WHERE name = ?", (name,))
+    return row["origin"] if row else None
+
+
+def delete(conn, name: str) -> bool:
+    return conn.execute("DELETE FROM integrations WHERE name = ?", (name,)).rowcount == 1
 
 
 def by_token(conn, token: str) -> dict | None:

@@ -1,8 +1,7 @@
-"""Messages: sending to every address form, the inbox poll, claims, reads,
-threads, and queued delivery for pool:/policy: addresses (API.md §2)."""
-from ..domain.addresses import inbox_addresses, split
-from ..errors import ApiError, conflict, not_found
-from . import JsonArray, Record, dumps, loads, placeholders, policies, pools, where
+"""Messages: rows, the inbox poll, claims, reads, threads, and the queue of
+pool:/policy: messages (the /api/messages summaries). Where a message goes and who may
+claim it is decided in domain/messages.py and domain/addresses.py."""
+from . import JsonArray, Record, dumps, loads, placeholders, where
 
 KINDS = ("chat", "channel.event", "task", "pair", "control", "system")
 
@@ -64,44 +63,7 @@ def get(conn, message_id: int) -> dict | None:
     return to_dict(row) if row else None
 
 
-def get_or_404(conn, message_id: int) -> dict:
-    message = get(conn, message_id)
-    if message is None:
-        raise not_found(f"message {message_id} not found")
-    return message
-
-
 # --- sending -------------------------------------------------------------
-
-def resolve(conn, kind: str, name: str, now: int,
-            max_age: int | None) -> tuple[str, str | None, int | None]:
-    """Where a message to address `kind:name` goes now: (deliveryStatus, resolvedTo,
-    expiresAt). A direct address is checked by send's INSERT itself."""
-    if kind == "orchestrator":
-        row = conn.execute("SELECT agent_id FROM orchestrators WHERE id = ?", (name,)).fetchone()
-        if row is None:
-            raise not_found(f"orchestrator {name} not found")
-        return "delivered", row["agent_id"], None
-    if kind == "pool":
-        pool = pools.get(conn, name)
-        if pool is None:
-            raise not_found(f"pool {name} not found")
-        member = pools.pick(conn, pool, now)
-        if member:
-            return "delivered", member, None
-        return "queued", None, now + 1000 * (policies.DEFAULT_QUEUE_AGE if max_age is None else max_age)
-    if kind == "policy":
-        policy = policies.get(conn, name)
-        if policy is None:
-            raise not_found(f"spawn policy {name} not found")
-        agent_id = policies.running_agent(conn, name)
-        if agent_id:
-            policies.note_activity(conn, agent_id, now)
-            return "delivered", agent_id, None
-        age = policies.queue_max_age(policy) if max_age is None else max_age
-        return "queued", None, now + 1000 * age
-    return "delivered", None, None      # direct; broadcast and groups are matched when read
-
 
 def find_idempotent(conn, sender: str, key: str) -> dict | None:
     row = conn.execute("SELECT * FROM messages WHERE from_agent = ? AND idempotency_key = ?",
@@ -119,25 +81,16 @@ _INSERT = (f"INSERT INTO messages ({', '.join(_COLUMNS)}) SELECT "
            + " WHERE ? IS NULL OR EXISTS (SELECT 1 FROM agents WHERE id = ?)")
 
 
-def send(conn, m: dict, now: int) -> tuple[dict, bool]:
-    """Store a message (validated fields, API names). Returns (message, created).
+def thread_of(conn, message_id: int) -> int | None:
+    """The thread a reply to `message_id` joins; None when there is no such message."""
+    row = conn.execute("SELECT id, thread_id FROM messages WHERE id = ?", (message_id,)).fetchone()
+    return (row["thread_id"] or row["id"]) if row else None
 
-    A repeated idempotencyKey from the same sender returns the first message.
-    """
-    if m.get("idempotencyKey"):
-        first = find_idempotent(conn, m["from"], m["idempotencyKey"])
-        if first:
-            return first, False
-    thread_id = None
-    if m.get("replyTo") is not None:
-        parent = conn.execute("SELECT id, thread_id FROM messages WHERE id = ?",
-                              (m["replyTo"],)).fetchone()
-        if parent is None:
-            raise ApiError(404, f"replyTo must be the id of an existing message ({m['replyTo']} is not)")
-        thread_id = parent["thread_id"] or parent["id"]
-    kind, name = split(m["to"])
-    status, resolved_to, expires_at = resolve(conn, kind, name, now, m.get("maxAgeSeconds"))
-    direct = name if kind == "direct" else None
+
+def insert(conn, m: dict, thread_id: int | None, status: str, resolved_to: str | None,
+           expires_at: int | None, now: int, direct: str | None) -> dict | None:
+    """Store a message (validated fields, API names) as resolved; None when
+    `direct` (a direct address's agent) does not exist, and nothing is written."""
     row = dict(zip(_COLUMNS, (
         m["from"], m["to"], m.get("kind") or "chat", m.get("subject"), m["body"],
         dumps(m.get("payload") or {}), dumps(m.get("meta") or {}), m.get("channel"),
@@ -149,16 +102,17 @@ def send(conn, m: dict, now: int) -> tuple[dict, bool]:
     dialect = conn.dialect
     inserted = conn.execute(_INSERT + dialect.RETURNING_ID, (*row.values(), direct, direct))
     if inserted.rowcount == 0:
-        raise not_found(f"agent {direct} not found")
+        return None
     return to_dict({**row, "id": dialect.inserted_id(inserted), "read_by": "[]", "claimed_by": None,
-                    "claimed_at": None, "claim_expires_at": None}), True
+                    "claimed_at": None, "claim_expires_at": None})
 
 
 # --- reading -------------------------------------------------------------
 
-def inbox(conn, agent: dict, now: int, *, since: int = 0, unread: bool = False,
+def inbox(conn, agent_id: str, addrs: list[str], now: int, *, since: int = 0, unread: bool = False,
           kind: str | None = None, channel: str | None = None, limit: int = 100) -> JsonArray:
-    """What `agent` reads: addressed to it (at read time for groups), not its own,
+    """What the agent reads: addressed to it (`addrs`, every address that reaches
+    it: groups are matched at read time), not its own,
     not claimed by someone else; ascending from `since`. The answer's JSON text.
 
     The database writes the whole answer in one statement (SQLite's
@@ -172,17 +126,16 @@ def inbox(conn, agent: dict, now: int, *, since: int = 0, unread: bool = False,
     aggregate (3.44's ORDER BY inside the aggregate would say so; this
     SQLite is 3.40); tests check the order.
     """
-    addrs = inbox_addresses(agent)
     dialect = conn.dialect
     sql = [f"""SELECT count(*), {dialect.json_array_of(MESSAGE_JSON)} FROM (
                SELECT * FROM messages
                WHERE (to_addr IN ({placeholders(addrs)}) OR resolved_to = ?) AND id > ?
                  AND from_agent != ?
                  AND NOT (claimed_by IS NOT NULL AND claimed_by != ? AND claim_expires_at > ?)"""]
-    args = [*addrs, agent["id"], since, agent["id"], agent["id"], now]
+    args = [*addrs, agent_id, since, agent_id, agent_id, now]
     if unread:
         sql.append(f"AND NOT {dialect.json_has('messages.read_by')}")
-        args.append(agent["id"])
+        args.append(agent_id)
     if kind:
         sql.append("AND kind = ?")
         args.append(kind)
@@ -225,7 +178,9 @@ def thread(conn, message: dict) -> list[dict]:
 
 # --- claims: one conditional UPDATE decides who holds a message ------------
 
-def claim(conn, message_id: int, agent_id: str, ttl_seconds: int | None, now: int) -> dict:
+def claim(conn, message_id: int, agent_id: str, ttl_seconds: int | None,
+          now: int) -> dict | None:
+    """The claimed message, or None when this agent may not hold it now."""
     row = conn.execute(
         """UPDATE messages
               SET claimed_at = CASE WHEN claimed_by = :agent THEN claimed_at ELSE :now END,
@@ -235,26 +190,15 @@ def claim(conn, message_id: int, agent_id: str, ttl_seconds: int | None, now: in
               AND (claimed_by IS NULL OR claimed_by = :agent OR claim_expires_at <= :now)
         RETURNING *""",
         {"agent": agent_id, "now": now, "ttl": ttl_seconds, "id": message_id}).fetchone()
-    if row:
-        return to_dict(row)
-    message = get_or_404(conn, message_id)
-    if not message["claimable"]:
-        raise ApiError(400, f"message {message_id} is not claimable")
-    if message["deliveryStatus"] != "delivered":
-        raise conflict(f"message {message_id} is {message['deliveryStatus']}, not delivered")
-    raise conflict(f"already claimed by {message['claimedBy']}")
+    return to_dict(row) if row else None
 
 
-def release(conn, message_id: int, agent_id: str) -> dict:
+def release(conn, message_id: int, agent_id: str) -> dict | None:
+    """The released message, or None when `agent_id` does not hold it."""
     row = conn.execute(
         f"""UPDATE messages SET {UNCLAIM}
             WHERE id = ? AND claimed_by = ? RETURNING *""", (message_id, agent_id)).fetchone()
-    if row:
-        return to_dict(row)
-    message = get_or_404(conn, message_id)
-    if message["claimedBy"] is None:
-        raise conflict(f"message {message_id} is not claimed")
-    raise conflict(f"message {message_id} is claimed by {message['claimedBy']}, not {agent_id}")
+    return to_dict(row) if row else None
 
 
 def release_expired_claims(conn, now: int) -> list[dict]:
@@ -294,7 +238,7 @@ def delete(conn, message_id: int) -> dict | None:
     return to_dict(row) if row else None
 
 
-# --- queued delivery (API.md §2.4) ---------------------------------------------
+# --- queued delivery ---------------------------------------------
 
 def resolve_queued(conn, address: str, agent_id: str, now: int) -> list[dict]:
     """Deliver every unexpired message queued for `address` to `agent_id`, in send order."""
@@ -305,25 +249,13 @@ def resolve_queued(conn, address: str, agent_id: str, now: int) -> list[dict]:
     return in_id_order(rows)
 
 
-def resolve_pool_queues(conn, agent: dict, now: int) -> list[dict]:
-    """An agent came online: queued messages of its pools go out, one member
-    each by the pool's strategy (the newcomer among them)."""
-    delivered = []
-    for pool in pools.pools_with_member(conn, agent):
-        members = pools.online_members(conn, pool)     # fixed for this transaction
-        for message in queued_for(conn, "pool:" + pool["name"], limit=500):
-            if message["expiresAt"] is not None and message["expiresAt"] <= now:
-                continue
-            member = pools.pick(conn, pool, now, members)
-            if member is None:
-                break
-            row = conn.execute(
-                "UPDATE messages SET delivery_status = 'delivered', resolved_to = ? "
-                "WHERE id = ? AND delivery_status = 'queued' RETURNING *",
-                (member, message["id"])).fetchone()
-            if row:
-                delivered.append(to_dict(row))
-    return delivered
+def deliver_queued(conn, message_id: int, agent_id: str) -> dict | None:
+    """One queued message to `agent_id`; None when it is no longer queued."""
+    row = conn.execute(
+        "UPDATE messages SET delivery_status = 'delivered', resolved_to = ? "
+        "WHERE id = ? AND delivery_status = 'queued' RETURNING *",
+        (agent_id, message_id)).fetchone()
+    return to_dict(row) if row else None
 
 
 def expire_queued(conn, now: int) -> list[dict]:

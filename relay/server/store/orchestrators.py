@@ -1,4 +1,4 @@
-"""Orchestrators (API.md §9): host daemons that run agents, and their presence."""
+"""Orchestrators: host daemons that run agents, and their presence."""
 import os
 
 from . import dumps, loads

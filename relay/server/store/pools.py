@@ -1,5 +1,4 @@
-"""Pools: named live groups of agents and how one member is picked (API.md §6)."""
-import random
+"""Pools: named live groups of agents and how one member is picked."""
 
 from . import dumps, loads, placeholders
 from .agents import to_dict as agent_dict
@@ -103,23 +102,8 @@ def pools_with_member(conn, agent: dict) -> list[dict]:
     return [to_dict(r) for r in rows]
 
 
-def pick(conn, pool: dict, now: int, members: list[str] | None = None, rng=random) -> str | None:
-    """One online member by the pool's strategy, recorded as picked; None when none.
-
-    `members` (the online members' ids) saves re-reading them when picking many
-    times at once; without it, round-robin and least-recent ask SQL for the one
-    member they pick, so a send reads one row whatever the pool's size.
-    """
-    name = pool["name"]
-    if pool["strategy"] == "random":
-        members = online_members(conn, pool) if members is None else members
-        chosen = rng.choice(members) if members else None
-    elif pool["strategy"] == "least-recent":
-        chosen = _least_recent(conn, name, members)
-    else:
-        chosen = _next_in_turn(conn, name, members)
-    if chosen is None:
-        return None
+def record_pick(conn, name: str, chosen: str, now: int) -> None:
+    """Remember that `chosen` was picked now (round-robin and least-recent read it)."""
     conn.execute("UPDATE pools SET last_pick = ? WHERE name = ?", (chosen, name))
     seq = conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM pool_picks WHERE pool = ?",
                        (name,)).fetchone()[0]
@@ -130,10 +114,9 @@ def pick(conn, pool: dict, now: int, members: list[str] | None = None, rng=rando
         (name, chosen, now, seq))
     conn.execute("UPDATE pool_members SET seq = ? WHERE pool = ? AND agent_id = ?",
                  (seq, name, chosen))
-    return chosen
 
 
-def _next_in_turn(conn, name: str, members: list[str] | None) -> str | None:
+def next_in_turn(conn, name: str, members: list[str] | None) -> str | None:
     """Round-robin: the first online member after the last one picked, by id; wraps."""
     last = conn.execute("SELECT last_pick FROM pools WHERE name = ?", (name,)).fetchone()[0] or ""
     if members is not None:
@@ -146,7 +129,7 @@ def _next_in_turn(conn, name: str, members: list[str] | None) -> str | None:
     return None
 
 
-def _least_recent(conn, name: str, members: list[str] | None) -> str | None:
+def least_recent(conn, name: str, members: list[str] | None) -> str | None:
     """The online member picked longest ago: never picked (seq 0) first, then by
     pick sequence (picks in the same millisecond stay ordered), ties by id."""
     if members is not None:

@@ -1,4 +1,4 @@
-"""Recipe instances (API.md §9): a team started from a recipe, and each role's state.
+"""Recipe instances: a team started from a recipe, and each role's state.
 
 A role moves by one conditional UPDATE naming the states it may leave, so a
 late or repeated command result cannot move it twice. The instance's status

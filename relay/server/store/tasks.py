@@ -1,10 +1,9 @@
-"""Tasks: closed-loop work items, their history, claims and status moves (API.md §4).
+"""Tasks: closed-loop work items, their history, claims and status moves.
 
 Every claim and move is one conditional UPDATE; the row count says who won.
 A move that changes the status of a task with a callbackUrl writes its
 callback delivery in the same transaction (store/deliveries.py).
 """
-from ..errors import conflict, not_found
 from . import Record, deliveries, dumps, loads, placeholders, where
 
 OPEN = ("open", "claimed", "in_progress", "blocked")
@@ -49,13 +48,6 @@ def event_dict(row) -> dict:
 def get(conn, task_id: int) -> Record | None:
     row = conn.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
     return to_dict(row) if row else None
-
-
-def get_or_404(conn, task_id: int) -> Record:
-    task = get(conn, task_id)
-    if task is None:
-        raise not_found(f"task {task_id} not found")
-    return task
 
 
 def history(conn, task_id: int) -> list[dict]:
@@ -123,10 +115,10 @@ def listing(conn, *, statuses=None, target=None, claimed_by=None, source=None, s
 
 # --- claims ------------------------------------------------------------------------
 
-def claim(conn, task_id: int, agent_id: str, ttl_seconds: int | None, now: int):
+def claim(conn, before: dict, agent_id: str, ttl_seconds: int | None, now: int):
     """Exactly one caller wins a task that nobody holds; the holder re-claiming
-    extends its claim. Returns (task, history entry)."""
-    before = get_or_404(conn, task_id)
+    extends its claim. Returns (task, history entry), or None when not won."""
+    task_id = before["id"]
     row = conn.execute(
         f"""UPDATE tasks
                SET status = CASE WHEN claimed_by = :agent AND claim_expires_at > :now
@@ -138,22 +130,19 @@ def claim(conn, task_id: int, agent_id: str, ttl_seconds: int | None, now: int):
         {"agent": agent_id, "now": now, "ttl": ttl_seconds or DEFAULT_CLAIM_TTL,
          "id": task_id}).fetchone()
     if row is None:
-        if before["status"] in FINAL:
-            raise conflict(f"task {task_id} is {before['status']}: a final task cannot be claimed")
-        raise conflict(f"task {task_id} is already claimed by {before['claimedBy']}")
+        return None
     return _moved(conn, to_dict(row), before["status"], "claimed", now, agent_id=agent_id)
 
 
-def release(conn, task_id: int, agent_id: str, now: int):
-    before = get_or_404(conn, task_id)
+def release(conn, before: dict, agent_id: str, now: int):
+    """The holder gives `before` back: (task, history entry), or None when it does not hold it."""
+    task_id = before["id"]
     row = conn.execute(
         f"""UPDATE tasks SET {_RELEASE}
              WHERE id = :id AND claimed_by = :agent AND status IN ({_OPEN_SQL}) RETURNING *""",
         {"now": now, "id": task_id, "agent": agent_id}).fetchone()
     if row is None:
-        if before["claimedBy"] is None or before["status"] in FINAL:
-            raise conflict(f"task {task_id} is not claimed")
-        raise conflict(f"task {task_id} is claimed by {before['claimedBy']}, not {agent_id}")
+        return None
     return _moved(conn, to_dict(row), before["status"], "released", now, agent_id=agent_id)
 
 
@@ -185,18 +174,12 @@ def release_claims_of(conn, agent_id: str, now: int):
 
 # --- status moves ----------------------------------------------------------------
 
-def move(conn, task_id: int, status: str, now: int, *, agent_id=None, note=None,
+def move(conn, before: dict, status: str, now: int, *, agent_id=None, note=None,
          result=None):
-    """A legal move (any non-final status to any status but `claimed`) or 409
-    naming both states. Moving to open gives the claim back; a final status
-    stamps resolvedAt and ends the claim's clock."""
-    before = get_or_404(conn, task_id)
-    if before["status"] in FINAL:
-        raise conflict(f"task {task_id} is {before['status']}, a final status: it cannot move "
-                       f"to {status} (open a new task)")
-    if (agent_id and before["claimedBy"] not in (None, agent_id)
-            and (before["claimExpiresAt"] or 0) > now):
-        raise conflict(f"task {task_id} is claimed by {before['claimedBy']}, not {agent_id}")
+    """Move `before` (checked by domain/tasks.py) to `status`. Moving to open
+    gives the claim back; a final status stamps resolvedAt and ends the claim's
+    clock. (task, history entry), or None when it became final meanwhile."""
+    task_id = before["id"]
     row = conn.execute(
         f"""UPDATE tasks
                SET status = :status, updated_at = :now,
@@ -208,6 +191,8 @@ def move(conn, task_id: int, status: str, now: int, *, agent_id=None, note=None,
              WHERE id = :id AND status IN ({_OPEN_SQL}) RETURNING *""",
         {"status": status, "now": now, "result": dumps(result) if result is not None else None,
          "final": status in FINAL, "id": task_id}).fetchone()
+    if row is None:
+        return None
     return _moved(conn, to_dict(row), before["status"], "status", now, note=note,
                   agent_id=agent_id)
 
@@ -216,7 +201,7 @@ def progress(conn, task_id: int, note: str, agent_id: str | None, value: int | N
     row = conn.execute("UPDATE tasks SET updated_at = ? WHERE id = ? RETURNING *",
                        (now, task_id)).fetchone()
     if row is None:
-        raise not_found(f"task {task_id} not found")
+        return None
     task = to_dict(row)
     return task, add_event(conn, task, "progress", now, note=note, agent_id=agent_id,
                            progress=value)

@@ -1,0 +1,126 @@
+"""Messages (the /api/messages summaries): sending to every address form, claims, reads,
+deletes, and the inbox poll with its presence."""
+from ..events import Event, message_deleted, message_event
+from ..store import messages, policies
+from . import addresses, agents, presence
+from .errors import Conflict, Invalid, NotFound
+
+
+def get(c, message_id: int) -> dict:
+    message = messages.get(c, message_id)
+    if message is None:
+        raise NotFound(f"message {message_id} not found")
+    return message
+
+
+def store(c, fields: dict, t: int) -> tuple[dict, bool]:
+    """Store one message (validated fields, API names); (message, created). A
+    repeated idempotencyKey from the same sender answers the first message."""
+    if fields.get("idempotencyKey"):
+        first = messages.find_idempotent(c, fields["from"], fields["idempotencyKey"])
+        if first:
+            return first, False
+    thread_id = None
+    if fields.get("replyTo") is not None:
+        thread_id = messages.thread_of(c, fields["replyTo"])
+        if thread_id is None:
+            raise NotFound(f"replyTo must be the id of an existing message "
+                           f"({fields['replyTo']} is not)")
+    kind, name = addresses.split(fields["to"])
+    status, resolved_to, expires_at = addresses.resolve(c, kind, name, t,
+                                                        fields.get("maxAgeSeconds"))
+    message = messages.insert(c, fields, thread_id, status, resolved_to, expires_at, t,
+                              direct=name if kind == "direct" else None)
+    if message is None:
+        raise NotFound(f"agent {name} not found")
+    return message, True
+
+
+def arrived(message: dict):
+    """The event a new message makes: message.queued for a pool:/policy: address
+    nobody can take yet, else message.new."""
+    queued = message["deliveryStatus"] == "queued"
+    return message_event("message.queued" if queued else "message.new", message, message["from"])
+
+
+def send(relay, conn, fields: dict, t: int, depth: int = 0) -> tuple[dict, bool]:
+    """POST /api/messages, the WebSocket's send and an automation's message action:
+    store and publish one message; (message, created). Sending counts as
+    presence for `from` when it is a registered agent (throttled: presence.py)."""
+    touch = presence.due(relay, presence.known(relay, conn, fields["from"]), t)
+
+    def change(c):
+        message, created = store(c, fields, t)
+        if not created:
+            return (message, False), []
+        return (message, True), [arrived(message),
+                                 *(agents.presence(c, fields["from"], t) if touch else [])]
+    message, created = relay.committer.commit(change, depth)
+    if created and touch:
+        presence.written(relay, fields["from"], t)
+    return message, created
+
+
+def poll_agent(relay, conn, agent_id: str, t: int) -> dict:
+    """The polling agent (404 when unknown), its presence noted."""
+    agent = presence.known(relay, conn, agent_id)
+    if agent is None:
+        raise NotFound(f"agent {agent_id} not found")
+    presence.note(relay, agent, t)
+    return agent
+
+
+def inbox(conn, agent: dict, t: int, **filters):
+    """What `agent` reads (store/messages.py inbox), to every address that reaches it."""
+    return messages.inbox(conn, agent["id"], addresses.inbox_addresses(agent), t, **filters)
+
+
+def claim(c, message_id: int, agent_id: str, session, ttl: int | None, t: int):
+    agents.acting(c, agent_id, session)
+    message = messages.claim(c, message_id, agent_id, ttl, t)
+    if message is None:
+        message = get(c, message_id)
+        if not message["claimable"]:
+            raise Invalid(f"message {message_id} is not claimable")
+        if message["deliveryStatus"] != "delivered":
+            raise Conflict(f"message {message_id} is {message['deliveryStatus']}, not delivered")
+        raise Conflict(f"already claimed by {message['claimedBy']}")
+    return message, [message_event("message.claimed", message), *agents.presence(c, agent_id, t)]
+
+
+def release(c, message_id: int, agent_id: str, session):
+    agents.acting(c, agent_id, session)
+    message = messages.release(c, message_id, agent_id)
+    if message is None:
+        message = get(c, message_id)
+        if message["claimedBy"] is None:
+            raise Conflict(f"message {message_id} is not claimed")
+        raise Conflict(f"message {message_id} is claimed by {message['claimedBy']}, "
+                       f"not {agent_id}")
+    return message, [message_event("message.claim_released", message)]
+
+
+def mark_read(c, ids: list[int], agent_id: str, session, t: int):
+    agents.acting(c, agent_id, session)
+    missing = set(ids) - messages.existing_ids(c, ids)
+    if missing:
+        raise NotFound(f"message {min(missing)} not found")
+    changed = messages.mark_read(c, ids, agent_id)
+    policies.note_activity(c, agent_id, t)      # a managed agent at work is not idle
+    return changed, [*[message_event("message.read", m) for m in changed],
+                     *agents.presence(c, agent_id, t)]
+
+
+def delete(c, message_id: int):
+    message = messages.delete(c, message_id)
+    if message is None:
+        raise NotFound(f"message {message_id} not found")
+    return {"ok": True}, [message_deleted(message)]
+
+
+def broadcast(c, fields: dict, t: int):
+    """POST /api/system/broadcast: a system message to everyone, and system.broadcast."""
+    message, _ = store(c, fields, t)
+    return message, [message_event("message.new", message, message["from"]),
+                     Event("system.broadcast", str(message["id"]), message, {"to": "broadcast"},
+                           message["from"])]
