@@ -53,6 +53,14 @@ def replay(r, since: int, event_filter: Filter):
         r.connections.release(c)
 
 
+def latest_event_id(r) -> int:
+    c = r.connections.acquire()
+    try:
+        return event_log.latest_id(c)
+    finally:
+        r.connections.release(c)
+
+
 def follow(r, subscription, since: int | None, event_filter: Filter, idle: float, sink=None,
            keepalive: bytes | None = None):
     """Replay, then live events, with no gap and no duplicate.
@@ -68,6 +76,10 @@ def follow(r, subscription, since: int | None, event_filter: Filter, idle: float
     in a list, to be written before anything else.
     """
     last = since or 0
+    if since is None and r.shared:
+        # Live from now: the log's tail (event_tail.py) may still hand over
+        # events committed before this subscription; they are not this stream's.
+        last = latest_event_id(r)
     if since is not None:
         for kind, item in replay(r, since, event_filter):
             if kind == "events":

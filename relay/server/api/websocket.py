@@ -15,7 +15,7 @@ from ..schemas.messages import MessageIn
 from ..streaming import follow, read_filter, take_slot
 from ..wire import UPGRADED, ws_text_frame
 from ..ws_transport import websocket_view
-from . import commit, conn, relay
+from . import commit, conn, relay, release_conn
 
 bp = Blueprint("websocket", __name__, url_prefix="/api")
 

@@ -240,9 +240,13 @@ def append_events(conn, rows: list[tuple]) -> list[int]:
 
 
 def last_id(conn, table: str) -> int:
-    row = conn.execute("SELECT pg_sequence_last_value(pg_get_serial_sequence(?, 'id')::regclass)",
-                       (table,)).fetchone()
-    return row[0] or 0
+    # The highest committed id: the sequence also counts ids a transaction in
+    # flight holds, which a reader starting "from now" must still be given.
+    row = conn.execute(
+        f"SELECT coalesce((SELECT max(id) FROM {table}), "
+        "pg_sequence_last_value(pg_get_serial_sequence(?, 'id')::regclass), 0)",
+        (table,)).fetchone()
+    return row[0]
 
 
 def size(url: str, conn) -> dict:
