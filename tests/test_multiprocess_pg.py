@@ -1,0 +1,179 @@
+"""Several `relay serve` processes on one PostgreSQL database (README: "Several
+relays on PostgreSQL"): every conditional move has one winner across them,
+every event reaches every process's streams in id order exactly once, and
+the periodic work moves to another process when its leader dies."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from . import pg
+from .sse import SSE
+from .test_process import free_port
+
+pytestmark = pytest.mark.skipif(pg.unreachable() is not None,
+                                reason=f"PostgreSQL not reachable at {pg.ADMIN_URL}")
+
+
+class Process:
+    """One `relay serve` on the shared database."""
+
+    def __init__(self, url, **env):
+        self.port = free_port()
+        environment = {**os.environ, "RELAY_DB": url, "RELAY_PORT": str(self.port),
+                       "RELAY_KEEPALIVE": "0.5", "RELAY_THREADS": "24", "RELAY_PG_POOL": "6",
+                       **env}
+        environment.pop("AGENT_RELAY_TOKEN", None)
+        self.proc = subprocess.Popen([sys.executable, "-m", "relay", "serve"], env=environment,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert self.proc.stdout.readline().startswith("relay http://")
+
+    def call(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data,
+                                         method=method,
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as r:
+                return r.status, json.loads(r.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+def cluster():
+    url = pg.create()
+    made = []
+
+    def start(**env):
+        made.append(Process(url, **env))
+        return made[-1]
+
+    yield start
+    for process in made:
+        process.stop()
+    pg.drop(url)
+
+
+def both(a, b, count, call):
+    """`call(process, i)` for i in range(count), alternating processes, all at once."""
+    with ThreadPoolExecutor(16) as pool:
+        return list(pool.map(lambda i: call(a if i % 2 == 0 else b, i), range(count)))
+
+
+def test_fifty_claims_over_two_processes_one_winner(cluster):
+    a, b = cluster(), cluster()
+    a.call("POST", "/api/agents", {"id": "boss"})
+    for i in range(50):
+        b.call("POST", "/api/agents", {"id": f"w{i}"})
+    _, m = a.call("POST", "/api/messages", {"from": "boss", "to": "broadcast", "body": "job",
+                                            "claimable": True})
+    answers = both(a, b, 50, lambda p, i: p.call("POST", f"/api/messages/{m['id']}/claim",
+                                                 {"agentId": f"w{i}"}))
+    assert sorted(status for status, _ in answers) == [200] + [409] * 49
+    winner = next(body["claimedBy"] for status, body in answers if status == 200)
+    assert a.call("GET", f"/api/messages/{m['id']}")[1]["claimedBy"] == winner
+    assert b.call("GET", f"/api/messages/{m['id']}")[1]["claimedBy"] == winner
+
+
+def test_idempotent_send_retried_on_both_is_one_message(cluster):
+    a, b = cluster(), cluster()
+    a.call("POST", "/api/agents", {"id": "x"})
+    answers = both(a, b, 30, lambda p, i: p.call("POST", "/api/messages", {
+        "from": "s", "to": "x", "body": "once", "idempotencyKey": "k1"}))
+    assert sorted(s for s, _ in answers) == [200] * 29 + [201]
+    assert len({body["id"] for _, body in answers}) == 1
+    assert len(b.call("GET", "/api/messages?for=x")[1]) == 1
+
+
+def test_strict_pool_rotation_under_sends_to_both(cluster):
+    a, b = cluster(), cluster()
+    for agent in ("m1", "m2", "m3"):
+        a.call("POST", "/api/agents", {"id": agent, "tags": ["crew"]})
+    assert b.call("PUT", "/api/pools/crew", {"selector": {"tags": ["crew"]}})[0] == 201
+    answers = both(a, b, 30, lambda p, i: p.call("POST", "/api/messages",
+                                                 {"from": "s", "to": "pool:crew", "body": str(i)}))
+    picks = [body["resolvedToAgent"] for _, body in sorted(answers, key=lambda x: x[1]["id"])]
+    first = picks[0]
+    order = ["m1", "m2", "m3"]
+    start = order.index(first)
+    assert picks == [order[(start + i) % 3] for i in range(30)]
+
+
+def test_long_poll_on_b_answered_by_a_send_on_a(cluster):
+    a, b = cluster(), cluster()
+    a.call("POST", "/api/agents", {"id": "waiter"})
+    result = {}
+    poll = threading.Thread(target=lambda: result.update(
+        answer=b.call("GET", "/api/messages?for=waiter&wait=20")))
+    poll.start()
+    time.sleep(1)                                     # the poll is held on B
+    began = time.monotonic()
+    _, sent = a.call("POST", "/api/messages", {"from": "s", "to": "waiter", "body": "hi"})
+    poll.join(25)
+    assert time.monotonic() - began < 1.5
+    status, body = result["answer"]
+    assert status == 200 and [m["id"] for m in body] == [sent["id"]]
+
+
+def test_sse_on_b_gets_every_event_of_sends_on_both_in_order_once_and_resumes(cluster):
+    a, b = cluster(), cluster()
+    a.call("POST", "/api/agents", {"id": "sink"})
+    total = 1000
+    whole = SSE(b.port, "/api/events?types=message.new", timeout=60)
+    partial = SSE(b.port, "/api/events?types=message.new", timeout=60)
+    assert whole.frame() == {"comment": "connected"} and partial.frame() == {"comment": "connected"}
+    sender = threading.Thread(target=lambda: result.extend(both(a, b, total, lambda p, i: p.call(
+        "POST", "/api/messages", {"from": "s", "to": "sink", "body": str(i)}))))
+    result: list = []
+    sender.start()
+    # A client that leaves mid-load and resumes on B with Last-Event-ID.
+    first = partial.events(300, seconds=120)
+    partial.close()
+    resumed = SSE(b.port, "/api/events?types=message.new",
+                  headers={"Last-Event-ID": str(first[-1][1]["id"])}, timeout=60)
+    seen = whole.events(total, seconds=240)
+    sender.join(240)
+    rest = resumed.events(total - 300, seconds=240)
+    sent_ids = sorted(body["id"] for status, body in result if status == 201)
+    assert len(sent_ids) == total
+    for events in (seen, first + rest):
+        event_ids = [e["id"] for _, e in events]
+        assert event_ids == sorted(set(event_ids))                 # in order, exactly once
+        assert sorted(e["data"]["id"] for _, e in events) == sent_ids
+    whole.close()
+    resumed.close()
+
+
+def test_killing_the_leader_hands_the_reap_cycle_over(cluster):
+    a = cluster(RELAY_REAP_INTERVAL="0.5")
+    assert a.call("GET", "/api/health")[0] == 200
+    time.sleep(1)                                     # a took the lead
+    b = cluster(RELAY_REAP_INTERVAL="0.5")
+    b.call("POST", "/api/agents", {"id": "w"})
+    _, m = b.call("POST", "/api/messages", {"from": "s", "to": "w", "body": "job",
+                                            "claimable": True, "claimTtlSeconds": 1})
+    a.stop(signal.SIGKILL)
+    assert b.call("POST", f"/api/messages/{m['id']}/claim", {"agentId": "w"})[0] == 200
+    deadline = time.monotonic() + 10
+    while b.call("GET", f"/api/messages/{m['id']}")[1]["claimedBy"] is not None:
+        assert time.monotonic() < deadline, "no process reaped the expired claim"
+        time.sleep(0.2)
+    assert b.call("GET", "/api/health")[1]["status"] == "ok"
