@@ -22,11 +22,17 @@ def build_parser() -> argparse.ArgumentParser:
         serve.add_argument(flag, dest=variable, metavar="VALUE",
                            help=f"{MEANING.get(name, name)} (env {variable}; default {shown})")
     init.add_argument("--db", dest="RELAY_DB", metavar="PATH", help="overrides RELAY_DB")
+    copy = commands.add_parser("copy-db", help="copy a SQLite relay's data into an empty database")
+    copy.add_argument("--from", dest="copy_from", metavar="PATH", required=True)
+    copy.add_argument("--to", dest="copy_to", metavar="URL", required=True)
     return parser
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "copy-db":
+        from .server.copy_db import main as copy_db
+        return copy_db(args.copy_from, args.copy_to)
     flags = {k: v for k, v in vars(args).items() if k != "command" and v is not None}
     try:
         settings = parse({**os.environ, **flags})

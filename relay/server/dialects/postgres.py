@@ -249,6 +249,19 @@ def last_id(conn, table: str) -> int:
     return row[0]
 
 
+def continue_ids(conn, tables: list[str]) -> None:
+    """After rows were copied in with their ids: each identity column goes on
+    after the highest one (copy_db.py)."""
+    rows = conn.execute(
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE is_identity = 'YES' AND table_schema = current_schema()").fetchall()
+    for table, column in rows:
+        if table in tables:
+            conn.execute(f"SELECT setval(pg_get_serial_sequence(?, ?), "
+                         f"coalesce((SELECT max({column}) FROM {table}), 0) + 1, false)",
+                         (table, column))
+
+
 def size(url: str, conn) -> dict:
     row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
     return {"path": redacted(url), "sizeBytes": row[0]}

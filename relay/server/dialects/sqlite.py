@@ -130,6 +130,10 @@ def last_id(conn, table: str) -> int:
     return seq[0] if seq else 0
 
 
+def continue_ids(conn, tables: list[str]) -> None:
+    """After rows were copied in with their ids: AUTOINCREMENT continues by itself."""
+
+
 def size(path: str, conn=None) -> dict:
     """Health's db fields besides ok."""
     return {"path": os.path.abspath(path), "sizeBytes": _file_size(path),
