@@ -30,7 +30,7 @@ class RelayTask(WSGITask):
     every chunk that does not flush at once wakes the main loop, which walks
     every open connection, and fan-out to hundreds of streams collapses. The
     view frames its chunks itself (the broadcaster writes some of them to
-    the socket directly, relay/broadcaster.py), so its bytes go out as they
+    the socket directly, broadcaster.py), so its bytes go out as they
     are. The connection is closed after the stream (WSGI apps may not send
     `Connection: close` themselves).
 

@@ -1,7 +1,8 @@
 """The blueprints, and what every one of them uses from the running relay.
 
-A route reads its input, hands one change (store calls, and the events they
-make) to `commit()`, and answers JSON once it has committed and published.
+A route reads its input, hands one change (a domain function of the
+connection, returning its result and events) to `commit()`, and answers JSON
+once it has committed and published. No blueprint imports another.
 """
 from flask import current_app, g
 

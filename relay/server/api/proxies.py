@@ -127,7 +127,7 @@ def stream_through(upstream, sock, answer, mimetype: str) -> Response:
             pass
     r.stream_closers.add(wake)
 
-    # Served by relay.server, an event stream frames its own HTTP chunks (streams.py).
+    # Served by serving.py, an event stream frames its own HTTP chunks (streams.py).
     frame = sse_chunk if request.environ.get(STREAM_SOCKET) else bytes
 
     def chunks():

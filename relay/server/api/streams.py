@@ -80,7 +80,7 @@ def events_stream(query: StreamFilter):
     take_slot(r, "sse")
     release_conn()          # a stream holds no pooled connection (replay borrows its own)
     subscription = r.broadcaster.subscribe(event_filter)
-    # Served by relay.server, the body goes out as the chunks made here, and
+    # Served by serving.py, the body goes out as the chunks made here, and
     # the socket is ours once the headers are out; elsewhere (the test
     # client), as plain bytes through the WSGI server.
     stream_socket = request.environ.get(STREAM_SOCKET)

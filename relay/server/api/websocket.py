@@ -122,7 +122,7 @@ class Connection:
     def forward(self, subscription, since, event_filter) -> None:
         # The broadcaster writes events straight to the socket while this
         # waits, as frames made once for every subscriber (no extension is
-        # ever negotiated, relay/websockets.py).
+        # ever negotiated, ws_transport.py).
         sink = WebSocketSink(self.ws)
         try:
             for kind, item in follow(self.relay, subscription, since, event_filter, 3600, sink):
