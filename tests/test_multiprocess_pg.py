@@ -117,8 +117,10 @@ def test_strict_pool_rotation_under_sends_to_both(cluster):
     assert picks == [order[(start + i) % 3] for i in range(30)]
 
 
-def test_long_poll_on_b_answered_by_a_send_on_a(cluster):
-    a, b = cluster(), cluster()
+@pytest.mark.parametrize("notify", ["1", "0"])
+def test_long_poll_on_b_answered_by_a_send_on_a(cluster, notify):
+    """With LISTEN/NOTIFY, and with RELAY_PG_NOTIFY=0 (polling the log)."""
+    a, b = cluster(RELAY_PG_NOTIFY=notify), cluster(RELAY_PG_NOTIFY=notify)
     a.call("POST", "/api/agents", {"id": "waiter"})
     result = {}
     poll = threading.Thread(target=lambda: result.update(

@@ -7,6 +7,7 @@ from relay.server.store import messages, system
 class Recorder:
     def __init__(self, conn):
         self.conn, self.statements = conn, []
+        self.dialect = conn.dialect
 
     def execute(self, sql, args=()):
         self.statements.append((sql, args))
