@@ -8,6 +8,13 @@ the connection's `dialect` (dialects/sqlite.py, dialects/postgres.py).
 """
 
 
+def object_pairs(fields: list[tuple[str, str, str]], forms: dict[str, str]) -> str:
+    """A JSON object's "'key', expression" list; `forms` spells each form
+    ('json': embedded JSON text, 'bool': a 0/1 flag) around `{}`."""
+    return ", ".join(f"'{key}', {forms[form].format(expr) if form else expr}"
+                     for key, expr, form in fields)
+
+
 def is_postgres(url: str) -> bool:
     """RELAY_DB: a postgresql:// or postgres:// URL; anything else is a SQLite path."""
     return url.startswith(("postgresql://", "postgres://"))

@@ -29,7 +29,7 @@ try:
 except ImportError:                         # pragma: no cover - the extra is not installed
     psycopg = None
 
-from . import sqlite
+from . import object_pairs, sqlite
 
 name = "postgres"
 Error = psycopg.Error if psycopg else Exception
@@ -211,14 +211,8 @@ def json_append(column: str) -> str:
 
 
 def json_array_of(fields: list[tuple[str, str, str]], order: str = "id") -> str:
-    parts = []
-    for key, expr, form in fields:
-        if form == "json":
-            expr = f"({expr})::json"
-        elif form == "bool":
-            expr = f"(({expr}) <> 0)"
-        parts.append(f"'{key}', {expr}")
-    return f"json_agg(json_build_object({', '.join(parts)}) ORDER BY {order})::text"
+    pairs = object_pairs(fields, {"json": "({})::json", "bool": "(({}) <> 0)"})
+    return f"json_agg(json_build_object({pairs}) ORDER BY {order})::text"
 
 
 RETURNING_ID = " RETURNING id"

@@ -10,6 +10,8 @@ import sqlite3
 import sys
 import threading
 
+from . import object_pairs
+
 name = "sqlite"
 Error = sqlite3.Error
 
@@ -93,14 +95,9 @@ def json_array_of(fields: list[tuple[str, str, str]], order: str = "id") -> str:
     `fields` are (key, expression, form): form 'json' embeds JSON text, 'bool' a 0/1.
     The rows come ordered by `order` from a subquery: SQLite 3.40 feeds the
     aggregate in that order (an ORDER BY inside the aggregate needs 3.44)."""
-    parts = []
-    for key, expr, form in fields:
-        if form == "json":
-            expr = f"json({expr})"
-        elif form == "bool":
-            expr = f"json(CASE WHEN {expr} THEN 'true' ELSE 'false' END)"
-        parts.append(f"'{key}', {expr}")
-    return f"json_group_array(json_object({', '.join(parts)}))"
+    pairs = object_pairs(fields, {"json": "json({})",
+                                  "bool": "json(CASE WHEN {} THEN 'true' ELSE 'false' END)"})
+    return f"json_group_array(json_object({pairs}))"
 
 
 # send's INSERT ... SELECT: the new row's id without RETURNING rows to step through.
