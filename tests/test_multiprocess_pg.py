@@ -179,3 +179,66 @@ def test_killing_the_leader_hands_the_reap_cycle_over(cluster):
         assert time.monotonic() < deadline, "no process reaped the expired claim"
         time.sleep(0.2)
     assert b.call("GET", "/api/health")[1]["status"] == "ok"
+
+
+def test_config_expected_version_race_one_winner(cluster):
+    a, b = cluster(), cluster()
+    assert a.call("PUT", "/api/config/team/lead", {"value": {"who": "nobody"}})[0] == 201
+    answers = both(a, b, 20, lambda p, i: p.call("PUT", "/api/config/team/lead", {
+        "value": {"who": f"w{i}"}, "expectedVersion": 1}))
+    assert sorted(s for s, _ in answers) == [200] + [409] * 19
+    winner = next(body["value"] for s, body in answers if s == 200)
+    entry = b.call("GET", "/api/config/team/lead")[1]
+    assert (entry["version"], entry["value"]) == (2, winner)
+
+
+def test_one_callback_delivery_sent_once_with_both_processes_running(cluster):
+    from .receiver import Receiver
+    receiver = Receiver()
+    a, b = cluster(), cluster()
+    _, task = a.call("POST", "/api/tasks", {"title": "t", "callbackUrl": receiver.url})
+    for i, status in enumerate(["blocked", "open", "blocked", "open", "resolved"]):
+        assert (a, b)[i % 2].call("POST", f"/api/tasks/{task['id']}/status",
+                                  {"status": status})[0] == 200
+    got = [receiver.received.get(timeout=10)]
+    while got[-1]["json"]["task"]["status"] != "resolved":
+        got.append(receiver.received.get(timeout=10))
+    time.sleep(3)                        # both senders look (every second) several times
+    assert receiver.received.empty()
+    delivered = [int(r["headers"]["X-Relay-Delivery"]) for r in got]
+    assert delivered == sorted(set(delivered))          # each delivery once, in order
+    receiver.server.shutdown()
+
+
+def test_killing_the_leader_hands_the_lifecycle_over_without_a_second_spawn(cluster):
+    from .fake_orchestrator import FakeOrchestrator
+    a = cluster(RELAY_LIFECYCLE_TICK="0.3", RELAY_REAP_INTERVAL="0.3")
+    assert a.call("GET", "/api/health")[0] == 200
+    time.sleep(1)                                     # a took the lead
+    b = cluster(RELAY_LIFECYCLE_TICK="0.3", RELAY_REAP_INTERVAL="0.3")
+    c = cluster(RELAY_LIFECYCLE_TICK="0.3", RELAY_REAP_INTERVAL="0.3")
+    orch = FakeOrchestrator(b.port)
+    assert b.call("PUT", "/api/spawn-policy/reviewer", {
+        "orchestratorId": "h1", "provider": "claude", "cwd": "/srv/app/repo", "mode": "always",
+        "restart": {"maxPerDay": 3, "backoffSeconds": 1, "maxBackoffSeconds": 1},
+        "startTimeoutSeconds": 60})[0] in (200, 201)
+
+    def spawns():
+        return [x for x in orch.poll() if x["type"] == "agent.spawn"]
+    deadline = time.monotonic() + 10
+    while not spawns():
+        assert time.monotonic() < deadline, "no process started the policy"
+        time.sleep(0.2)
+    time.sleep(2)                                     # three processes, many ticks
+    [command] = spawns()
+    a.stop(signal.SIGKILL)
+    orch.finish(command, status="failed", error="no tmux")
+    # The failure is counted and the restart made by another process, once.
+    deadline = time.monotonic() + 15
+    while len(spawns()) < 1 or spawns()[0]["id"] == command["id"]:
+        assert time.monotonic() < deadline, "no surviving process ran the lifecycle"
+        time.sleep(0.2)
+    time.sleep(2)
+    [restart] = spawns()
+    assert restart["params"]["spawnRequestId"] != command["params"]["spawnRequestId"]
+    assert c.call("GET", "/api/spawn-policy/reviewer/status")[1]["state"]["restartCount"] >= 0
