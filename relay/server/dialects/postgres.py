@@ -161,8 +161,7 @@ def connect(url: str, synchronous: str = "FULL") -> Connection:
 def begin(conn) -> None:
     """Open a write transaction: the database's one writer from here to COMMIT
     (the module's docstring says why one)."""
-    conn.raw.execute("BEGIN")
-    conn.raw.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+    conn.raw.execute(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})")     # one round trip
 
 
 # --- the schema --------------------------------------------------------------------
@@ -225,12 +224,12 @@ def inserted_id(cursor) -> int:
 def append_events(conn, rows: list[tuple]) -> list[int]:
     """Store event rows in order; returns their ids in that order. The NOTIFY
     is delivered at COMMIT, to every relay process listening (event_tail.py)."""
-    ids = [r[0] for r in conn.execute(
-        "INSERT INTO events (type, source, subject, time, data, scope) VALUES "
-        + ",".join(["(?,?,?,?,?,?)"] * len(rows)) + " RETURNING id",
-        [value for row in rows for value in row]).fetchall()]
-    conn.execute("SELECT pg_notify(?, ?)", (CHANNEL, str(ids[-1])))
-    return ids
+    return [r[0] for r in conn.execute(
+        "WITH e AS (INSERT INTO events (type, source, subject, time, data, scope) VALUES "
+        + ",".join(["(?,?,?,?,?,?)"] * len(rows)) + " RETURNING id) "
+        "SELECT e.id FROM e CROSS JOIN (SELECT pg_notify(?, max(id)::text) FROM e) AS n "
+        "ORDER BY e.id",
+        [*(value for row in rows for value in row), CHANNEL]).fetchall()]
 
 
 def last_id(conn, table: str) -> int:
