@@ -56,10 +56,36 @@ def start_relay(db_path: str, source: str | None = None, **env):
     environment.pop("AGENT_RELAY_TOKEN", None)
     if source:
         environment["PYTHONPATH"] = os.path.abspath(source)
-    proc = subprocess.Popen([sys.executable, "-m", "relay", "serve"], env=environment,
+    proc = subprocess.Popen([python_for(source), "-m", "relay", "serve"], env=environment,
                             stdout=subprocess.DEVNULL, cwd=source)
     wait_until_up(port, "/api/health", proc)
     return proc, port
+
+
+def python_for(source: str | None) -> str:
+    """The other checkout's own interpreter when it has one (its dependencies
+    as it pinned them), else this one."""
+    own = os.path.join(source, ".venv", "bin", "python") if source else ""
+    return own if own and os.access(own, os.X_OK) else sys.executable
+
+
+INIT_SCHEMA = """
+import sys
+try:
+    from relay.server import db
+except ImportError:          # a checkout from before relay/server/
+    from relay import db
+db.init(sys.argv[1])
+"""
+
+
+def init_schema(db_path: str, source: str | None = None) -> None:
+    """An empty database with the schema of `source`'s relay (or this one's)."""
+    environment = dict(os.environ)
+    if source:
+        environment["PYTHONPATH"] = os.path.abspath(source)
+    subprocess.run([python_for(source), "-c", INIT_SCHEMA, db_path], env=environment,
+                   cwd=source, check=True, stdout=subprocess.DEVNULL)
 
 
 def stop(proc) -> None:
