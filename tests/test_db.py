@@ -103,3 +103,18 @@ def test_version_1_database_migrates_to_the_fresh_schema(tmp_path):
     assert conn.execute("SELECT name FROM pools").fetchall()[0][0] == "kept"
     assert [tuple(r) for r in conn.execute("SELECT title, integration FROM tasks")] == [
         ("kept", None)]
+
+
+def test_migration_indexes_the_events_already_logged(db_path):
+    # A database from before event_targets: its logged events are indexed
+    # by the migration, so agentId views of them stay whole.
+    db.init(db_path)
+    conn = db.connect(db_path)
+    conn.execute("DROP TABLE event_targets")
+    conn.execute("INSERT INTO events (type, source, subject, time, data, scope) VALUES "
+                 "('message.new', 'x', '1', 0, '{}', '{\"to\": \"tag:t\", \"agents\": [\"x\", \"a\"]}'),"
+                 "('activity.created', 'x', '2', 0, '{}', NULL)")
+    conn.execute("PRAGMA user_version = 7")
+    assert db.init(db_path) == db.SCHEMA_VERSION
+    assert sorted(tuple(r) for r in conn.execute("SELECT target, event_id FROM event_targets")) == [
+        ("a", 1), ("tag:t", 1), ("x", 1)]

@@ -77,3 +77,31 @@ def test_orchestrator_command_poll_and_expiry_use_indexes(db_path):
     assert steps == ["SEARCH commands USING INDEX commands_target (target=? AND status=?)"], steps
     assert plan(conn, "SELECT id FROM commands WHERE status = 'pending' AND expires_at <= ?",
                 (0,)) == ["SEARCH commands USING INDEX commands_pending (expires_at<?)"]
+
+
+def _populated_events(db_path, count=5000):
+    """An event log of `count` message events over 50 agents (and their
+    event_targets rows), analysed as the reap leaves it."""
+    from relay.server.store import event_log
+    db.init(db_path)
+    conn = db.connect(db_path)
+    with db.transaction(conn):
+        event_log.append(conn, [
+            ("message.new", "x", str(i), 0, "{}",
+             '{"to": "a%d", "agents": ["x"]}' % (i % 50) if i % 9 else '{"to": "tag:t", "agents": []}')
+            for i in range(count)])
+    conn.execute("PRAGMA optimize=0x10002")
+    return conn
+
+
+def test_agent_view_of_the_log_reads_its_index(db_path):
+    from relay.server.store import event_log
+    conn = _populated_events(db_path)
+    recorder = Recorder(conn)
+    event_log.concerning(recorder, 10, 500, ["a7", "broadcast", "tag:t"])
+    event_log.concerning(recorder, 10, 500, ["a7"], ["message.", "agent."])
+    for statement in recorder.statements:
+        steps = plan(conn, *statement)
+        assert any(s.startswith("SEARCH") and "COVERING INDEX sqlite_autoindex_event_targets_1"
+                   " (target=? AND event_id>?)" in s for s in steps), steps
+        assert not any(s.startswith("SCAN") for s in steps), steps

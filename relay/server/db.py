@@ -15,7 +15,7 @@ from . import dialects
 # relay/server/schema.sql links to the top-level schema.sql in a checkout and is
 # a copy of it in a built wheel (package data), so every install can create a database.
 SCHEMA_PATH = Path(__file__).with_name("schema.sql")
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 8
 
 # version -> SQL that brings a database from version-1 to version. A new
 # schema change adds a row here *and* edits schema.sql, so new and old
@@ -180,7 +180,30 @@ CREATE TABLE automation_runs (
     result TEXT, error TEXT, started_at INTEGER NOT NULL, finished_at INTEGER NOT NULL);
 CREATE INDEX automation_runs_of ON automation_runs (automation_id, id);
 """,
+    # 6 is retention's (issue-20) and 7 acknowledgements' (issue-26): each
+    # branch brings its own text; empty here until they are merged.
+    6: "",
+    7: "",
+    # Whom each event concerns, indexed (schema.sql: event_targets); the rows
+    # of events already logged are filled in by MIGRATION_STEPS[8].
+    8: """
+CREATE TABLE event_targets (
+    target    TEXT NOT NULL,
+    event_id  INTEGER NOT NULL,
+    PRIMARY KEY (target, event_id)
+);
+""",
 }
+
+
+def _fill_event_targets(conn) -> None:
+    from .store import event_log       # the store imports nothing of db: no cycle
+    event_log.index_logged(conn)
+
+
+# version -> what a migration does besides its SQL (data both engines read
+# the same way in Python but spell differently in SQL), run right after it.
+MIGRATION_STEPS = {8: _fill_event_targets}
 
 
 class SchemaError(RuntimeError):
@@ -236,6 +259,8 @@ def init(url: str) -> int:
                 for step in range(version + 1, SCHEMA_VERSION + 1):
                     for statement in dialect.statements(dialect.ddl(MIGRATIONS[step])):
                         conn.execute(statement)
+                    if step in MIGRATION_STEPS:
+                        MIGRATION_STEPS[step](conn)
             dialect.set_schema_version(conn, SCHEMA_VERSION)
         return SCHEMA_VERSION
     finally:
