@@ -56,14 +56,24 @@ def test_idempotency_and_queue_lookups_use_indexes(db_path):
 
 def test_health_counts_read_no_table(db_path):
     # Health is polled by monitors: at a million messages a table scan costs
-    # a quarter of a second of CPU per call.
+    # a quarter of a second of CPU per call, and even count(*) over the
+    # smallest index 9-17 ms. Populated and analysed: the plans the planner
+    # picks with statistics.
     db.init(db_path)
     conn = db.connect(db_path)
+    with db.transaction(conn):
+        conn.executemany("INSERT INTO messages (from_agent, to_addr, body, created_at, delivery_status)"
+                         " VALUES (?, ?, 'x', 0, ?)",
+                         [("a", f"b{i % 40}", "queued" if i % 100 == 0 else "delivered")
+                          for i in range(4000)])
+        conn.executemany("INSERT INTO tasks (title, status, created_at, updated_at) VALUES (?, ?, 0, 0)",
+                         [("t", "open" if i % 50 == 0 else "resolved") for i in range(2000)])
+    conn.dialect.analyse(conn)
     recorder = Recorder(conn)
     system.health_counts(recorder)
     for statement in recorder.statements:
         steps = plan(conn, *statement)
-        assert not any(s in ("SCAN messages", "SCAN tasks", "SCAN agents") or "TEMP B-TREE" in s
+        assert not any(s.startswith(("SCAN messages", "SCAN tasks")) or "TEMP B-TREE" in s
                        for s in steps), (statement, steps)
 
 
@@ -90,7 +100,7 @@ def _populated_events(db_path, count=5000):
             ("message.new", "x", str(i), 0, "{}",
              '{"to": "a%d", "agents": ["x"]}' % (i % 50) if i % 9 else '{"to": "tag:t", "agents": []}')
             for i in range(count)])
-    conn.execute("PRAGMA optimize=0x10002")
+    conn.dialect.analyse(conn)
     return conn
 
 
@@ -105,3 +115,22 @@ def test_agent_view_of_the_log_reads_its_index(db_path):
         assert any(s.startswith("SEARCH") and "COVERING INDEX sqlite_autoindex_event_targets_1"
                    " (target=? AND event_id>?)" in s for s in steps), steps
         assert not any(s.startswith("SCAN") for s in steps), steps
+
+
+def test_owed_callbacks_read_the_pending_index_once_analysed(db_path):
+    # 200 000 deliveries, a few pending: without statistics the planner scans
+    # them all every second (the callback worker's poll); a start analyses.
+    from relay.server.store import deliveries
+    db.init(db_path)
+    conn = db.connect(db_path)
+    with db.transaction(conn):
+        conn.executemany(
+            "INSERT INTO callback_deliveries (task_id, event, url, body, status, next_attempt_at,"
+            " created_at) VALUES (?, 'e', 'u', 'b', ?, 0, 0)",
+            [(i % 5000, "pending" if i % 1000 == 0 else "delivered") for i in range(200_000)])
+    db.init(db_path)                # what each start does; its connections open after it
+    conn = db.connect(db_path)
+    recorder = Recorder(conn)
+    deliveries.due(recorder, 10, set())
+    steps = plan(conn, *recorder.statements[0])
+    assert steps[0] == "SEARCH d USING INDEX callback_deliveries_pending (next_attempt_at<?)", steps

@@ -262,6 +262,8 @@ def init(url: str) -> int:
                     if step in MIGRATION_STEPS:
                         MIGRATION_STEPS[step](conn)
             dialect.set_schema_version(conn, SCHEMA_VERSION)
+        # Each start: the planner's statistics, as of what the database holds.
+        dialect.analyse(conn)
         return SCHEMA_VERSION
     finally:
         conn.close()

@@ -255,6 +255,10 @@ def continue_ids(conn, tables: list[str]) -> None:
                          (table, column))
 
 
+def analyse(conn) -> None:
+    """Autovacuum keeps PostgreSQL's statistics."""
+
+
 def size(url: str, conn) -> dict:
     row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
     return {"path": redacted(url), "sizeBytes": row[0]}

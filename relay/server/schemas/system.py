@@ -56,7 +56,9 @@ class Streams(Answer):
 
 class Counts(Answer):
     agentsOnline: int
-    messages: int
+    messages: int = Field(description="an estimate: newest message id minus oldest plus one (messages "
+                          "deleted in between still count), so health costs the same at any size; "
+                          "GET /api/stats counts exactly")
     queued: int
     openTasks: int
 

@@ -267,10 +267,14 @@ def expire_queued(conn, now: int) -> list[dict]:
 
 # --- counts ---------------------------------------------------------------------
 
-def count(conn) -> int:
-    # count(*) reads the smallest index; grouping by kind reads the whole table
-    # (about 30 times slower at a million messages), which health cannot afford.
-    return conn.execute("SELECT count(*) FROM messages").fetchone()[0]
+def count_estimate(conn) -> int:
+    """Newest id minus oldest plus one: two look-ups at any size, where
+    count(*) reads a whole index (9-17 ms at a million messages, asked by
+    every health poll). Messages deleted in between still count."""
+    # Two subqueries: one statement asking min() and max() together scans.
+    row = conn.execute("SELECT (SELECT min(id) FROM messages),"
+                       " (SELECT max(id) FROM messages)").fetchone()
+    return 0 if row[0] is None else row[1] - row[0] + 1
 
 
 def counts_by_kind(conn) -> dict:
