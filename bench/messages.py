@@ -89,11 +89,13 @@ def poll_latency(port, cursor, polls=3000):
     return percentile(latencies, 0.5), percentile(latencies, 0.99)
 
 
-def seed(path: str, count: int, readers: int = 0, source: str | None = None) -> int:
+def seed(path: str, count: int, readers: int = 0, source: str | None = None,
+         init: bool = True) -> int:
     """`count` messages straight into SQLite (the schema of `source`'s relay):
     direct, tag and broadcast addresses over AGENTS agents; then, for each of
     `readers` agents, TAIL messages to it alone. Returns the highest id."""
-    init_schema(path, source)
+    if init:
+        init_schema(path, source)
     conn = sqlite3.connect(path)
     now = int(time.time() * 1000)
     conn.executemany(
