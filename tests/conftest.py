@@ -18,7 +18,7 @@ ROUTE_TESTS = {
     "test_activity", "test_agents", "test_automations", "test_callbacks", "test_channels",
     "test_claims", "test_commands", "test_config", "test_hostile_input", "test_integrations",
     "test_lifecycle", "test_messages", "test_orchestrators", "test_pairs", "test_policies",
-    "test_pools", "test_presence", "test_providers", "test_proxies", "test_queued",
+    "test_pools", "test_presence", "test_providers", "test_proxies", "test_queued", "test_empty_poll",
     "test_recipes", "test_stream_input", "test_streams", "test_system", "test_tasks",
     "test_websocket",
 }

@@ -5,6 +5,7 @@ from . import db, dialects
 from .clock import system_clock
 from .settings import Settings
 from .agent_cache import AgentCache
+from .empty_polls import EmptyPolls
 from .automations import Automations
 from .broadcaster import Broadcaster
 from .callbacks import Callbacks
@@ -32,6 +33,7 @@ class Relay:
         # With other processes writing too, a per-process cache could answer what
         # the database would not: every lookup reads the database (agent_cache.py).
         self.agent_cache = AgentCache(enabled=not self.shared)
+        self.empty_polls = EmptyPolls(enabled=not self.shared)     # the same reason
         self.callbacks = Callbacks(self)
         self.automations = Automations(self)
         self.slots = Slots(settings.stream_limit)
@@ -53,7 +55,10 @@ class Relay:
                 worker.gate = self.leader.holds
         else:
             self.leader = SoleProcess()
-            listeners[:0] = [self.agent_cache.committed, self.broadcaster.submit]
+            # Before the broadcaster: a long poll it wakes must not be told
+            # from memory that nothing arrived.
+            listeners[:0] = [self.agent_cache.committed, self.empty_polls.committed,
+                             self.broadcaster.submit]
         self.committer = Committer(settings.db, settings.synchronous, clock, listeners)
         self.closing = threading.Event()      # set at shutdown: streams end
         # Called at shutdown: what wakes a stream blocked elsewhere than on the broadcaster

@@ -45,11 +45,12 @@ def list_messages(query: Inbox):
         return answer(messages.recent(
             conn(), sender=query.from_, to=query.to, kind=query.kind, channel=query.channel,
             before=query.before, limit=query.limit))
-    agent = domain.poll_agent(relay(), conn(), agent_id, now())
+    agent = domain.poll_agent(relay(), conn, agent_id, now())
 
     def poll():
-        return domain.inbox(conn(), agent, now(), since=query.since or 0, unread=query.unread,
-                            kind=query.kind, channel=query.channel, limit=query.limit)
+        return domain.poll(relay(), conn, agent, now(), since=query.since or 0,
+                           unread=query.unread, kind=query.kind, channel=query.channel,
+                           limit=query.limit)
 
     return answer(long_poll(agent, poll, query.wait) if query.wait else poll())
 

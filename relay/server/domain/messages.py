@@ -1,7 +1,7 @@
 """Messages (the /api/messages summaries): sending to every address form, claims, reads,
 deletes, and the inbox poll with its presence."""
 from ..events import Event, message_deleted, message_event
-from ..store import messages, policies
+from ..store import JsonArray, messages, policies
 from . import addresses, agents, presence
 from .errors import Conflict, Invalid, NotFound
 
@@ -61,9 +61,10 @@ def send(relay, conn, fields: dict, t: int, depth: int = 0) -> tuple[dict, bool]
     return message, created
 
 
-def poll_agent(relay, conn, agent_id: str, t: int) -> dict:
-    """The polling agent (404 when unknown), its presence noted."""
-    agent = presence.known(relay, conn, agent_id)
+def poll_agent(relay, connect, agent_id: str, t: int) -> dict:
+    """The polling agent (404 when unknown), its presence noted; `connect()`
+    gives a connection when the agent must be read."""
+    agent = presence.known_lazily(relay, connect, agent_id)
     if agent is None:
         raise NotFound(f"agent {agent_id} not found")
     presence.note(relay, agent, t)
@@ -73,6 +74,26 @@ def poll_agent(relay, conn, agent_id: str, t: int) -> dict:
 def inbox(conn, agent: dict, t: int, **filters):
     """What `agent` reads (store/messages.py inbox), to every address that reaches it."""
     return messages.inbox(conn, agent["id"], addresses.inbox_addresses(agent), t, **filters)
+
+
+def poll(relay, connect, agent: dict, t: int, *, since: int, unread: bool = False,
+         kind: str | None = None, channel: str | None = None, limit: int = 100):
+    """The inbox poll: inbox(), or [] from memory when nothing can have
+    arrived since an empty one (empty_polls.py); `connect()` gives the
+    connection only when the database is read."""
+    known = relay.empty_polls
+    reach = tuple(addresses.inbox_addresses(agent))
+    filters = (unread, kind, channel) if unread or kind or channel else ()
+    if known.empty(agent["id"], reach, filters, since, t):
+        return JsonArray("[]", 0)
+    mark = known.mark(agent["id"])
+    conn = connect()
+    found = messages.inbox(conn, agent["id"], list(reach), t, since=since, unread=unread,
+                           kind=kind, channel=channel, limit=limit)
+    if not found.count and known.enabled:
+        until = messages.first_claim_end(conn, since, t)
+        known.learn(agent["id"], reach, filters, since, until, mark)
+    return found
 
 
 def claim(c, message_id: int, agent_id: str, session, ttl: int | None, t: int):

@@ -150,6 +150,15 @@ def inbox(conn, agent_id: str, addrs: list[str], now: int, *, since: int = 0, un
     return JsonArray(row[1], row[0]) if row else JsonArray("[]", 0)
 
 
+def first_claim_end(conn, since: int, now: int) -> float:
+    """When the first live claim on a message after `since` ends (infinity
+    when none is live): until then, what claims hide from an inbox stays
+    hidden. Through messages_claims: as many rows as claims are live."""
+    row = conn.execute("SELECT min(claim_expires_at) FROM messages WHERE claimed_by IS NOT NULL"
+                       " AND claim_expires_at > ? AND id > ?", (now, since)).fetchone()
+    return float("inf") if row[0] is None else row[0]
+
+
 def recent(conn, *, sender=None, to=None, kind=None, channel=None, before=None,
            limit=100) -> list[dict]:
     """The dashboard's view: newest first."""
