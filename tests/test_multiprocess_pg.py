@@ -242,3 +242,20 @@ def test_killing_the_leader_hands_the_lifecycle_over_without_a_second_spawn(clus
     [restart] = spawns()
     assert restart["params"]["spawnRequestId"] != command["params"]["spawnRequestId"]
     assert c.call("GET", "/api/spawn-policy/reviewer/status")[1]["state"]["restartCount"] >= 0
+
+
+def test_an_automation_made_on_a_runs_for_an_event_committed_on_b(cluster):
+    a, b = cluster(), cluster()
+    a.call("POST", "/api/agents", {"id": "ops"})
+    status, made = a.call("POST", "/api/automations", {
+        "name": "page ops", "trigger": {"event": "task.created"},
+        "action": {"type": "message", "to": "ops", "body": "new task: {{event.data.title}}"}})
+    assert status == 201, made
+    time.sleep(2)                                     # b reads the automations again
+    assert b.call("POST", "/api/tasks", {"title": "disk full"})[0] == 201
+    deadline = time.monotonic() + 10
+    while not (inbox := a.call("GET", "/api/messages?for=ops")[1]):
+        assert time.monotonic() < deadline, "the automation did not run"
+        time.sleep(0.2)
+    time.sleep(1)
+    assert [m["body"] for m in a.call("GET", "/api/messages?for=ops")[1]] == ["new task: disk full"]
