@@ -41,7 +41,7 @@ def main(argv=None) -> int:
         return 2
     if args.command == "init-db":
         version = db.init(settings.db)
-        print(f"relay: database {os.path.abspath(settings.db)} at schema version {version}")
+        print(f"relay: database {db.url_shown(settings.db)} at schema version {version}")
         return 0
     from .server import serve
     return serve(settings)

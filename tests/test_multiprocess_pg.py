@@ -15,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from relay.server import db
+
 from . import pg
 from .sse import SSE
 from .test_process import free_port
@@ -259,3 +261,38 @@ def test_an_automation_made_on_a_runs_for_an_event_committed_on_b(cluster):
         time.sleep(0.2)
     time.sleep(1)
     assert [m["body"] for m in a.call("GET", "/api/messages?for=ops")[1]] == ["new task: disk full"]
+
+
+def test_held_polls_and_streams_hold_no_pooled_connection(cluster):
+    """RELAY_PG_POOL=2: eight held long polls and streams, and sends still go through."""
+    import http.client
+    a = cluster(RELAY_PG_POOL="2")
+    for agent in ("w0", "w1", "w2", "w3", "w4"):
+        a.call("POST", "/api/agents", {"id": agent})
+    polls = [threading.Thread(target=a.call, args=("GET", f"/api/messages?for=w{i}&wait=8"))
+             for i in range(5)]
+    for poll in polls:
+        poll.start()
+    streams = [SSE(a.port, f"/api/events?agentId=w{i}") for i in range(3)]
+    time.sleep(1)
+    # A held connection would leave none: these would wait out the pool's timeout and fail.
+    for i in range(10):
+        assert a.call("POST", "/api/messages", {"from": "s", "to": "w0", "body": str(i)})[0] == 201
+    assert a.call("GET", "/api/health")[0] == 200
+    for stream in streams:
+        stream.close()
+    for poll in polls:
+        poll.join(10)
+
+
+def test_init_db_takes_a_postgres_url_and_shows_it_without_its_password():
+    url = pg.create()
+    try:
+        secret = url.replace("postgresql://postgres@", "postgres://postgres:hunter2@")
+        done = subprocess.run([sys.executable, "-m", "relay", "init-db", "--db", secret],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == (f"relay: database {secret.replace(':hunter2', '')} at "
+                                       f"schema version {db.SCHEMA_VERSION}")
+    finally:
+        pg.drop(url)
