@@ -29,6 +29,7 @@ class Process:
     """One `relay serve` on the shared database."""
 
     def __init__(self, url, **env):
+        self.url = url
         self.port = free_port()
         environment = {**os.environ, "RELAY_DB": url, "RELAY_PORT": str(self.port),
                        "RELAY_KEEPALIVE": "0.5", "RELAY_THREADS": "24", "RELAY_PG_POOL": "6",
@@ -296,3 +297,25 @@ def test_init_db_takes_a_postgres_url_and_shows_it_without_its_password():
                                        f"schema version {db.SCHEMA_VERSION}")
     finally:
         pg.drop(url)
+
+
+def test_a_relay_survives_its_connections_being_cut(cluster):
+    """The writer, the event-log follower and the pool reconnect after the server
+    ends their sessions (a PostgreSQL restart or failover looks the same)."""
+    a = cluster()
+    a.call("POST", "/api/agents", {"id": "w"})
+    stream = SSE(a.port, "/api/events?types=message.new", timeout=30)
+    assert stream.frame() == {"comment": "connected"}
+    import psycopg
+    name = pg.ADMIN_URL  # the admin database: end every session of the relay's database
+    with psycopg.connect(name, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE datname = %s AND pid <> pg_backend_pid()",
+                      (a.url.rsplit("/", 1)[1],))
+    deadline = time.monotonic() + 15
+    while (sent := a.call("POST", "/api/messages", {"from": "s", "to": "w", "body": "after"}))[0] != 201:
+        assert time.monotonic() < deadline, sent
+        time.sleep(0.3)
+    [(_, event)] = stream.events(1, seconds=15)
+    assert event["data"]["id"] == sent[1]["id"]
+    stream.close()
