@@ -5,7 +5,8 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field
 
 from ..contract import Answer, Body
-from .common import ID_MAX, PATH_MAX, PROMPT_MAX, Id, Int, JsonObject, Name, Names, Text
+from .common import (ID_MAX, PATH_MAX, PROMPT_MAX, Id, Int, JsonObject, Name, Names, Provider,
+                     Providers, Text)
 from .policies import Args, PermissionMode
 
 STATUSES = ("online", "stale", "offline")
@@ -29,7 +30,7 @@ class OrchestratorIn(Body):
     id: Id
     hostname: Name | None = None
     agentId: Id | None = None
-    providers: Names | None = None
+    providers: Providers | None = None
     baseDir: Text(PATH_MAX) | None = None
     apiUrl: Annotated[str, Field(max_length=PATH_MAX, pattern=r"^https?://[^/?#\s]+[^\s]*$",
                                  description=f"an http:// or https:// URL of at most {PATH_MAX} "
@@ -56,7 +57,7 @@ class Roster(Body):
 
 
 class SpawnIn(Body):
-    provider: Name
+    provider: Provider
     cwd: Text(PATH_MAX) | None = None
     label: Name | None = None
     tags: Names = []
