@@ -13,6 +13,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the relay with waitress")
     init = commands.add_parser("init-db", help="create or migrate the database, then exit")
+    commands.add_parser("orchestrator", help="run agents for the relay in tmux "
+                        "(relay orchestrator --help)")
     defaults = Settings()
     for name, (_, variable, *_) in ENV.items():
         flag = "--" + name.replace("_", "-")
@@ -25,6 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["orchestrator"]:
+        from .orchestrator.cli import main as orchestrator
+        return orchestrator(argv[1:])
     args = build_parser().parse_args(argv)
     flags = {k: v for k, v in vars(args).items() if k != "command" and v is not None}
     try:
