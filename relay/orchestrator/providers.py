@@ -53,7 +53,7 @@ class Provider:
         return self.executable is not None
 
     def version(self) -> str | None:
-        """The first line `<command> --version` prints (asked once), or None."""
+        """The first line `<command> --version` prints (asked once), or None when it fails."""
         with self._lock:
             if self._version is None and self.available:
                 try:
@@ -61,7 +61,8 @@ class Provider:
                                           text=True, timeout=VERSION_TIMEOUT,
                                           stdin=subprocess.DEVNULL)
                     lines = (done.stdout or done.stderr).strip().splitlines()
-                    self._version = lines[0][:200] if lines else ""
+                    ok = done.returncode == 0 and lines
+                    self._version = lines[0][:200] if ok else ""
                 except (OSError, subprocess.TimeoutExpired):
                     self._version = ""
             return self._version or None
