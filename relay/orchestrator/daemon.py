@@ -103,7 +103,8 @@ class Daemon:
         self.stop_event.set()
         self.api.stop()
         for thread in self.threads:
-            thread.join(self.settings.grace + 5)
+            if thread.name != "orchestrator-stream":      # it may sit in a read: left to die
+                thread.join(self.settings.grace + 5)
 
     def run(self) -> int:
         """Run until SIGTERM or SIGINT."""

@@ -215,10 +215,10 @@ class Sessions:
         """Compare the records with tmux: a running session whose pane died or that is gone
         is `exited`; an exited one kept past EXITED_KEPT is forgotten. Answers whether the
         roster changed. Also what adopts the sessions after a restart of the daemon."""
-        panes = self.tmux.panes(self.prefix)
-        now = int(self.clock() * 1000)
         changed = False
-        with self.state.lock:
+        with self.state.lock:      # a session being replaced is never seen half-way
+            panes = self.tmux.panes(self.prefix)
+            now = int(self.clock() * 1000)
             for name, record in list(self.records.items()):
                 if record.get("stopping"):
                     continue
