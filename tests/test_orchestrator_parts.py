@@ -232,3 +232,22 @@ def test_logs_stream_the_last_lines_then_new_output_then_the_end(api):
     assert frames[-1]["event"] == "end" and frames[-1]["data"] == {
         "session": "relay-log-1", "reason": "the tmux session is gone"}
     assert [int(f["id"]) for f in frames] == list(range(1, len(frames) + 1))
+
+
+def test_a_log_stream_ends_when_the_agent_exits(api):
+    script = "import sys\nprint('working', flush=True)\nsys.stdin.readline()\nprint('done')"
+    pid = api.tmux.new_session("relay-exit-1", [sys.executable, "-c", script], {})
+    api.sessions.records["relay-exit-1"] = {"agentId": "b", "provider": "fake",
+                                            "status": "running", "pid": pid, "startedAt": 1,
+                                            "exitedAt": None, "cwd": str(api.base)}
+    wait_for(lambda: "working" in api.tmux.capture("relay-exit-1"))
+    conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=10)
+    conn.request("GET", "/api/logs/relay-exit-1", headers={"Authorization": "Bearer s3cret"})
+    response = conn.getresponse()
+    api.tmux.type_text("relay-exit-1", "go")
+    text = response.read().decode()          # the stream ends: the whole of it
+    frames = [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: ")]
+    assert frames[0] == {"session": "relay-exit-1", "lines": ["working"]}
+    assert "done" in [line for f in frames[1:-1] for line in f["lines"]]
+    assert frames[-1] == {"session": "relay-exit-1", "reason": "the agent exited"}
+    assert text.rstrip("\n").splitlines()[-2] == "event: end"

@@ -11,7 +11,8 @@ constant time); errors are the relay's own shape, `{"error": "<sentence>"}`.
   GET /api/version             {version, orchestratorId, hostname, baseDir, tmux, python}
   GET /api/logs/<session>      an event stream: `log` events {session, lines} with the pane's
                                last 200 lines, then its new or changed lines (polled every
-                               LOG_POLL s); `end` when the session is gone
+                               LOG_POLL s); `end` when the agent exits or the session
+                               is gone
 """
 import difflib
 import hmac
@@ -89,13 +90,19 @@ class Api:
         yield "log", {"session": session, "lines": before}
         while not stop.wait(LOG_POLL):
             try:
-                after = tmux.capture(session, LOG_LINES)
+                pane = tmux.panes(session).get(session)
+                after = tmux.capture(session, LOG_LINES) if pane else None
             except TmuxError:
+                pane = None
+            if pane is None:
                 yield "end", {"session": session, "reason": "the tmux session is gone"}
                 return
             lines = new_lines(before, after)
             before = after
             yield ("log", {"session": session, "lines": lines}) if lines else None
+            if pane["dead"]:
+                yield "end", {"session": session, "reason": "the agent exited"}
+                return
 
 
 def make_handler(api: Api, token: str, stop: threading.Event):
