@@ -157,7 +157,8 @@ CREATE TABLE orchestrators (
     managed_agents  TEXT NOT NULL DEFAULT '[]',
     meta            TEXT NOT NULL DEFAULT '{}',
     last_heartbeat  INTEGER NOT NULL,
-    created_at      INTEGER NOT NULL
+    created_at      INTEGER NOT NULL,
+    api_token       TEXT            -- write-only: sent on proxied requests, never answered
 );
 
 -- Closed-loop work items (API.md §4). `integration` names the integration that

@@ -28,8 +28,9 @@ def orchestrator_or_404(c, orchestrator_id: str) -> dict:
 
 @route(bp, "POST", "/orchestrators", "Register or update an orchestrator (upsert by id; fields "
        "left out keep their value; it is online again). Also registers or updates its agent "
-       "(kind orchestrator, id agentId, default orchestrator-<id>). Emits orchestrator.status "
-       "and agent.status.", body=OrchestratorIn, answers={201: Orchestrator, 200: Orchestrator})
+       "(kind orchestrator, id agentId, default orchestrator-<id>). apiToken is write-only: the "
+       "relay sends it as Authorization: Bearer on the requests it proxies to apiUrl and never "
+       "answers it or puts it in an event. Emits orchestrator.status and agent.status.", body=OrchestratorIn, answers={201: Orchestrator, 200: Orchestrator})
 def register(body: OrchestratorIn):
     fields = body.model_dump(exclude={"id"}, exclude_none=True)
     t = now()
