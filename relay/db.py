@@ -179,10 +179,14 @@ CREATE TABLE automation_runs (
 CREATE INDEX automation_runs_of ON automation_runs (automation_id, id);
 """,
     # 6: an orchestrator's own secret for proxied requests (README "Configuration",
-    # outbound requests). Incremental auto-vacuum is switched on after the
+    # outbound requests); what a callback delivery's sender needs (its host, who set
+    # its URL, when it was sent again). Incremental auto-vacuum is switched on after the
     # transaction (init): SQLite changes it only outside one, with a VACUUM.
     6: """
 ALTER TABLE orchestrators ADD COLUMN api_token TEXT;
+ALTER TABLE callback_deliveries ADD COLUMN host TEXT;
+ALTER TABLE callback_deliveries ADD COLUMN integration TEXT;
+ALTER TABLE callback_deliveries ADD COLUMN retried_at INTEGER;
 """,
 }
 

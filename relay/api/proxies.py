@@ -16,6 +16,7 @@ from flask import Blueprint, Response, request
 
 from ..contract import route
 from ..errors import ApiError, not_found
+from ..outbound import Refused
 from ..store import orchestrators
 from . import conn, relay
 from ..wire import sse_chunk
@@ -27,6 +28,7 @@ TIMEOUT = 10.0                 # seconds: the whole exchange (an idle gap, for a
 BODY_MAX = 8 * 1024 * 1024     # a proxied answer larger than this is a 502
 ANSWERS = {200: "the orchestrator's answer, passed through (JSON, or an event stream)",
            404: "unknown orchestrator, or the orchestrator's own 404",
+           403: "apiUrl resolves to an address the outbound rules refuse (RELAY_OUTBOUND_ALLOW)",
            422: "the orchestrator has no apiUrl or is not online",
            502: "the orchestrator's API is unreachable, timed out, or answered another error",
            503: "no stream slot free for an event stream"}
@@ -78,10 +80,11 @@ def proxy(orchestrator_id: str, path: str):
     api_token = orchestrators.api_token(conn(), orchestrator_id)
     if api_token:
         headers["Authorization"] = f"Bearer {api_token}"
-    kind = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
     deadline = Deadline(TIMEOUT)
     try:
-        upstream = kind(url.hostname, url.port, timeout=TIMEOUT)
+        # apiUrl is set only with the relay token: loopback is allowed (README, outbound).
+        upstream = relay().outbound.connection(orch["apiUrl"], allow_loopback=True,
+                                               timeout=TIMEOUT)
     except (ValueError, http.client.HTTPException) as error:     # a port out of range, ...
         raise ApiError(502, f"orchestrator {orchestrator_id} apiUrl cannot be reached: "
                        f"{error}") from None
@@ -94,6 +97,9 @@ def proxy(orchestrator_id: str, path: str):
         if answer.status == 200 and "text/event-stream" in mimetype:
             return stream_through(upstream, sock, answer, mimetype)
         body = read_all(answer, sock, deadline)
+    except Refused as error:
+        upstream.close()
+        raise ApiError(403, f"orchestrator {orchestrator_id} apiUrl is {error}") from None
     except TimeoutError:
         upstream.close()
         raise ApiError(502, f"orchestrator {orchestrator_id} API did not answer within "
