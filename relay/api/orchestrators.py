@@ -12,7 +12,7 @@ from ..schemas.common import Ok
 from ..schemas.orchestrators import (ActionIn, AgentActionIn, Orchestrator, OrchestratorIn,
                                      Roster, SpawnIn)
 from ..store import activity, agents, orchestrators
-from . import answer, commit, conn, now
+from . import answer, commit, conn, now, relay
 
 bp = Blueprint("orchestrators", __name__, url_prefix="/api")
 
@@ -28,10 +28,17 @@ def orchestrator_or_404(c, orchestrator_id: str) -> dict:
 
 @route(bp, "POST", "/orchestrators", "Register or update an orchestrator (upsert by id; fields "
        "left out keep their value; it is online again). Also registers or updates its agent "
-       "(kind orchestrator, id agentId, default orchestrator-<id>). Emits orchestrator.status "
-       "and agent.status.", body=OrchestratorIn, answers={201: Orchestrator, 200: Orchestrator})
+       "(kind orchestrator, id agentId, default orchestrator-<id>). apiToken is write-only: "
+       "the relay sends it as Authorization: Bearer on the requests it proxies to apiUrl and "
+       "never answers it or puts it in an event. Emits orchestrator.status and agent.status.", body=OrchestratorIn,
+       answers={201: Orchestrator, 200: Orchestrator, 400: "a bad field, or an apiUrl whose "
+                "address the outbound rules refuse (link-local, private: RELAY_OUTBOUND_ALLOW)"})
 def register(body: OrchestratorIn):
     fields = body.model_dump(exclude={"id"}, exclude_none=True)
+    if body.apiUrl:
+        refused = relay().outbound.check_literal(body.apiUrl, allow_loopback=True)
+        if refused:
+            raise ApiError(400, f"apiUrl is refused: {refused}")
     t = now()
 
     def change(c):

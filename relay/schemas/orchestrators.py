@@ -35,6 +35,11 @@ class OrchestratorIn(Body):
     apiUrl: Annotated[str, Field(max_length=PATH_MAX, pattern=r"^https?://[^/?#\s]+[^\s]*$",
                                  description=f"an http:// or https:// URL of at most {PATH_MAX} "
                                  "characters"), AfterValidator(_usable_url)] | None = None
+    apiToken: Annotated[str, Field(min_length=16, max_length=512, pattern=r"^[\x21-\x7e]+$",
+                                   description="a secret of 16 to 512 printable ASCII characters "
+                                   "that the relay sends as Authorization: Bearer on the requests "
+                                   "it proxies to apiUrl; write-only: never answered or in events"
+                                   )] | None = None
     version: Text(80) | None = None
     capabilities: Names | None = None
     meta: JsonObject | None = None
