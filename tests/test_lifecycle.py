@@ -350,3 +350,20 @@ def test_a_spawned_agent_exiting_before_it_registers_fails_the_start(relay):
     state = relay.state()
     assert (state["status"], state["lastError"]) == (
         "backoff", "agent rev-1 exited (tmux session relay-rev-1)")
+
+
+def test_the_old_process_going_offline_during_a_restart_does_not_run_the_policy(relay):
+    relay.put(mode="manual")
+    assert relay.call("POST", "/api/spawn-policy/reviewer/start")[0] == 202
+    [command] = spawns(relay)
+    agent = relay.orch.register(command, "rev-1")
+    assert relay.call("POST", "/api/spawn-policy/reviewer/restart")[0] == 202
+    # The old process exits (a restart keeps the spawn request and the agent id), saying so.
+    status, _ = relay.call("PATCH", "/api/agents/rev-1", {"status": "offline",
+                                                          "instanceId": agent["instanceId"]})
+    assert status == 200
+    assert relay.state()["status"] == "starting"
+    assert relay.tick() == []
+    relay.orch.register(command, "rev-1")          # the new process
+    assert relay.state()["status"] == "running"
+    assert relay.tick() == []
