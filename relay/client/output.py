@@ -47,6 +47,8 @@ def event_line(event_id, event_type, envelope):
         summary = f"{data.get('id')} {data.get('status')}"
     elif event_type.startswith("task.") and "title" in data:
         summary = f"#{data.get('id')} {data.get('status')} {first_line(data.get('title'), 60)}"
+    elif "title" in data:
+        summary = first_line(data.get("title"), 80)
     else:
         summary = first_line(json.dumps(data, ensure_ascii=False, sort_keys=True), 100)
     return f"{event_id} {event_type} {subject} {summary}"

@@ -14,7 +14,7 @@ import sys
 from ..context import Context, UsageError
 from ..http import RelayError, Unreachable
 
-MODULES = ("messages", "agents", "tasks")
+MODULES = ("messages", "agents", "tasks", "run", "mcp", "hooks")
 
 REGISTRY = {}       # name -> (help, arguments, run)
 
@@ -83,5 +83,9 @@ def dispatch(parser, argv) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as error:
+        # stdout that cannot take the output: fail before the cursor moves
+        print(f"relay: cannot write the output: {error.strerror or error}", file=sys.stderr)
+        return 1
     finally:
         ctx.close()
