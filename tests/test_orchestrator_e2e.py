@@ -1,6 +1,7 @@
 """`relay orchestrator` end to end (CLIENTS.md §5–6): a real relay on a free port with short
 ticks, the real orchestrator process, real tmux, and the fake provider (an agent that
 answers messages through the client) run by `relay run` in each session."""
+import json
 import shutil
 import time
 
@@ -214,3 +215,38 @@ def test_the_relays_proxies_reach_its_api(orch, relay):
     stream_lines(relay.port, f"/api/orchestrators/h1/logs/{session}",
                  lambda f: any("answered" in line and ": live" in line
                                for fr in f for line in fr["data"].get("lines", [])))
+
+
+def test_commands_left_unfinished_by_an_earlier_run_are_reported_never_run_again(
+        tmp_path, relay):
+    o = Orchestrator(tmp_path, relay)
+    try:
+        o.start()
+        o.stop()
+        # An earlier run accepted these and died: one with its outcome recorded, one without.
+        done, lost = (o.command("prompt.inject", agentId="a", text="x") for _ in range(2))
+        for command in (done, lost):
+            relay.ok("PATCH", f"/api/commands/{command['id']}", {"status": "accepted"})
+        state_file = tmp_path / "state" / "relay" / "orchestrator-h1.json"
+        state_file.parent.mkdir(parents=True, exist_ok=True)
+        state_file.write_text(json.dumps({"sessions": {}, "done": {
+            done["id"]: {"status": "succeeded", "result": {"typed": 1}}}}))
+        o.start()
+        assert relay.finished(done["id"])["result"] == {"typed": 1}
+        assert (relay.finished(lost["id"])["status"], relay.command(lost["id"])["error"]) == (
+            "failed", "the orchestrator stopped before it finished this command")
+    finally:
+        o.close()
+
+
+def test_a_relay_on_a_new_database_gets_the_orchestrator_and_its_roster_again(orch, relay,
+                                                                              tmp_path):
+    relay.ok("PUT", "/api/spawn-policy/keeper", {**POLICY, "mode": "always"})
+    state = relay.running("keeper")
+    relay.stop()
+    relay.db = str(tmp_path / "new.db")
+    relay.start()
+    record = wait_for(lambda: (c := relay.call("GET", "/api/orchestrators/h1"))[0] == 200
+                      and c[1]["managedAgents"] and c[1], what="registered again")
+    assert (record["providers"], [e["agentId"] for e in record["managedAgents"]]) == (
+        ["fake"], [state["agentId"]])
