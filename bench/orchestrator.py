@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.common import start_relay, stop  # noqa: E402
 from relay.orchestrator.tmux import Tmux  # noqa: E402
+from tests.orchestrator_harness import wait_for  # noqa: E402
 
 FAKE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests",
                     "fake_provider.py")
@@ -34,16 +35,6 @@ def call(port, method, path, body=None):
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read() or b"null")
-
-
-def until(check, timeout=120.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise SystemExit("timed out")
 
 
 def main() -> int:
@@ -68,7 +59,7 @@ def main() -> int:
     tmux = Tmux(socket_name)
     up, back = [], []
     try:
-        until(lambda: _registered(port))
+        wait_for(lambda: _registered(port), 60)
         for n in range(args.rounds):
             name = f"keeper{n}"
             state = lambda: call(port, "GET", f"/api/spawn-policy/{name}/status")["state"]
@@ -76,14 +67,15 @@ def main() -> int:
             call(port, "PUT", f"/api/spawn-policy/{name}", {
                 "orchestratorId": "bench", "provider": "fake", "cwd": "app", "mode": "always",
                 "restart": {"backoffSeconds": args.backoff}})
-            first = until(lambda: (s := state())["status"] == "running" and s)
+            first = wait_for(lambda: (s := state())["status"] == "running" and s, 120)
             up.append(time.monotonic() - t0)
             t1 = time.monotonic()
             tmux.kill(first["tmuxSession"])
-            until(lambda: (s := state())["status"] == "running" and s["agentId"] != first["agentId"])
+            wait_for(lambda: (s := state())["status"] == "running"
+                     and s["agentId"] != first["agentId"], 120)
             back.append(time.monotonic() - t1)
             call(port, "DELETE", f"/api/spawn-policy/{name}")
-            until(lambda: not any(k.startswith(f"relay-{name}-") for k in tmux.panes()))
+            wait_for(lambda: not any(k.startswith(f"relay-{name}-") for k in tmux.panes()), 120)
     finally:
         orch.terminate()
         orch.wait(20)

@@ -6,7 +6,6 @@ import json
 import os
 import sys
 import threading
-import time
 import types
 
 import pytest
@@ -17,22 +16,14 @@ from relay.orchestrator.sessions import Sessions
 from relay.orchestrator.state import State
 from relay.orchestrator.tmux import Tmux, session_name
 
+from .orchestrator_harness import wait_for
+
 
 @pytest.fixture
 def tmux(tmp_path):
     server = Tmux(socket=f"relay-test-{os.getpid()}-{tmp_path.name}")
     yield server
     server.run("kill-server") if server.panes() else None
-
-
-def wait_for(check, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 # --- providers -------------------------------------------------------------------------
