@@ -138,19 +138,20 @@ class Sessions:
                 env[key] = spec[field]
         path = self.state.spawn_file(name, {"cwd": spec["cwd"], "argv": run + ["--"] + argv,
                                             "env": env})
-        try:
-            pid = self.tmux.new_session(name, [self.python, "-m", "relay.orchestrator.launch"],
-                                        {"RELAY_SPAWN_FILE": path})
-        except TmuxError as error:
-            if os.path.exists(path):
-                os.unlink(path)
-            raise CommandFailed(f"tmux could not start session {name}: {error}") from None
-        record = {"agentId": agent_id, "provider": spec["provider"], "label": spec.get("label"),
-                  "policyName": spec.get("policyName"),
-                  "spawnRequestId": spec.get("spawnRequestId"), "pid": pid, "status": "running",
-                  "startedAt": int(self.clock() * 1000), "exitedAt": None,
-                  "commandId": command_id, "cwd": spec["cwd"], "spawn": spec}
-        with self.state.lock:
+        with self.state.lock:      # the watch sees the session and its record together
+            try:
+                pid = self.tmux.new_session(name, [self.python, "-m", "relay.orchestrator.launch"],
+                                            {"RELAY_SPAWN_FILE": path})
+            except TmuxError as error:
+                if os.path.exists(path):
+                    os.unlink(path)
+                raise CommandFailed(f"tmux could not start session {name}: {error}") from None
+            record = {"agentId": agent_id, "provider": spec["provider"],
+                      "label": spec.get("label"), "policyName": spec.get("policyName"),
+                      "spawnRequestId": spec.get("spawnRequestId"), "pid": pid,
+                      "status": "running", "startedAt": int(self.clock() * 1000),
+                      "exitedAt": None, "commandId": command_id, "cwd": spec["cwd"],
+                      "spawn": spec}
             for old in [n for n, r in self.records.items() if r["status"] == "exited" and (
                     r["agentId"] == agent_id or (record["policyName"] and
                                                  r["policyName"] == record["policyName"]))]:

@@ -15,7 +15,9 @@ import subprocess
 SAFE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
 UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 TIMEOUT = 10.0
-NO_SERVER = ("no server running", "error connecting to", "No such file or directory")
+# What tmux says when it has no sessions at all (no server, or one exiting).
+NO_SERVER = ("no server running", "error connecting to", "No such file or directory",
+             "no current target")
 
 
 class TmuxError(Exception):
