@@ -4,6 +4,7 @@ server of the test's own), and its HTTP API over real HTTP."""
 import http.client
 import json
 import os
+import subprocess
 import sys
 import threading
 import types
@@ -242,3 +243,13 @@ def test_a_log_stream_ends_when_the_agent_exits(api):
     assert "done" in [line for f in frames[1:-1] for line in f["lines"]]
     assert frames[-1] == {"session": "relay-exit-1", "reason": "the agent exited"}
     assert text.rstrip("\n").splitlines()[-2] == "event: end"
+
+
+def test_the_orchestrator_imports_nothing_of_the_server():
+    code = ("import sys, relay.orchestrator.cli, relay.orchestrator.daemon, "
+            "relay.orchestrator.launch\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('flask', 'pydantic', "
+            "'waitress') or (m.startswith('relay.') and m.split('.')[1] not in ('client', "
+            "'orchestrator'))))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
