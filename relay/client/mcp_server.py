@@ -220,7 +220,7 @@ def with_notice(s, fn):
 
 
 def build(s: Session) -> MCPServer:
-    server = MCPServer("relay", instructions=INSTRUCTIONS, version=__version__)
+    server = MCPServer("relay", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING")
     for fn, annotations in tools(s):
         server.tool(annotations=annotations, structured_output=True)(with_notice(s, fn))
     return server
