@@ -140,3 +140,25 @@ def test_usage_and_a_missing_command(live, tmp_path):
                           capture_output=True, text=True)
     assert done.returncode == 127 and done.stderr.startswith("relay run: cannot start /nonexistent/prog")
     assert agent(live, "x")["status"] == "offline"
+
+
+def test_another_process_taking_the_id_stops_the_heartbeats(live, tmp_path):
+    env = environment(live, tmp_path, RELAY_HEARTBEAT="0.2")
+    stop_file = tmp_path / "stop"
+    code = f"import os, time\nwhile not os.path.exists({str(stop_file)!r}): time.sleep(0.05)"
+    runner = subprocess.Popen([RELAY, "run", "--id", "shared", "--", *child(code)], env=env,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        until(lambda: agent(live, "shared"))
+        status, taken = live.request("POST", "/api/agents", {"id": "shared", "instanceId": "other-proc"})
+        assert status == 200 and taken["instanceId"] == "other-proc"
+        line = runner.stderr.readline()
+        assert line == ("relay run: agent shared was taken by another process (stale agent session); "
+                        "heartbeats stopped\n")
+        assert runner.poll() is None                  # the child runs on
+    finally:
+        stop_file.write_text("x")
+    assert runner.wait(timeout=30) == 0
+    # the new holder's session is left alone: not patched offline by the old runner
+    card = agent(live, "shared")
+    assert (card["instanceId"], card["status"]) == ("other-proc", "online")
