@@ -206,3 +206,22 @@ def test_watch_resumes_across_a_relay_restart(tmp_path):
         server.stop()
     assert "relay: stream dropped" in err and "reconnecting from event" in err
     assert "Traceback" not in err
+
+
+def test_a_relay_on_a_new_database_resets_the_cursor(tmp_path):
+    port = free_port()
+    server = Live(Settings(db=str(tmp_path / "one.db"), port=port, reap_interval=3600))
+    env = environment(server, tmp_path)
+    try:
+        ok(relay(env, "register", "--id", "bob"))
+        for body in ("a", "b", "c"):
+            ok(relay(as_(env, "alice"), "send", "bob", body))
+        assert len(lines(ok(relay(as_(env, "bob"), "inbox")))) == 3
+        server.stop()
+        server = Live(Settings(db=str(tmp_path / "two.db"), port=port, reap_interval=3600))
+        ok(relay(env, "register", "--id", "bob"))
+        ok(relay(as_(env, "alice"), "send", "bob", "fresh"))
+        out = lines(ok(relay(as_(env, "bob"), "inbox")))
+        assert [l.split()[0] for l in out] == ["#1"] and out[0].endswith("fresh")
+    finally:
+        server.stop()

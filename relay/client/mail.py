@@ -9,6 +9,18 @@ def unread(client, agent_id, state, limit=LIMIT):
     return client.inbox(agent_id, since=state.cursor, limit=limit)
 
 
+def after_cursor(client, agent_id, state, limit=None, wait=None):
+    """My messages after the cursor. A cursor past the relay's newest message
+    means the relay started over on a new database: the cursor starts over
+    too, rather than hiding every message until the ids catch up."""
+    cursor = state.cursor
+    messages = client.inbox(agent_id, since=cursor, limit=limit, wait=wait)
+    if not messages and cursor and client.latest_message_id() < cursor:
+        state.reset()
+        messages = client.inbox(agent_id, since=0, limit=limit)
+    return messages
+
+
 def unannounced(client, agent_id, state, limit=LIMIT):
     """Messages after both the cursor and the last notice."""
     return client.inbox(agent_id, since=state.noticed, limit=limit)

@@ -149,7 +149,7 @@ def tools(s: Session):
         """My new messages (newer than what I have already seen), oldest first. They count as
         seen afterwards unless peek=true. With wait, blocks up to that many seconds for the
         next message: use it when idle and waiting for work or an answer."""
-        messages = call(c.inbox, s.agent_id, since=s.state.cursor, limit=limit, wait=wait)
+        messages = call(mail.after_cursor, c, s.agent_id, s.state, limit=limit, wait=wait)
         if messages and not peek:
             s.state.advance(cursor=messages[-1]["id"], noticed=messages[-1]["id"])
         return {"messages": messages, "count": len(messages)}
@@ -220,7 +220,7 @@ def with_notice(s, fn):
 
 
 def build(s: Session) -> MCPServer:
-    server = MCPServer("relay", instructions=INSTRUCTIONS, version=__version__)
+    server = MCPServer("relay", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING")
     for fn, annotations in tools(s):
         server.tool(annotations=annotations, structured_output=True)(with_notice(s, fn))
     return server

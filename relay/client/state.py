@@ -72,6 +72,16 @@ class State:
             os.replace(tmp, self.path)
             return data
 
+    def reset(self) -> None:
+        """Back to 0: the relay no longer has the messages the cursor points past."""
+        with self.locked():
+            data = self.load()
+            data.update(url=self.url, agent=self.agent_id, cursor=0, noticed=0)
+            tmp = f"{self.path}.{os.getpid()}.tmp"
+            with open(tmp, "w") as f:
+                json.dump(data, f)
+            os.replace(tmp, self.path)
+
     def try_lock(self, name):
         """An exclusive lock held while the returned file stays open, or None
         when another process holds it (one Stop watcher per agent)."""

@@ -1,7 +1,6 @@
 """relay hook claude|codex EVENT, relay hooks install."""
 import sys
 
-from .. import hooks, install
 from ..context import UsageError
 from . import arg, verb
 
@@ -10,6 +9,7 @@ from . import arg, verb
       arg("provider", choices=["claude", "codex"]),
       arg("event", help="SessionStart, UserPromptSubmit, PostToolUse, Stop, SessionEnd"))
 def hook(ctx, args):
+    from .. import hooks
     return hooks.run(args.provider, args.event, sys.stdin, ctx.url, ctx.token, ctx.as_id)
 
 
@@ -19,5 +19,6 @@ def hook(ctx, args):
 def hooks_install(ctx, args):
     if args.claude == args.codex:
         raise UsageError("give exactly one of --claude or --codex")
+    from .. import install
     for line in install.hooks_install("claude" if args.claude else "codex", args.scope):
         print(line)

@@ -1,7 +1,6 @@
 """relay mcp (the stdio MCP server), relay mcp install."""
 import sys
 
-from .. import install
 from . import arg, verb
 
 
@@ -23,6 +22,7 @@ def mcp_install(ctx, args):
     if args.claude == args.codex:
         from ..context import UsageError
         raise UsageError("give exactly one of --claude or --codex")
+    from .. import install
     if args.claude:
         lines = install.mcp_claude(args.scope, ctx)
     else:

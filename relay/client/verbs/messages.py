@@ -4,7 +4,7 @@ import sys
 import time
 import uuid
 
-from .. import output
+from .. import mail, output
 from ..context import UsageError, session
 from ..state import State
 from . import arg, verb
@@ -51,10 +51,6 @@ def send(ctx, args):
     ctx.out(message, f"#{message['id']} {message['deliveryStatus']}")
 
 
-def fetch_new(ctx, since, limit=None, wait=None):
-    return ctx.client.inbox(ctx.me, since=since, limit=limit, wait=wait)
-
-
 @verb("inbox", "messages for me newer than my cursor (then the cursor moves past them)",
       arg("--wait", type=float, metavar="S", help="long-poll up to S seconds (at most 60)"),
       arg("--since", type=int, metavar="ID", help="start after this id instead of the cursor"),
@@ -64,8 +60,10 @@ def inbox(ctx, args):
     if args.wait is not None and not 0 <= args.wait <= 60:
         raise UsageError("--wait must be between 0 and 60 seconds")
     state = State(ctx.client.url, ctx.me)
-    since = args.since if args.since is not None else state.cursor
-    messages = fetch_new(ctx, since, args.limit, args.wait)
+    if args.since is not None:
+        messages = ctx.client.inbox(ctx.me, since=args.since, limit=args.limit, wait=args.wait)
+    else:
+        messages = mail.after_cursor(ctx.client, ctx.me, state, args.limit, args.wait)
     ctx.out(messages, [output.message_line(m) for m in messages])
     # Only once printed: a crash before this shows them again rather than losing them.
     if messages and not args.peek:
@@ -117,7 +115,7 @@ def wait_for_new(client, agent_id, state, timeout=None, stop=None):
         left = POLL if deadline is None else min(POLL, deadline - time.monotonic())
         if left <= 0:
             return []
-        messages = client.inbox(agent_id, since=state.cursor, wait=max(1, int(left)))
+        messages = mail.after_cursor(client, agent_id, state, wait=max(1, int(left)))
         if messages or (stop is not None and stop.is_set()):
             return messages
 

@@ -1,7 +1,6 @@
 """relay run -- COMMAND."""
 import argparse
 
-from .. import runner
 from ..context import UsageError
 from . import arg, verb
 
@@ -15,4 +14,5 @@ def run(ctx, args):
     command = args.child[1:] if args.child[:1] == ["--"] else args.child
     if not command:
         raise UsageError("a command to run is required: relay run [options] -- COMMAND [ARGS...]")
+    from .. import runner          # subprocess and signals: only for this verb
     return runner.run(ctx.client, args.id or ctx.me, command, args.label, args.tags, args.caps)
