@@ -20,7 +20,9 @@ def main() -> int:
     me = os.environ["RELAY_AGENT_ID"]
     print(f"fake provider {me}: prompt={os.environ.get('RELAY_PROMPT')!r} "
           f"mode={os.environ.get('RELAY_APPROVAL_MODE')} args={sys.argv[1:]} "
-          f"cwd={os.getcwd()} policy={os.environ.get('RELAY_POLICY_NAME')}", flush=True)
+          f"cwd={os.getcwd()} policy={os.environ.get('RELAY_POLICY_NAME')} "
+          f"env={sorted((k, v) for k, v in os.environ.items() if k.startswith('FAKE_'))}",
+          flush=True)
     threading.Thread(target=typed, daemon=True).start()
     client = Client()
     since = 0

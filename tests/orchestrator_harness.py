@@ -84,6 +84,8 @@ class Relay:
 
 
 class Orchestrator:
+    FAKE_COMMAND = f"{shlex.quote(sys.executable)} {shlex.quote(str(FAKE))}"
+
     def __init__(self, tmp: Path, relay: Relay, orchestrator_id="h1", **env):
         self.tmp, self.relay, self.id = tmp, relay, orchestrator_id
         self.base = tmp / "src"
@@ -91,7 +93,7 @@ class Orchestrator:
         self.socket = f"relay-e2e-{os.getpid()}-{tmp.name}"[:60]
         self.tmux = Tmux(self.socket)
         self.env = {**os.environ, "RELAY_URL": relay.url, "XDG_STATE_HOME": str(tmp / "state"),
-                    "RELAY_PROVIDER_FAKE": f"{shlex.quote(sys.executable)} {shlex.quote(str(FAKE))}",
+                    "RELAY_PROVIDER_FAKE": self.FAKE_COMMAND,
                     "RELAY_PROVIDER_CLAUDE": str(tmp / "no-claude-here"),
                     "RELAY_PROVIDER_CODEX": "", "RELAY_HEARTBEAT": "1", **env}
         self.env.pop("AGENT_RELAY_TOKEN", None)

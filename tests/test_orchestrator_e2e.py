@@ -63,7 +63,7 @@ def test_an_always_policy_comes_up_answers_and_comes_back_after_its_session_is_k
     # The provider got the prompt and the approval mode, in the base dir's app folder.
     pane = orch.tmux.capture(state["tmuxSession"])
     assert (f"fake provider {first}: prompt='keep; going' mode=read-only args=[] "
-            f"cwd={orch.base.resolve() / 'app'} policy=keeper") in pane
+            f"cwd={orch.base.resolve() / 'app'} policy=keeper env=[]") in pane
     wait_for(lambda: [(e["agentId"], e["status"]) for e in orch.record()["managedAgents"]] == [
         (first, "running")], what="the roster")
 
@@ -250,3 +250,23 @@ def test_a_relay_on_a_new_database_gets_the_orchestrator_and_its_roster_again(or
                       and c[1]["managedAgents"] and c[1], what="registered again")
     assert (record["providers"], [e["agentId"] for e in record["managedAgents"]]) == (
         ["fake"], [state["agentId"]])
+
+
+def test_claude_gets_its_flags_and_the_relays_provider_config(tmp_path, relay):
+    o = Orchestrator(tmp_path, relay, RELAY_PROVIDER_CLAUDE=Orchestrator.FAKE_COMMAND)
+    try:
+        o.start()
+        relay.ok("PUT", "/api/providers/claude/config", {
+            "model": "opus", "args": ["--verbose"], "env": {"FAKE_COLOR": "blue"}})
+        command = relay.ok("POST", "/api/orchestrators/h1/spawn", {
+            "provider": "claude", "cwd": "app", "approvalMode": "read-only",
+            "prompt": "--help me", "providerArgs": ["--add-dir", "/tmp"]})["command"]
+        result = relay.finished(command["id"])["result"]
+        line = wait_for(lambda: [x for x in o.tmux.capture(result["tmuxSession"])
+                                 if x.startswith("fake provider")], what="the provider's line")
+        assert line[0].endswith(
+            "prompt=None mode=None args=['--permission-mode', 'plan', '--model', 'opus', "
+            "'--verbose', '--add-dir', '/tmp', '--', '--help me'] "
+            f"cwd={o.base.resolve() / 'app'} policy=None env=[('FAKE_COLOR', 'blue')]")
+    finally:
+        o.close()
