@@ -40,14 +40,14 @@ class Relay:
     """A live relay (waitress, in this process) on a fixed port, so it can be restarted on
     the same database and address; short ticks."""
 
-    def __init__(self, db: str, port: int | None = None):
-        self.db, self.port = db, port or free_port()
+    def __init__(self, db: str, port: int | None = None, token: str | None = None):
+        self.db, self.port, self.token = db, port or free_port(), token
         self.live = None
         self.start()
 
     def start(self):
         self.live = Live(Settings(db=self.db, port=self.port, threads=32, keepalive=0.5,
-                                  reap_interval=3600, lifecycle_tick=0.2))
+                                  reap_interval=3600, lifecycle_tick=0.2, token=self.token))
 
     def stop(self):
         self.live.stop()
@@ -57,7 +57,8 @@ class Relay:
         return f"http://127.0.0.1:{self.port}"
 
     def call(self, method, path, body=None):
-        return self.live.request(method, path, body)
+        headers = {"X-Agent-Relay-Token": self.token} if self.token else {}
+        return self.live.request(method, path, body, headers)
 
     def ok(self, method, path, body=None, status=(200, 201, 202)):
         code, answer = self.call(method, path, body)
@@ -97,6 +98,8 @@ class Orchestrator:
                     "RELAY_PROVIDER_CLAUDE": str(tmp / "no-claude-here"),
                     "RELAY_PROVIDER_CODEX": "", "RELAY_HEARTBEAT": "1", **env}
         self.env.pop("AGENT_RELAY_TOKEN", None)
+        if relay.token:
+            self.env["AGENT_RELAY_TOKEN"] = relay.token
         self.proc = None
         self.runs = 0
 
@@ -146,10 +149,10 @@ class Orchestrator:
         return self.relay.call("GET", f"/api/orchestrators/{self.id}/{path}")
 
 
-def stream_lines(port, path, until, timeout=20.0):
+def stream_lines(port, path, until, timeout=20.0, headers=None):
     """Read an event stream's frames until `until(frames)` holds; the frames."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    conn.request("GET", path)
+    conn.request("GET", path, headers=headers or {})
     response = conn.getresponse()
     assert response.status == 200, response.read()
     frames, event = [], {}

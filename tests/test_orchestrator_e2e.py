@@ -1,9 +1,11 @@
 """`relay orchestrator` end to end (CLIENTS.md §5–6): a real relay on a free port with short
 ticks, the real orchestrator process, real tmux, and the fake provider (an agent that
 answers messages through the client) run by `relay run` in each session."""
+import http.client
 import json
 import shutil
 import time
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -187,7 +189,20 @@ def test_a_relay_restarted_on_its_database_loses_nothing_and_runs_nothing_twice(
     assert len(orch.sessions()) == 1
 
 
-def test_the_relays_proxies_reach_its_api(orch, relay):
+@pytest.fixture
+def guarded(tmp_path):
+    """A relay with a token, and the orchestrator run with it."""
+    r = Relay(str(tmp_path / "relay.db"), token="relay-secret-token")
+    r.ok("POST", "/api/agents", {"id": "ann", "kind": "user"})
+    o = Orchestrator(tmp_path, r)
+    o.start()
+    yield o, r
+    o.close()
+    r.stop()
+
+
+def test_the_relays_proxies_reach_its_api(guarded):
+    orch, relay = guarded
     relay.ok("PUT", "/api/spawn-policy/keeper", {**POLICY, "mode": "always"})
     state = relay.running("keeper")
     status, dirs = orch.api("directories")
@@ -206,15 +221,22 @@ def test_the_relays_proxies_reach_its_api(orch, relay):
                                                                ("fake", True)]
     session = state["tmuxSession"]
     wait_for(lambda: any("fake provider" in line for line in orch.tmux.capture(session)))
+    auth = {"X-Agent-Relay-Token": relay.token}
     frames = stream_lines(relay.port, f"/api/orchestrators/h1/logs/{session}",
                           lambda f: any("fake provider" in line
-                                        for line in f[0]["data"]["lines"]))
+                                        for line in f[0]["data"]["lines"]), headers=auth)
     assert frames[0]["event"] == "log"
     relay.ok("POST", "/api/messages", {"from": "ann", "to": "policy:keeper", "body": "live"})
     # Live: what the agent prints after the stream opened arrives on it.
     stream_lines(relay.port, f"/api/orchestrators/h1/logs/{session}",
                  lambda f: any("answered" in line and ": live" in line
-                               for fr in f for line in fr["data"].get("lines", [])))
+                               for fr in f for line in fr["data"].get("lines", [])),
+                 headers=auth)
+    # The relay's token opens the relay, not the orchestrator: it is never forwarded.
+    api_url = orch.record()["apiUrl"]
+    conn = http.client.HTTPConnection(urlsplit(api_url).hostname, urlsplit(api_url).port)
+    conn.request("GET", "/api/version", headers={"Authorization": f"Bearer {relay.token}"})
+    assert conn.getresponse().status == 401
 
 
 def test_commands_left_unfinished_by_an_earlier_run_are_reported_never_run_again(
