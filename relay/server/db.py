@@ -15,7 +15,7 @@ from . import dialects
 # relay/server/schema.sql links to the top-level schema.sql in a checkout and is
 # a copy of it in a built wheel (package data), so every install can create a database.
 SCHEMA_PATH = Path(__file__).with_name("schema.sql")
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # version -> SQL that brings a database from version-1 to version. A new
 # schema change adds a row here *and* edits schema.sql, so new and old
@@ -180,6 +180,16 @@ CREATE TABLE automation_runs (
     result TEXT, error TEXT, started_at INTEGER NOT NULL, finished_at INTEGER NOT NULL);
 CREATE INDEX automation_runs_of ON automation_runs (automation_id, id);
 """,
+    # 6: an orchestrator's own secret for proxied requests (README "Configuration",
+    # outbound requests); what a callback delivery's sender needs (its host, who set
+    # its URL, when it was sent again). Incremental auto-vacuum is switched on after the
+    # transaction (init): SQLite changes it only outside one, with a VACUUM.
+    6: """
+ALTER TABLE orchestrators ADD COLUMN api_token TEXT;
+ALTER TABLE callback_deliveries ADD COLUMN host TEXT;
+ALTER TABLE callback_deliveries ADD COLUMN integration TEXT;
+ALTER TABLE callback_deliveries ADD COLUMN retried_at INTEGER;
+""",
 }
 
 
@@ -223,6 +233,7 @@ def init(url: str) -> int:
     conn = connect(url)
     dialect = conn.dialect
     try:
+        dialect.before_schema(conn)
         with transaction(conn):
             version = dialect.schema_version(conn)
             if version > SCHEMA_VERSION:
@@ -237,6 +248,7 @@ def init(url: str) -> int:
                     for statement in dialect.statements(dialect.ddl(MIGRATIONS[step])):
                         conn.execute(statement)
             dialect.set_schema_version(conn, SCHEMA_VERSION)
+        dialect.after_schema(conn)
         return SCHEMA_VERSION
     finally:
         conn.close()

@@ -14,7 +14,8 @@ from waitress.task import WSGITask
 from . import db
 from .app import create_app
 from .settings import ConfigError, Settings
-from .wire import CLIENT_SOCKET, CLOSE_AFTER, SSE_END, STREAM_SOCKET, UPGRADED, send_all, send_some
+from .wire import (CLIENT_SOCKET, CLOSE_AFTER, SSE_END, STREAM_SOCKET, UPGRADED, send_all,
+                   send_some)
 
 log = logging.getLogger("relay")
 
