@@ -3,6 +3,7 @@ waitress+Flask baseline, and the cross-process event latency (send on A,
 SSE on B) p50/p99 (README: "Several relays on PostgreSQL").
 
     .venv/bin/python bench/pg.py [--seconds 3] [--clients 16] [--pg postgresql://...]
+                                 [--source DIR]
 """
 import argparse
 import http.client
@@ -80,6 +81,8 @@ def main():
     parser.add_argument("--seconds", type=float, default=3)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--source", help="a directory holding another version's relay package: "
+                        "its SQLite figure is measured first (an A/B of the SQLite path)")
     args = parser.parse_args()
     bare, port = start_bare()
     base = sends_per_second([port], args.seconds, args.clients)
@@ -87,14 +90,16 @@ def main():
     print(f"bare                    {base:8.0f} req/s")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for label, processes, engine in (("sqlite, 1 process", 1, "sqlite"),
+        runs = [("sqlite, --source", 1, "source")] if args.source else []
+        for label, processes, engine in runs + [("sqlite, 1 process", 1, "sqlite"),
                                          ("postgres, 1 process", 1, "pg"),
                                          ("postgres, 2 processes", 2, "pg")):
-            if engine == "sqlite":
-                url, name = os.path.join(tmp, "bench.db"), None
+            if engine in ("sqlite", "source"):
+                url, name = os.path.join(tmp, f"{engine}.db"), None
             else:
                 url, name = pg_database(args.pg)
-            procs = [start_relay(url) for _ in range(processes)]
+            source = args.source if engine == "source" else None
+            procs = [start_relay(url, source) for _ in range(processes)]
             register(procs[0][1])
             rate = sends_per_second([p for _, p in procs], args.seconds, args.clients)
             line = f"{label:24}{rate:8.0f} sends/s  {rate / base:5.2f} x bare"

@@ -15,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from relay.server import db
+
 from . import pg
 from .sse import SSE
 from .test_process import free_port
@@ -27,6 +29,7 @@ class Process:
     """One `relay serve` on the shared database."""
 
     def __init__(self, url, **env):
+        self.url = url
         self.port = free_port()
         environment = {**os.environ, "RELAY_DB": url, "RELAY_PORT": str(self.port),
                        "RELAY_KEEPALIVE": "0.5", "RELAY_THREADS": "24", "RELAY_PG_POOL": "6",
@@ -242,3 +245,77 @@ def test_killing_the_leader_hands_the_lifecycle_over_without_a_second_spawn(clus
     [restart] = spawns()
     assert restart["params"]["spawnRequestId"] != command["params"]["spawnRequestId"]
     assert c.call("GET", "/api/spawn-policy/reviewer/status")[1]["state"]["restartCount"] >= 0
+
+
+def test_an_automation_made_on_a_runs_for_an_event_committed_on_b(cluster):
+    a, b = cluster(), cluster()
+    a.call("POST", "/api/agents", {"id": "ops"})
+    status, made = a.call("POST", "/api/automations", {
+        "name": "page ops", "trigger": {"event": "task.created"},
+        "action": {"type": "message", "to": "ops", "body": "new task: {{event.data.title}}"}})
+    assert status == 201, made
+    time.sleep(2)                                     # b reads the automations again
+    assert b.call("POST", "/api/tasks", {"title": "disk full"})[0] == 201
+    deadline = time.monotonic() + 10
+    while not (inbox := a.call("GET", "/api/messages?for=ops")[1]):
+        assert time.monotonic() < deadline, "the automation did not run"
+        time.sleep(0.2)
+    time.sleep(1)
+    assert [m["body"] for m in a.call("GET", "/api/messages?for=ops")[1]] == ["new task: disk full"]
+
+
+def test_held_polls_and_streams_hold_no_pooled_connection(cluster):
+    """RELAY_PG_POOL=2: eight held long polls and streams, and sends still go through."""
+    import http.client
+    a = cluster(RELAY_PG_POOL="2")
+    for agent in ("w0", "w1", "w2", "w3", "w4"):
+        a.call("POST", "/api/agents", {"id": agent})
+    polls = [threading.Thread(target=a.call, args=("GET", f"/api/messages?for=w{i}&wait=8"))
+             for i in range(5)]
+    for poll in polls:
+        poll.start()
+    streams = [SSE(a.port, f"/api/events?agentId=w{i}") for i in range(3)]
+    time.sleep(1)
+    # A held connection would leave none: these would wait out the pool's timeout and fail.
+    for i in range(10):
+        assert a.call("POST", "/api/messages", {"from": "s", "to": "w0", "body": str(i)})[0] == 201
+    assert a.call("GET", "/api/health")[0] == 200
+    for stream in streams:
+        stream.close()
+    for poll in polls:
+        poll.join(10)
+
+
+def test_init_db_takes_a_postgres_url_and_shows_it_without_its_password():
+    url = pg.create()
+    try:
+        secret = url.replace("postgresql://postgres@", "postgres://postgres:hunter2@")
+        done = subprocess.run([sys.executable, "-m", "relay", "init-db", "--db", secret],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == (f"relay: database {secret.replace(':hunter2', '')} at "
+                                       f"schema version {db.SCHEMA_VERSION}")
+    finally:
+        pg.drop(url)
+
+
+def test_a_relay_survives_its_connections_being_cut(cluster):
+    """The writer, the event-log follower and the pool reconnect after the server
+    ends their sessions (a PostgreSQL restart or failover looks the same)."""
+    a = cluster()
+    a.call("POST", "/api/agents", {"id": "w"})
+    stream = SSE(a.port, "/api/events?types=message.new", timeout=30)
+    assert stream.frame() == {"comment": "connected"}
+    import psycopg
+    name = pg.ADMIN_URL  # the admin database: end every session of the relay's database
+    with psycopg.connect(name, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE datname = %s AND pid <> pg_backend_pid()",
+                      (a.url.rsplit("/", 1)[1],))
+    deadline = time.monotonic() + 15
+    while (sent := a.call("POST", "/api/messages", {"from": "s", "to": "w", "body": "after"}))[0] != 201:
+        assert time.monotonic() < deadline, sent
+        time.sleep(0.3)
+    [(_, event)] = stream.events(1, seconds=15)
+    assert event["data"]["id"] == sent[1]["id"]
+    stream.close()

@@ -2,17 +2,16 @@
 
 Importing this package imports nothing heavy: `relay init-db` and the
 agent-side commands reach `relay.server.settings` and `relay.server.db`
-without loading Flask; `create_app` and `serve` load it when called.
+without loading Flask; `create_app` (app.py) and `serve` (serving.py) are
+loaded when first asked for.
 """
 
 
-def create_app(config=None, clock=None):
-    """The Flask app (see app.py)."""
-    from .app import create_app as build
-    return build(config, clock)
-
-
-def serve(settings) -> int:
-    """Serve the relay with waitress until a signal (see serving.py)."""
-    from .serving import serve as run
-    return run(settings)
+def __getattr__(name):
+    if name == "create_app":
+        from .app import create_app
+        return create_app
+    if name == "serve":
+        from .serving import serve
+        return serve
+    raise AttributeError(f"module 'relay.server' has no attribute {name!r}")

@@ -54,6 +54,7 @@ class _Failed(Exception):
 class Committer:
     def __init__(self, db_path: str, synchronous: str, clock, listeners):
         """`listeners` are called with each commit's [(envelope, scope)], in order."""
+        self.db_path, self.synchronous = db_path, synchronous
         self.conn = db.connect(db_path, synchronous)
         self.clock = clock
         self.listeners = listeners
@@ -111,6 +112,10 @@ class Committer:
                 job.turn.release()
 
     def _run(self, batch: list[_Job]) -> None:
+        if getattr(self.conn, "closed", False):
+            # A PostgreSQL server restarted or dropped the connection: the batch
+            # that found it broken failed; this one gets a new connection.
+            self.conn = db.connect(self.db_path, self.synchronous)
         conn = self.conn
         guarded = False
         with conn.write_lock:

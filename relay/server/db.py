@@ -180,9 +180,18 @@ CREATE TABLE automation_runs (
     result TEXT, error TEXT, started_at INTEGER NOT NULL, finished_at INTEGER NOT NULL);
 CREATE INDEX automation_runs_of ON automation_runs (automation_id, id);
 """,
-    # 6 is retention's (issue-20) and 7 acknowledgements' (issue-26): each
-    # branch brings its own text; empty here until they are merged.
-    6: "",
+    # 6: an orchestrator's own secret for proxied requests (README "Configuration",
+    # outbound requests); what a callback delivery's sender needs (its host, who set
+    # its URL, when it was sent again). Incremental auto-vacuum is switched on after the
+    # transaction (init): SQLite changes it only outside one, with a VACUUM.
+    6: """
+ALTER TABLE orchestrators ADD COLUMN api_token TEXT;
+ALTER TABLE callback_deliveries ADD COLUMN host TEXT;
+ALTER TABLE callback_deliveries ADD COLUMN integration TEXT;
+ALTER TABLE callback_deliveries ADD COLUMN retried_at INTEGER;
+""",
+    # 7 is acknowledgements' (issue-26): that branch brings its text; empty
+    # here until it is merged.
     7: "",
     # Whom each event concerns, indexed (schema.sql: event_targets); the rows
     # of events already logged are filled in by MIGRATION_STEPS[8].
@@ -246,6 +255,7 @@ def init(url: str) -> int:
     conn = connect(url)
     dialect = conn.dialect
     try:
+        dialect.before_schema(conn)
         with transaction(conn):
             version = dialect.schema_version(conn)
             if version > SCHEMA_VERSION:
@@ -262,6 +272,7 @@ def init(url: str) -> int:
                     if step in MIGRATION_STEPS:
                         MIGRATION_STEPS[step](conn)
             dialect.set_schema_version(conn, SCHEMA_VERSION)
+        dialect.after_schema(conn)
         # Each start: the planner's statistics, as of what the database holds.
         dialect.analyse(conn)
         return SCHEMA_VERSION

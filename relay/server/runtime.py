@@ -12,6 +12,7 @@ from .callbacks import Callbacks
 from .committer import Committer
 from .ratelimit import RateLimiter
 from .lifecycle import Lifecycle
+from .outbound import OutboundPolicy
 from .reaper import Reaper
 from .slots import Slots
 from .watch import HangupWatch
@@ -34,7 +35,9 @@ class Relay:
         # the database would not: every lookup reads the database (agent_cache.py).
         self.agent_cache = AgentCache(enabled=not self.shared)
         self.empty_polls = EmptyPolls(enabled=not self.shared)     # the same reason
-        self.callbacks = Callbacks(self)
+        self.outbound = OutboundPolicy(settings.outbound_allow)
+        self.callbacks = Callbacks(self, retry_for=settings.callback_retry_for,
+                                   policy=self.outbound)
         self.automations = Automations(self)
         self.slots = Slots(settings.stream_limit)
         self.reaper = Reaper(self, settings.reap_interval)

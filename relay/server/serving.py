@@ -1,7 +1,6 @@
 """serve(): waitress, the WebSocket upgrade adapter, and a clean shutdown."""
 import ipaddress
 import logging
-import os
 import signal
 import sys
 import threading
@@ -12,9 +11,11 @@ from waitress.channel import ClientDisconnected, HTTPChannel
 from waitress.server import create_server
 from waitress.task import WSGITask
 
+from . import db
 from .app import create_app
 from .settings import ConfigError, Settings
-from .wire import CLIENT_SOCKET, CLOSE_AFTER, SSE_END, STREAM_SOCKET, UPGRADED, send_all, send_some
+from .wire import (CLIENT_SOCKET, CLOSE_AFTER, SSE_END, STREAM_SOCKET, UPGRADED, send_all,
+                   send_some)
 
 log = logging.getLogger("relay")
 
@@ -239,6 +240,6 @@ def serve(settings: Settings) -> int:
         signal.signal(signum, lambda *_: server.stop())
     url = f"http://{settings.host}:{server.port}"
     print(f"relay {url} (dashboard {url}/, OpenAPI {url}/api/spec, database "
-          f"{os.path.abspath(settings.db)}); Ctrl-C stops it", flush=True)
+          f"{db.url_shown(settings.db)}); Ctrl-C stops it", flush=True)
     server.run()
     return 0

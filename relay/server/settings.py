@@ -36,6 +36,8 @@ class Settings:
     synchronous: str = "FULL"
     # How many events a stream subscriber may fall behind before it is reset.
     subscriber_queue: int = 1000
+    callback_retry_for: float = 86400
+    outbound_allow: str | None = None
     # PostgreSQL only: connections per process, and LISTEN/NOTIFY (0: poll only).
     pg_pool: int = 16
     pg_notify: bool = True
@@ -71,6 +73,8 @@ ENV = {
     "recipes_dir": (str, "RELAY_RECIPES_DIR"),
     "log_level": (str, "RELAY_LOG_LEVEL"),
     "synchronous": (str, "RELAY_SYNCHRONOUS"),
+    "callback_retry_for": (float, "RELAY_CALLBACK_RETRY_FOR"),
+    "outbound_allow": (str, "RELAY_OUTBOUND_ALLOW"),
     "pg_pool": (int, "RELAY_PG_POOL"),
     "pg_notify": (bool, "RELAY_PG_NOTIFY"),
 }
@@ -97,6 +101,10 @@ MEANING = {
     "recipes_dir": "a folder of extra recipe files",
     "log_level": "DEBUG, INFO, WARNING or ERROR (DEBUG: one line per request)",
     "synchronous": "SQLite synchronous pragma, FULL or NORMAL",
+    "callback_retry_for": "seconds a task callback is retried (1 s doubling, at most 5 min "
+                          "apart) before it is failed",
+    "outbound_allow": "CIDRs and host names callbacks and orchestrator proxies may reach "
+                      "besides public addresses (loopback: only URLs set with the relay token)",
     "pg_pool": "PostgreSQL: connections per process (opened lazily from 2)",
     "pg_notify": "PostgreSQL: 0 polls the event log instead of LISTEN/NOTIFY (transaction poolers)",
 }
@@ -149,7 +157,8 @@ def check(s: Settings) -> None:
         raise ConfigError("RELAY_THREADS must be at least 2")
     if s.max_streams is not None and s.max_streams < 0:
         raise ConfigError("RELAY_MAX_STREAMS must not be negative")
-    for name in ("reap_interval", "lifecycle_tick", "keepalive", "write_timeout"):
+    for name in ("reap_interval", "lifecycle_tick", "keepalive", "write_timeout",
+                 "callback_retry_for"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{ENV[name][1]} must be greater than 0")
     if s.stream_queue_bytes < 65536:

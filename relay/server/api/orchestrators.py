@@ -9,7 +9,7 @@ from ..schemas.common import Ok
 from ..schemas.orchestrators import (ActionIn, AgentActionIn, Orchestrator, OrchestratorIn,
                                      Roster, SpawnIn)
 from ..store import orchestrators
-from . import answer, commit, conn, now
+from . import answer, commit, conn, now, relay
 
 bp = Blueprint("orchestrators", __name__, url_prefix="/api")
 
@@ -18,9 +18,14 @@ UNKNOWN = "unknown orchestrator"
 
 @route(bp, "POST", "/orchestrators", "Register or update an orchestrator (upsert by id; fields "
        "left out keep their value; it is online again). Also registers or updates its agent "
-       "(kind orchestrator, id agentId, default orchestrator-<id>). Emits orchestrator.status "
-       "and agent.status.", body=OrchestratorIn, answers={201: Orchestrator, 200: Orchestrator})
+       "(kind orchestrator, id agentId, default orchestrator-<id>). apiToken is write-only: "
+       "the relay sends it as Authorization: Bearer on the requests it proxies to apiUrl and "
+       "never answers it or puts it in an event. Emits orchestrator.status and agent.status.",
+       body=OrchestratorIn,
+       answers={201: Orchestrator, 200: Orchestrator, 400: "a bad field, or an apiUrl whose "
+                "address the outbound rules refuse (link-local, private: RELAY_OUTBOUND_ALLOW)"})
 def register(body: OrchestratorIn):
+    domain.checked_api_url(relay().outbound, body.apiUrl)
     fields, t = body.model_dump(exclude={"id"}, exclude_none=True), now()
     orch, created = commit(lambda c: domain.register(c, body.id, fields, t))
     return answer(orch, 201 if created else 200)
@@ -48,11 +53,15 @@ def get_orchestrator(orchestrator_id):
 
 
 @route(bp, "PATCH", "/orchestrators/<orchestrator_id>/agents", "Replace the managed-agent "
-       "roster (what the orchestrator runs now). Emits orchestrator.status.", body=Roster,
+       "roster (what the orchestrator runs now; status running or exited). A spawn policy "
+       "starting or running on this orchestrator whose current agent (its spawnRequestId, or "
+       "its agentId) turns exited here, or leaves the roster while running, fails at once: "
+       "backoff, then a restart (policy.state.changed); an exited entry reported again "
+       "changes nothing. Emits orchestrator.status.", body=Roster,
        answers={200: Orchestrator, 404: UNKNOWN})
 def set_roster(orchestrator_id, body: Roster):
-    roster = [entry.model_dump(exclude_none=True) for entry in body.agents]
-    return answer(commit(lambda c: domain.set_roster(c, orchestrator_id, roster)))
+    roster, t = [entry.model_dump(exclude_none=True) for entry in body.agents], now()
+    return answer(commit(lambda c: domain.set_roster(c, orchestrator_id, roster, t)))
 
 
 @route(bp, "DELETE", "/orchestrators/<orchestrator_id>", "Remove an orchestrator and its agent "

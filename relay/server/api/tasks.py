@@ -9,7 +9,7 @@ from ..schemas.common import Ok
 from ..schemas.tasks import (Delivery, StatusIn, Task, TaskClaim, TaskEvent, TaskEventIn,
                              TaskFilter, TaskIn, TaskRelease, TaskWithEvents)
 from ..store import deliveries, tasks
-from . import answer, commit, conn, now
+from . import answer, commit, conn, now, relay
 
 bp = Blueprint("tasks", __name__, url_prefix="/api/tasks")
 
@@ -25,13 +25,15 @@ INTEGRATION = "an integration token: it reaches only the routes of its scopes"
        "queued for pool:/policy: like any message. Opened with an integration token, the task "
        "remembers the integration, whose secret signs its callbacks. A task with a callbackUrl "
        "gets one callback per status change (claim, release, move, a claim the reaper gives "
-       "back); opening, folding and notes send none. task.event carries {taskId, event (the "
-       "history entry), task}.", body=TaskIn,
-       answers={201: Task, 200: Task, 403: "an integration token without tasks:write",
+       "back); opening, folding and notes send none. callbackUrl is stored as it will be "
+       "sent: its host in IDNA (punycode), its path and query percent-encoded as UTF-8, no "
+       "fragment. task.event carries {taskId, event (the history entry), task}.", body=TaskIn,
+       answers={201: Task, 200: Task, 400: "a bad field, or a callbackUrl whose address the "
+                "outbound rules refuse (loopback for an integration token; link-local, private: "
+                "RELAY_OUTBOUND_ALLOW)", 403: "an integration token without tasks:write",
                 404: "unknown target agent, pool or policy"})
 def create_task(body: TaskIn):
-    fields, integration, t = body.model_dump(), g.get("integration"), now()
-    task, created = commit(lambda c: domain.open_task(c, fields, integration, t))
+    task, created = domain.create(relay(), body.model_dump(), g.get("integration"), now())
     return answer(task, 201 if created else 200)
 
 
@@ -106,9 +108,24 @@ def delete_task(task_id):
 
 
 @route(bp, "GET", "/<id:task_id>/deliveries", "The task's callback deliveries, oldest first: "
-       "pending (nextAttemptAt says when it is tried next), delivered, or failed (a 4xx, or "
-       "the 5 retries spent).", answers={200: [Delivery], 403: INTEGRATION, 404: UNKNOWN})
+       "pending (nextAttemptAt says when it is tried next), delivered, or failed (a 3xx or "
+       "4xx, an address the outbound rules refuse, a URL that cannot be sent, or "
+       "RELAY_CALLBACK_RETRY_FOR seconds of retries spent; lastError says which).",
+       answers={200: [Delivery], 403: INTEGRATION, 404: UNKNOWN})
 def list_deliveries(task_id):
     c = conn()
     domain.get(c, task_id)
     return answer(deliveries.for_task(c, task_id))
+
+
+@route(bp, "POST", "/<id:task_id>/deliveries/<id:delivery_id>/retry", "Send a failed delivery "
+       "again: it is pending and due now, with the same body and signature, and a new retry "
+       "window of RELAY_CALLBACK_RETRY_FOR seconds from now (attempts keep counting). Works "
+       "after the task was deleted too.",
+       answers={200: Delivery, 403: INTEGRATION, 404: "the task has no such delivery",
+                409: "the delivery is not failed (pending or delivered)"})
+def retry_delivery(task_id, delivery_id):
+    t = now()
+    delivery = commit(lambda c: domain.retry_delivery(c, task_id, delivery_id, t))
+    relay().callbacks.wake()
+    return answer(delivery)

@@ -186,6 +186,14 @@ def ddl(script: str) -> str:
 statements = sqlite.statements
 
 
+def before_schema(conn) -> None:
+    """PostgreSQL reclaims space by autovacuum: nothing to switch on."""
+
+
+def after_schema(conn) -> None:
+    pass
+
+
 def schema_version(conn) -> int:
     conn.raw.execute("CREATE TABLE IF NOT EXISTS relay_schema (version BIGINT NOT NULL)")
     # Two processes starting at once: the second waits, then sees the first's version.

@@ -70,6 +70,20 @@ def statements(script: str):
             pending = ""
 
 
+INCREMENTAL = 2           # PRAGMA auto_vacuum value
+
+
+def before_schema(conn) -> None:
+    # A new file takes incremental auto-vacuum before its first table; an
+    # older one is converted once by the VACUUM in after_schema (README "Retention").
+    conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+
+
+def after_schema(conn) -> None:
+    if conn.execute("PRAGMA auto_vacuum").fetchone()[0] != INCREMENTAL:
+        conn.execute("VACUUM")       # applies the auto_vacuum mode set before
+
+
 def schema_version(conn) -> int:
     return conn.execute("PRAGMA user_version").fetchone()[0]
 

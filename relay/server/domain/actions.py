@@ -104,8 +104,8 @@ def _action(relay, kind: str, body: dict, source: str, depth: int):
         return "/api/messages", message
     if kind == "task":
         def task():
-            fields, t = parse(TaskIn, {"source": source, **body}).model_dump(), relay.clock()
-            opened, created = commit(lambda c: tasks.open_task(c, fields, None, t), depth)
+            fields = parse(TaskIn, {"source": source, **body}).model_dump()
+            opened, created = tasks.create(relay, fields, None, relay.clock(), depth)
             return (201 if created else 200), opened
         return "/api/tasks", task
     if kind == "command":

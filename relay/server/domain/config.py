@@ -9,6 +9,7 @@ from ..events import config_changed
 from ..schemas.config import ProviderConfig
 from ..schemas.policies import PROVIDERS, SpawnPolicy, stored
 from ..store import config
+from . import orchestration
 from .errors import Conflict, Invalid, NotFound
 
 _ID = re.compile(ID_PATTERN)
@@ -63,6 +64,8 @@ def get(c, namespace: str, key: str) -> dict:
 def put(c, namespace: str, key: str, value, updated_by, expected: int | None, t: int):
     """Set a (checked) value; ((entry, created), events)."""
     expect(c, namespace, key, expected)
+    if namespace == "spawn-policy":
+        orchestration.checked_policy(c, value)
     entry, created = config.put(c, namespace, key, value, t, updated_by)
     return (entry, created), [config_changed(entry, "set")]
 

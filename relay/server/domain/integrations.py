@@ -51,6 +51,7 @@ def event(relay, name: str | None, fields: dict, t: int):
     task = {k: v for k, v in fields.items() if k not in ("type", "channel")}
     task["source"] = task.get("source") or name
     task["meta"] = {**(task.get("meta") or {}), "eventType": fields["type"]}
+    tasks.checked_callback(relay.outbound, task, name)
 
     def change(c):
         if counted is not None:

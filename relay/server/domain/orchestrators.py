@@ -3,8 +3,8 @@ presence, roster, removal, and the spawn and action commands queued for them."""
 from ..events import (activity_event, agent_event, agent_removed, orchestrator_event,
                       orchestrator_removed)
 from ..store import activity, agents, orchestrators
-from .errors import NotFound, Unroutable
-from .orchestration import create_command, spawn_params
+from .errors import Invalid, NotFound, Unroutable
+from .orchestration import create_command, on_roster, spawn_params
 
 
 def get(c, orchestrator_id: str) -> dict:
@@ -12,6 +12,15 @@ def get(c, orchestrator_id: str) -> dict:
     if orch is None:
         raise NotFound(f"orchestrator {orchestrator_id} not found")
     return orch
+
+
+def checked_api_url(outbound, url: str | None) -> None:
+    """An apiUrl the relay may proxy to: the outbound rules (outbound.py) allow its
+    address (loopback too: the relay token's holder registers orchestrators)."""
+    if url:
+        refused = outbound.check_literal(url, allow_loopback=True)
+        if refused:
+            raise Invalid(f"apiUrl is refused: {refused}")
 
 
 def register(c, orchestrator_id: str, fields: dict, t: int):
@@ -37,11 +46,15 @@ def heartbeat(c, orchestrator_id: str, t: int):
                   agent_event("agent.status", agent) if agent_changed else None]
 
 
-def set_roster(c, orchestrator_id: str, roster: list[dict]):
+def set_roster(c, orchestrator_id: str, roster: list[dict], t: int):
+    """Replace the roster; a policy whose current agent exited (or left it while
+    running) fails at once (orchestration.on_roster)."""
+    before = orchestrators.get(c, orchestrator_id)
     orch = orchestrators.set_roster(c, orchestrator_id, roster)
     if orch is None:
         raise NotFound(f"orchestrator {orchestrator_id} not found")
-    return orch, [orchestrator_event(orch)]
+    return orch, [orchestrator_event(orch)] + on_roster(c, orchestrator_id,
+                                                       before["managedAgents"], roster, t)
 
 
 def remove(c, orchestrator_id: str):

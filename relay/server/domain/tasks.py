@@ -1,9 +1,9 @@
 """Tasks (README: Closed-loop tasks): opening (POST /api/tasks, integration events and
 automations open them the same way), claims, moves, notes, deletes."""
 from ..events import task_deleted, task_event, task_history_event
-from ..store import agents as agent_rows, tasks
+from ..store import agents as agent_rows, deliveries, tasks
 from . import agents, messages
-from .errors import Conflict, NotFound
+from .errors import Conflict, Invalid, NotFound
 
 
 def get(c, task_id: int) -> dict:
@@ -19,6 +19,21 @@ def task_message(task: dict) -> dict:
             "body": task["body"] or task["title"],
             "payload": {"taskId": task["id"], "severity": task["severity"],
                         "source": task["source"]}}
+
+
+def checked_callback(outbound, fields: dict, integration: str | None) -> None:
+    """A callbackUrl the outbound rules (outbound.py) allow: loopback only when the
+    relay token's holder set it, never an integration token."""
+    if fields.get("callbackUrl"):
+        refused = outbound.check_literal(fields["callbackUrl"], allow_loopback=integration is None)
+        if refused:
+            raise Invalid(f"callbackUrl is refused: {refused}")
+
+
+def create(relay, fields: dict, integration: str | None, t: int, depth: int = 0):
+    """POST /api/tasks and an automation's task action: (task, created)."""
+    checked_callback(relay.outbound, fields, integration)
+    return relay.committer.commit(lambda c: open_task(c, fields, integration, t), depth)
 
 
 def open_task(c, fields: dict, integration: str | None, t: int):
@@ -84,3 +99,13 @@ def delete(c, task_id: int):
     if task is None:
         raise NotFound(f"task {task_id} not found")
     return {"ok": True}, [task_deleted(task)]
+
+
+def retry_delivery(c, task_id: int, delivery_id: int, t: int):
+    """A failed callback delivery is pending and due again (also after the task was deleted)."""
+    delivery, status = deliveries.retry(c, task_id, delivery_id, t)
+    if delivery is None and status is None:
+        raise NotFound(f"task {task_id} has no delivery {delivery_id}")
+    if delivery is None:
+        raise Conflict(f"delivery {delivery_id} is {status}: only a failed delivery can be retried")
+    return delivery, []

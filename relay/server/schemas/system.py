@@ -41,9 +41,11 @@ class Event(Answer):
 
 class Db(Answer):
     ok: bool
-    path: str
-    sizeBytes: int | None = None
-    walBytes: int | None = None
+    path: str = Field(description="The SQLite file's absolute path, or the PostgreSQL URL "
+                      "without its password")
+    sizeBytes: int | None = Field(None, description="The SQLite file's size, or "
+                                  "pg_database_size on PostgreSQL")
+    walBytes: int | None = Field(None, description="SQLite only: the write-ahead log's size")
     error: str | None = None
 
 
