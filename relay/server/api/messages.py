@@ -30,7 +30,7 @@ WAKING_EVENTS = ["message.new", "message.claim_released"]
        answers={201: Message, 200: Message,
                 404: "unknown target agent, pool or policy, or unknown replyTo"})
 def post_message(body: MessageIn):
-    message, created = domain.send(relay(), conn(), body.fields(), now())
+    message, created = domain.send(relay(), conn, body.fields(), now())
     return answer(message, 201 if created else 200)
 
 

@@ -95,7 +95,7 @@ class Connection:
         message = frame.get("message")
         if not isinstance(message, dict):
             raise bad_request("message must be a JSON object")
-        stored, created = messages.send(self.relay, conn(), parse(MessageIn, message).fields(),
+        stored, created = messages.send(self.relay, conn, parse(MessageIn, message).fields(),
                                         self.relay.clock())
         return {"type": "ack", "message": stored, "created": created}
 

@@ -43,11 +43,13 @@ def arrived(message: dict):
     return message_event("message.queued" if queued else "message.new", message, message["from"])
 
 
-def send(relay, conn, fields: dict, t: int, depth: int = 0) -> tuple[dict, bool]:
+def send(relay, connect, fields: dict, t: int, depth: int = 0) -> tuple[dict, bool]:
     """POST /api/messages, the WebSocket's send and an automation's message action:
     store and publish one message; (message, created). Sending counts as
-    presence for `from` when it is a registered agent (throttled: presence.py)."""
-    touch = presence.due(relay, presence.known(relay, conn, fields["from"]), t)
+    presence for `from` when it is a registered agent (throttled: presence.py).
+    `connect()` gives a connection only when the sender is not in memory: the
+    change runs on the committer's own."""
+    touch = presence.due(relay, presence.known_lazily(relay, connect, fields["from"]), t)
 
     def change(c):
         message, created = store(c, fields, t)
