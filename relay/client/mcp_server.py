@@ -7,7 +7,6 @@ use it, plus its annotations. Every tool but relay_inbox ends its result with a
 one-line notice of messages that arrived since the last notice (never twice).
 """
 import json
-import os
 import threading
 from typing import Annotated, Any
 

@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 
-from .http import RelayError, Unreachable
 from .presence import Presence
 
 # meta keys linking a spawned agent to its spawn policy and orchestrator.

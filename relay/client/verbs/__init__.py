@@ -31,6 +31,17 @@ def verb(name, help, *arguments):
     return register
 
 
+# The install verbs' flags: which agent, which scope.
+INSTALL_ARGS = (arg("--claude", action="store_true"), arg("--codex", action="store_true"),
+                arg("--scope", choices=["project", "user"], default="project"))
+
+
+def chosen_provider(args) -> str:
+    if args.claude == args.codex:
+        raise UsageError("give exactly one of --claude or --codex")
+    return "claude" if args.claude else "codex"
+
+
 def common_options() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("relay")
