@@ -105,6 +105,7 @@ def test_a_relay_restarted_mid_run(tmp_path):
         server.stop()
     err = runner.stderr.read()
     assert "relay run: cannot reach" in err and "Traceback" not in err
+    assert f"relay run: in touch with http://127.0.0.1:{port} again" in err
 
 
 def test_a_spawned_agent_links_to_its_policy(live, tmp_path):

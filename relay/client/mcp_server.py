@@ -65,6 +65,7 @@ class Session:
             self.presence.registered.set()         # heartbeat an agent someone else registered
         else:
             self.presence = Presence(self.client, self.agent_id, {"kind": "provider"})
+            self.presence.try_register()       # before the first tool call; else in the background
         self.presence.start()
 
     def stop(self):
