@@ -165,3 +165,23 @@ def test_another_process_taking_the_id_stops_the_heartbeats(live, tmp_path):
     # the new holder's session is left alone: not patched offline by the old runner
     card = agent(live, "shared")
     assert (card["instanceId"], card["status"]) == ("other-proc", "online")
+
+
+def test_ctrl_c_reaches_the_child_once_and_the_runner_survives_it(live, tmp_path):
+    env = environment(live, tmp_path)
+    pid_file = tmp_path / "pid"
+    code = ("import os, signal, time; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+            f"open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(120)")
+    # its own process group, as a terminal's foreground job
+    runner = subprocess.Popen([RELAY, "run", "--id", "fg", "--", *child(code)], env=env,
+                              stderr=subprocess.PIPE, text=True, start_new_session=True)
+    until(lambda: pid_file.exists() and pid_file.read_text())
+    until(lambda: (agent(live, "fg") or {}).get("status") == "online")
+    assert os.getpgid(int(pid_file.read_text())) == runner.pid      # the child is in the group
+    os.kill(runner.pid, signal.SIGINT)                               # the runner alone: ignored
+    time.sleep(0.5)
+    assert runner.poll() is None
+    os.killpg(runner.pid, signal.SIGINT)                             # Ctrl-C at the terminal
+    assert runner.wait(timeout=30) == 128 + signal.SIGINT
+    assert agent(live, "fg")["status"] == "offline"
+    assert "Traceback" not in runner.stderr.read()
