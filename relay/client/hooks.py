@@ -15,7 +15,7 @@ import time
 from . import mail
 from .api import Client
 from .context import default_agent_id, session
-from .http import RelayError, Unreachable, backoff
+from .transport import RelayError, Unreachable, backoff
 from .state import State
 
 # Per HTTP call, and for the whole hook (but the Claude Stop watcher): with

@@ -18,7 +18,7 @@ from pydantic import Field
 from .. import __version__
 from . import mail
 from .context import default_agent_id, session
-from .http import RelayError, Unreachable
+from .transport import RelayError, Unreachable
 from .presence import Presence
 from .state import State
 

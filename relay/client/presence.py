@@ -7,7 +7,7 @@ import os
 import threading
 import uuid
 
-from .http import RelayError, Unreachable, backoff
+from .transport import RelayError, Unreachable, backoff
 
 log = logging.getLogger("relay.client")
 

@@ -12,7 +12,7 @@ import importlib
 import sys
 
 from ..context import Context, UsageError
-from ..http import RelayError, Unreachable
+from ..transport import RelayError, Unreachable
 
 MODULES = ("messages", "agents", "tasks", "run", "mcp", "hooks")
 
