@@ -16,6 +16,8 @@ SERVER_COMMANDS = ("serve", "init-db")
 def add_server_commands(commands, flags=True) -> None:
     serve = commands.add_parser("serve", help="serve the relay with waitress")
     init = commands.add_parser("init-db", help="create or migrate the database, then exit")
+    commands.add_parser("orchestrator", help="run agents for the relay in tmux "
+                        "(relay orchestrator --help)")
     init.add_argument("--db", dest="RELAY_DB", metavar="PATH", help="overrides RELAY_DB")
     if not flags:
         return
@@ -41,6 +43,9 @@ def build_parser(server_flags=True) -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["orchestrator"]:
+        from .orchestrator.cli import main as orchestrator
+        return orchestrator(argv[1:])
     first = next((a for a in argv if not a.startswith("-")), None)
     if first not in SERVER_COMMANDS:
         from .client.verbs import dispatch
