@@ -95,7 +95,7 @@ CREATE TABLE event_targets (
     target    TEXT NOT NULL,
     event_id  INTEGER NOT NULL,
     PRIMARY KEY (target, event_id)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE pools (
     name        TEXT PRIMARY KEY,

@@ -172,6 +172,7 @@ _DDL = [
     (re.compile(r"\bINTEGER\b"), "BIGINT"),        # times are milliseconds: 64 bits
     (re.compile(r"\bREAL\b"), "DOUBLE PRECISION"),
     (re.compile(r"\bBLOB\b"), "BYTEA"),
+    (re.compile(r"\)\s*WITHOUT ROWID;"), ");"),     # SQLite's clustered table: a heap here
 ]
 
 
