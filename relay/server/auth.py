@@ -21,10 +21,13 @@ SCOPED_ROUTES = {
 
 
 def presented_token() -> str | None:
-    header = request.headers.get("X-Agent-Relay-Token")
+    # Straight from the WSGI environ (what request.headers reads, through a
+    # proxy and a key rewrite): this runs before every /api request.
+    environ = request.environ
+    header = environ.get("HTTP_X_AGENT_RELAY_TOKEN")
     if header:
         return header
-    authorization = request.headers.get("Authorization", "")
+    authorization = environ.get("HTTP_AUTHORIZATION", "")
     if authorization[:7].lower() == "bearer ":
         return authorization[7:].strip()
     return request.args.get("token")
