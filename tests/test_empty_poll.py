@@ -190,6 +190,7 @@ def test_own_messages_and_others_inboxes_do_not_disturb_it(client, known_empty, 
 
 def test_a_long_poll_woken_by_a_message_finds_it(live):
     import threading
+    import time
     live.request("POST", "/api/agents", {"id": "me"})
     since = live.request("GET", "/api/messages/cursor")[1]["latestId"]
     for _ in range(2):
@@ -200,7 +201,7 @@ def test_a_long_poll_woken_by_a_message_finds_it(live):
     waiter.start()
     # The long poll has subscribed once its slot shows in health.
     while live.request("GET", "/api/health")[1]["streams"]["poll"] == 0:
-        pass
+        time.sleep(0.01)
     live.request("POST", "/api/messages", {"from": "boss", "to": "me", "body": "wake"})
     waiter.join(30)
     assert [m["body"] for m in answers[0]] == ["wake"]

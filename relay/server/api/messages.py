@@ -36,7 +36,9 @@ def post_message(body: MessageIn):
 
 @route(bp, "GET", "", "With for=<agentId>: that agent's inbox, ascending from since (poll; "
        "wait=0-60 holds it until a message arrives, then answers [] when the time is up). "
-       "Presence from polls is recorded at 5 s granularity. Without for: recent messages, "
+       "Presence from polls is recorded at 5 s granularity. An empty answer may come from memory "
+       "while nothing that can reach the agent has happened since an earlier empty one (not with "
+       "several relays on PostgreSQL; README). Without for: recent messages, "
        "newest first (from, to, kind, channel, before).", query=Inbox,
        answers={200: [Message], 404: "unknown agent", 503: "no stream slot free for wait"})
 def list_messages(query: Inbox):
