@@ -23,6 +23,16 @@ def checked_api_url(outbound, url: str | None) -> None:
             raise Invalid(f"apiUrl is refused: {refused}")
 
 
+def proxy_target(c, orchestrator_id: str) -> dict:
+    """The orchestrator whose API a proxy route forwards to: it has an apiUrl and is online."""
+    orch = get(c, orchestrator_id)
+    if not orch["apiUrl"]:
+        raise Unroutable(f"orchestrator {orchestrator_id} has no apiUrl")
+    if orch["status"] != "online":
+        raise Unroutable(f"orchestrator {orchestrator_id} is {orch['status']}, not online")
+    return orch
+
+
 def register(c, orchestrator_id: str, fields: dict, t: int):
     """Upsert the orchestrator and its agent (kind orchestrator); ((orch, created), events)."""
     orch, created = orchestrators.upsert(c, orchestrator_id, fields, t)
