@@ -9,7 +9,7 @@ from ..contract import ID_PATTERN, PATTERN_RULES
 from ..events import channel_activity, channel_routed
 from ..store import channels
 from . import config, messages
-from .errors import Invalid, NotFound, Unroutable
+from .errors import Invalid, NotFound, Unprocessable
 
 
 def get(c, channel_id: str) -> dict:
@@ -96,7 +96,7 @@ def route(c, channel_id: str, event: dict, t: int) -> tuple[dict, bool]:
                                "resolvedToAgent": message["resolvedToAgent"]})
                 break
     if not sent:
-        raise Unroutable(f"no inbound binding of channel {channel_id} routes this event")
+        raise Unprocessable(f"no inbound binding of channel {channel_id} routes this event")
     if key:
         channels.remember_routing(c, channel_id, key, sent, routes, t)
     return {"messages": sent, "routes": routes}, True
