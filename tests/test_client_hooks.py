@@ -54,16 +54,7 @@ def send(live, to="claude-1", body="please review PR 7", **fields):
 
 
 def state(env, agent="claude-1"):
-    import os
-    saved = os.environ.get("XDG_STATE_HOME")
-    os.environ["XDG_STATE_HOME"] = env["XDG_STATE_HOME"]
-    try:
-        return State(env["RELAY_URL"], agent)
-    finally:
-        if saved is None:
-            del os.environ["XDG_STATE_HOME"]
-        else:
-            os.environ["XDG_STATE_HOME"] = saved
+    return State(env["RELAY_URL"], agent, env["XDG_STATE_HOME"])
 
 
 def test_session_start_registers_and_summarises_unread(live, tmp_path):

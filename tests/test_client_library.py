@@ -32,6 +32,13 @@ def test_import_is_light():
     assert out.stdout.strip() == "[]"
 
 
+def test_the_server_never_imports_the_mcp_sdk(tmp_path):
+    code = (f"import sys, relay; relay.create_app({{'RELAY_DB': {str(tmp_path / 'x.db')!r}}}); "
+            "import relay.server; print([m for m in sys.modules if m == 'mcp' or m.startswith('mcp.')])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_create_app_is_still_importable_from_the_package():
     from relay import create_app
     from relay.server.app import create_app as factory

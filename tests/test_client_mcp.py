@@ -1,5 +1,4 @@
 """`relay mcp` driven over stdio by the MCP SDK's own client, against a live relay."""
-import json
 import threading
 import time
 

@@ -15,6 +15,11 @@ def child(code):
     return [sys.executable, "-c", code]
 
 
+def until_exists(stop_file):
+    """argv of a child that runs until `stop_file` exists."""
+    return child(f"import os, time\nwhile not os.path.exists({str(stop_file)!r}): time.sleep(0.05)")
+
+
 def until(predicate, seconds=20, step=0.1):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -52,8 +57,8 @@ def test_sigterm_is_forwarded_and_the_child_signal_is_the_exit_code(live, tmp_pa
     pid_file = tmp_path / "pid"
     code = (f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); "
             "time.sleep(120)")
-    runner = subprocess.Popen([RELAY, "run", "--id", "sleeper", "--", *child(code)], env=env,
-                              stderr=subprocess.PIPE, text=True)
+    runner = subprocess.Popen([RELAY, "run", "--id", "sleeper", "--", *child(code)],
+                              env=env, stderr=subprocess.PIPE, text=True)
     until(lambda: pid_file.exists() and pid_file.read_text())
     until(lambda: (agent(live, "sleeper") or {}).get("status") == "online")
     runner.send_signal(signal.SIGTERM)
@@ -75,9 +80,8 @@ def test_a_relay_restarted_mid_run(tmp_path):
     server = Live(settings)
     env = environment(server, tmp_path, RELAY_HEARTBEAT="0.2")
     stop_file = tmp_path / "stop"
-    code = f"import os, time\nwhile not os.path.exists({str(stop_file)!r}): time.sleep(0.05)"
-    runner = subprocess.Popen([RELAY, "run", "--id", "steady", "--", *child(code)], env=env,
-                              stderr=subprocess.PIPE, text=True)
+    runner = subprocess.Popen([RELAY, "run", "--id", "steady", "--", *until_exists(stop_file)],
+                              env=env, stderr=subprocess.PIPE, text=True)
     try:
         first = until(lambda: agent(server, "steady"))
         server.stop()
@@ -101,6 +105,7 @@ def test_a_relay_restarted_mid_run(tmp_path):
         server.stop()
     err = runner.stderr.read()
     assert "relay run: cannot reach" in err and "Traceback" not in err
+    assert f"relay run: in touch with http://127.0.0.1:{port} again" in err
 
 
 def test_a_spawned_agent_links_to_its_policy(live, tmp_path):
@@ -117,8 +122,7 @@ def test_a_spawned_agent_links_to_its_policy(live, tmp_path):
     env = environment(live, tmp_path, RELAY_POLICY_NAME="reviewer", RELAY_SPAWN_REQUEST_ID=request_id,
                       RELAY_ORCHESTRATOR_ID="h1", RELAY_TMUX_SESSION="relay-reviewer-1")
     stop_file = tmp_path / "stop"
-    code = f"import os, time\nwhile not os.path.exists({str(stop_file)!r}): time.sleep(0.05)"
-    runner = subprocess.Popen([RELAY, "run", "--id", "reviewer-1", "--", *child(code)], env=env)
+    runner = subprocess.Popen([RELAY, "run", "--id", "reviewer-1", "--", *until_exists(stop_file)], env=env)
     try:
         state = until(lambda: (s := live.request("GET", "/api/spawn-policy/reviewer/status")[1]["state"])
                       ["status"] == "running" and s)
@@ -145,9 +149,8 @@ def test_usage_and_a_missing_command(live, tmp_path):
 def test_another_process_taking_the_id_stops_the_heartbeats(live, tmp_path):
     env = environment(live, tmp_path, RELAY_HEARTBEAT="0.2")
     stop_file = tmp_path / "stop"
-    code = f"import os, time\nwhile not os.path.exists({str(stop_file)!r}): time.sleep(0.05)"
-    runner = subprocess.Popen([RELAY, "run", "--id", "shared", "--", *child(code)], env=env,
-                              stderr=subprocess.PIPE, text=True)
+    runner = subprocess.Popen([RELAY, "run", "--id", "shared", "--", *until_exists(stop_file)],
+                              env=env, stderr=subprocess.PIPE, text=True)
     try:
         until(lambda: agent(live, "shared"))
         status, taken = live.request("POST", "/api/agents", {"id": "shared", "instanceId": "other-proc"})
@@ -162,3 +165,23 @@ def test_another_process_taking_the_id_stops_the_heartbeats(live, tmp_path):
     # the new holder's session is left alone: not patched offline by the old runner
     card = agent(live, "shared")
     assert (card["instanceId"], card["status"]) == ("other-proc", "online")
+
+
+def test_ctrl_c_reaches_the_child_once_and_the_runner_survives_it(live, tmp_path):
+    env = environment(live, tmp_path)
+    pid_file = tmp_path / "pid"
+    code = ("import os, signal, time; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+            f"open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(120)")
+    # its own process group, as a terminal's foreground job
+    runner = subprocess.Popen([RELAY, "run", "--id", "fg", "--", *child(code)], env=env,
+                              stderr=subprocess.PIPE, text=True, start_new_session=True)
+    until(lambda: pid_file.exists() and pid_file.read_text())
+    until(lambda: (agent(live, "fg") or {}).get("status") == "online")
+    assert os.getpgid(int(pid_file.read_text())) == runner.pid      # the child is in the group
+    os.kill(runner.pid, signal.SIGINT)                               # the runner alone: ignored
+    time.sleep(0.5)
+    assert runner.poll() is None
+    os.killpg(runner.pid, signal.SIGINT)                             # Ctrl-C at the terminal
+    assert runner.wait(timeout=30) == 128 + signal.SIGINT
+    assert agent(live, "fg")["status"] == "offline"
+    assert "Traceback" not in runner.stderr.read()

@@ -1,6 +1,5 @@
 """The client verbs: the real `relay` executable against a real relay on a free port."""
 import json
-import os
 import subprocess
 import time
 
@@ -42,26 +41,19 @@ def test_register_send_inbox_and_the_cursor(env, live, tmp_path):
     peeked = lines(ok(relay(as_(env, "bob"), "inbox", "--peek")))
     assert [l.split()[0] for l in peeked] == ["#1", "#2"]
     assert "alice -> bob  s1: first" in peeked[0] and peeked[1].endswith("alice -> bob  from stdin")
-    state = State(env["RELAY_URL"], "bob")
-    os.environ["XDG_STATE_HOME"], saved = env["XDG_STATE_HOME"], os.environ.get("XDG_STATE_HOME")
-    try:
-        assert state.cursor == 0
-        # a new process each time: the cursor is in the state file
-        assert [l.split()[0] for l in lines(ok(relay(as_(env, "bob"), "inbox")))] == ["#1", "#2"]
-        assert State(env["RELAY_URL"], "bob").cursor == 2
-        assert ok(relay(as_(env, "bob"), "inbox")) == ""
-        ok(relay(as_(env, "alice"), "send", "bob", "third"))
-        assert [l.split()[0] for l in lines(ok(relay(as_(env, "bob"), "inbox")))] == ["#3"]
-        # --since overrides the cursor (and never moves it back)
-        assert [l.split()[0] for l in lines(ok(relay(as_(env, "bob"), "inbox", "--since", "1")))] == ["#2", "#3"]
-        assert State(env["RELAY_URL"], "bob").cursor == 3
-        # per relay URL: another URL has its own cursor
-        assert State("http://other:1", "bob").cursor == 0
-    finally:
-        if saved is None:
-            del os.environ["XDG_STATE_HOME"]
-        else:
-            os.environ["XDG_STATE_HOME"] = saved
+    state = State(env["RELAY_URL"], "bob", env["XDG_STATE_HOME"])
+    assert state.cursor == 0
+    # a new process each time: the cursor is in the state file
+    assert [l.split()[0] for l in lines(ok(relay(as_(env, "bob"), "inbox")))] == ["#1", "#2"]
+    assert state.cursor == 2
+    assert ok(relay(as_(env, "bob"), "inbox")) == ""
+    ok(relay(as_(env, "alice"), "send", "bob", "third"))
+    assert [l.split()[0] for l in lines(ok(relay(as_(env, "bob"), "inbox")))] == ["#3"]
+    # --since overrides the cursor (and never moves it back)
+    assert [l.split()[0] for l in lines(ok(relay(as_(env, "bob"), "inbox", "--since", "1")))] == ["#2", "#3"]
+    assert state.cursor == 3
+    # per relay URL: another URL has its own cursor
+    assert State("http://other:1", "bob", env["XDG_STATE_HOME"]).cursor == 0
 
 
 def test_the_cursor_moves_only_after_printing(env, live):

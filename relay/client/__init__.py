@@ -5,6 +5,6 @@ server and hooks built on it.
 standard library: neither Flask nor pydantic nor anything of the server.
 """
 from .api import Client
-from .http import RelayError, Unreachable
+from .transport import RelayError, Unreachable
 
 __all__ = ["Client", "RelayError", "Unreachable"]

@@ -1,5 +1,5 @@
 """Client: one method per route the agent side uses (README "The command line")."""
-from .http import RelayError, Transport, Unreachable, _clean, backoff, sleep
+from .transport import RelayError, Transport, Unreachable, _clean, backoff, sleep
 
 # Long polls: the relay holds `wait` seconds at most 60; the call's timeout is
 # the wait plus this margin.

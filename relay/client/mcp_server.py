@@ -7,7 +7,6 @@ use it, plus its annotations. Every tool but relay_inbox ends its result with a
 one-line notice of messages that arrived since the last notice (never twice).
 """
 import json
-import os
 import threading
 from typing import Annotated, Any
 
@@ -19,7 +18,7 @@ from pydantic import Field
 from .. import __version__
 from . import mail
 from .context import default_agent_id, session
-from .http import RelayError, Unreachable
+from .transport import RelayError, Unreachable
 from .presence import Presence
 from .state import State
 
@@ -66,6 +65,7 @@ class Session:
             self.presence.registered.set()         # heartbeat an agent someone else registered
         else:
             self.presence = Presence(self.client, self.agent_id, {"kind": "provider"})
+            self.presence.try_register()       # before the first tool call; else in the background
         self.presence.start()
 
     def stop(self):

@@ -7,7 +7,7 @@ import os
 import threading
 import uuid
 
-from .http import RelayError, Unreachable, backoff
+from .transport import RelayError, Unreachable, backoff
 
 log = logging.getLogger("relay.client")
 
@@ -30,7 +30,7 @@ class Presence:
     """
 
     def __init__(self, client, agent_id, fields=None, interval=None, on_conflict=None,
-                 on_error=None):
+                 on_error=None, on_recover=None):
         self.client = client
         self.agent_id = agent_id
         self.fields = dict(fields or {})
@@ -39,6 +39,7 @@ class Presence:
         self.interval = interval or heartbeat_interval()
         self.on_conflict = on_conflict
         self.on_error = on_error
+        self.on_recover = on_recover
         self.conflict = False
         self.registered = threading.Event()
         self.stopping = threading.Event()
@@ -89,6 +90,8 @@ class Presence:
         while not self.stopping.wait(wait) and not self.conflict:
             try:
                 self.beat()
+                if failures and self.on_recover:
+                    self.on_recover()
                 failures = 0
                 wait = self.interval
             except (Unreachable, RelayError) as error:

@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 
-from .http import RelayError, Unreachable
 from .presence import Presence
 
 # meta keys linking a spawned agent to its spawn policy and orchestrator.
@@ -35,11 +34,17 @@ def run(client, agent_id, command, label=None, tags=None, capabilities=None) -> 
             say(f"{error}; retrying")
         down.append(error)
 
+    def on_recover():
+        if down:
+            say(f"in touch with {client.url} again")
+        down.clear()
+
     def on_conflict(error):
         say(f"agent {agent_id} was taken by another process ({error.message}); "
             "heartbeats stopped")
 
-    presence = Presence(client, agent_id, fields, on_conflict=on_conflict, on_error=on_error)
+    presence = Presence(client, agent_id, fields, on_conflict=on_conflict, on_error=on_error,
+                        on_recover=on_recover)
     registered = presence.try_register()
     env = dict(os.environ, RELAY_URL=client.url, RELAY_AGENT_ID=agent_id,
                RELAY_INSTANCE_ID=presence.instance_id)

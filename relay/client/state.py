@@ -15,8 +15,8 @@ import re
 import time
 
 
-def state_dir():
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+def state_dir(base=None):
+    base = base or os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
     return os.path.join(base, "relay")
 
 
@@ -26,10 +26,11 @@ def slug(url, agent_id):
 
 
 class State:
-    def __init__(self, url, agent_id):
+    def __init__(self, url, agent_id, base=None):
+        """`base` replaces $XDG_STATE_HOME (tests)."""
         self.url = url
         self.agent_id = agent_id
-        self.dir = os.path.join(state_dir(), "agents")
+        self.dir = os.path.join(state_dir(base), "agents")
         self.path = os.path.join(self.dir, slug(url, agent_id) + ".json")
 
     def load(self) -> dict:

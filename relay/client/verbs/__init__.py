@@ -12,7 +12,7 @@ import importlib
 import sys
 
 from ..context import Context, UsageError
-from ..http import RelayError, Unreachable
+from ..transport import RelayError, Unreachable
 
 MODULES = ("messages", "agents", "tasks", "run", "mcp", "hooks")
 
@@ -29,6 +29,17 @@ def verb(name, help, *arguments):
         REGISTRY[name] = (help, arguments, run)
         return run
     return register
+
+
+# The install verbs' flags: which agent, which scope.
+INSTALL_ARGS = (arg("--claude", action="store_true"), arg("--codex", action="store_true"),
+                arg("--scope", choices=["project", "user"], default="project"))
+
+
+def chosen_provider(args) -> str:
+    if args.claude == args.codex:
+        raise UsageError("give exactly one of --claude or --codex")
+    return "claude" if args.claude else "codex"
 
 
 def common_options() -> argparse.ArgumentParser:

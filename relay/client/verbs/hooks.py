@@ -1,8 +1,7 @@
 """relay hook claude|codex EVENT, relay hooks install."""
 import sys
 
-from ..context import UsageError
-from . import arg, verb
+from . import INSTALL_ARGS, arg, chosen_provider, verb
 
 
 @verb("hook", "run as a Claude Code or Codex hook (reads the hook JSON on stdin)",
@@ -14,11 +13,8 @@ def hook(ctx, args):
 
 
 @verb("hooks install", "write the relay's hooks into Claude Code's or Codex's settings",
-      arg("--claude", action="store_true"), arg("--codex", action="store_true"),
-      arg("--scope", choices=["project", "user"], default="project"))
+      *INSTALL_ARGS)
 def hooks_install(ctx, args):
-    if args.claude == args.codex:
-        raise UsageError("give exactly one of --claude or --codex")
     from .. import install
-    for line in install.hooks_install("claude" if args.claude else "codex", args.scope):
+    for line in install.hooks_install(chosen_provider(args), args.scope):
         print(line)

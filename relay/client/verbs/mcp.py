@@ -1,7 +1,7 @@
 """relay mcp (the stdio MCP server), relay mcp install."""
 import sys
 
-from . import arg, verb
+from . import INSTALL_ARGS, chosen_provider, verb
 
 
 @verb("mcp", "serve the relay's tools over MCP on stdio (needs relay[mcp])")
@@ -16,16 +16,9 @@ def mcp(ctx, args):
 
 
 @verb("mcp install", "add `relay mcp` to Claude Code's or Codex's MCP servers",
-      arg("--claude", action="store_true"), arg("--codex", action="store_true"),
-      arg("--scope", choices=["project", "user"], default="project"))
+      *INSTALL_ARGS)
 def mcp_install(ctx, args):
-    if args.claude == args.codex:
-        from ..context import UsageError
-        raise UsageError("give exactly one of --claude or --codex")
     from .. import install
-    if args.claude:
-        lines = install.mcp_claude(args.scope, ctx)
-    else:
-        lines = install.mcp_codex(args.scope, ctx)
-    for line in lines:
+    write = install.mcp_claude if chosen_provider(args) == "claude" else install.mcp_codex
+    for line in write(args.scope, ctx):
         print(line)

@@ -1,5 +1,6 @@
 """register, send, inbox, read, claim, release, reply, thread, wait."""
 import json
+import os
 import sys
 import time
 import uuid
@@ -23,7 +24,6 @@ def body_of(args):
       arg("--label"), arg("--tag", action="append", dest="tags", metavar="T"),
       arg("--cap", action="append", dest="caps", metavar="C"), arg("--kind"))
 def register(ctx, args):
-    import os
     agent_id = args.id or args.as_id or os.environ.get("RELAY_AGENT_ID") \
         or f"agent-{uuid.uuid4().hex[:8]}"
     agent = ctx.client.register(agent_id, label=args.label, tags=args.tags,
