@@ -10,7 +10,10 @@ The convention (for whoever writes a README section):
   An example checks its own outcome where the answer matters (`jq -e`, `test`, `grep -q`).
 - A block that only shows starting the server, or that never ends (a live stream, a
   loop until Ctrl-C), is skipped by writing `<!-- not run: <why> -->` on the line right
-  before its opening fence; the reason is shown nowhere else, so make it say why.
+  before its opening fence (a rendered page does not show the comment; whoever edits
+  the README reads why). Keep these few: a section needs at least one block that runs.
+- Blocks are the ```sh fences that start a line; other languages (```python, a bare
+  ```) are shown, never run.
 - The relay runs as `relay serve` from this checkout (`relay` is on PATH) with no token,
   a fresh database and the settings in RELAY_ENV; the session runs in the repository's
   root with TMPDIR set to a fresh directory (write scratch files with `mktemp`).
@@ -28,6 +31,7 @@ import signal
 import socket
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -45,7 +49,8 @@ SECTIONS = [
     "Recipes and automations",
 ]
 
-# The relay of the walkthroughs: the short periods "Keeping an agent running" suggests.
+# The relay of the walkthroughs: the short periods "Keeping an agent running" suggests
+# (the other sections pass with the defaults too).
 RELAY_ENV = {"RELAY_LIFECYCLE_TICK": "1", "RELAY_REAP_INTERVAL": "1",
              "RELAY_STALE_AFTER": "5", "RELAY_OFFLINE_AFTER": "10"}
 DEFAULT_URL = "http://127.0.0.1:4850"
@@ -59,9 +64,12 @@ FENCE = re.compile(r"^```(?P<lang>\S*)\s*$")
 PRELUDE = 'curl() { command curl --fail-with-body "$@"; }\n'
 
 
+@dataclass
 class Block:
-    def __init__(self, section, line, text, skip):
-        self.section, self.line, self.text, self.skip = section, line, text, skip
+    section: str
+    line: int               # of the opening fence, 1-based
+    text: str
+    skip: str | None        # the reason of its `not run:` marker
 
     def __repr__(self):
         return f"README.md:{self.line} ({self.section})"
@@ -80,7 +88,7 @@ def sections(text: str) -> dict[str, list[Block]]:
             found[section] = []
         elif fence:
             start, i = i, i + 1
-            while not lines[i].startswith("```"):
+            while i < len(lines) and not lines[i].startswith("```"):
                 i += 1
             if fence["lang"] == "sh" and section is not None:
                 marker = SKIP.match(lines[start - 1]) if start else None
