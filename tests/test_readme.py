@@ -27,6 +27,7 @@ README order).
 """
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -154,6 +155,8 @@ def relay_url(tmp_path):
 
 
 def test_readme_walkthroughs_run_in_order(relay_url, tmp_path):
+    missing = [tool for tool in ("bash", "curl", "jq") if not shutil.which(tool)]
+    assert not missing, f"the README's examples need {missing} (apt-get install {' '.join(missing)})"
     blocks = [b for b in walkthrough() if not b.skip]
     ports = {address: f"127.0.0.1:{free_port()}" for address in LOCAL_PORTS}
     script = [PRELUDE]
