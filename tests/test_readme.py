@@ -6,7 +6,7 @@ The convention (for whoever writes a README section):
   `bash -euo pipefail` session: a variable set in one block is there in the next, so a
   section may use what an earlier listed section set up (`$R`, agents, ids it captured).
 - Every `curl` in it fails the run on an HTTP error (the session wraps curl with
-  `--fail-with-body`): an example that means to show an error answer ends in `|| true`.
+  `--fail-with-body --show-error`): an example that means to show an error answer ends in `|| true`.
   An example checks its own outcome where the answer matters (`jq -e`, `test`, `grep -q`).
 - A block that only shows starting the server, or that never ends (a live stream, a
   loop until Ctrl-C), is skipped by writing `<!-- not run: <why> -->` on the line right
@@ -61,8 +61,9 @@ TIMEOUT = 240                               # seconds for the whole walkthrough
 SKIP = re.compile(r"<!--\s*not run:\s*(?P<why>.+?)\s*-->\s*$")
 FENCE = re.compile(r"^```(?P<lang>\S*)\s*$")
 
-# Every curl of the session fails on an HTTP error and shows the answer's body.
-PRELUDE = 'curl() { command curl --fail-with-body "$@"; }\n'
+# Every curl of the session fails on an HTTP error, says so on stderr (even with -s) and
+# still prints the answer's body.
+PRELUDE = 'curl() { command curl --fail-with-body --show-error "$@"; }\n'
 
 
 @dataclass
@@ -193,6 +194,8 @@ def test_readme_walkthroughs_run_in_order(relay_url, tmp_path):
     if timed_out or session.returncode != 0 or len(done) != len(blocks):
         failed = blocks[len(done)] if len(done) < len(blocks) else None
         ended = f"timed out after {TIMEOUT} s" if timed_out else f"exit {session.returncode}"
+        start = output.rfind(f">>> block {len(done)}:")         # the failed block's output
+        own = output[max(start, 0):]
         pytest.fail(f"{ended}; failed in {failed!r}:\n"
-                    f"{failed.text if failed else ''}\n--- output ---\n{output[-6000:]}\n"
+                    f"{failed.text if failed else ''}\n--- its output ---\n{own[-6000:]}\n"
                     f"--- relay log ---\n{(tmp_path / 'relay.log').read_text()[-3000:]}", pytrace=False)
