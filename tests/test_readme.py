@@ -6,8 +6,13 @@ The convention (for whoever writes a README section):
   `bash -euo pipefail` session: a variable set in one block is there in the next, so a
   section may use what an earlier listed section set up (`$R`, agents, ids it captured).
 - Every `curl` in it fails the run on an HTTP error (the session wraps curl with
-  `--fail-with-body --show-error`): an example that means to show an error answer ends in `|| true`.
-  An example checks its own outcome where the answer matters (`jq -e`, `test`, `grep -q`).
+  `--fail-with-body --show-error`), and so does any other command that exits non-zero:
+  an example that means to show an error answer or an exit code ends in
+  `|| echo "exit $?"` (or `|| true`). An example checks its own outcome where the answer
+  matters (`jq -e`, `test`, `grep -q`), and captures the ids it uses next into variables
+  (an earlier section may have made message 1, task 1, ...).
+- Nothing is written into the checkout (it is the session's working directory): files
+  the tools write go under `mktemp -d` (or `cd` there first).
 - A block that only shows starting the server, or that never ends (a live stream, a
   loop until Ctrl-C), is skipped by writing `<!-- not run: <why> -->` on the line right
   before its opening fence (a rendered page does not show the comment; whoever edits
@@ -16,7 +21,7 @@ The convention (for whoever writes a README section):
   ```) are shown, never run.
 - The relay runs as `relay serve` from this checkout (`relay` is on PATH) with no token,
   a fresh database and the settings in RELAY_ENV; the session runs in the repository's
-  root with TMPDIR set to a fresh directory (write scratch files with `mktemp`).
+  root with TMPDIR set to a fresh directory.
   `http://127.0.0.1:4850` in a block stands for that relay, and each address in
   LOCAL_PORTS for a free port (a receiver the walkthrough starts), so the README shows the
   default addresses a reader uses. RELAY_URL is set to the relay for the client verbs.
