@@ -113,6 +113,16 @@ def walkthrough() -> list[Block]:
     return [block for name in ordered for block in found[name]]
 
 
+def checkout_state() -> str | None:
+    """What `git status` says of the checkout (None outside a git checkout)."""
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"],
+                             cwd=ROOT, capture_output=True, text=True, timeout=60)
+    except OSError:
+        return None
+    return out.stdout if out.returncode == 0 else None
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -164,6 +174,7 @@ def test_readme_walkthroughs_run_in_order(relay_url, tmp_path):
     missing = [tool for tool in ("bash", "curl", "jq") if not shutil.which(tool)]
     assert not missing, f"the README's examples need {missing} (apt-get install {' '.join(missing)})"
     blocks = [b for b in walkthrough() if not b.skip]
+    checkout_before = checkout_state()
     ports = {address: f"127.0.0.1:{free_port()}" for address in LOCAL_PORTS}
     script = [PRELUDE]
     for n, block in enumerate(blocks):
@@ -204,3 +215,4 @@ def test_readme_walkthroughs_run_in_order(relay_url, tmp_path):
         pytest.fail(f"{ended}; failed in {failed!r}:\n"
                     f"{failed.text if failed else ''}\n--- its output ---\n{own[-6000:]}\n"
                     f"--- relay log ---\n{(tmp_path / 'relay.log').read_text()[-3000:]}", pytrace=False)
+    assert checkout_state() == checkout_before, "a README example wrote into the checkout"
