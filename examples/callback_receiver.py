@@ -2,7 +2,7 @@
 
     python3 examples/callback_receiver.py URL SECRET
 
-Listens on URL's host and port (say http://127.0.0.1:4851/relay-hook, the
+Listens on URL's host and port (say http://127.0.0.1:4899/relay-hook, the
 task's callbackUrl), prints "listening on URL" once it does, then checks each
 callback's X-Relay-Signature against SECRET, prints one line per callback
 (delivery id, task id, status, whether the signature is right) and answers

@@ -60,7 +60,7 @@ SECTIONS = [
 RELAY_ENV = {"RELAY_LIFECYCLE_TICK": "1", "RELAY_REAP_INTERVAL": "1",
              "RELAY_STALE_AFTER": "5", "RELAY_OFFLINE_AFTER": "10"}
 DEFAULT_URL = "http://127.0.0.1:4850"
-LOCAL_PORTS = ["127.0.0.1:4851"]            # the task callback receiver
+LOCAL_PORTS = ["127.0.0.1:4899"]            # the task callback receiver (4851: the orchestrator)
 TIMEOUT = 240                               # seconds for the whole walkthrough
 
 SKIP = re.compile(r"<!--\s*not run:\s*(?P<why>.+?)\s*-->\s*$")
