@@ -172,7 +172,7 @@ def relay_url(tmp_path):
 
 def test_readme_walkthroughs_run_in_order(relay_url, tmp_path):
     missing = [tool for tool in ("bash", "curl", "jq") if not shutil.which(tool)]
-    assert not missing, f"the README's examples need {missing} (apt-get install {' '.join(missing)})"
+    assert not missing, f"the README's examples need {' and '.join(missing)} (apt-get install)"
     blocks = [b for b in walkthrough() if not b.skip]
     checkout_before = checkout_state()
     ports = {address: f"127.0.0.1:{free_port()}" for address in LOCAL_PORTS}
@@ -214,5 +214,6 @@ def test_readme_walkthroughs_run_in_order(relay_url, tmp_path):
         own = output[max(start, 0):]
         pytest.fail(f"{ended}; failed in {failed!r}:\n"
                     f"{failed.text if failed else ''}\n--- its output ---\n{own[-6000:]}\n"
-                    f"--- relay log ---\n{(tmp_path / 'relay.log').read_text()[-3000:]}", pytrace=False)
+                    f"--- relay log ---\n{(tmp_path / 'relay.log').read_text()[-3000:]}",
+                    pytrace=False)
     assert checkout_state() == checkout_before, "a README example wrote into the checkout"
