@@ -55,9 +55,11 @@ SECTIONS = [
     "Recipes and automations",
 ]
 
-# The relay of the walkthroughs: the short periods "Keeping an agent running" suggests
-# (the other sections pass with the defaults too).
-RELAY_ENV = {"RELAY_LIFECYCLE_TICK": "1", "RELAY_REAP_INTERVAL": "1",
+# The relay of the walkthroughs: the outbound allowance "The two commands" starts it with,
+# and the short periods "Keeping an agent running" suggests (the other sections pass with
+# the default periods too).
+RELAY_ENV = {"RELAY_OUTBOUND_ALLOW": "127.0.0.1",
+             "RELAY_LIFECYCLE_TICK": "1", "RELAY_REAP_INTERVAL": "1",
              "RELAY_STALE_AFTER": "5", "RELAY_OFFLINE_AFTER": "10"}
 DEFAULT_URL = "http://127.0.0.1:4850"
 LOCAL_PORTS = ["127.0.0.1:4899"]            # the task callback receiver (4851: the orchestrator)
