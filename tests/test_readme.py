@@ -21,7 +21,8 @@ The convention (for whoever writes a README section):
   ```) are shown, never run.
 - The relay runs as `relay serve` from this checkout (`relay` is on PATH) with no token,
   a fresh database and the settings in RELAY_ENV; the session runs in the repository's
-  root with TMPDIR set to a fresh directory.
+  root with TMPDIR and HOME set to fresh directories (so `~/...` and the client's state
+  files start empty and are thrown away).
   `http://127.0.0.1:4850` in a block stands for that relay, and each address in
   LOCAL_PORTS for a free port (a receiver the walkthrough starts), so the README shows the
   default addresses a reader uses. RELAY_URL is set to the relay for the client verbs.
@@ -184,11 +185,14 @@ def test_readme_walkthroughs_run_in_order(relay_url, tmp_path):
         for address, port in ports.items():
             text = text.replace(address, port)
         script += [f"echo '>>> block {n}: {block!r}' >&2", text, f"echo '<<< block {n} ok' >&2"]
-    scratch = tmp_path / "scratch"
+    scratch, home = tmp_path / "scratch", tmp_path / "home"
     scratch.mkdir()
+    home.mkdir()
     bin_dir = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ["PATH"],
-           "RELAY_URL": relay_url, "TMPDIR": str(scratch)}
+           "RELAY_URL": relay_url, "TMPDIR": str(scratch), "HOME": str(home)}
+    for name in ("XDG_STATE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
+        env.pop(name, None)                         # under the fresh HOME, like the rest
     env.pop("AGENT_RELAY_TOKEN", None)
     # Output to a file, not a pipe: a receiver left running in the background keeps its
     # copy of the descriptor open, which would hold a pipe reader until it is killed.
