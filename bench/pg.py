@@ -88,12 +88,11 @@ def main():
     base = sends_per_second([port], args.seconds, args.clients)
     stop(bare)
     print(f"bare                    {base:8.0f} req/s")
-    rows = []
+    runs = [("sqlite, --source", 1, "source")] if args.source else []
+    runs += [("sqlite, 1 process", 1, "sqlite"), ("postgres, 1 process", 1, "pg"),
+             ("postgres, 2 processes", 2, "pg")]
     with tempfile.TemporaryDirectory() as tmp:
-        runs = [("sqlite, --source", 1, "source")] if args.source else []
-        for label, processes, engine in runs + [("sqlite, 1 process", 1, "sqlite"),
-                                         ("postgres, 1 process", 1, "pg"),
-                                         ("postgres, 2 processes", 2, "pg")):
+        for label, processes, engine in runs:
             if engine in ("sqlite", "source"):
                 url, name = os.path.join(tmp, f"{engine}.db"), None
             else:

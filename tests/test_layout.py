@@ -52,3 +52,15 @@ def test_the_domain_imports_no_view_and_reads_no_request():
 def test_workers_call_the_domain_not_a_test_client():
     assert "test_client" not in (SERVER / "automations.py").read_text()
     assert "_caused" not in (SERVER / "automations.py").read_text()
+
+
+def test_the_agent_side_imports_nothing_of_the_server():
+    agent_side = [p for half in ("client", "orchestrator")
+                  for p in sorted((SERVER.parent / half).rglob("*.py"))]
+    assert agent_side
+    offending = [f"{p.relative_to(SERVER.parent)}: {module}" for p in agent_side
+                 for module, _ in imports(p)
+                 if module.startswith("relay.server") or module.lstrip(".") == "server"
+                 or (module.startswith("..") and module.lstrip(".").startswith("server"))
+                 or module.startswith(("flask", "werkzeug"))]
+    assert offending == []

@@ -319,3 +319,18 @@ def test_a_relay_survives_its_connections_being_cut(cluster):
     [(_, event)] = stream.events(1, seconds=15)
     assert event["data"]["id"] == sent[1]["id"]
     stream.close()
+
+
+def test_a_websocket_on_b_gets_a_send_made_on_a(cluster):
+    from simple_websocket import Client
+    a, b = cluster(), cluster()
+    a.call("POST", "/api/agents", {"id": "w"})
+    ws = Client.connect(f"ws://127.0.0.1:{b.port}/api/ws")
+    try:
+        ws.send(json.dumps({"type": "subscribe", "id": 1, "types": ["message.new"]}))
+        assert json.loads(ws.receive(timeout=10))["type"] == "ack"
+        _, sent = a.call("POST", "/api/messages", {"from": "s", "to": "w", "body": "hi"})
+        frame = json.loads(ws.receive(timeout=10))
+        assert (frame["type"], frame["event"]["data"]["id"]) == ("event", sent["id"])
+    finally:
+        ws.close()

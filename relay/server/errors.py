@@ -7,7 +7,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing.exceptions import WebsocketMismatch
 
 from .domain.errors import (Conflict, Forbidden, Invalid, NotFound, Refused, Throttled,
-                            Unroutable)
+                            Unprocessable)
 from .responses import json_response
 
 log = logging.getLogger("relay")
@@ -36,7 +36,7 @@ def conflict(message: str) -> ApiError:
 
 
 # The one place a domain refusal becomes an HTTP status.
-STATUS = {Invalid: 400, Forbidden: 403, NotFound: 404, Conflict: 409, Unroutable: 422,
+STATUS = {Invalid: 400, Forbidden: 403, NotFound: 404, Conflict: 409, Unprocessable: 422,
           Throttled: 429}
 
 

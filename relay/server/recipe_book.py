@@ -1,4 +1,4 @@
-"""Recipe files: the bundled ones (relay/recipes/*.json) and those in
+"""Recipe files: the bundled ones (relay/server/recipes/*.json) and those in
 RELAY_RECIPES_DIR, which replace a bundled recipe of the same name.
 
 A file that cannot be read or does not hold a valid recipe is skipped, with

@@ -2,8 +2,7 @@
 from flask import Blueprint
 
 from ..contract import route
-from ..domain import actions
-from ..domain.errors import Conflict, NotFound
+from ..domain import automations as domain
 from ..schemas.automations import (MAX_DEPTH, Automation, AutomationIn, AutomationPatch, Run,
                                    RunsQuery)
 from ..schemas.common import Ok
@@ -13,13 +12,6 @@ from . import answer, commit, conn, now, relay
 bp = Blueprint("automations", __name__, url_prefix="/api/automations")
 
 UNKNOWN = "unknown automation"
-
-
-def automation_or_404(c, automation_id: str) -> dict:
-    found = automations.get(c, automation_id)
-    if found is None:
-        raise NotFound(f"automation {automation_id} not found")
-    return found
 
 
 def changed(result):
@@ -41,17 +33,10 @@ def changed(result):
        "route now, except fields holding placeholders (checked when a run fills them in).",
        body=AutomationIn, answers={201: Automation, 409: "the id is taken"})
 def create(body: AutomationIn):
-    fields = body.model_dump(exclude={"trigger", "action"})
-    fields["trigger"] = body.trigger.stored()
+    fields = {**body.model_dump(exclude={"trigger", "action"}),
+              **domain.stored(body, body.id or "new")}
     t = now()
-    fields["action"] = actions.checked(body.action, body.id or "new")
-
-    def change(c):
-        created = automations.create(c, fields, t)
-        if created is None:
-            raise Conflict(f"automation {body.id} already exists")
-        return created, []
-    return answer(changed(commit(change)), 201)
+    return answer(changed(commit(lambda c: domain.create(c, fields, t))), 201)
 
 
 @route(bp, "GET", "", "Every automation, oldest first.", answers={200: [Automation]})
@@ -61,36 +46,23 @@ def list_automations():
 
 @route(bp, "GET", "/<automation_id>", "One automation.", answers={200: Automation, 404: UNKNOWN})
 def get_automation(automation_id):
-    return answer(automation_or_404(conn(), automation_id))
+    return answer(domain.get(conn(), automation_id))
 
 
 @route(bp, "PATCH", "/<automation_id>", "Change name, enabled, trigger or action (each replaced "
        "whole when given, checked as on create).", body=AutomationPatch,
        answers={200: Automation, 404: UNKNOWN})
 def patch_automation(automation_id, body: AutomationPatch):
-    changes = body.model_dump(exclude_none=True, exclude={"trigger", "action"})
-    if body.trigger is not None:
-        changes["trigger"] = body.trigger.stored()
-    if body.action is not None:
-        changes["action"] = actions.checked(body.action, automation_id)
+    changes = {**body.model_dump(exclude_none=True, exclude={"trigger", "action"}),
+               **domain.stored(body, automation_id)}
     t = now()
-
-    def change(c):
-        updated = automations.update(c, automation_id, changes, t)
-        if updated is None:
-            raise NotFound(f"automation {automation_id} not found")
-        return updated, []
-    return answer(changed(commit(change)))
+    return answer(changed(commit(lambda c: domain.update(c, automation_id, changes, t))))
 
 
 @route(bp, "DELETE", "/<automation_id>", "Delete an automation and its runs.",
        answers={200: Ok, 404: UNKNOWN})
 def delete_automation(automation_id):
-    def change(c):
-        if not automations.delete(c, automation_id):
-            raise NotFound(f"automation {automation_id} not found")
-        return {"ok": True}, []
-    return answer(changed(commit(change)))
+    return answer(changed(commit(lambda c: domain.delete(c, automation_id))))
 
 
 @route(bp, "POST", "/<automation_id>/run", "Run the action now (also when disabled) and answer "
@@ -98,7 +70,7 @@ def delete_automation(automation_id):
        "action is a run with status failed and the route's error, not an error answer.",
        answers={200: Run, 404: UNKNOWN})
 def run_automation(automation_id):
-    automation = automation_or_404(conn(), automation_id)
+    automation = domain.get(conn(), automation_id)
     return answer(relay().automations.run(automation, "manual", None, 1))
 
 
@@ -108,5 +80,5 @@ def run_automation(automation_id):
        "the reason in error.", query=RunsQuery, answers={200: [Run], 404: UNKNOWN})
 def list_runs(automation_id, query: RunsQuery):
     c = conn()
-    automation_or_404(c, automation_id)
+    domain.get(c, automation_id)
     return answer(automations.runs(c, automation_id, query.limit))

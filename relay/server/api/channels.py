@@ -1,13 +1,8 @@
 """Channels: bindings, inbound events, and the channel's messages."""
-import re
-
 from flask import Blueprint
 
-from ..contract import ID_PATTERN, PATTERN_RULES, route
+from ..contract import route
 from ..domain import channels as domain
-from ..domain.errors import NotFound
-from ..errors import bad_request
-from ..events import channel_activity
 from ..schemas.channels import (Binding, BindingIn, BindingsIn, Channel, ChannelEventIn,
                                 ChannelEventResult, ChannelPage)
 from ..schemas.messages import Message
@@ -26,12 +21,6 @@ ROUTING = ("Routing: every inbound (inbound or both) binding of mode broadcast g
            "that do not exist (unknown agent, pool, policy, orchestrator) are skipped. "
            "Outbound bindings never receive inbound events; they name where replies come from, "
            "and connectors read replies with GET /api/channels/{channel_id}/messages.")
-
-
-def valid_channel_id(channel_id: str) -> str:
-    if not re.fullmatch(ID_PATTERN, channel_id):
-        raise bad_request(f"channel must be {PATTERN_RULES[ID_PATTERN]}")
-    return channel_id
 
 
 @route(bp, "GET", "", "Every channel's summary, by id: bindings in routing order, per-binding "
@@ -57,41 +46,23 @@ def get_channel(channel_id):
        "100, lower first). The target need not exist yet. Emits channel.activity.",
        body=BindingIn, answers={201: Binding})
 def add_binding(channel_id, body: BindingIn):
-    valid_channel_id(channel_id)
     fields, t = body.model_dump(), now()
-
-    def change(c):
-        binding = channels.add_binding(c, channel_id, fields, t)
-        return binding, [channel_activity(channel_id, "binding.added", {"binding": binding}, t)]
-    return answer(commit(change), 201)
+    return answer(commit(lambda c: domain.add_binding(c, channel_id, fields, t)), 201)
 
 
 @route(bp, "PUT", "/<channel_id>/bindings", "Replace every binding of the channel (creating "
        "it); the new bindings get new ids, in the order given. 200 with the channel. Emits "
        "channel.activity.", body=BindingsIn, answers={200: Channel})
 def put_bindings(channel_id, body: BindingsIn):
-    valid_channel_id(channel_id)
     new, t = [b.model_dump() for b in body.bindings], now()
-
-    def change(c):
-        stored = channels.replace_bindings(c, channel_id, new, t)
-        return channels.summary(c, channels.get(c, channel_id)), [channel_activity(
-            channel_id, "bindings.replaced", {"bindingIds": [b["id"] for b in stored]}, t)]
-    return answer(commit(change))
+    return answer(commit(lambda c: domain.replace_bindings(c, channel_id, new, t)))
 
 
 @route(bp, "DELETE", "/<channel_id>/bindings/<id:binding_id>", "Remove one binding. Emits "
        "channel.activity.", answers={200: Binding, 404: "unknown channel or binding"})
 def delete_binding(channel_id, binding_id):
     t = now()
-
-    def change(c):
-        domain.get(c, channel_id)
-        binding = channels.delete_binding(c, channel_id, binding_id, t)
-        if binding is None:
-            raise NotFound(f"binding {binding_id} of channel {channel_id} not found")
-        return binding, [channel_activity(channel_id, "binding.removed", {"binding": binding}, t)]
-    return answer(commit(change))
+    return answer(commit(lambda c: domain.delete_binding(c, channel_id, binding_id, t)))
 
 
 @route(bp, "POST", "/<channel_id>/events", "An inbound event: one channel.event message per "
@@ -115,6 +86,4 @@ def post_event(channel_id, body: ChannelEventIn):
        "messages too (none: []).", query=ChannelPage,
        answers={200: [Message], 404: "not a channel id"})
 def channel_messages(channel_id, query: ChannelPage):
-    if not re.fullmatch(ID_PATTERN, channel_id):
-        raise NotFound(f"channel {channel_id} not found")
-    return answer(channels.channel_messages(conn(), channel_id, query.since, query.limit))
+    return answer(domain.messages_of(conn(), channel_id, query.since, query.limit))

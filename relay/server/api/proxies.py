@@ -15,7 +15,8 @@ from urllib.parse import quote, unquote, urlsplit
 from flask import Blueprint, Response, request
 
 from ..contract import route
-from ..errors import ApiError, not_found
+from ..domain import orchestrators as domain
+from ..errors import ApiError
 from ..outbound import Refused
 from ..store import orchestrators
 from ..streaming import take_slot
@@ -58,19 +59,8 @@ class Deadline:
         return left
 
 
-def orchestrator_api(orchestrator_id: str) -> dict:
-    orch = orchestrators.get(conn(), orchestrator_id)
-    if orch is None:
-        raise not_found(f"orchestrator {orchestrator_id} not found")
-    if not orch["apiUrl"]:
-        raise ApiError(422, f"orchestrator {orchestrator_id} has no apiUrl")
-    if orch["status"] != "online":
-        raise ApiError(422, f"orchestrator {orchestrator_id} is {orch['status']}, not online")
-    return orch
-
-
 def proxy(orchestrator_id: str, path: str):
-    orch = orchestrator_api(orchestrator_id)
+    orch = domain.proxy_target(conn(), orchestrator_id)
     url = urlsplit(orch["apiUrl"])
     # The caller's ?token= is the relay's secret, never the orchestrator's business.
     query = "&".join(part for part in request.query_string.decode("latin-1").split("&")

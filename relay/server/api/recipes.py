@@ -1,9 +1,8 @@
 """Recipes: team templates, starting one on an orchestrator, and its instances."""
 from flask import Blueprint, current_app
 
-from ..domain import recipe_runs
 from ..contract import route
-from ..errors import not_found
+from ..domain import recipe_runs
 from ..recipe_book import RecipeBook
 from ..schemas.recipes import Instance, InstanceFilter, RecipeOut, Started, StartIn, Stopped
 from ..store import recipes
@@ -19,13 +18,6 @@ def book() -> RecipeBook:
     return found
 
 
-def recipe_or_404(name: str) -> dict:
-    recipe = book().get(name)
-    if recipe is None:
-        raise not_found(f"recipe {name} not found")
-    return recipe
-
-
 @route(bp, "GET", "/recipes", "Every recipe, by name: the five bundled ones (code-review, "
        "feature, debug, refactor, test) and the *.json files of RELAY_RECIPES_DIR (which replace "
        "a bundled recipe of the same name). A file that is not a valid recipe is skipped and "
@@ -37,7 +29,7 @@ def list_recipes():
 
 @route(bp, "GET", "/recipes/<name>", "One recipe.", answers={200: RecipeOut, 404: "unknown recipe"})
 def get_recipe(name):
-    return answer(recipe_or_404(name))
+    return answer(recipe_runs.recipe_named(book(), name))
 
 
 @route(bp, "POST", "/recipes/<name>/start", "Start a team: one agent.spawn command per role for "
@@ -53,7 +45,7 @@ def get_recipe(name):
        body=StartIn, answers={202: Started, 404: "unknown recipe or orchestrator",
                               409: "the orchestrator is not online"})
 def start_recipe(name, body: StartIn):
-    recipe = recipe_or_404(name)
+    recipe = recipe_runs.recipe_named(book(), name)
     t = now()
     instance = commit(lambda c: recipe_runs.start(c, recipe, body.orchestratorId, body.cwd,
                                                   body.vars, t))
@@ -70,10 +62,7 @@ def list_instances(query: InstanceFilter):
 @route(bp, "GET", "/recipe-instances/<instance_id>", "One recipe instance with its roles.",
        answers={200: Instance, 404: "unknown recipe instance"})
 def get_instance(instance_id):
-    instance = recipes.get(conn(), instance_id)
-    if instance is None:
-        raise not_found(f"recipe instance {instance_id} not found")
-    return answer(instance)
+    return answer(recipe_runs.get_instance(conn(), instance_id))
 
 
 @route(bp, "POST", "/recipe-instances/<instance_id>/stop", "Stop a team: an agent.shutdown "

@@ -5,10 +5,11 @@ Every inbound broadcast-mode binding takes the event; of the exclusive ones,
 the first healthy binding (priority, then creation order) takes it, or, when
 none is healthy, the first whose target exists (its message waits).
 """
-from ..events import channel_routed
+from ..contract import ID_PATTERN, PATTERN_RULES
+from ..events import channel_activity, channel_routed
 from ..store import channels
-from . import messages
-from .errors import NotFound, Unroutable
+from . import config, messages
+from .errors import Invalid, NotFound, Unprocessable
 
 
 def get(c, channel_id: str) -> dict:
@@ -16,6 +17,40 @@ def get(c, channel_id: str) -> dict:
     if channel is None:
         raise NotFound(f"channel {channel_id} not found")
     return channel
+
+
+def checked_id(channel_id: str) -> str:
+    if not config.is_name(channel_id):
+        raise Invalid(f"channel must be {PATTERN_RULES[ID_PATTERN]}")
+    return channel_id
+
+
+def add_binding(c, channel_id: str, fields: dict, t: int):
+    """A binding, creating the channel the first time; the target need not exist yet."""
+    binding = channels.add_binding(c, checked_id(channel_id), fields, t)
+    return binding, [channel_activity(channel_id, "binding.added", {"binding": binding}, t)]
+
+
+def replace_bindings(c, channel_id: str, new: list[dict], t: int):
+    stored = channels.replace_bindings(c, checked_id(channel_id), new, t)
+    return channels.summary(c, channels.get(c, channel_id)), [channel_activity(
+        channel_id, "bindings.replaced", {"bindingIds": [b["id"] for b in stored]}, t)]
+
+
+def delete_binding(c, channel_id: str, binding_id: int, t: int):
+    get(c, channel_id)
+    binding = channels.delete_binding(c, channel_id, binding_id, t)
+    if binding is None:
+        raise NotFound(f"binding {binding_id} of channel {channel_id} not found")
+    return binding, [channel_activity(channel_id, "binding.removed", {"binding": binding}, t)]
+
+
+def messages_of(c, channel_id: str, since: int, limit: int) -> list[dict]:
+    """The channel's messages both ways; any channel id has some (maybe none), a
+    name no channel could have is 404."""
+    if not config.is_name(channel_id):
+        raise NotFound(f"channel {channel_id} not found")
+    return channels.channel_messages(c, channel_id, since, limit)
 
 
 def candidates(c, channel_id: str) -> list:
@@ -61,7 +96,7 @@ def route(c, channel_id: str, event: dict, t: int) -> tuple[dict, bool]:
                                "resolvedToAgent": message["resolvedToAgent"]})
                 break
     if not sent:
-        raise Unroutable(f"no inbound binding of channel {channel_id} routes this event")
+        raise Unprocessable(f"no inbound binding of channel {channel_id} routes this event")
     if key:
         channels.remember_routing(c, channel_id, key, sent, routes, t)
     return {"messages": sent, "routes": routes}, True

@@ -28,8 +28,9 @@ class Conflict(Refused):
     """The current state does not allow it (409)."""
 
 
-class Unroutable(Refused):
-    """Well formed, but nothing can take it (422)."""
+class Unprocessable(Refused):
+    """Well formed, but it cannot work: nothing can take it, or its parts
+    contradict each other or the state (422)."""
 
 
 class Throttled(Refused):

@@ -3,7 +3,7 @@ presence, roster, removal, and the spawn and action commands queued for them."""
 from ..events import (activity_event, agent_event, agent_removed, orchestrator_event,
                       orchestrator_removed)
 from ..store import activity, agents, orchestrators
-from .errors import Invalid, NotFound, Unroutable
+from .errors import Invalid, NotFound, Unprocessable
 from .orchestration import create_command, on_roster, spawn_params
 
 
@@ -21,6 +21,16 @@ def checked_api_url(outbound, url: str | None) -> None:
         refused = outbound.check_literal(url, allow_loopback=True)
         if refused:
             raise Invalid(f"apiUrl is refused: {refused}")
+
+
+def proxy_target(c, orchestrator_id: str) -> dict:
+    """The orchestrator whose API a proxy route forwards to: it has an apiUrl and is online."""
+    orch = get(c, orchestrator_id)
+    if not orch["apiUrl"]:
+        raise Unprocessable(f"orchestrator {orchestrator_id} has no apiUrl")
+    if orch["status"] != "online":
+        raise Unprocessable(f"orchestrator {orchestrator_id} is {orch['status']}, not online")
+    return orch
 
 
 def register(c, orchestrator_id: str, fields: dict, t: int):
@@ -94,7 +104,7 @@ def agent_action(c, agent_id: str, kind: str, reason, t: int):
         raise NotFound(f"agent {agent_id} not found")
     orch = orchestrators.managing(c, agent)
     if orch is None:
-        raise Unroutable(f"agent {agent_id} is not managed by an orchestrator "
+        raise Unprocessable(f"agent {agent_id} is not managed by an orchestrator "
                          "(its meta.orchestratorId names none)")
     meta = agent["meta"]
     params = {"agentId": agent_id, "reason": reason,

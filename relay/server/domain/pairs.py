@@ -3,7 +3,7 @@ agents; who may invite, accept, decline, end, and speak in one."""
 from ..events import message_event, pair_updated
 from ..store import agents, pairs
 from . import messages
-from .errors import Conflict, Forbidden, NotFound, Unroutable
+from .errors import Conflict, Forbidden, NotFound, Unprocessable
 
 
 def get(c, pair_id: int) -> dict:
@@ -32,7 +32,7 @@ def invite(c, sender: str, to: str, topic: str | None, t: int):
     """A pending pair and its invite message to `to`; 409 when either agent
     already has a pending (unexpired) or active pair."""
     if sender == to:
-        raise Unroutable("to must be another agent than from: an agent cannot pair with itself")
+        raise Unprocessable("to must be another agent than from: an agent cannot pair with itself")
     for agent_id in (sender, to):
         if agents.get(c, agent_id) is None:
             raise NotFound(f"agent {agent_id} not found")

@@ -69,6 +69,21 @@ def online_orchestrator(c, orchestrator_id: str) -> dict:
     return orch
 
 
+def recipe_named(book, name: str) -> dict:
+    """A recipe of the book (bundled, or from RELAY_RECIPES_DIR)."""
+    recipe = book.get(name)
+    if recipe is None:
+        raise NotFound(f"recipe {name} not found")
+    return recipe
+
+
+def get_instance(c, instance_id: str) -> dict:
+    found = recipes.get(c, instance_id)
+    if found is None:
+        raise NotFound(f"recipe instance {instance_id} not found")
+    return found
+
+
 def start(c, recipe: dict, orchestrator_id: str, cwd, given: dict, t: int):
     """The start's change: (instance, events)."""
     orch = online_orchestrator(c, orchestrator_id)
@@ -90,9 +105,7 @@ def start(c, recipe: dict, orchestrator_id: str, cwd, given: dict, t: int):
 def stop(c, instance_id: str, t: int):
     """The stop's change: ({instance, commands}, events): an agent.shutdown per role that
     is starting or running (a starting role's spawn may already be under way)."""
-    instance = recipes.get(c, instance_id)
-    if instance is None:
-        raise NotFound(f"recipe instance {instance_id} not found")
+    instance = get_instance(c, instance_id)
     if instance["status"] in ("stopping", "stopped"):
         raise Conflict(f"recipe instance {instance_id} is already {instance['status']}")
     orch = orchestrators.get(c, instance["orchestratorId"])
