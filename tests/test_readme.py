@@ -50,6 +50,7 @@ SECTIONS = [
     "The two commands",
     "Configuration",
     "Using it with curl",
+    "The command line",
     "Closed-loop tasks",
     "Bridging a Slack channel to a capability, with a fallback agent",
     "A pool of three reviewers taking turns",
