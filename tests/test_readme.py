@@ -51,6 +51,7 @@ SECTIONS = [
     "Configuration",
     "Using it with curl",
     "The command line",
+    "Using the relay from Claude Code and Codex",
     "Closed-loop tasks",
     "Bridging a Slack channel to a capability, with a fallback agent",
     "A pool of three reviewers taking turns",
