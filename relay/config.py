@@ -38,6 +38,8 @@ class Settings:
     subscriber_queue: int = 1000
     callback_retry_for: float = 86400
     outbound_allow: str | None = None
+    allowed_origins: str | None = None
+    allowed_hosts: str | None = None
 
     @property
     def stream_limit(self) -> int:
@@ -72,6 +74,8 @@ ENV = {
     "synchronous": (str, "RELAY_SYNCHRONOUS"),
     "callback_retry_for": (float, "RELAY_CALLBACK_RETRY_FOR"),
     "outbound_allow": (str, "RELAY_OUTBOUND_ALLOW"),
+    "allowed_origins": (str, "RELAY_ALLOWED_ORIGINS"),
+    "allowed_hosts": (str, "RELAY_ALLOWED_HOSTS"),
 }
 
 # What each setting means, for `relay serve --help` (API.md §13).
@@ -92,7 +96,8 @@ MEANING = {
     "event_retention": "events kept for resume",
     "keepalive": "seconds between SSE keepalive comments and WebSocket pings",
     "integration_tokens": "integration tokens, name=token,...",
-    "integration_rate_limit": "integration events per token per minute",
+    "integration_rate_limit": "requests per integration token per minute (every route it "
+                              "reaches), and integration events per minute with the relay token",
     "recipes_dir": "a folder of extra recipe files",
     "log_level": "DEBUG, INFO, WARNING or ERROR (DEBUG: one line per request)",
     "synchronous": "SQLite synchronous pragma, FULL or NORMAL",
@@ -100,6 +105,10 @@ MEANING = {
                           "apart) before it is failed",
     "outbound_allow": "CIDRs and host names callbacks and orchestrator proxies may reach "
                       "besides public addresses (loopback: only URLs set with the relay token)",
+    "allowed_origins": "origins (scheme://host:port, comma separated) whose pages may call the "
+                       "relay besides its own; any other Origin is 403",
+    "allowed_hosts": "Host names the relay answers besides loopback names and its bound "
+                     "address (a reverse proxy's name); any other Host is 421",
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 

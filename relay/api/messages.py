@@ -1,7 +1,7 @@
 """Messages (API.md §2): send, poll (and long poll), claim, release, read, delete."""
 import time
 
-from flask import Blueprint
+from flask import Blueprint, g
 
 from ..broadcaster import CLOSED, RESET, Filter
 from ..contract import route
@@ -25,6 +25,15 @@ WAKING_EVENTS = ["message.new", "message.claim_released"]
 def send(body: MessageIn) -> tuple[dict, bool]:
     """Store and publish one message (shared with the WebSocket); (message, created)."""
     fields = body.fields()
+    integration = g.get("integration")
+    if integration is not None:
+        # An integration speaks as itself, never as an agent or the relay.
+        if fields["from"] != integration:
+            raise ApiError(403, f"from must be {integration}: an integration token sends as "
+                           "its integration")
+        if fields.get("kind") == "system":
+            raise ApiError(403, "kind system is the relay's own: an integration token may not "
+                           "send it")
     t = now()
     cache = relay().agent_cache
     # Sends count as presence (at most every few seconds); `from` need not be an agent.
@@ -48,6 +57,8 @@ def send(body: MessageIn) -> tuple[dict, bool]:
        "idempotencyKey. Sending counts as presence for `from` when it is a registered agent "
        "(recorded at 5 s granularity); `from` need not be registered.", body=MessageIn,
        answers={201: Message, 200: Message,
+                403: "an integration token whose integration is not `from`, or kind system "
+                     "with an integration token",
                 404: "unknown target agent, pool or policy, or unknown replyTo"})
 def post_message(body: MessageIn):
     message, created = send(body)
