@@ -46,7 +46,8 @@ def split_types(raw: str | None) -> list[str] | None:
 
 def cursor(raw: str, label: str) -> int:
     """An event id given as text (a header or query value)."""
-    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_ID:
+    # The length first: int() refuses (ValueError) past 4300 digits.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 20 or int(raw) > MAX_ID:
         raise bad_request(f"{label} must be a non-negative integer id")
     return int(raw)
 

@@ -41,6 +41,14 @@ def Int(lo: int, hi: int):
 
 
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+# A file system path: os.path refuses a NUL byte (ValueError), so it is a 400 here.
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL byte")
+    return value
+
+
+Path = Annotated[str, Field(max_length=PATH_MAX), AfterValidator(_no_nul)]
 Name = Text(NAME_MAX)
 Required = Annotated[str, Field(min_length=1, pattern=NOT_BLANK)]   # not only blanks
 # A field's description is also the rule its error states: "<field> must be <description>".
@@ -86,6 +94,14 @@ def QText(max_length: int):
 
 
 QId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+# A file system path: os.path refuses a NUL byte (ValueError), so it is a 400 here.
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL byte")
+    return value
+
+
+Path = Annotated[str, Field(max_length=PATH_MAX), AfterValidator(_no_nul)]
 
 
 class Page(Query):
