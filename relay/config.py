@@ -14,8 +14,15 @@ class Settings:
     port: int = 4850
     token: str | None = None
     allow_no_token: bool = False
-    threads: int = 64
+    # 96: the default streams (threads - 8 = 88) hold 50 SSE + 20 WebSocket subscribers.
+    threads: int = 96
     max_streams: int | None = None          # None: threads - 8
+    max_streams_per_client: int | None = None      # None: half of the streams; 0: no cap
+    max_connections_per_client: int = 200
+    # Seconds a request's headers and body may take to arrive (slowloris).
+    read_timeout: float = 15
+    # Seconds an idle keep-alive connection stays open.
+    idle_timeout: float = 60
     max_body_bytes: int = 1048576
     stale_after: float = 90
     offline_after: float = 300
@@ -47,6 +54,12 @@ class Settings:
             return self.max_streams
         return max(1, self.threads - 8)
 
+    @property
+    def streams_per_client(self) -> int:
+        if self.max_streams_per_client is not None:
+            return self.max_streams_per_client
+        return max(1, self.stream_limit // 2)
+
 
 # setting name -> (type, environment variables; the first one set wins)
 ENV = {
@@ -57,6 +70,10 @@ ENV = {
     "allow_no_token": (bool, "RELAY_ALLOW_NO_TOKEN"),
     "threads": (int, "RELAY_THREADS"),
     "max_streams": (int, "RELAY_MAX_STREAMS"),
+    "max_streams_per_client": (int, "RELAY_MAX_STREAMS_PER_CLIENT"),
+    "max_connections_per_client": (int, "RELAY_MAX_CONNECTIONS_PER_CLIENT"),
+    "read_timeout": (float, "RELAY_READ_TIMEOUT"),
+    "idle_timeout": (float, "RELAY_IDLE_TIMEOUT"),
     "max_body_bytes": (int, "RELAY_MAX_BODY_BYTES"),
     "stale_after": (float, "RELAY_STALE_AFTER"),
     "offline_after": (float, "RELAY_OFFLINE_AFTER"),
@@ -86,7 +103,15 @@ MEANING = {
     "token": "shared token every /api route but health and spec asks for",
     "allow_no_token": "1: listen on a non-loopback address without a token",
     "threads": "waitress worker threads",
-    "max_streams": "open SSE, WebSocket and long-poll streams (default: threads - 8)",
+    "max_streams": "open SSE, WebSocket and long-poll streams (default: threads - 8; threads "
+                   "- max streams must stay at least 8)",
+    "max_streams_per_client": "streams one client address may hold (default: half of max "
+                              "streams; 0: no cap)",
+    "max_connections_per_client": "open connections one client address may hold; more are "
+                                  "closed as they are accepted (0: no cap)",
+    "read_timeout": "seconds a request's headers and body may take to arrive before the "
+                    "connection is closed",
+    "idle_timeout": "seconds an idle keep-alive connection stays open",
     "max_body_bytes": "request body limit in bytes",
     "stale_after": "seconds without a heartbeat before an agent is stale",
     "offline_after": "seconds without a heartbeat before an agent is offline",
@@ -95,6 +120,9 @@ MEANING = {
     "lifecycle_tick": "seconds between lifecycle manager ticks",
     "event_retention": "events kept for resume",
     "keepalive": "seconds between SSE keepalive comments and WebSocket pings",
+    "write_timeout": "seconds a stream write may make no progress before the stream ends",
+    "stream_queue_bytes": "bytes pending for one stream subscriber before it is sent "
+                          "event: reset and disconnected",
     "integration_tokens": "integration tokens, name=token,...",
     "integration_rate_limit": "requests per integration token per minute (every route it "
                               "reaches), and integration events per minute with the relay token",
@@ -157,8 +185,14 @@ def check(s: Settings) -> None:
         raise ConfigError("RELAY_THREADS must be at least 2")
     if s.max_streams is not None and s.max_streams < 0:
         raise ConfigError("RELAY_MAX_STREAMS must not be negative")
+    if s.max_streams is not None and s.threads - s.max_streams < 8:
+        raise ConfigError(f"RELAY_MAX_STREAMS ({s.max_streams}) must leave at least 8 of the "
+                          f"RELAY_THREADS ({s.threads}) for requests: at most {max(0, s.threads - 8)}")
+    for name in ("max_streams_per_client", "max_connections_per_client"):
+        if (getattr(s, name) or 0) < 0:
+            raise ConfigError(f"{ENV[name][1]} must not be negative")
     for name in ("reap_interval", "lifecycle_tick", "keepalive", "write_timeout",
-                 "callback_retry_for"):
+                 "callback_retry_for", "read_timeout", "idle_timeout"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{ENV[name][1]} must be greater than 0")
     if s.stream_queue_bytes < 65536:

@@ -93,8 +93,9 @@ class Live:
 
 @pytest.fixture
 def live(tmp_path):
+    # Every test client is on 127.0.0.1: no per-client stream cap unless a test sets one.
     settings = Settings(db=str(tmp_path / "live.db"), port=0, threads=48, keepalive=0.5,
-                        reap_interval=3600)
+                        reap_interval=3600, max_streams_per_client=0)
     server = Live(settings)
     yield server
     server.stop()
@@ -106,7 +107,7 @@ def live_factory(tmp_path):
 
     def make(**overrides):
         settings = Settings(db=str(tmp_path / f"live{len(servers)}.db"), port=0,
-                            reap_interval=3600, **overrides)
+                            reap_interval=3600, **{"max_streams_per_client": 0, **overrides})
         servers.append(Live(settings))
         return servers[-1]
 

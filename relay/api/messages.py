@@ -112,12 +112,15 @@ def long_poll(agent: dict, poll, wait: int):
     wakes it; the broadcaster wakes it, nothing sleeps and re-queries.
     """
     r = relay()
-    if not r.slots.acquire("poll"):
-        raise ApiError(503, "no stream slot free for a long poll", {"Retry-After": "1"})
-    subscription = r.broadcaster.subscribe(Filter(WAKING_EVENTS, agent))
-    # A client that hangs up ends the hold at once (relay/watch.py), freeing its slot.
     from flask import request       # here: this module's imports are another change's ground
     from .streams import CLIENT_SOCKET
+    holder = request.remote_addr or ""
+    refused = r.slots.acquire("poll", holder)
+    if refused:
+        raise ApiError(503, "no stream slot free for a long poll"
+                       if refused.startswith("no stream slot") else refused, {"Retry-After": "1"})
+    subscription = r.broadcaster.subscribe(Filter(WAKING_EVENTS, agent))
+    # A client that hangs up ends the hold at once (relay/watch.py), freeing its slot.
     client = request.environ.get(CLIENT_SOCKET)
     hangup = r.hangups.add(client, subscription.close) if client else None
     try:
@@ -135,7 +138,7 @@ def long_poll(agent: dict, poll, wait: int):
     finally:
         r.hangups.remove(hangup)
         r.broadcaster.unsubscribe(subscription)
-        r.slots.release("poll")
+        r.slots.release("poll", holder)
 
 
 @route(bp, "GET", "/cursor", "The highest message id (0 when there is none).",
