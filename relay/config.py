@@ -47,6 +47,12 @@ class Settings:
     outbound_allow: str | None = None
     allowed_origins: str | None = None
     allowed_hosts: str | None = None
+    # Retention, seconds (0 keeps forever); config history in versions per key.
+    message_retention: float = 7776000
+    activity_retention: float = 604800
+    task_retention: float = 2592000
+    command_retention: float = 604800
+    config_history: int = 100
 
     @property
     def stream_limit(self) -> int:
@@ -93,6 +99,11 @@ ENV = {
     "outbound_allow": (str, "RELAY_OUTBOUND_ALLOW"),
     "allowed_origins": (str, "RELAY_ALLOWED_ORIGINS"),
     "allowed_hosts": (str, "RELAY_ALLOWED_HOSTS"),
+    "message_retention": (float, "RELAY_MESSAGE_RETENTION"),
+    "activity_retention": (float, "RELAY_ACTIVITY_RETENTION"),
+    "task_retention": (float, "RELAY_TASK_RETENTION"),
+    "command_retention": (float, "RELAY_COMMAND_RETENTION"),
+    "config_history": (int, "RELAY_CONFIG_HISTORY"),
 }
 
 # What each setting means, for `relay serve --help` (API.md §13).
@@ -137,6 +148,12 @@ MEANING = {
                        "relay besides its own; any other Origin is 403",
     "allowed_hosts": "Host names the relay answers besides loopback names and its bound "
                      "address (a reverse proxy's name); any other Host is 421",
+    "message_retention": "seconds messages are kept (queued or claimed ones until settled; "
+                         "0: forever)",
+    "activity_retention": "seconds activity entries and automation runs are kept (0: forever)",
+    "task_retention": "seconds final tasks and their history are kept (0: forever)",
+    "command_retention": "seconds final commands are kept (0: forever)",
+    "config_history": "config versions kept per key (0: all)",
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -195,6 +212,10 @@ def check(s: Settings) -> None:
                  "callback_retry_for", "read_timeout", "idle_timeout"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{ENV[name][1]} must be greater than 0")
+    for name in ("message_retention", "activity_retention", "task_retention",
+                 "command_retention", "config_history"):
+        if getattr(s, name) < 0:
+            raise ConfigError(f"{ENV[name][1]} must not be negative (0 keeps forever)")
     if s.stream_queue_bytes < 65536:
         raise ConfigError("RELAY_STREAM_QUEUE_BYTES must be at least 65536")
     if s.max_body_bytes < 1024:
