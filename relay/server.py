@@ -4,6 +4,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -17,6 +18,7 @@ from . import create_app
 from .api.streams import CLIENT_SOCKET, CLOSE_AFTER, STREAM_SOCKET
 from .api.websocket import UPGRADED
 from .config import ConfigError, Settings
+from .db import SchemaError
 from .wire import SSE_END, send_all, send_some
 
 log = logging.getLogger("relay")
@@ -256,6 +258,11 @@ class Server:
     """The relay on waitress: run() blocks until stop() (or SIGTERM/SIGINT)."""
 
     def __init__(self, settings: Settings, clock=None):
+        try:
+            socket.getaddrinfo(settings.host, settings.port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as error:
+            raise ConfigError(f"cannot listen on {settings.host}: the name does not resolve "
+                              f"({getattr(error, 'strerror', None) or error})") from None
         if not settings.token and not is_loopback(settings.host) and not settings.allow_no_token:
             raise ConfigError(
                 f"refusing to listen on {settings.host} without a token: set AGENT_RELAY_TOKEN "
@@ -265,10 +272,10 @@ class Server:
         self.relay = self.app.extensions["relay"]
         try:
             self.waitress = self._listen(settings)
-        except OSError as error:
+        except (OSError, ValueError) as error:       # ValueError: waitress's host check
             self.relay.stop()
             raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: "
-                              f"{error.strerror or error}") from None
+                              f"{getattr(error, 'strerror', None) or error}") from None
         self.waitress.channel_class = RelayChannel
         self.waitress.relay_write_timeout = settings.write_timeout      # RelayTask.take_socket
         self.waitress.relay_limits = Limits(settings.max_connections_per_client,
@@ -325,12 +332,13 @@ def serve(settings: Settings) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         server = Server(settings)
-    except (ConfigError, OSError) as error:
+    except (ConfigError, OSError, SchemaError) as error:
         print(f"relay: {error}", file=sys.stderr)
         return 2
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: server.stop())
-    url = f"http://{settings.host}:{server.port}"
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host     # IPv6
+    url = f"http://{host}:{server.port}"
     print(f"relay {url} (dashboard {url}/, OpenAPI {url}/api/spec, database "
           f"{os.path.abspath(settings.db)}); Ctrl-C stops it", flush=True)
     server.run()
