@@ -242,16 +242,12 @@ def init(path: str) -> int:
     """Create or migrate the database at `path`; returns its schema version.
     A file that cannot be opened or is not SQLite is a SchemaError saying so."""
     try:
-        return _init(path)
+        conn = connect(path)
     except sqlite3.Error as error:
         where = os.path.abspath(path)
         hint = ("its folder does not exist" if not os.path.isdir(os.path.dirname(where))
                 else "is it an SQLite database?")
         raise SchemaError(f"cannot use the database {where}: {error} ({hint})") from None
-
-
-def _init(path: str) -> int:
-    conn = connect(path)
     try:
         # A new file takes incremental auto-vacuum before its first table; an
         # older one is converted once by the VACUUM below (README "Retention").
