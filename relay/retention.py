@@ -1,4 +1,4 @@
-"""Retention in the reap cycle (README "Retention"): every table that grows
+"""Retention in the reap cycle (README "Configuration", retention): every table that grows
 with traffic forgets what is older than its setting, in bounded batches
 (each its own short commit, at most `max_batches` per table per cycle, so
 a backlog is worked off over a few cycles instead of in one long write),

@@ -1,4 +1,4 @@
-"""Retention (README "Retention"): the reap cycle forgets what is old, in
+"""Retention (README "Configuration", retention): the reap cycle forgets what is old, in
 bounded batches, keeps what is unsettled, and health reports each table."""
 import pytest
 

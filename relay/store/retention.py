@@ -1,4 +1,4 @@
-"""Retention (README "Retention"): what each growing table forgets, one bounded
+"""Retention (README "Configuration", retention): what each growing table forgets, one bounded
 batch at a time, and cheap figures for health.
 
 Each delete takes at most `limit` rows, oldest first, so one transaction
