@@ -6,7 +6,7 @@ from ..contract import route
 from ..errors import ApiError, not_found
 from ..events import (activity_event, agent_event, agent_removed, orchestrator_event,
                       orchestrator_removed)
-from ..orchestration import create_command, spawn_params
+from ..orchestration import create_command, on_roster, spawn_params
 from ..schemas.commands import Queued
 from ..schemas.common import Ok
 from ..schemas.orchestrators import (ActionIn, AgentActionIn, Orchestrator, OrchestratorIn,
@@ -86,16 +86,23 @@ def get_orchestrator(orchestrator_id):
 
 
 @route(bp, "PATCH", "/orchestrators/<orchestrator_id>/agents", "Replace the managed-agent "
-       "roster (what the orchestrator runs now). Emits orchestrator.status.", body=Roster,
+       "roster (what the orchestrator runs now; status running or exited). A spawn policy "
+       "starting or running on this orchestrator whose current agent (its spawnRequestId, or "
+       "its agentId) turns exited here, or leaves the roster while running, fails at once: "
+       "backoff, then a restart (policy.state.changed); an exited entry reported again "
+       "changes nothing. Emits orchestrator.status.", body=Roster,
        answers={200: Orchestrator, 404: UNKNOWN})
 def set_roster(orchestrator_id, body: Roster):
     roster = [entry.model_dump(exclude_none=True) for entry in body.agents]
+    t = now()
 
     def change(c):
+        before = orchestrators.get(c, orchestrator_id)
         orch = orchestrators.set_roster(c, orchestrator_id, roster)
         if orch is None:
             raise not_found(f"orchestrator {orchestrator_id} not found")
-        return orch, [orchestrator_event(orch)]
+        events = on_roster(c, orchestrator_id, before["managedAgents"], roster, t)
+        return orch, [orchestrator_event(orch)] + events
     return answer(commit(change))
 
 

@@ -6,7 +6,7 @@ from pydantic import AfterValidator, Field
 
 from ..contract import Answer, Body
 from .common import (ID_MAX, PATH_MAX, PROMPT_MAX, Id, Int, JsonObject, Name, Names, Path,
-                     Text)
+                     Provider, Providers, Text)
 from .policies import Args, PermissionMode
 
 STATUSES = ("online", "stale", "offline")
@@ -30,7 +30,7 @@ class OrchestratorIn(Body):
     id: Id
     hostname: Name | None = None
     agentId: Id | None = None
-    providers: Names | None = None
+    providers: Providers | None = None
     baseDir: Path | None = None
     apiUrl: Annotated[str, Field(max_length=PATH_MAX, pattern=r"^https?://[^/?#\s]+[^\s]*$",
                                  description=f"an http:// or https:// URL of at most {PATH_MAX} "
@@ -62,7 +62,7 @@ class Roster(Body):
 
 
 class SpawnIn(Body):
-    provider: Name
+    provider: Provider
     cwd: Path | None = None
     label: Name | None = None
     tags: Names = []
