@@ -42,6 +42,20 @@ def client(app):
     return app.test_client()
 
 
+@pytest.fixture
+def app_factory(db_path, clock):
+    """Apps on the test database with settings of the test's choosing: (client, relay)."""
+    apps = []
+
+    def build(**settings):
+        made = create_app(Settings(db=db_path, **settings), clock)
+        apps.append(made)
+        return made.test_client(), made.extensions["relay"]
+    yield build
+    for made in apps:
+        made.extensions["relay"].stop()
+
+
 def register(client, agent_id, **fields):
     response = client.post("/api/agents", json={"id": agent_id, **fields})
     assert response.status_code in (200, 201), response.get_json()

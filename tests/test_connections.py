@@ -7,9 +7,6 @@ import json
 import os
 import socket
 import tempfile
-import time
-
-import pytest
 
 
 def connect(port, source="127.0.0.1", timeout=10):

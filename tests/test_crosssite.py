@@ -6,24 +6,13 @@ import socket
 import pytest
 from simple_websocket import Client, ConnectionError as Refused
 
-from relay import create_app
-from relay.config import Settings
-
 EVIL = {"Origin": "http://evil.example"}
 FORM = "application/x-www-form-urlencoded"
 
 
 @pytest.fixture
-def make(db_path, clock):
-    apps = []
-
-    def build(**settings):
-        app = create_app(Settings(db=db_path, **settings), clock)
-        apps.append(app)
-        return app.test_client()
-    yield build
-    for app in apps:
-        app.extensions["relay"].stop()
+def make(app_factory):
+    return lambda **settings: app_factory(**settings)[0]
 
 
 @pytest.mark.parametrize("method, path, body", [

@@ -2,23 +2,14 @@
 bounded batches, keeps what is unsettled, and health reports each table."""
 import pytest
 
-from relay import create_app
 from relay.config import ConfigError, Settings, parse
 
 DAY = 86400
 
 
 @pytest.fixture
-def make(db_path, clock):
-    apps = []
-
-    def build(**settings):
-        app = create_app(Settings(db=db_path, **settings), clock)
-        apps.append(app)
-        return app.test_client(), app.extensions["relay"]
-    yield build
-    for app in apps:
-        app.extensions["relay"].stop()
+def make(app_factory):
+    return app_factory
 
 
 def post(client, path, body, status=(200, 201)):

@@ -3,7 +3,6 @@ from flask import Blueprint, g
 
 from ..auth import rate_limit
 from ..contract import route
-from ..errors import ApiError
 from ..events import channel_routed
 from ..schemas.channels import ChannelEventResult
 from ..schemas.common import Ok
@@ -11,7 +10,7 @@ from ..schemas.integrations import (CreatedIntegration, Integration, Integration
                                     IntegrationIn)
 from ..schemas.tasks import Task
 from ..store import channels, integrations
-from . import answer, commit, conn, now, relay
+from . import answer, commit, conn, now
 from .tasks import open_task
 
 bp = Blueprint("integrations", __name__, url_prefix="/api/integrations")
