@@ -203,8 +203,9 @@ def check(s: Settings) -> None:
     if s.max_streams is not None and s.max_streams < 0:
         raise ConfigError("RELAY_MAX_STREAMS must not be negative")
     if s.max_streams is not None and s.threads - s.max_streams < 8:
+        most = max(0, s.threads - 8)
         raise ConfigError(f"RELAY_MAX_STREAMS ({s.max_streams}) must leave at least 8 of the "
-                          f"RELAY_THREADS ({s.threads}) for requests: at most {max(0, s.threads - 8)}")
+                          f"RELAY_THREADS ({s.threads}) for requests: at most {most}")
     for name in ("max_streams_per_client", "max_connections_per_client"):
         if (getattr(s, name) or 0) < 0:
             raise ConfigError(f"{ENV[name][1]} must not be negative")

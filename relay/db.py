@@ -249,8 +249,8 @@ def init(path: str) -> int:
                 else "is it an SQLite database?")
         raise SchemaError(f"cannot use the database {where}: {error} ({hint})") from None
     try:
-        # A new file takes incremental auto-vacuum before its first table; an
-        # older one is converted once by the VACUUM below (README "Configuration", retention).
+        # A new file takes incremental auto-vacuum before its first table; an older
+        # one is converted once by the VACUUM below (README "Configuration", retention).
         conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
         with transaction(conn):
             version = conn.execute("PRAGMA user_version").fetchone()[0]

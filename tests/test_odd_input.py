@@ -2,7 +2,7 @@
 naming the field, or the stored value kept."""
 import pytest
 
-NUL_PATH = "cwd must not contain a NUL byte"
+NUL_PATH = "cwd must be text without a NUL byte"
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def test_a_nul_in_a_spawn_cwd_is_400(client, orchestrator):
 
 def test_a_nul_in_a_base_dir_is_400(client):
     r = client.post("/api/orchestrators", json={"id": "h2", "baseDir": "/srv\u0000"})
-    assert (r.status_code, r.get_json()) == (400, {"error": "baseDir must not contain a NUL byte"})
+    assert (r.status_code, r.get_json()) == (400, {"error": "baseDir must be text without a NUL byte"})
 
 
 def test_a_nul_in_a_policy_cwd_is_400(client, orchestrator):

@@ -91,7 +91,8 @@ def publish_beside(live, kind, read, count):
 def test_stalled_sse_reader_is_dropped_within_the_write_timeout(live_factory):
     live = live_factory(write_timeout=1, keepalive=30, stream_queue_bytes=256 * 1024)
     post(live, "/api/agents", {"id": "a"})
-    stalled = stalled_socket(live, b"GET /api/events?types=message. HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    stalled = stalled_socket(live, b"GET /api/events?types=message. HTTP/1.1\r\n"
+                                   b"Host: localhost\r\n\r\n")
     healthy = SSE(live.port, "/api/events?types=message.")
     healthy.frame()
     assert wait_for(lambda: streams(live)["sse"] == 2, 5)
@@ -110,7 +111,8 @@ def test_reader_that_falls_behind_by_bytes_is_reset(live_factory):
     again before the write timeout, so it can take the reset frame."""
     live = live_factory(write_timeout=10, keepalive=30, stream_queue_bytes=65536)
     post(live, "/api/agents", {"id": "a"})
-    slow = stalled_socket(live, b"GET /api/events?types=message. HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    slow = stalled_socket(live, b"GET /api/events?types=message. HTTP/1.1\r\n"
+                                b"Host: localhost\r\n\r\n")
     assert wait_for(lambda: streams(live)["sse"] == 1, 5)
     publish(live, 120)      # 7 MB: more than the socket buffers (up to 4 MiB) and 64 KiB queued
     data = drain(slow)

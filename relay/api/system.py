@@ -28,7 +28,8 @@ def file_size(path: str) -> int:
 @route(bp, "GET", "/health", "Health (no auth). 503 when the database cannot be read. status "
        "is degraded when the reap thread is overdue by three periods. tables: per growing "
        "table, rows (an estimate from its row ids: newest minus oldest plus one, so rows "
-       "deleted in between count; health stays cheap at any size) and the oldest row's age.", public=True,
+       "deleted in between count; health stays cheap at any size) and the oldest row's age.",
+       public=True,
        answers={200: Health, 503: Health})
 def health():
     r = relay()
@@ -72,7 +73,8 @@ def stats():
 
 @route(bp, "POST", "/system/reap", "Run the reap cycle now; answers what changed, one entry "
        "per step. Retention (pruned*: rows deleted, at most 20 batches of 500 per table per "
-       "cycle) then PRAGMA optimize and an incremental_vacuum of up to 2048 pages.", answers={200: ReapResult})
+       "cycle) then PRAGMA optimize and an incremental_vacuum of up to 2048 pages.",
+       answers={200: ReapResult})
 def reap():
     return answer(relay().reaper.run_once())
 
