@@ -1,7 +1,7 @@
 """Messages (API.md §2): send, poll (and long poll), claim, release, read, delete."""
 import time
 
-from flask import Blueprint
+from flask import Blueprint, g
 
 from ..broadcaster import CLOSED, RESET, Filter
 from ..contract import route
@@ -25,6 +25,15 @@ WAKING_EVENTS = ["message.new", "message.claim_released"]
 def send(body: MessageIn) -> tuple[dict, bool]:
     """Store and publish one message (shared with the WebSocket); (message, created)."""
     fields = body.fields()
+    integration = g.get("integration")
+    if integration is not None:
+        # An integration speaks as itself, never as an agent or the relay.
+        if fields["from"] != integration:
+            raise ApiError(403, f"from must be {integration}: an integration token sends as "
+                           "its integration")
+        if fields.get("kind") == "system":
+            raise ApiError(403, "kind system is the relay's own: an integration token may not "
+                           "send it")
     t = now()
     cache = relay().agent_cache
     # Sends count as presence (at most every few seconds); `from` need not be an agent.
@@ -48,6 +57,8 @@ def send(body: MessageIn) -> tuple[dict, bool]:
        "idempotencyKey. Sending counts as presence for `from` when it is a registered agent "
        "(recorded at 5 s granularity); `from` need not be registered.", body=MessageIn,
        answers={201: Message, 200: Message,
+                403: "an integration token whose integration is not `from`, or kind system "
+                     "with an integration token",
                 404: "unknown target agent, pool or policy, or unknown replyTo"})
 def post_message(body: MessageIn):
     message, created = send(body)
@@ -101,12 +112,15 @@ def long_poll(agent: dict, poll, wait: int):
     wakes it; the broadcaster wakes it, nothing sleeps and re-queries.
     """
     r = relay()
-    if not r.slots.acquire("poll"):
-        raise ApiError(503, "no stream slot free for a long poll", {"Retry-After": "1"})
-    subscription = r.broadcaster.subscribe(Filter(WAKING_EVENTS, agent))
-    # A client that hangs up ends the hold at once (relay/watch.py), freeing its slot.
     from flask import request       # here: this module's imports are another change's ground
     from .streams import CLIENT_SOCKET
+    holder = request.remote_addr or ""
+    refused = r.slots.acquire("poll", holder)
+    if refused:
+        raise ApiError(503, "no stream slot free for a long poll"
+                       if refused.startswith("no stream slot") else refused, {"Retry-After": "1"})
+    subscription = r.broadcaster.subscribe(Filter(WAKING_EVENTS, agent))
+    # A client that hangs up ends the hold at once (relay/watch.py), freeing its slot.
     client = request.environ.get(CLIENT_SOCKET)
     hangup = r.hangups.add(client, subscription.close) if client else None
     try:
@@ -124,7 +138,7 @@ def long_poll(agent: dict, poll, wait: int):
     finally:
         r.hangups.remove(hangup)
         r.broadcaster.unsubscribe(subscription)
-        r.slots.release("poll")
+        r.slots.release("poll", holder)
 
 
 @route(bp, "GET", "/cursor", "The highest message id (0 when there is none).",
