@@ -102,6 +102,20 @@ def client(app):
     return app.test_client()
 
 
+@pytest.fixture
+def app_factory(db_path, clock):
+    """Apps on the test database with settings of the test's choosing: (client, relay)."""
+    apps = []
+
+    def build(**settings):
+        made = create_app(Settings(db=db_path, **settings), clock)
+        apps.append(made)
+        return made.test_client(), made.extensions["relay"]
+    yield build
+    for made in apps:
+        made.extensions["relay"].stop()
+
+
 def register(client, agent_id, **fields):
     response = client.post("/api/agents", json={"id": agent_id, **fields})
     assert response.status_code in (200, 201), response.get_json()
@@ -153,8 +167,9 @@ class Live:
 
 @pytest.fixture
 def live(db_factory):
+    # Every test client is on 127.0.0.1: no per-client stream cap unless a test sets one.
     settings = Settings(db=db_factory("live"), port=0, threads=48, keepalive=0.5,
-                        reap_interval=3600)
+                        reap_interval=3600, max_streams_per_client=0)
     server = Live(settings)
     yield server
     server.stop()
@@ -166,7 +181,7 @@ def live_factory(db_factory):
 
     def make(**overrides):
         settings = Settings(db=db_factory(f"live{len(servers)}"), port=0,
-                            reap_interval=3600, **overrides)
+                            reap_interval=3600, **{"max_streams_per_client": 0, **overrides})
         servers.append(Live(settings))
         return servers[-1]
 

@@ -69,6 +69,11 @@ class WorkerStatus(Answer):
     lastError: str | None = Field(description="the last step that failed, and why")
 
 
+class TableFigures(Answer):
+    rows: int = Field(description="an estimate from the row ids (newest minus oldest plus one)")
+    oldestAgeSeconds: int | None
+
+
 class Health(Answer):
     status: Literal["ok", "degraded"]
     version: str
@@ -76,6 +81,7 @@ class Health(Answer):
     db: Db
     streams: Streams | None = None
     counts: Counts | None = None
+    tables: dict[str, TableFigures] | None = None
     lastReapAt: int | None = None
     workers: dict[str, WorkerStatus] | None = Field(
         None, description="every background thread: broadcaster, hangupWatch, reaper, "
@@ -111,3 +117,10 @@ class ReapResult(Answer):
     staleOrchestratorIds: list[str]
     offlineOrchestratorIds: list[str]
     failedRecipeInstanceIds: list[str]
+    prunedMessages: int = 0
+    prunedChannelEvents: int = 0
+    prunedActivity: int = 0
+    prunedAutomationRuns: int = 0
+    prunedTasks: int = 0
+    prunedCommands: int = 0
+    prunedConfigHistory: int = 0
