@@ -19,13 +19,14 @@ ROUTE_TESTS = {
     "test_claims", "test_commands", "test_config", "test_hostile_input", "test_integrations",
     "test_lifecycle", "test_messages", "test_orchestrators", "test_pairs", "test_policies",
     "test_pools", "test_presence", "test_providers", "test_proxies", "test_queued",
-    "test_recipes", "test_stream_input", "test_streams", "test_system", "test_tasks",
+    "test_recipes", "test_retention", "test_stream_input", "test_streams", "test_system", "test_tasks",
     "test_websocket",
 }
 
 
 def pytest_generate_tests(metafunc):
-    if "backend" in metafunc.fixturenames and metafunc.module.__name__.rsplit(".", 1)[-1] in ROUTE_TESTS:
+    if ("backend" in metafunc.fixturenames and metafunc.module.__name__.rsplit(".", 1)[-1] in ROUTE_TESTS
+            and not metafunc.definition.get_closest_marker("sqlite_only")):
         metafunc.parametrize("backend", ["sqlite", "postgres"], indirect=True)
 
 
