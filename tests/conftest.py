@@ -19,13 +19,14 @@ ROUTE_TESTS = {
     "test_claims", "test_commands", "test_config", "test_hostile_input", "test_integrations",
     "test_lifecycle", "test_messages", "test_orchestrators", "test_pairs", "test_policies",
     "test_pools", "test_presence", "test_providers", "test_proxies", "test_queued", "test_empty_poll",
-    "test_recipes", "test_stream_input", "test_streams", "test_system", "test_tasks",
+    "test_recipes", "test_retention", "test_stream_input", "test_streams", "test_system", "test_tasks",
     "test_websocket",
 }
 
 
 def pytest_generate_tests(metafunc):
-    if "backend" in metafunc.fixturenames and metafunc.module.__name__.rsplit(".", 1)[-1] in ROUTE_TESTS:
+    if ("backend" in metafunc.fixturenames and metafunc.module.__name__.rsplit(".", 1)[-1] in ROUTE_TESTS
+            and not metafunc.definition.get_closest_marker("sqlite_only")):
         metafunc.parametrize("backend", ["sqlite", "postgres"], indirect=True)
 
 
@@ -102,6 +103,20 @@ def client(app):
     return app.test_client()
 
 
+@pytest.fixture
+def app_factory(db_path, clock):
+    """Apps on the test database with settings of the test's choosing: (client, relay)."""
+    apps = []
+
+    def build(**settings):
+        made = create_app(Settings(db=db_path, **settings), clock)
+        apps.append(made)
+        return made.test_client(), made.extensions["relay"]
+    yield build
+    for made in apps:
+        made.extensions["relay"].stop()
+
+
 def register(client, agent_id, **fields):
     response = client.post("/api/agents", json={"id": agent_id, **fields})
     assert response.status_code in (200, 201), response.get_json()
@@ -153,8 +168,9 @@ class Live:
 
 @pytest.fixture
 def live(db_factory):
+    # Every test client is on 127.0.0.1: no per-client stream cap unless a test sets one.
     settings = Settings(db=db_factory("live"), port=0, threads=48, keepalive=0.5,
-                        reap_interval=3600)
+                        reap_interval=3600, max_streams_per_client=0)
     server = Live(settings)
     yield server
     server.stop()
@@ -166,7 +182,7 @@ def live_factory(db_factory):
 
     def make(**overrides):
         settings = Settings(db=db_factory(f"live{len(servers)}"), port=0,
-                            reap_interval=3600, **overrides)
+                            reap_interval=3600, **{"max_streams_per_client": 0, **overrides})
         servers.append(Live(settings))
         return servers[-1]
 

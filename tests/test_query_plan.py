@@ -1,7 +1,7 @@
 """The inbox poll, the cursor and health use indexes, never a table scan."""
 from relay.server import db
 from relay.server.domain import messages as inbox_poll
-from relay.server.store import messages, system
+from relay.server.store import messages, retention, system
 
 
 class Recorder:
@@ -70,7 +70,8 @@ def test_health_counts_read_no_table(db_path):
                          [("t", "open" if i % 50 == 0 else "resolved") for i in range(2000)])
     conn.dialect.analyse(conn)
     recorder = Recorder(conn)
-    system.health_counts(recorder)
+    system.health_counts(recorder, retention.figures(recorder, 0))
+    assert any("FROM messages" in s[0] for s in recorder.statements)   # the figures were read
     for statement in recorder.statements:
         steps = plan(conn, *statement)
         assert not any(s.startswith(("SCAN messages", "SCAN tasks")) or "TEMP B-TREE" in s

@@ -19,15 +19,17 @@ def test_health(client, settings, backend):
         assert health["db"] == {"ok": True, "path": settings.db,
                                 "sizeBytes": health["db"]["sizeBytes"]}
         assert health["db"]["sizeBytes"] > 1_000_000
-    assert health["streams"] == {"sse": 0, "ws": 0, "poll": 0, "max": 56}
+    assert health["streams"] == {"sse": 0, "ws": 0, "poll": 0, "max": 88}
     assert health["counts"] == {"agentsOnline": 1, "messages": 1, "queued": 0, "openTasks": 0}
     assert health["lastReapAt"] is None
+    assert health["tables"]["messages"] == {"rows": 1, "oldestAgeSeconds": 0}
+    assert health["tables"]["tasks"] == {"rows": 0, "oldestAgeSeconds": None}
 
 
 def test_health_is_503_when_database_unreadable(client, relay_, monkeypatch):
     from relay.server import db
 
-    def broken(conn):
+    def broken(conn, *_):
         raise db.dialect_of(relay_.settings.db).Error("the database cannot be read")
     monkeypatch.setattr("relay.server.store.system.health_counts", broken)
     r = client.get("/api/health")

@@ -251,9 +251,14 @@ def transaction(conn):
 
 def init(url: str) -> int:
     """Create or migrate the database at `url`; returns its schema version.
-    Both engines run the same schema and migrations (dialect.ddl spells the types)."""
-    conn = connect(url)
-    dialect = conn.dialect
+    Both engines run the same schema and migrations (dialect.ddl spells the types).
+    A database that cannot be opened (or a file that is not SQLite) is a SchemaError."""
+    dialect = dialect_of(url)
+    try:
+        conn = connect(url)
+    except dialect.Error as error:
+        raise SchemaError(f"cannot use the database {url_shown(url)}: {error} "
+                          f"({dialect.open_hint(url)})") from None
     try:
         dialect.before_schema(conn)
         with transaction(conn):

@@ -6,8 +6,7 @@ from flask import request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing.exceptions import WebsocketMismatch
 
-from .domain.errors import (Conflict, Forbidden, Invalid, NotFound, Refused, Throttled,
-                            Unprocessable)
+from .domain.errors import Conflict, Forbidden, Invalid, NotFound, Refused, Unprocessable
 from .responses import json_response
 
 log = logging.getLogger("relay")
@@ -36,8 +35,7 @@ def conflict(message: str) -> ApiError:
 
 
 # The one place a domain refusal becomes an HTTP status.
-STATUS = {Invalid: 400, Forbidden: 403, NotFound: 404, Conflict: 409, Unprocessable: 422,
-          Throttled: 429}
+STATUS = {Invalid: 400, Forbidden: 403, NotFound: 404, Conflict: 409, Unprocessable: 422}
 
 
 def status_of(error: Refused) -> int:

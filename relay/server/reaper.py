@@ -6,6 +6,7 @@ it); a step that fails is logged and the others still run.
 from .domain import agents as agents_domain, delivery, recipe_runs
 from .events import (activity_event, agent_event, command_event, delivery_events, message_event,
                      orchestrator_event, pair_updated, task_event)
+from .retention import Retention
 from .store import (activity, agents, commands, deliveries, event_log, messages, orchestrators,
                     pairs, recipes, tasks)
 from .worker import Periodic
@@ -17,6 +18,7 @@ class Reaper(Periodic):
     def __init__(self, relay, interval: float):
         super().__init__(interval, relay.clock)
         self.relay = relay
+        self.retention = Retention(relay)
         self.last_reap_at: int | None = None
 
     # --- the steps: (conn, now) -> (report fragment, events) -------------------
@@ -114,5 +116,6 @@ class Reaper(Periodic):
                 fragment = self.step(f"reap step {step.__name__}", self.relay.committer.commit,
                                      lambda c: step(c, now))
                 report.update(fragment or {})
+            report.update(self.retention.run(now))
             self.last_reap_at = now
             return report

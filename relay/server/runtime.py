@@ -39,7 +39,7 @@ class Relay:
         self.callbacks = Callbacks(self, retry_for=settings.callback_retry_for,
                                    policy=self.outbound)
         self.automations = Automations(self)
-        self.slots = Slots(settings.stream_limit)
+        self.slots = Slots(settings.stream_limit, settings.streams_per_client)
         self.reaper = Reaper(self, settings.reap_interval)
         self.lifecycle = Lifecycle(self, settings.lifecycle_tick)
         # Event automations run in the process that committed the event (once);

@@ -25,9 +25,13 @@ def read_filter(conn, types, agent_id) -> Filter:
     return Filter(types, agent)
 
 
-def take_slot(r, kind: str) -> None:
-    if not r.slots.acquire(kind):
-        raise ApiError(503, "no stream slot free; retry shortly", {"Retry-After": "2"})
+def take_slot(r, kind: str, client: str) -> str:
+    """A stream slot for this client (its address), or 503; answers the client key
+    to release it with."""
+    refused = r.slots.acquire(kind, client)
+    if refused:
+        raise ApiError(503, refused, {"Retry-After": "2"})
+    return client
 
 
 def replay(r, since: int, event_filter: Filter):

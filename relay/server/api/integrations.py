@@ -1,6 +1,7 @@
 """Integrations: their tokens, and the events they send."""
 from flask import Blueprint, g
 
+from ..auth import rate_limit
 from ..contract import route
 from ..domain import integrations as domain
 from ..schemas.channels import ChannelEventResult
@@ -12,6 +13,8 @@ from ..store import integrations
 from . import answer, commit, conn, now, relay
 
 bp = Blueprint("integrations", __name__, url_prefix="/api/integrations")
+
+RELAY_TOKEN = "relay"      # the rate-limit key of callers with the relay token (or none)
 
 
 @route(bp, "POST", "", "Create an integration. Its token is answered this once; only its "
@@ -57,5 +60,8 @@ def delete_integration(name):
                 422: "no inbound binding of the channel routes the event",
                 429: "rate limit: see Retry-After"})
 def integration_event(body: IntegrationEventIn):
-    result, created = domain.event(relay(), g.get("integration"), body.model_dump(), now())
+    name, t = g.get("integration"), now()
+    if name is None:               # an integration's every request is counted (auth.py)
+        rate_limit(RELAY_TOKEN, "events")
+    result, created = domain.event(relay(), name, body.model_dump(), t)
     return answer(result, 201 if created else 200)

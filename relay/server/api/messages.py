@@ -1,9 +1,8 @@
 """Messages: send, poll (and long poll), claim, release, read, delete."""
 import time
 
-from flask import Blueprint
+from flask import Blueprint, g, request
 
-from flask import request
 
 from ..broadcaster import CLOSED, RESET, Filter
 from ..contract import route
@@ -28,9 +27,12 @@ WAKING_EVENTS = ["message.new", "message.claim_released"]
        "idempotencyKey. Sending counts as presence for `from` when it is a registered agent "
        "(recorded at 5 s granularity); `from` need not be registered.", body=MessageIn,
        answers={201: Message, 200: Message,
+                403: "an integration token whose integration is not `from`, or kind system "
+                     "with an integration token",
                 404: "unknown target agent, pool or policy, or unknown replyTo"})
 def post_message(body: MessageIn):
-    message, created = domain.send(relay(), conn, body.fields(), now())
+    fields = domain.checked_sender(g.get("integration"), body.fields())
+    message, created = domain.send(relay(), conn, fields, now())
     return answer(message, 201 if created else 200)
 
 
@@ -64,8 +66,11 @@ def long_poll(agent: dict, poll, wait: int):
     wakes it; the broadcaster wakes it, nothing sleeps and re-queries.
     """
     r = relay()
-    if not r.slots.acquire("poll"):
-        raise ApiError(503, "no stream slot free for a long poll", {"Retry-After": "1"})
+    holder = request.remote_addr or ""
+    refused = r.slots.acquire("poll", holder)
+    if refused:
+        raise ApiError(503, "no stream slot free for a long poll"
+                       if refused.startswith("no stream slot") else refused, {"Retry-After": "1"})
     subscription = r.broadcaster.subscribe(Filter(WAKING_EVENTS, agent))
     # A client that hangs up ends the hold at once (watch.py), freeing its slot.
     client = request.environ.get(CLIENT_SOCKET)
@@ -86,7 +91,7 @@ def long_poll(agent: dict, poll, wait: int):
     finally:
         r.hangups.remove(hangup)
         r.broadcaster.unsubscribe(subscription)
-        r.slots.release("poll")
+        r.slots.release("poll", holder)
 
 
 @route(bp, "GET", "/cursor", "The highest message id (0 when there is none).",

@@ -136,7 +136,7 @@ def read_all(answer, sock, deadline: Deadline) -> bytes:
 
 def stream_through(upstream, sock, answer, mimetype: str) -> Response:
     try:
-        take_slot(relay(), "sse")
+        holder = take_slot(relay(), "sse", request.remote_addr or "")
     except ApiError:
         upstream.close()
         raise
@@ -168,7 +168,7 @@ def stream_through(upstream, sock, answer, mimetype: str) -> Response:
         r.stream_closers.discard(wake)
         upstream.close()
         answer.close()
-        r.slots.release("sse")
+        r.slots.release("sse", holder)
 
     request.environ[CLOSE_AFTER] = True
     response = Response(chunks(), 200, content_type=mimetype,

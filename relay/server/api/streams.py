@@ -19,7 +19,8 @@ def split_types(raw: str | None) -> list[str] | None:
 
 def cursor(raw: str, label: str) -> int:
     """An event id given as text (a header or query value)."""
-    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_ID:
+    # The length first: int() refuses (ValueError) past 4300 digits.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 20 or int(raw) > MAX_ID:
         raise bad_request(f"{label} must be a non-negative integer id")
     return int(raw)
 
@@ -76,7 +77,7 @@ def events_stream(query: StreamFilter):
     since = request.headers.get("Last-Event-ID") or query.since
     if since is not None:
         since = cursor(since, "Last-Event-ID or since")
-    take_slot(r, "sse")
+    holder = take_slot(r, "sse", request.remote_addr or "")
     release_conn()          # a stream holds no pooled connection (replay borrows its own)
     subscription = r.broadcaster.subscribe(event_filter)
     # Served by serving.py, the body goes out as the chunks made here, and
@@ -98,7 +99,7 @@ def events_stream(query: StreamFilter):
         r.hangups.remove(hangup)          # before the socket closes
         subscription.close()              # no more direct writes to it
         r.broadcaster.unsubscribe(subscription)
-        r.slots.release("sse")
+        r.slots.release("sse", holder)
 
     # A stream ends only at a reset, a shutdown or a gone client: the server
     # closes its connection after it, so a reset client is really disconnected.

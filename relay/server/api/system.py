@@ -10,7 +10,7 @@ from ..openapi import document
 from ..schemas.messages import Message
 from ..schemas.system import BroadcastIn, Health, ReapResult, Stats
 from ..domain import messages
-from ..store import system
+from ..store import retention, system
 from . import answer, commit, conn, now, relay
 
 bp = Blueprint("system", __name__, url_prefix="/api")
@@ -18,7 +18,10 @@ log = logging.getLogger("relay")
 
 
 @route(bp, "GET", "/health", "Health (no auth). 503 when the database cannot be read. status "
-       "is degraded when the reap thread is overdue by three periods.", public=True,
+       "is degraded when the reap thread is overdue by three periods. tables: per growing "
+       "table, rows (an estimate from its row ids: newest minus oldest plus one, so rows "
+       "deleted in between count; health stays cheap at any size) and the oldest row's age.",
+       public=True,
        answers={200: Health, 503: Health})
 def health():
     r = relay()
@@ -26,7 +29,8 @@ def health():
     dialect = db.dialect_of(r.settings.db)
     try:
         c = conn()
-        counts = system.health_counts(c)
+        tables = retention.figures(c, t)
+        counts = system.health_counts(c, tables)
         size = dialect.size(r.settings.db, c)
     except dialect.Error as error:
         log.error("health: database unreadable: %s", error)
@@ -45,6 +49,7 @@ def health():
         "db": {"ok": True, **size},
         "streams": r.slots.snapshot(),
         "counts": counts,
+        "tables": tables,
         "lastReapAt": last_reap,
         "workers": {name: worker.status() for name, worker in r.workers().items()},
     })
@@ -63,7 +68,9 @@ def stats():
 
 
 @route(bp, "POST", "/system/reap", "Run the reap cycle now; answers what changed, one entry "
-       "per step.", answers={200: ReapResult})
+       "per step. Retention (pruned*: rows deleted, at most 20 batches of 500 per table per "
+       "cycle) then PRAGMA optimize and an incremental_vacuum of up to 2048 pages.",
+       answers={200: ReapResult})
 def reap():
     return answer(relay().reaper.run_once())
 

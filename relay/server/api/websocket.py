@@ -22,14 +22,14 @@ bp = Blueprint("websocket", __name__, url_prefix="/api")
 @bp.before_request
 def websocket_slot():
     if request.endpoint == "websocket.websocket":
-        take_slot(relay(), "ws")
-        g.ws_slot = True
+        g.ws_slot = take_slot(relay(), "ws", request.remote_addr or "")
 
 
 @bp.teardown_request
 def release_websocket_slot(_error=None):
-    if g.pop("ws_slot", False):
-        relay().slots.release("ws")
+    holder = g.pop("ws_slot", None)
+    if holder is not None:
+        relay().slots.release("ws", holder)
 
 
 def event_text(envelope) -> str:

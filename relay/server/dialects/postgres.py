@@ -187,6 +187,10 @@ def ddl(script: str) -> str:
 statements = sqlite.statements
 
 
+def open_hint(url: str) -> str:
+    return "is the server up, and the database made (createdb)?"
+
+
 def before_schema(conn) -> None:
     """PostgreSQL reclaims space by autovacuum: nothing to switch on."""
 
@@ -266,6 +270,34 @@ def continue_ids(conn, tables: list[str]) -> None:
 
 def analyse(conn) -> None:
     """Autovacuum keeps PostgreSQL's statistics."""
+
+
+# Tables with an identity column (AUTOINCREMENT in the schema); the others page by ctid.
+IDENTITY = {"activity": "id", "messages": "id", "events": "id", "tasks": "id",
+            "task_events": "id", "callback_deliveries": "id", "channel_bindings": "id",
+            "pairs": "id", "commands": "seq", "recipe_instances": "seq", "automations": "seq",
+            "automation_runs": "id"}
+
+
+def row_key(table: str) -> str:
+    return IDENTITY.get(table, "ctid")
+
+
+def table_figures(conn, table: str, made: str) -> tuple[int, int | None]:
+    key = IDENTITY.get(table)
+    if key is None:                          # no row ids to estimate from: counted
+        row = conn.execute(f"SELECT count(*), min({made}) FROM {table}").fetchone()
+        return row[0], row[1]
+    row = conn.execute(f"SELECT min({key}), max({key}) FROM {table}").fetchone()
+    if row[0] is None:
+        return 0, None
+    oldest = conn.execute(f"SELECT {made} FROM {table} WHERE {key} = ?", (row[0],)).fetchone()
+    return row[1] - row[0] + 1, oldest[0] if oldest else None
+
+
+def maintain(conn, pages: int) -> int:
+    """PostgreSQL's autovacuum analyses and reclaims space by itself."""
+    return 0
 
 
 def size(url: str, conn) -> dict:

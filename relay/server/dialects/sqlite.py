@@ -73,6 +73,13 @@ def statements(script: str):
 INCREMENTAL = 2           # PRAGMA auto_vacuum value
 
 
+def open_hint(path: str) -> str:
+    """Why a file could not be opened, as far as can be told."""
+    where = os.path.abspath(path)
+    return ("its folder does not exist" if not os.path.isdir(os.path.dirname(where))
+            else "is it an SQLite database?")
+
+
 def before_schema(conn) -> None:
     # A new file takes incremental auto-vacuum before its first table; an
     # older one is converted once by the VACUUM in after_schema (README "Retention").
@@ -154,6 +161,31 @@ def analyse(conn) -> None:
     per index, so it costs milliseconds at any size."""
     conn.execute("PRAGMA analysis_limit = 1000")
     conn.execute("ANALYZE")
+
+
+def row_key(table: str) -> str:
+    """The column a bounded delete pages by (retention)."""
+    return "rowid"
+
+
+def table_figures(conn, table: str, made: str) -> tuple[int, int | None]:
+    """(rows, when the oldest was made): rows estimated from the row ids (newest
+    minus oldest plus one); two index look-ups whatever the table's size. Two
+    subqueries: one SELECT asking min() and max() together scans the table."""
+    row = conn.execute(f"SELECT (SELECT min(rowid) FROM {table}) AS lo,"
+                       f" (SELECT max(rowid) FROM {table}) AS hi").fetchone()
+    if row["lo"] is None:
+        return 0, None
+    oldest = conn.execute(f"SELECT {made} FROM {table} WHERE rowid = ?", (row["lo"],)).fetchone()
+    return row["hi"] - row["lo"] + 1, oldest[0]
+
+
+def maintain(conn, pages: int) -> int:
+    """PRAGMA optimize, then give back up to `pages` free pages; the pages left
+    free. executescript steps each pragma to the end (execute() frees one page)."""
+    with conn.write_lock:
+        conn.executescript(f"PRAGMA optimize; PRAGMA incremental_vacuum({int(pages)});")
+    return conn.execute("PRAGMA freelist_count").fetchone()[0]
 
 
 def size(path: str, conn=None) -> dict:

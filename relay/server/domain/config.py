@@ -6,6 +6,7 @@ from pydantic import create_model
 
 from ..contract import ID_PATTERN, PATTERN_RULES, Body, parse
 from ..events import config_changed
+from ..masking import PROVIDER_CONFIG, unmasked_value
 from ..schemas.config import ProviderConfig
 from ..schemas.policies import PROVIDERS, SpawnPolicy, stored
 from ..store import config
@@ -66,6 +67,10 @@ def put(c, namespace: str, key: str, value, updated_by, expected: int | None, t:
     expect(c, namespace, key, expected)
     if namespace == "spawn-policy":
         orchestration.checked_policy(c, value)
+    if namespace == PROVIDER_CONFIG:
+        # An env value given back masked ("***") keeps what is stored.
+        stored_entry = config.get(c, namespace, key)
+        value = unmasked_value(value, stored_entry and stored_entry["value"])
     entry, created = config.put(c, namespace, key, value, t, updated_by)
     return (entry, created), [config_changed(entry, "set")]
 

@@ -31,7 +31,3 @@ class Conflict(Refused):
 class Unprocessable(Refused):
     """Well formed, but it cannot work: nothing can take it, or its parts
     contradict each other or the state (422)."""
-
-
-class Throttled(Refused):
-    """Too many calls for now; `headers` say when to retry (429)."""

@@ -3,10 +3,7 @@ outside system does: opens (or folds into) a task, or, naming a channel, is
 routed through the channel's bindings."""
 from ..store import integrations
 from . import channels, tasks
-from .errors import Conflict, NotFound, Throttled
-
-RELAY_TOKEN = "relay"      # the rate-limit key of callers with the relay token (or none)
-
+from .errors import Conflict, NotFound
 
 def create(c, name: str, scopes: list[str], secret: str | None, t: int):
     made = integrations.create(c, name, list(dict.fromkeys(scopes)), secret, t)
@@ -25,19 +22,10 @@ def delete(c, name: str):
     return {"ok": True}, []
 
 
-def admit(relay, name: str | None, t: int) -> None:
-    """Each token may send RELAY_INTEGRATION_RATE_LIMIT events a minute (callers
-    with the relay token share one allowance)."""
-    wait = relay.rate_limiter.take(name or RELAY_TOKEN, t)
-    if wait:
-        raise Throttled(f"more than {relay.settings.integration_rate_limit} events a minute for "
-                        f"this token: retry in {wait} s", {"Retry-After": str(wait)})
-
-
 def event(relay, name: str | None, fields: dict, t: int):
     """POST /api/integrations/events: ((task or routing, created)). `fields` are the
-    event's (type, channel, title, body, ... as the schema names them)."""
-    admit(relay, name, t)
+    event's (type, channel, title, body, ... as the schema names them); the rate
+    limit is the caller's (auth.py)."""
     counted = (lambda c: integrations.count_event(c, name, t)) if name else None
     if fields.get("channel") is not None:
         inbound = {"from": name or "integration", "subject": fields["title"],

@@ -3,7 +3,7 @@ deletes, and the inbox poll with its presence."""
 from ..events import Event, message_deleted, message_event
 from ..store import JsonArray, messages, policies
 from . import addresses, agents, presence
-from .errors import Conflict, Invalid, NotFound
+from .errors import Conflict, Forbidden, Invalid, NotFound
 
 
 def get(c, message_id: int) -> dict:
@@ -34,6 +34,18 @@ def store(c, fields: dict, t: int) -> tuple[dict, bool]:
     if message is None:
         raise NotFound(f"agent {name} not found")
     return message, True
+
+
+def checked_sender(integration: str | None, fields: dict) -> dict:
+    """An integration token speaks as its integration, never as an agent or the relay."""
+    if integration is not None:
+        if fields["from"] != integration:
+            raise Forbidden(f"from must be {integration}: an integration token sends as "
+                            "its integration")
+        if fields.get("kind") == "system":
+            raise Forbidden("kind system is the relay's own: an integration token may not "
+                            "send it")
+    return fields
 
 
 def arrived(message: dict):

@@ -60,7 +60,7 @@ class Counts(Answer):
     agentsOnline: int
     messages: int = Field(description="an estimate: newest message id minus oldest plus one (messages "
                           "deleted in between still count), so health costs the same at any size; "
-                          "GET /api/stats counts exactly")
+                          "the same figure as tables.messages.rows; GET /api/stats counts exactly")
     queued: int
     openTasks: int
 
@@ -71,6 +71,11 @@ class WorkerStatus(Answer):
     lastError: str | None = Field(description="the last step that failed, and why")
 
 
+class TableFigures(Answer):
+    rows: int = Field(description="an estimate from the row ids (newest minus oldest plus one)")
+    oldestAgeSeconds: int | None
+
+
 class Health(Answer):
     status: Literal["ok", "degraded"]
     version: str
@@ -78,6 +83,7 @@ class Health(Answer):
     db: Db
     streams: Streams | None = None
     counts: Counts | None = None
+    tables: dict[str, TableFigures] | None = None
     lastReapAt: int | None = None
     workers: dict[str, WorkerStatus] | None = Field(
         None, description="every background thread: broadcaster, hangupWatch, reaper, "
@@ -113,3 +119,10 @@ class ReapResult(Answer):
     staleOrchestratorIds: list[str]
     offlineOrchestratorIds: list[str]
     failedRecipeInstanceIds: list[str]
+    prunedMessages: int = 0
+    prunedChannelEvents: int = 0
+    prunedActivity: int = 0
+    prunedAutomationRuns: int = 0
+    prunedTasks: int = 0
+    prunedCommands: int = 0
+    prunedConfigHistory: int = 0

@@ -276,16 +276,6 @@ def expire_queued(conn, now: int) -> list[dict]:
 
 # --- counts ---------------------------------------------------------------------
 
-def count_estimate(conn) -> int:
-    """Newest id minus oldest plus one: two look-ups at any size, where
-    count(*) reads a whole index (9-17 ms at a million messages, asked by
-    every health poll). Messages deleted in between still count."""
-    # Two subqueries: one statement asking min() and max() together scans.
-    row = conn.execute("SELECT (SELECT min(id) FROM messages),"
-                       " (SELECT max(id) FROM messages)").fetchone()
-    return 0 if row[0] is None else row[1] - row[0] + 1
-
-
 def counts_by_kind(conn) -> dict:
     return {r["kind"]: r["n"] for r in
             conn.execute("SELECT kind, count(*) AS n FROM messages GROUP BY kind")}

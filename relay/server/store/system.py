@@ -17,14 +17,15 @@ def open_tasks(conn) -> int:
                         OPEN_TASK_STATUSES).fetchone()[0]
 
 
-def health_counts(conn) -> dict:
+def health_counts(conn, tables: dict) -> dict:
     """Health is polled (monitors, the dashboard every few seconds): each
     figure costs what is live (agents, queued messages, open tasks), never
-    what history holds; the message count is estimated (its Health field)."""
+    what history holds. The message count is the messages table's estimate
+    among `tables` (retention.figures), one figure for both places."""
     by_status = agents.counts_by_status(conn)
     return {
         "agentsOnline": sum(by_status.get(s, 0) for s in agents.LIVE_STATUSES),
-        "messages": messages.count_estimate(conn),
+        "messages": tables["messages"]["rows"],
         "queued": messages.queued_count(conn),
         "openTasks": open_tasks(conn),
     }
