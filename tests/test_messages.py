@@ -118,7 +118,8 @@ def test_send_answers_every_field(client, team, clock):
         "channel": "github:acme.api", "replyTo": None, "threadId": 1, "claimable": True,
         "claimTtlSeconds": 60, "claimedBy": None, "claimedAt": None, "claimExpiresAt": None,
         "idempotencyKey": "k1", "readBy": [], "deliveryStatus": "delivered",
-        "resolvedToAgent": None, "expiresAt": None, "createdAt": clock()}
+        "resolvedToAgent": None, "expiresAt": None, "createdAt": clock(),
+        "ackRequired": False, "ackBy": None, "maxDeliveries": None, "escalateTo": None}
     # The answer is the stored row (send does not read it back).
     assert client.get("/api/messages/1").get_json() == r.get_json()
     event = client.get("/api/events/recent?types=message.").get_json()[-1]
@@ -167,7 +168,7 @@ def test_get_status_cursor(client, team):
     assert client.get(f"/api/messages/{m['id']}").get_json() == m
     assert client.get(f"/api/messages/{m['id']}/status").get_json() == {
         "id": m["id"], "deliveryStatus": "delivered", "resolvedToAgent": None, "expiresAt": None,
-        "claimedBy": None, "claimExpiresAt": None, "readBy": []}
+        "claimedBy": None, "claimExpiresAt": None, "readBy": [], "receipts": []}
     r = client.get("/api/messages/12345")
     assert (r.status_code, r.get_json()) == (404, {"error": "message 12345 not found"})
     assert client.get("/api/messages/12345/status").status_code == 404

@@ -95,6 +95,11 @@ class ReapResult(Answer):
     releasedTaskIds: list[int]
     releasedOrphanedTaskIds: list[int]
     trimmedDeliveries: int
+    redeliveredReceipts: list[tuple[int, str]] = Field(description=(
+        "[messageId, agentId] of each receipt redelivered (its ack deadline passed)"))
+    overdueReceipts: list[tuple[int, str]] = Field(description=(
+        "[messageId, agentId] of each receipt now overdue (no delivery left)"))
+    escalationMessageIds: list[int]
     expiredPairIds: list[int]
     expiredCommandIds: list[str]
     staleOrchestratorIds: list[str]
