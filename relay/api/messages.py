@@ -51,7 +51,15 @@ def send(body: MessageIn) -> tuple[dict, bool]:
 
 @route(bp, "POST", "", "Send. 201, or 200 with the first message when the sender reused an "
        "idempotencyKey. Sending counts as presence for `from` when it is a registered agent "
-       "(recorded at 5 s granularity); `from` need not be registered.", body=MessageIn,
+       "(recorded at 5 s granularity); `from` need not be registered. ackRequired: each "
+       "recipient (the agent addressed; for a group address, every agent it matches now, not "
+       "the sender; for pool:/policy:, the agent it resolves to) owes an ack by a deadline: "
+       "ackBy (ms since the epoch, later than now) or ackWithinSeconds (default 1800) after "
+       "sending. Past it the reap cycle redelivers the message with a new window of the same "
+       "length, up to maxDeliveries (default 3) deliveries in all; then the recipient is overdue "
+       "and, with escalateTo, a kind system message goes there as a reply to the message (in "
+       "its thread) with payload {messageId, agentId, deliveryCount}. The ack fields without "
+       "ackRequired, or ackBy with ackWithinSeconds, are 422.", body=MessageIn,
        answers={201: Message, 200: Message,
                 404: "unknown target agent, pool or policy, unknown replyTo or escalateTo",
                 422: "ack options without ackRequired, ackBy not later than now, or both "

@@ -50,13 +50,9 @@ class MessageIn(Body):
     claimTtlSeconds: Int(1, 86400) = 300
     maxAgeSeconds: Int(0, 2592000) | None = None
     idempotencyKey: Text(ID_MAX) | None = None
-    ackRequired: bool = Field(False, description=(
-        "true: each recipient owes an ack by a deadline (ackBy, or ackWithinSeconds, default "
-        "1800 s after sending); past it the message is redelivered, up to maxDeliveries (default "
-        "3) deliveries in all, then the recipient is overdue and escalateTo is told. The other "
-        "ack fields need it (422 without)"))
-    ackBy: Epoch | None = Field(None, description=(
-        "the deadline, ms since the epoch; later than now (422), not with ackWithinSeconds (422)"))
+    # README "Acknowledgements and receipts"; the send route's summary says how they work.
+    ackRequired: bool = False
+    ackBy: Epoch | None = None
     ackWithinSeconds: Int(1, 2592000) | None = None
     maxDeliveries: Int(1, 100) | None = None
     escalateTo: Address | None = None
@@ -80,10 +76,8 @@ class Inbox(Page):
     wait: QInt(0, 60) = 0
     from_: QText(ID_MAX) | None = Field(None, alias="from")
     to: QText(ADDRESS_MAX) | None = None
-    ackPending: QBool = Field(False, description=(
-        "with for: only messages the agent still owes an ack for (overdue included)"))
-    awaitingAck: QBool = Field(False, description=(
-        "without for: only messages some recipient still owes an ack for"))
+    ackPending: QBool = False
+    awaitingAck: QBool = False
 
 
 class QueuedFor(Query):
