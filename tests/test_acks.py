@@ -2,6 +2,8 @@
 reads, acks), who may ack, the deadline on the injected clock (redelivery
 past the cursor, overdue, escalation in the thread), progress, nack,
 claimable and broadcast messages, and what an ordinary poll writes (nothing)."""
+import json
+
 import pytest
 
 from .conftest import inbox, register, send
@@ -305,3 +307,48 @@ def test_a_queued_message_is_owed_once_it_resolves(client, team, clock):
     register(client, "bob", tags=["builder"])
     bob = receipts(client, m["id"])["bob"]
     assert (bob["state"], bob["owed"], bob["dueAt"]) == ("queued", True, m["ackBy"])
+
+
+# --- streams: a message carried by an agent's event stream is delivered ---------------------
+
+def live_receipt(live, message_id, agent_id):
+    status, found = live.request("GET", f"/api/messages/{message_id}/receipts")
+    assert status == 200
+    return {r["agentId"]: r for r in found}[agent_id]
+
+
+def test_a_stream_carrying_the_message_moves_the_receipt(live):
+    from simple_websocket import Client
+
+    from .sse import SSE
+    for agent in ("alice", "bob", "carol", "dave"):
+        assert live.request("POST", "/api/agents", {"id": agent})[0] == 201
+    _, early = live.request("POST", "/api/messages", {"from": "alice", "to": "carol",
+                                                      "body": "sent before", "ackRequired": True})
+    stream = SSE(live.port, "/api/events?agentId=bob&types=message.")
+    replayed = SSE(live.port, "/api/events?agentId=carol&since=0&types=message.")
+    ws = Client.connect(f"ws://127.0.0.1:{live.port}/api/ws")
+    ws.send('{"type": "subscribe", "agentId": "dave", "types": ["message."]}')
+    assert '"subscribed"' in ws.receive(5)
+    try:
+        _, live_one = live.request("POST", "/api/messages", {
+            "from": "alice", "to": "bob", "body": "live", "ackRequired": True})
+        _, ws_one = live.request("POST", "/api/messages", {
+            "from": "alice", "to": "dave", "body": "over ws", "ackRequired": True})
+        assert stream.events(1)[0][1]["data"]["id"] == live_one["id"]
+        assert replayed.events(1)[0][1]["data"]["id"] == early["id"]
+        frame = json.loads(ws.receive(5))
+        assert (frame["event"]["type"], frame["event"]["data"]["id"]) == ("message.new", ws_one["id"])
+        # The broadcaster only notes what it handed over; the receipts thread writes it.
+        live.relay.stream_receipts.run_once()
+        for message, agent in ((live_one, "bob"), (early, "carol"), (ws_one, "dave")):
+            receipt = live_receipt(live, message["id"], agent)
+            assert (receipt["state"], receipt["deliveryCount"]) == ("delivered", 1), agent
+        # Nothing is written for what a stream carries to others (the sender's own).
+        assert live_receipt(live, live_one["id"], "bob")["deliveredAt"] is not None
+        status, found = live.request("GET", f"/api/messages/{live_one['id']}/receipts")
+        assert [r["agentId"] for r in found] == ["bob"]
+    finally:
+        stream.close()
+        replayed.close()
+        ws.close()
