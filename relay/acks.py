@@ -40,7 +40,7 @@ def check_send(conn, fields: dict, now: int) -> None:
 def recipient(conn, message: dict, agent: dict) -> dict | None:
     """The agent's receipt, {} for a recipient without one yet (a later reader of
     a group message), or None when the message is not the agent's to ack."""
-    if not message["ackRequired"]:
+    if not message.get("ackRequired"):
         raise ApiError(400, f"message {message['id']} does not ask for an acknowledgement")
     found = receipts.get(conn, message["id"], agent["id"])
     if found is not None:

@@ -118,8 +118,7 @@ def test_send_answers_every_field(client, team, clock):
         "channel": "github:acme.api", "replyTo": None, "threadId": 1, "claimable": True,
         "claimTtlSeconds": 60, "claimedBy": None, "claimedAt": None, "claimExpiresAt": None,
         "idempotencyKey": "k1", "readBy": [], "deliveryStatus": "delivered",
-        "resolvedToAgent": None, "expiresAt": None, "createdAt": clock(),
-        "ackRequired": False, "ackBy": None, "maxDeliveries": None, "escalateTo": None}
+        "resolvedToAgent": None, "expiresAt": None, "createdAt": clock()}
     # The answer is the stored row (send does not read it back).
     assert client.get("/api/messages/1").get_json() == r.get_json()
     event = client.get("/api/events/recent?types=message.").get_json()[-1]

@@ -126,11 +126,11 @@ def record_delivery(agent_id: str, message_ids: list[int]) -> None:
 
 
 def with_receipts(listed: list[dict]) -> list[dict]:
-    asking = [m["id"] for m in listed if m["ackRequired"]]
+    asking = [m["id"] for m in listed if m.get("ackRequired")]
     if not asking:
         return listed
     found = receipts.of_messages(conn(), asking)
-    return [{**m, "receipts": found.get(m["id"], [])} if m["ackRequired"] else m for m in listed]
+    return [{**m, "receipts": found.get(m["id"], [])} if m.get("ackRequired") else m for m in listed]
 
 
 def long_poll(agent: dict, poll, wait: int):
@@ -330,7 +330,7 @@ def mark_read(body, ids: list[int]) -> list[dict]:
         if missing:
             raise not_found(f"message {min(missing)} not found")
         changed = messages.mark_read(c, ids, agent_id)
-        owed = [m["id"] for m in changed if m["ackRequired"] and acks.recipient(c, m, agent) is not None]
+        owed = [m["id"] for m in changed if m.get("ackRequired") and acks.recipient(c, m, agent) is not None]
         if owed:
             receipts.read(c, agent_id, owed, t)
         policies.note_activity(c, agent_id, t)      # a managed agent at work is not idle

@@ -133,10 +133,12 @@ class Message(Answer):
     resolvedToAgent: str | None
     expiresAt: int | None
     createdAt: int
-    ackRequired: bool
-    ackBy: int | None
-    maxDeliveries: int | None
-    escalateTo: str | None
+    # Present only on a message sent with ackRequired (other messages stay as small).
+    ackRequired: Literal[True] | None = Field(None, description="only on a message sent with "
+                                              "ackRequired, and then true")
+    ackBy: int | None = Field(None, description="the first deadline (with ackRequired only)")
+    maxDeliveries: int | None = Field(None, description="with ackRequired only")
+    escalateTo: str | None = Field(None, description="with ackRequired only")
     redelivered: bool | None = Field(None, description=(
         "in an inbox answer only: true when the message is shown again because its ack is "
         "overdue (its id may be below since; keep a cursor at the highest id seen)"))

@@ -8,7 +8,7 @@ KINDS = ("chat", "channel.event", "task", "pair", "control", "system")
 
 
 def to_dict(row) -> Record:
-    return Record({
+    message = {
         "id": row["id"],
         "from": row["from_agent"],
         "to": row["to_addr"],
@@ -31,17 +31,18 @@ def to_dict(row) -> Record:
         "resolvedToAgent": row["resolved_to"],
         "expiresAt": row["expires_at"],
         "createdAt": row["created_at"],
-        "ackRequired": bool(row["ack_required"]),
-        "ackBy": row["ack_by"],
-        "maxDeliveries": row["max_deliveries"],
-        "escalateTo": row["escalate_to"],
-    })
+    }
+    if row["ack_required"]:
+        # Only a message that asks for an ack says so: other messages (and polls) stay as small.
+        message.update(ackRequired=True, ackBy=row["ack_by"], maxDeliveries=row["max_deliveries"],
+                       escalateTo=row["escalate_to"])
+    return Record(message)
 
 
 # The same message as to_dict() gives, as SQLite's JSON, for the inbox poll
 # (see inbox()). The two are kept equal field by field by
 # tests/test_message_json.py::test_one_representation_of_a_message.
-MESSAGE_JSON = """json_object(
+_PLAIN_JSON = """json_object(
     'id', id, 'from', from_agent, 'to', to_addr, 'kind', kind, 'subject', subject,
     'body', body, 'payload', json(payload), 'meta', json(meta), 'channel', channel,
     'replyTo', reply_to, 'threadId', coalesce(thread_id, id),
@@ -49,9 +50,10 @@ MESSAGE_JSON = """json_object(
     'claimTtlSeconds', claim_ttl_seconds, 'claimedBy', claimed_by, 'claimedAt', claimed_at,
     'claimExpiresAt', claim_expires_at, 'idempotencyKey', idempotency_key,
     'readBy', json(read_by), 'deliveryStatus', delivery_status,
-    'resolvedToAgent', resolved_to, 'expiresAt', expires_at, 'createdAt', created_at,
-    'ackRequired', json(CASE WHEN ack_required THEN 'true' ELSE 'false' END),
-    'ackBy', ack_by, 'maxDeliveries', max_deliveries, 'escalateTo', escalate_to)"""
+    'resolvedToAgent', resolved_to, 'expiresAt', expires_at, 'createdAt', created_at)"""
+MESSAGE_JSON = f"""CASE WHEN ack_required THEN json_set({_PLAIN_JSON},
+    '$.ackRequired', json('true'), '$.ackBy', ack_by, '$.maxDeliveries', max_deliveries,
+    '$.escalateTo', escalate_to) ELSE {_PLAIN_JSON} END"""
 
 
 def in_id_order(rows) -> list[dict]:
@@ -167,7 +169,7 @@ def send(conn, m: dict, now: int) -> tuple[dict, bool]:
         raise not_found(f"agent {direct} not found")
     message = to_dict({**row, "id": inserted.lastrowid, "read_by": "[]", "claimed_by": None,
                        "claimed_at": None, "claim_expires_at": None})
-    if message["ackRequired"]:
+    if message.get("ackRequired"):
         if resolved_to:
             receipts.open_for_agent(conn, message, resolved_to)
         elif kind in ("direct", "broadcast", "label", "tag", "cap"):
@@ -384,7 +386,7 @@ def resolve_queued(conn, address: str, agent_id: str, now: int) -> list[dict]:
 def owe_acks(conn, resolved: list[dict]) -> list[dict]:
     """Queued messages that reached an agent: those asking for an ack are owed by it."""
     for message in resolved:
-        if message["ackRequired"]:
+        if message.get("ackRequired"):
             receipts.open_for_agent(conn, message, message["resolvedToAgent"])
     return resolved
 
