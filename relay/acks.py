@@ -117,9 +117,13 @@ def reap(conn, now: int) -> tuple[dict, list]:
         message = messages.get(conn, receipt["messageId"])
         events.append(receipt_event("message.redelivered", message, receipt, message=message))
     overdue = [e.data for e in events if e.type == "message.ack_overdue"]
-    return ({"redeliveredReceipts": [[r["messageId"], r["agentId"]] for r in redelivered],
-             "overdueReceipts": [[r["messageId"], r["agentId"]] for r in overdue],
+    return ({"redeliveredReceipts": [_ref(r) for r in redelivered],
+             "overdueReceipts": [_ref(r) for r in overdue],
              "escalationMessageIds": escalations}, events)
+
+
+def _ref(receipt: dict) -> dict:
+    return {"messageId": receipt["messageId"], "agentId": receipt["agentId"]}
 
 
 def escalate(conn, message: dict, receipt: dict, now: int) -> dict | None:

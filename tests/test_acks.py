@@ -163,7 +163,7 @@ def test_deadline_redelivers_then_overdue_and_escalates_in_the_thread(client, te
     assert inbox(client, "bob", since=cursor) == []
     clock.advance(1)
     report = reap(client)
-    assert report["redeliveredReceipts"] == [[m["id"], "bob"]]
+    assert report["redeliveredReceipts"] == [{"messageId": m["id"], "agentId": "bob"}]
     redelivered = events(client, "message.redelivered")
     assert [(e["data"]["messageId"], e["data"]["agentId"], e["data"]["deliveryCount"])
             for e in redelivered] == [(m["id"], "bob", 2)]
@@ -188,7 +188,8 @@ def test_deadline_redelivers_then_overdue_and_escalates_in_the_thread(client, te
 
     clock.advance(60)
     report = reap(client)
-    assert (report["redeliveredReceipts"], report["overdueReceipts"]) == ([], [[m["id"], "bob"]])
+    assert report["redeliveredReceipts"] == []
+    assert report["overdueReceipts"] == [{"messageId": m["id"], "agentId": "bob"}]
     bob = receipts(client, m["id"])["bob"]
     assert (bob["state"], bob["deliveryCount"], bob["dueAt"]) == ("overdue", 3, None)
     overdue = events(client, "message.ack_overdue")
@@ -224,7 +225,7 @@ def test_deadline_redelivers_then_overdue_and_escalates_in_the_thread(client, te
 def test_one_delivery_allowed_is_overdue_at_the_first_deadline(client, team, clock):
     m = send(client, "alice", "bob", "x", ackRequired=True, ackWithinSeconds=10, maxDeliveries=1)
     clock.advance(10)
-    assert reap(client)["overdueReceipts"] == [[m["id"], "bob"]]
+    assert reap(client)["overdueReceipts"] == [{"messageId": m["id"], "agentId": "bob"}]
     # Never polled: the deadline counted the first delivery.
     assert receipts(client, m["id"])["bob"]["deliveryCount"] == 1
     assert events(client, "message.ack_overdue")[0]["data"]["escalationMessageId"] is None
@@ -239,7 +240,7 @@ def test_progress_moves_the_deadline(client, team, clock):
     clock.advance(20)                        # past the first deadline
     assert reap(client)["redeliveredReceipts"] == []
     clock.advance(40)
-    assert reap(client)["redeliveredReceipts"] == [[m["id"], "bob"]]
+    assert reap(client)["redeliveredReceipts"] == [{"messageId": m["id"], "agentId": "bob"}]
 
 
 def test_nack_redelivers_after_its_delay(client, team, clock):
@@ -251,7 +252,7 @@ def test_nack_redelivers_after_its_delay(client, team, clock):
     clock.advance(29)
     assert reap(client)["redeliveredReceipts"] == []
     clock.advance(1)
-    assert reap(client)["redeliveredReceipts"] == [[m["id"], "bob"]]
+    assert reap(client)["redeliveredReceipts"] == [{"messageId": m["id"], "agentId": "bob"}]
     assert [x["id"] for x in inbox(client, "bob", since=cursor)] == [m["id"]]
     bob = receipts(client, m["id"])["bob"]
     assert (bob["deliveryCount"], bob["dueAt"]) == (2, clock() + 600_000)
@@ -290,7 +291,8 @@ def test_a_broadcast_is_owed_by_every_agent_matched_at_send_time(client, team, c
     assert (r.status_code, r.get_json()) == (
         409, {"error": f"agent newcomer owes no ack for message {m['id']}"})
     clock.advance(60)
-    assert sorted(a for _, a in reap(client)["redeliveredReceipts"]) == ["bob", "carol", "lead"]
+    redelivered = reap(client)["redeliveredReceipts"]
+    assert sorted(r["agentId"] for r in redelivered) == ["bob", "carol", "lead"]
     # A group message to a tag: owed by who carries it when sent.
     register(client, "bob", tags=["ops"])
     tagged = send(client, "alice", "tag:ops", "ops only", ackRequired=True)
