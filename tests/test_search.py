@@ -162,3 +162,16 @@ def test_the_migration_indexes_existing_messages(tmp_path, clock):
         assert "ackRequired" not in hits[0]
     finally:
         app.extensions["relay"].stop()
+
+
+def test_past_the_window_the_newest_matches_are_ranked(client, team, monkeypatch):
+    from relay.store import search_sqlite
+    monkeypatch.setattr(search_sqlite, "RANK_WINDOW", 3)
+    best_old = send(client, "alice", "bob", "deploy deploy deploy")["id"]
+    newer = [send(client, "alice", "bob", f"deploy number {i} of many words here")["id"]
+             for i in range(4)]
+    assert sorted(ids(client, "deploy")) == newer[1:]               # the newest three
+    assert ids(client, "deploy", before=newer[1]) == [best_old, newer[0]]   # before moves it back
+    monkeypatch.setattr(search_sqlite, "RANK_WINDOW", 100)
+    assert ids(client, "deploy")[0] == best_old
+    assert len(ids(client, "deploy", **{"for": "bob"})) == 5         # through the join too

@@ -197,7 +197,8 @@ def overdue(query: OverdueFilter):
        "(one with nothing searchable, e.g. only punctuation or only -words, finds nothing) and "
        "only the first 32 terms count. With for: only what that agent can read (its inbox, "
        "claims by others hidden) and what it sent. Each hit is the message with rank and "
-       "snippet.", query=SearchQuery, answers={200: [SearchHit], 404: "unknown agent"})
+       "snippet. Past 10 000 matches (after filters) only the newest 10 000 are ranked; before= "
+       "reaches older ones.", query=SearchQuery, answers={200: [SearchHit], 404: "unknown agent"})
 def search(query: SearchQuery):
     agent = None
     if query.for_ is not None:

@@ -35,6 +35,7 @@ INDEX_EXISTING = "INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');"
 # bm25 weights (subject, body): a word in the subject counts double.
 BM25 = "bm25(messages_fts, 2.0, 1.0)"
 SNIPPET_TOKENS = 16
+RANK_WINDOW = 10_000     # matches ranked at most: the newest (search() says why)
 
 
 def _string(term: Term) -> str:
@@ -69,12 +70,34 @@ def search(conn, parsed: Parsed, *, agent: dict | None, now: int, sender=None, t
     clause, args = where(("m.from_agent = ?", sender), ("m.to_addr = ?", to), ("m.kind = ?", kind),
                          ("m.channel = ?", channel), ("(m.id = ? OR m.thread_id = ?)", thread, thread),
                          ("m.id > ?", since), ("m.id < ?", before))
-    filters = clause.replace(" WHERE ", " AND ", 1)
+    filters = clause.replace(" WHERE ", " AND ", 1) + scope
+    args = [*args, *scope_args]
+    expression = match_expression(parsed)
+    # Messages are joined to the index only where a filter needs them: a join
+    # costs more per match than ranking does.
+    source = "messages_fts" + (
+        " JOIN messages AS m ON m.id = messages_fts.rowid" if filters else "")
+    # Ranking reads every candidate (about 2 us each): a word in most messages
+    # would cost seconds at a million. Past RANK_WINDOW matches, the newest
+    # RANK_WINDOW are ranked (FTS5 walks matches newest first cheaply); `before`
+    # moves the window back.
+    oldest = conn.execute(
+        f"""SELECT messages_fts.rowid FROM {source} WHERE messages_fts MATCH ?{filters}
+             ORDER BY messages_fts.rowid DESC LIMIT 1 OFFSET ?""",
+        (expression, *args, RANK_WINDOW - 1)).fetchone()
+    window = " AND messages_fts.rowid >= ?" if oldest else ""
+    # Ranked first, then a snippet made for the hits only: snippet() costs far more
+    # than bm25(), and in one SELECT it would be made for every match before the sort.
     rows = conn.execute(
-        f"""SELECT m.*, -{BM25} AS search_rank,
+        f"""WITH top AS (
+                SELECT messages_fts.rowid AS hit, {BM25} AS score FROM {source}
+                 WHERE messages_fts MATCH ?{window}{filters}
+                 ORDER BY score, messages_fts.rowid DESC LIMIT ?)
+            SELECT m.*, -top.score AS search_rank,
                    snippet(messages_fts, -1, '[', ']', '…', {SNIPPET_TOKENS}) AS search_snippet
-              FROM messages_fts JOIN messages AS m ON m.id = messages_fts.rowid
-             WHERE messages_fts MATCH ?{filters}{scope}
-             ORDER BY {BM25}, m.id DESC LIMIT ?""",
-        (match_expression(parsed), *args, *scope_args, limit))
+              FROM top JOIN messages_fts ON messages_fts.rowid = top.hit
+                   JOIN messages AS m ON m.id = top.hit
+             WHERE messages_fts MATCH ?
+             ORDER BY top.score, m.id DESC""",
+        (expression, *([oldest[0]] if oldest else []), *args, limit, expression))
     return [{**to_dict(r), "rank": r["search_rank"], "snippet": r["search_snippet"]} for r in rows]
