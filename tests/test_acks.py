@@ -372,3 +372,30 @@ def test_redelivered_messages_count_in_the_limit_and_filters(client, team, clock
     clock.advance(10)
     reap(client)
     assert [x["id"] for x in inbox(client, "bob", since=fresh[-1], limit=5)] == []   # overdue now
+
+
+def test_a_resend_with_the_same_idempotency_key_answers_the_first(client, team, clock):
+    first = send(client, "alice", "bob", "x", ackRequired=True, ackBy=clock() + 1000,
+                 idempotencyKey="k")
+    clock.advance(2)
+    r = client.post("/api/messages", json={"from": "alice", "to": "bob", "body": "x",
+                                           "ackRequired": True, "ackBy": first["ackBy"],
+                                           "idempotencyKey": "k"})
+    assert (r.status_code, r.get_json()) == (200, first)
+
+
+def test_a_redelivery_wakes_a_held_long_poll(client, team, clock, relay_):
+    import threading
+    m = send(client, "alice", "bob", "x", ackRequired=True, ackWithinSeconds=10)
+    cursor = inbox(client, "bob")[-1]["id"]
+    answers = []
+    poller = threading.Thread(target=lambda: answers.append(
+        client.get(f"/api/messages?for=bob&since={cursor}&wait=30").get_json()))
+    poller.start()
+    # Once the poll holds (it has subscribed), the deadline passes and the reaper runs.
+    while relay_.broadcaster.subscriber_count() == 0:
+        threading.Event().wait(0.01)
+    clock.advance(10)
+    reap(client)
+    poller.join(30)
+    assert [(x["id"], x["redelivered"]) for x in answers[0]] == [(m["id"], True)]

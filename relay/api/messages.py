@@ -23,7 +23,7 @@ bp = Blueprint("messages", __name__, url_prefix="/api/messages")
 
 UNKNOWN = "unknown message"
 # Message events after which a held long poll looks at the inbox again.
-WAKING_EVENTS = ["message.new", "message.claim_released"]
+WAKING_EVENTS = ["message.new", "message.claim_released", "message.redelivered"]
 
 
 def send(body: MessageIn) -> tuple[dict, bool]:
@@ -35,7 +35,10 @@ def send(body: MessageIn) -> tuple[dict, bool]:
     touch = cache.presence_due(known_agent(fields["from"]), t)
 
     def change(c):
-        acks.check_send(c, fields, t)
+        # A repeated idempotencyKey answers the first message, whatever its ackBy says now.
+        if not (fields["idempotencyKey"]
+                and messages.find_idempotent(c, fields["from"], fields["idempotencyKey"])):
+            acks.check_send(c, fields, t)
         message, created = messages.send(c, fields, t)
         if not created:
             return (message, False), []
