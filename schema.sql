@@ -162,7 +162,8 @@ CREATE TABLE orchestrators (
     managed_agents  TEXT NOT NULL DEFAULT '[]',
     meta            TEXT NOT NULL DEFAULT '{}',
     last_heartbeat  INTEGER NOT NULL,
-    created_at      INTEGER NOT NULL
+    created_at      INTEGER NOT NULL,
+    api_token       TEXT            -- write-only: sent on proxied requests, never answered
 );
 
 -- Closed-loop work items (API.md §4). `integration` names the integration that
@@ -226,7 +227,10 @@ CREATE TABLE callback_deliveries (
     last_error       TEXT,
     response_status  INTEGER,
     created_at       INTEGER NOT NULL,
-    delivered_at     INTEGER
+    delivered_at     INTEGER,
+    host             TEXT,      -- the URL's host:port: senders per receiver are capped
+    integration      TEXT,      -- set by an integration token: loopback is not for it
+    retried_at       INTEGER    -- a failed delivery sent again: its retry window starts here
 );
 CREATE INDEX callback_deliveries_pending ON callback_deliveries (next_attempt_at, id)
     WHERE status = 'pending';

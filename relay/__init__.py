@@ -1,40 +1,15 @@
-"""relay: a self-hosted message bus for AI coding agents."""
-import logging
+"""relay: a self-hosted message bus for AI coding agents.
 
-from flask import Flask
+Kept light on purpose: the agent side (`relay.client`, the client verbs, the
+hooks) imports this package on every call, so nothing here imports Flask or
+pydantic; `create_app` loads the server's app factory only when asked for.
+"""
 
 __version__ = "0.1.0"
 
 
-def create_app(config=None, clock=None) -> Flask:
-    """The app factory.
-
-    `config` is a Settings, a mapping of environment-variable names (tests),
-    or None to read the environment. `clock` replaces the system clock.
-    """
-    from . import auth, dashboard, db, errors
-    from .api import blueprints, release_conn
-    from .clock import system_clock
-    from .config import Settings, from_env, parse
-    from .contract import CONVERTERS
-    from .runtime import Relay
-
-    if isinstance(config, Settings):
-        settings = config
-    else:
-        settings = parse(config) if config is not None else from_env()
-    db.init(settings.db)
-
-    app = Flask(__name__, static_folder=None)   # dashboard.py serves relay/static
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.url_map.converters.update(CONVERTERS)
-    app.extensions["relay"] = Relay(settings, clock or system_clock)
-    errors.register(app)
-    app.before_request(auth.require_token)
-    app.teardown_appcontext(release_conn)
-    for bp in blueprints():
-        app.register_blueprint(bp)
-    app.register_blueprint(dashboard.bp)
-    app.extensions["relay"].automations.bind(app)      # actions are requests to this app
-    logging.getLogger("relay").setLevel(settings.log_level.upper())
-    return app
+def __getattr__(name):
+    if name == "create_app":
+        from .app import create_app
+        return create_app
+    raise AttributeError(f"module 'relay' has no attribute {name!r}")

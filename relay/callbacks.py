@@ -10,42 +10,43 @@ senders at once, so it delays no request and no other receiver. A task has
 at most one delivery in flight, and its deliveries go out in order (the
 oldest pending one first).
 
-Retries: network errors, timeouts and 5xx are tried again `retries` times,
-after 1 s, 2 s, 4 s ... (capped at `max_delay`); any other answer but 2xx
-(a 3xx is not followed, a 4xx) ends the delivery as failed.
+Every try is recorded with its outcome (callback_send.py), whatever goes
+wrong while sending. Retries: network errors, timeouts and 5xx are tried
+again after 1 s, 2 s, 4 s ... (capped at `max_delay`, 5 min) for up to
+RELAY_CALLBACK_RETRY_FOR seconds from when the delivery was owed (or sent
+again by POST .../deliveries/:id/retry); then it is failed. A try whose
+outcome cannot even be recorded is not looked at again before its backoff,
+so nothing spins.
 """
-import http.client
 import logging
 import queue
 import threading
 from collections import Counter
-from urllib.parse import urlsplit
 
-from . import __version__
+from .callback_send import Outcome, describe, post
+from .outbound import OutboundPolicy
 from .store import deliveries
+from .store.deliveries import host_of
 
 log = logging.getLogger("relay.callbacks")
 
 
-def host_of(url: str) -> str:
-    try:
-        return urlsplit(url).netloc
-    except ValueError:            # post() fails it without retries
-        return url
-
-
 class Callbacks:
     def __init__(self, relay, *, poll_interval: float = 1.0, timeout: float = 10.0,
-                 senders: int = 8, retries: int = 5, base_delay: float = 1.0,
-                 max_delay: float = 300.0):
+                 senders: int = 8, retry_for: float = 86400, base_delay: float = 1.0,
+                 max_delay: float = 300.0, policy: OutboundPolicy | None = None):
         self.relay = relay
         self.poll_interval = poll_interval
         self.timeout = timeout
         self.senders = senders
         self.per_host = max(1, senders // 2)     # deliveries in flight to one host
-        self.retries = retries
+        self.retry_for = retry_for
         self.base_delay = base_delay
         self.max_delay = max_delay
+        self.policy = policy or OutboundPolicy(None)
+        # delivery id -> clock ms before which it is not tried again: for a try
+        # whose outcome could not be recorded (the database refused the write).
+        self._cooling: dict[int, int] = {}
         self._in_flight: dict[int, str] = {}     # task id -> host, of deliveries being sent
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -73,16 +74,21 @@ class Callbacks:
         now = self.relay.clock()
         with self._lock:
             busy = dict(self._in_flight)
-        conn = self.relay.pool.acquire()
-        try:
-            due = deliveries.due(conn, now, busy)
-        finally:
-            self.relay.pool.release(conn)
+            self._cooling = {k: v for k, v in self._cooling.items() if v > now}
+            cooling = set(self._cooling)
         outbox = self._outbox
         hosts = Counter(busy.values())
+        full = [h for h, n in hosts.items() if n >= self.per_host] if outbox is not None else []
+        conn = self.relay.pool.acquire()
+        try:
+            due = deliveries.due(conn, now, busy, full)
+        finally:
+            self.relay.pool.release(conn)
         handed = 0
         for row in due:
-            host = host_of(row["url"])
+            if row["id"] in cooling:
+                continue
+            host = row["host"] or host_of(row["url"])
             if outbox is not None and hosts[host] >= self.per_host:
                 continue                  # the next look, once one of them is answered
             hosts[host] += 1
@@ -104,63 +110,46 @@ class Callbacks:
 
     def _deliver(self, row) -> None:
         try:
-            self._record(row, *self.post(row))
+            try:
+                outcome = post(row, self.policy, self.timeout)
+            except Exception as error:      # noqa: BLE001 - post() answers; this is a bug
+                outcome = Outcome(None, f"cannot be sent: {describe(error)}", False)
+            self._record(row, outcome)
         except Exception:
-            log.exception("callback delivery %s failed to run", row["id"])
+            # Not recorded (the database refused): left pending, but not tried
+            # again before its backoff.
+            with self._lock:
+                self._cooling[row["id"]] = self.relay.clock() + int(
+                    1000 * self.backoff(row["attempts"] + 1))
+            log.exception("callback delivery %s: its outcome could not be recorded", row["id"])
         finally:
             with self._lock:
                 self._in_flight.pop(row["task_id"], None)
             self._wake.set()         # the task's next delivery may go now
 
-    def post(self, row) -> tuple[int | None, str | None, bool]:
-        """POST the stored body; (HTTP status or None, error or None, worth retrying):
-        a network error, a timeout and a 5xx are worth another try."""
-        headers = {"Content-Type": "application/json", "User-Agent": f"relay/{__version__}",
-                   "X-Relay-Event": row["event"], "X-Relay-Delivery": str(row["id"])}
-        if row["signature"]:
-            headers["X-Relay-Signature"] = row["signature"]
-        try:
-            url = urlsplit(row["url"])
-            kind = (http.client.HTTPSConnection if url.scheme == "https"
-                    else http.client.HTTPConnection)
-            path = (url.path or "/") + (f"?{url.query}" if url.query else "")
-            conn = kind(url.hostname, url.port, timeout=self.timeout)
-        except ValueError as error:       # checked when the task was opened; never retried
-            return None, f"bad URL: {error}", False
-        try:
-            conn.request("POST", path, body=row["body"].encode(), headers=headers)
-            response = conn.getresponse()
-            response.read()
-            if 200 <= response.status < 300:
-                return response.status, None, False
-            return response.status, f"HTTP {response.status}", response.status >= 500
-        except (OSError, http.client.HTTPException) as error:
-            return None, str(error) or type(error).__name__, True
-        finally:
-            conn.close()
-
     def backoff(self, attempts: int) -> float:
         """Seconds to wait after the `attempts`-th failed try."""
-        return min(self.base_delay * 2 ** (attempts - 1), self.max_delay)
+        return min(self.base_delay * 2 ** min(attempts - 1, 60), self.max_delay)
 
-    def _record(self, row, status: int | None, error: str | None, retry: bool) -> None:
+    def _record(self, row, outcome: Outcome) -> None:
         now = self.relay.clock()
         attempts = row["attempts"] + 1
-        if error is None:
-            outcome, next_at, delivered_at = "delivered", now, now
-        elif retry and attempts <= self.retries:
+        give_up_at = (row["retried_at"] or row["created_at"]) + int(1000 * self.retry_for)
+        if outcome.error is None:
+            status, next_at, delivered_at = "delivered", now, now
+        elif outcome.retry and now + int(1000 * self.backoff(attempts)) <= give_up_at:
             next_at = now + int(1000 * self.backoff(attempts))
-            outcome, delivered_at = "pending", None
+            status, delivered_at = "pending", None
         else:
-            outcome, next_at, delivered_at = "failed", now, None
-        if outcome != "delivered":
+            status, next_at, delivered_at = "failed", now, None
+        if status != "delivered":
             log.warning("callback %s for task %s to %s: %s (%s)", row["id"], row["task_id"],
-                        row["url"], error, outcome)
+                        row["url"][:200], outcome.error, status)
 
         def change(c):
-            deliveries.record(c, row["id"], status=outcome, attempts=attempts,
-                              next_attempt_at=next_at, error=error, response_status=status,
-                              delivered_at=delivered_at)
+            deliveries.record(c, row["id"], status=status, attempts=attempts,
+                              next_attempt_at=next_at, error=outcome.error and outcome.error[:500],
+                              response_status=outcome.status, delivered_at=delivered_at)
             return None, []
         self.relay.committer.commit(change)
 

@@ -1,18 +1,27 @@
-"""The `relay` command: serve, init-db."""
+"""The `relay` command: the one entry point for both halves.
+
+`serve` and `init-db` run the server; every other verb is the agent side
+(relay/client/verbs), which must start fast and import neither Flask nor
+pydantic, so the server's modules are imported only for `serve`/`init-db`.
+"""
 import argparse
 import os
 import sys
 
-from . import __version__, db
-from .config import ENV, MEANING, ConfigError, Settings, parse
+from . import __version__
+
+SERVER_COMMANDS = ("serve", "init-db")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="relay", description="A message bus for AI coding agents.")
-    parser.add_argument("--version", action="version", version=f"relay {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
+def add_server_commands(commands, flags=True) -> None:
     serve = commands.add_parser("serve", help="serve the relay with waitress")
     init = commands.add_parser("init-db", help="create or migrate the database, then exit")
+    commands.add_parser("orchestrator", help="run agents for the relay in tmux "
+                        "(relay orchestrator --help)")
+    init.add_argument("--db", dest="RELAY_DB", metavar="PATH", help="overrides RELAY_DB")
+    if not flags:
+        return
+    from .config import ENV, MEANING, Settings
     defaults = Settings()
     for name, (_, variable, *_) in ENV.items():
         flag = "--" + name.replace("_", "-")
@@ -20,12 +29,33 @@ def build_parser() -> argparse.ArgumentParser:
         shown = "unset" if default is None else default
         serve.add_argument(flag, dest=variable, metavar="VALUE",
                            help=f"{MEANING.get(name, name)} (env {variable}; default {shown})")
-    init.add_argument("--db", dest="RELAY_DB", metavar="PATH", help="overrides RELAY_DB")
+
+
+def build_parser(server_flags=True) -> argparse.ArgumentParser:
+    from .client.verbs import add_verbs
+    parser = argparse.ArgumentParser(prog="relay", description="A message bus for AI coding agents.")
+    parser.add_argument("--version", action="version", version=f"relay {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_server_commands(commands, server_flags)
+    add_verbs(commands)
     return parser
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["orchestrator"]:
+        from .orchestrator.cli import main as orchestrator
+        return orchestrator(argv[1:])
+    first = next((a for a in argv if not a.startswith("-")), None)
+    if first not in SERVER_COMMANDS:
+        from .client.verbs import dispatch
+        return dispatch(build_parser(server_flags=False), argv)
+    return server_main(build_parser().parse_args(argv))
+
+
+def server_main(args) -> int:
+    from . import db
+    from .config import ConfigError, parse
     flags = {k: v for k, v in vars(args).items() if k != "command" and v is not None}
     try:
         settings = parse({**os.environ, **flags})

@@ -36,6 +36,8 @@ class Settings:
     synchronous: str = "FULL"
     # How many events a stream subscriber may fall behind before it is reset.
     subscriber_queue: int = 1000
+    callback_retry_for: float = 86400
+    outbound_allow: str | None = None
 
     @property
     def stream_limit(self) -> int:
@@ -68,6 +70,8 @@ ENV = {
     "recipes_dir": (str, "RELAY_RECIPES_DIR"),
     "log_level": (str, "RELAY_LOG_LEVEL"),
     "synchronous": (str, "RELAY_SYNCHRONOUS"),
+    "callback_retry_for": (float, "RELAY_CALLBACK_RETRY_FOR"),
+    "outbound_allow": (str, "RELAY_OUTBOUND_ALLOW"),
 }
 
 # What each setting means, for `relay serve --help` (API.md §13).
@@ -92,6 +96,10 @@ MEANING = {
     "recipes_dir": "a folder of extra recipe files",
     "log_level": "DEBUG, INFO, WARNING or ERROR (DEBUG: one line per request)",
     "synchronous": "SQLite synchronous pragma, FULL or NORMAL",
+    "callback_retry_for": "seconds a task callback is retried (1 s doubling, at most 5 min "
+                          "apart) before it is failed",
+    "outbound_allow": "CIDRs and host names callbacks and orchestrator proxies may reach "
+                      "besides public addresses (loopback: only URLs set with the relay token)",
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -140,7 +148,8 @@ def check(s: Settings) -> None:
         raise ConfigError("RELAY_THREADS must be at least 2")
     if s.max_streams is not None and s.max_streams < 0:
         raise ConfigError("RELAY_MAX_STREAMS must not be negative")
-    for name in ("reap_interval", "lifecycle_tick", "keepalive", "write_timeout"):
+    for name in ("reap_interval", "lifecycle_tick", "keepalive", "write_timeout",
+                 "callback_retry_for"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{ENV[name][1]} must be greater than 0")
     if s.stream_queue_bytes < 65536:

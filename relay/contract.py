@@ -21,7 +21,12 @@ MAX_ID = 2**63 - 1
 ID_PATTERN = r"^[A-Za-z0-9._:@+-]{1,240}$"
 # The sentence each pattern's failure is explained with.
 NOT_BLANK = r"\S"
-PATTERN_RULES = {ID_PATTERN: "1-240 characters of A-Z a-z 0-9 . _ : @ + -"}
+# A provider name (claude, codex, or a custom one an orchestrator offers): what
+# RELAY_PROVIDER_<NAME> can name, read in lower case with _ as -.
+PROVIDER_PATTERN = r"^[a-z][a-z0-9-]{0,63}$"
+PATTERN_RULES = {ID_PATTERN: "1-240 characters of A-Z a-z 0-9 . _ : @ + -",
+                 PROVIDER_PATTERN: "a provider name: a lower-case letter, then at most 63 "
+                                   "lower-case letters, digits or -"}
 
 
 class Body(BaseModel):

@@ -15,11 +15,11 @@ from .store import search_sqlite
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema.sql"
 SCHEMA_VERSION = 7
+INCREMENTAL = 2           # PRAGMA auto_vacuum value
 
 # version -> SQL that brings a database from version-1 to version. A new
 # schema change adds a row here *and* edits schema.sql, so new and old
-# databases end up the same. A version without a row is a step another
-# change adds (6: retention); init() passes over it until it lands.
+# databases end up the same.
 MIGRATIONS: dict[int, str] = {
     # Closed-loop tasks: who opened a task, its history, its callbacks, integrations.
     2: """
@@ -180,6 +180,16 @@ CREATE TABLE automation_runs (
     result TEXT, error TEXT, started_at INTEGER NOT NULL, finished_at INTEGER NOT NULL);
 CREATE INDEX automation_runs_of ON automation_runs (automation_id, id);
 """,
+    # 6: an orchestrator's own secret for proxied requests (README "Configuration",
+    # outbound requests); what a callback delivery's sender needs (its host, who set
+    # its URL, when it was sent again). Incremental auto-vacuum is switched on after the
+    # transaction (init): SQLite changes it only outside one, with a VACUUM.
+    6: """
+ALTER TABLE orchestrators ADD COLUMN api_token TEXT;
+ALTER TABLE callback_deliveries ADD COLUMN host TEXT;
+ALTER TABLE callback_deliveries ADD COLUMN integration TEXT;
+ALTER TABLE callback_deliveries ADD COLUMN retried_at INTEGER;
+""",
     # 7: acknowledgements (message columns, receipts) and full-text search; the
     # search table indexes every message already stored.
     7: """
@@ -253,6 +263,9 @@ def init(path: str) -> int:
     """Create or migrate the database at `path`; returns its schema version."""
     conn = connect(path)
     try:
+        # A new file takes incremental auto-vacuum before its first table; an
+        # older one is converted once by the VACUUM below (README "Retention").
+        conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
         with transaction(conn):
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
@@ -264,9 +277,11 @@ def init(path: str) -> int:
                     conn.execute(statement)
             else:
                 for step in range(version + 1, SCHEMA_VERSION + 1):
-                    for statement in _statements(MIGRATIONS.get(step, "")):
+                    for statement in _statements(MIGRATIONS[step]):
                         conn.execute(statement)
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        if conn.execute("PRAGMA auto_vacuum").fetchone()[0] != INCREMENTAL:
+            conn.execute("VACUUM")       # applies the auto_vacuum mode set above
         return SCHEMA_VERSION
     finally:
         conn.close()

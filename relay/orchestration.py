@@ -32,12 +32,26 @@ def checked_cwd(orch: dict, cwd: str | None) -> str | None:
     return resolved
 
 
+def checked_provider(orch: dict, provider: str) -> str:
+    """A provider the orchestrator offers (claude, codex or a custom name); 400 otherwise."""
+    if provider not in orch["providers"]:
+        offered = ", ".join(orch["providers"]) or "none"
+        raise bad_request(f"provider must be one the orchestrator offers ({offered})")
+    return provider
+
+
+def checked_policy(c, policy: dict) -> None:
+    """A spawn policy naming a registered orchestrator must use a provider it offers (one
+    naming an orchestrator not registered yet is checked when it starts)."""
+    orch = orchestrators.get(c, policy["orchestratorId"])
+    if orch is not None:
+        checked_provider(orch, policy["provider"])
+
+
 def spawn_params(orch: dict, spec: dict, requested_by: str, t: int) -> dict:
     """An agent.spawn command's params (the reference's names), checked against the
     orchestrator: its providers, and cwd inside its baseDir."""
-    if spec["provider"] not in orch["providers"]:
-        offered = ", ".join(orch["providers"]) or "none"
-        raise bad_request(f"provider must be one the orchestrator offers ({offered})")
+    checked_provider(orch, spec["provider"])
     mode = spec.get("approvalMode") or spec.get("permissionMode") or "guarded"
     return {"action": "spawn", "provider": spec["provider"],
             "cwd": checked_cwd(orch, spec.get("cwd")), "label": spec.get("label"),
@@ -110,6 +124,48 @@ def stop(c, policy: dict, action: str, reason: str, t: int) -> tuple[dict, list]
                    "requestedAt": t}}, t)
     title = "restarting" if action == "restart" else "stopping"
     return command, state_changed(c, state, f"{title} ({reason})", t) + events
+
+
+def _runs(state: dict):
+    """Whether a roster entry is the policy's current run (its spawn request, or its agent)."""
+    def match(entry: dict) -> bool:
+        return entry.get("policyName") == state["policyName"] and (
+            entry.get("spawnRequestId") == state["spawnRequestId"]
+            or (state["agentId"] is not None and entry.get("agentId") == state["agentId"]))
+    return match
+
+
+def roster_failure(state: dict, before: list, after: list) -> str | None:
+    """Why a roster change is a failure of the policy's current run, or None: its entry
+    turned `exited`, or (running) its entry left the roster. Only a change counts, so an
+    exited entry the orchestrator keeps reporting fails the run once."""
+    match = _runs(state)
+    was = [e for e in before if match(e)]
+    now = [e for e in after if match(e)]
+    if any(e["status"] == "running" for e in now):
+        return None
+    exited = [e for e in now if e["status"] == "exited"]
+    if exited and not any(e["status"] == "exited" for e in was):
+        session = exited[0].get("tmuxSession") or exited[0]["sessionName"]
+        return f"agent {exited[0].get('agentId') or state['agentId']} exited (tmux session " \
+               f"{session})"
+    if not now and state["status"] == "running" and any(e["status"] == "running" for e in was):
+        return f"agent {state['agentId']} left the orchestrator's roster"
+    return None
+
+
+def on_roster(c, orchestrator_id: str, before: list, after: list, t: int) -> list:
+    """A roster report (PATCH /api/orchestrators/:id/agents): a policy whose current agent
+    is reported `exited`, or dropped while running, fails at once (backoff, then the
+    lifecycle manager restarts it) instead of waiting for presence timeouts."""
+    events = []
+    for state in policies.active_on(c, orchestrator_id):
+        why = roster_failure(state, before, after)
+        policy = policies.get(c, state["policyName"]) if why else None
+        if policy is not None:
+            failed = policies.fail(c, policy["name"], policy, why, t)
+            events += state_changed(c, failed, "failure", t)
+    return events
 
 
 def on_command(c, command: dict, t: int) -> list:

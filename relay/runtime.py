@@ -11,6 +11,7 @@ from .callbacks import Callbacks
 from .committer import Committer
 from .ratelimit import RateLimiter
 from .lifecycle import Lifecycle
+from .outbound import OutboundPolicy
 from .reaper import Reaper
 from .slots import Slots
 from .stream_receipts import StreamReceipts
@@ -26,7 +27,9 @@ class Relay:
         self.broadcaster = Broadcaster(settings.subscriber_queue, settings.stream_queue_bytes)
         self.hangups = HangupWatch()
         self.agent_cache = AgentCache()
-        self.callbacks = Callbacks(self)
+        self.outbound = OutboundPolicy(settings.outbound_allow)
+        self.callbacks = Callbacks(self, retry_for=settings.callback_retry_for,
+                                   policy=self.outbound)
         self.automations = Automations(self)
         self.committer = Committer(settings.db, settings.synchronous, clock,
                                    [self.agent_cache.committed, self.broadcaster.submit,

@@ -12,7 +12,7 @@ from waitress.channel import ClientDisconnected, HTTPChannel
 from waitress.server import create_server
 from waitress.task import WSGITask
 
-from . import create_app
+from .app import create_app
 from .api.streams import CLIENT_SOCKET, CLOSE_AFTER, STREAM_SOCKET
 from .api.websocket import UPGRADED
 from .config import ConfigError, Settings

@@ -9,7 +9,7 @@ class Receiver:
     """Answers each POST with the next scripted status (then `default`); a
     status of None holds the request until `release` is set."""
 
-    def __init__(self, statuses=(), default=200, path="/hook"):
+    def __init__(self, statuses=(), default=200, path="/hook", port=0):
         self.statuses = list(statuses)
         self.default = default
         self.received: queue.Queue = queue.Queue()
@@ -32,7 +32,7 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}{path}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

@@ -384,18 +384,31 @@ def test_a_resend_with_the_same_idempotency_key_answers_the_first(client, team, 
     assert (r.status_code, r.get_json()) == (200, first)
 
 
-def test_a_redelivery_wakes_a_held_long_poll(client, team, clock, relay_):
+def test_a_redelivery_wakes_a_held_long_poll(tmp_path, clock):
     import threading
-    m = send(client, "alice", "bob", "x", ackRequired=True, ackWithinSeconds=10)
-    cursor = inbox(client, "bob")[-1]["id"]
-    answers = []
-    poller = threading.Thread(target=lambda: answers.append(
-        client.get(f"/api/messages?for=bob&since={cursor}&wait=30").get_json()))
-    poller.start()
-    # Once the poll holds (it has subscribed), the deadline passes and the reaper runs.
-    while relay_.broadcaster.subscriber_count() == 0:
-        threading.Event().wait(0.01)
-    clock.advance(10)
-    reap(client)
-    poller.join(30)
-    assert [(x["id"], x["redelivered"]) for x in answers[0]] == [(m["id"], True)]
+
+    from relay.config import Settings
+
+    from .conftest import Live
+    live = Live(Settings(db=str(tmp_path / "live.db"), port=0, reap_interval=3600), clock)
+    try:
+        for agent in ("alice", "bob"):
+            live.request("POST", "/api/agents", {"id": agent})
+        _, m = live.request("POST", "/api/messages", {"from": "alice", "to": "bob", "body": "x",
+                                                      "ackRequired": True, "ackWithinSeconds": 10})
+        assert live.request("GET", "/api/messages?for=bob")[1][-1]["id"] == m["id"]
+        answers = []
+        poller = threading.Thread(target=lambda: answers.append(
+            live.request("GET", f"/api/messages?for=bob&since={m['id']}&wait=30")))
+        poller.start()
+        # Once the poll holds (it has subscribed), the deadline passes and the reaper runs.
+        while live.relay.broadcaster.subscriber_count() == 0 and poller.is_alive():
+            threading.Event().wait(0.01)
+        assert answers == []
+        clock.advance(10)
+        live.request("POST", "/api/system/reap")
+        poller.join(30)
+        status, found = answers[0]
+        assert (status, [(x["id"], x["redelivered"]) for x in found]) == (200, [(m["id"], True)])
+    finally:
+        live.stop()

@@ -112,25 +112,136 @@ def test_a_500_is_retried_after_the_backoff(client, relay_, clock):
         receiver.close()
 
 
-def test_five_retries_with_doubling_backoff_then_failed(client, relay_, clock):
+def test_retried_with_doubling_backoff_for_the_retry_window_then_failed(db_path, clock):
+    app = create_app(Settings(db=db_path, callback_retry_for=30), clock)
+    relay_, client = app.extensions["relay"], app.test_client()
     receiver = Receiver(default=503)
     try:
         t = open_task(client, receiver.url)
         client.post(f"/api/tasks/{t['id']}/status", json={"status": "failed"})
         waits = []
-        for _ in range(6):
+        for _ in range(5):
             assert relay_.callbacks.run_once() == 1
             receiver.take()
             [d] = deliveries(client, t["id"])
             if d["status"] == "pending":
                 waits.append(d["nextAttemptAt"] - clock())
                 clock.advance(waits[-1] / 1000)
-        assert waits == [1000, 2000, 4000, 8000, 16000]
-        assert (d["status"], d["attempts"], d["lastError"]) == ("failed", 6, "HTTP 503")
+        # Tries at 0, 1, 3, 7 and 15 s; the next would be at 31 s, past the 30 s window.
+        assert waits == [1000, 2000, 4000, 8000]
+        assert (d["status"], d["attempts"], d["lastError"]) == ("failed", 5, "HTTP 503")
         clock.advance(3600)
         assert relay_.callbacks.run_once() == 0 and receiver.nothing_more()
     finally:
         receiver.close()
+        relay_.stop()
+
+
+def test_the_default_window_outlasts_a_day_long_outage_at_five_minutes_apart(relay_):
+    assert relay_.callbacks.retry_for == 86400
+    assert relay_.settings.callback_retry_for == 86400
+
+
+def test_a_receiver_down_for_a_minute_then_up_gets_its_callbacks(client, relay_, clock):
+    """Point 9 of the issue: 5 retries from 1 s gave up after 31 s."""
+    first = Receiver()
+    port = first.server.server_address[1]
+    first.close()                                     # down
+    t = open_task(client, f"http://127.0.0.1:{port}/hook")
+    client.post(f"/api/tasks/{t['id']}/status", json={"status": "resolved"})
+    down_until = clock() + 60_000
+    while clock() < down_until:
+        assert relay_.callbacks.run_once() == 1
+        [d] = deliveries(client, t["id"])
+        assert d["status"] == "pending", d
+        clock.advance((d["nextAttemptAt"] - clock()) / 1000)
+    assert d["attempts"] == 6 and "refused" in d["lastError"].lower()     # 0, 1, 3, 7, 15, 31 s
+    again = Receiver(port=port)                       # up
+    try:
+        assert relay_.callbacks.run_once() == 1
+        assert again.take()["json"]["task"]["status"] == "resolved"
+        [d] = deliveries(client, t["id"])
+        assert (d["status"], d["attempts"], d["lastError"]) == ("delivered", 7, None)
+    finally:
+        again.close()
+
+
+def test_a_failed_delivery_is_sent_again_on_request(client, relay_, clock):
+    receiver = Receiver([404])
+    try:
+        t = open_task(client, receiver.url)
+        client.post(f"/api/tasks/{t['id']}/status", json={"status": "resolved"})
+        relay_.callbacks.run_once()
+        [d] = deliveries(client, t["id"])
+        assert (d["status"], d["attempts"]) == ("failed", 1)
+        first = receiver.take()
+        r = client.post(f"/api/tasks/{t['id']}/deliveries/{d['id']}/retry")
+        assert r.status_code == 200
+        assert (r.get_json()["status"], r.get_json()["nextAttemptAt"]) == ("pending", clock())
+        r = client.post(f"/api/tasks/{t['id']}/deliveries/{d['id']}/retry")
+        assert (r.status_code, r.get_json()) == (409, {
+            "error": f"delivery {d['id']} is pending: only a failed delivery can be retried"})
+        assert relay_.callbacks.run_once() == 1
+        assert receiver.take()["raw"] == first["raw"]        # the same bytes again
+        [d] = deliveries(client, t["id"])
+        assert (d["status"], d["attempts"], d["responseStatus"]) == ("delivered", 2, 200)
+        r = client.post(f"/api/tasks/{t['id']}/deliveries/{d['id']}/retry")
+        assert r.status_code == 409 and "is delivered" in r.get_json()["error"]
+        r = client.post(f"/api/tasks/{t['id']}/deliveries/{d['id'] + 1}/retry")
+        assert (r.status_code, r.get_json()) == (404, {
+            "error": f"task {t['id']} has no delivery {d['id'] + 1}"})
+        assert client.post(f"/api/tasks/{t['id'] + 1}/deliveries/{d['id']}/retry"
+                           ).status_code == 404
+    finally:
+        receiver.close()
+
+
+def test_a_url_http_client_cannot_send_is_one_recorded_failure_not_a_spin(
+        client, relay_, clock, caplog):
+    """Point 1 of the issue: http://127.0.0.1:9/\u00e9 (written raw, as an older relay
+    did) made http.client raise UnicodeEncodeError; the delivery was handed out
+    again at once, forever, and held the task's later callbacks."""
+    receiver = Receiver()
+    try:
+        t = open_task(client, receiver.url)
+        client.post(f"/api/tasks/{t['id']}/status", json={"status": "blocked"})
+        relay_.committer.commit(lambda c: (c.execute(
+            "UPDATE callback_deliveries SET url = 'http://127.0.0.1:9/\u00e9'"), []))
+        client.post(f"/api/tasks/{t['id']}/status", json={"status": "resolved"})
+        relay_.callbacks.start()
+        # The task's second delivery (to the receiver) goes out after the first failed.
+        assert receiver.take()["json"]["task"]["status"] == "resolved"
+        eventually(lambda: [d["status"] for d in deliveries(client, t["id"])] == [
+            "failed", "delivered"])
+        time.sleep(0.3)           # the worker keeps looking (every wake and each second)
+        relay_.callbacks.stop()
+        bad, good = deliveries(client, t["id"])
+        assert (bad["attempts"], bad["responseStatus"]) == (1, None)
+        assert bad["lastError"].startswith("cannot be sent: UnicodeEncodeError")
+        lines = [r for r in caplog.records if r.name == "relay.callbacks"]
+        assert len(lines) == 1 and "(failed)" in lines[0].getMessage()
+    finally:
+        relay_.callbacks.stop()
+        receiver.close()
+
+
+def test_a_non_ascii_url_is_stored_encoded_and_sent(client, relay_):
+    receiver = Receiver()
+    try:
+        t = open_task(client, receiver.url.replace("/hook", "/h\u00e9?q=\u00e4"))
+        assert t["callbackUrl"] == receiver.url.replace("/hook", "/h%C3%A9?q=%C3%A4")
+        client.post(f"/api/tasks/{t['id']}/status", json={"status": "resolved"})
+        relay_.callbacks.run_once()
+        assert receiver.take()["path"] == "/h%C3%A9?q=%C3%A4"
+    finally:
+        receiver.close()
+
+
+def test_an_idn_host_is_stored_in_punycode(client):
+    r = client.post("/api/tasks", json={"title": "t",
+                                        "callbackUrl": "https://B\u00fccher.example/x#frag"})
+    assert r.status_code == 201 and r.get_json()["callbackUrl"] == \
+        "https://xn--bcher-kva.example/x"
 
 
 def test_backoff_is_capped_at_five_minutes(relay_):
@@ -269,7 +380,7 @@ def test_a_url_that_cannot_be_sent_to_fails_without_retries(client, relay_, cloc
     assert relay_.callbacks.run_once() == 1
     [d] = deliveries(client, t["id"])
     assert (d["status"], d["attempts"], d["responseStatus"]) == ("failed", 1, None)
-    assert d["lastError"].startswith("bad URL")
+    assert d["lastError"].startswith("cannot be sent: ValueError")
 
 
 def test_the_reaper_forgets_finished_deliveries_after_the_event_retention(

@@ -66,7 +66,8 @@ def test_spawn_policy_values_are_checked_and_completed(client):
 @pytest.mark.parametrize("path,value,error", [
     ("spawn-policy/p", 5, "value must be a JSON object"),
     ("spawn-policy/p", {"provider": "claude", "cwd": "/"}, "value.orchestratorId is required"),
-    ("spawn-policy/p", {**POLICY, "provider": "gpt"}, "value.provider must be one of claude, codex"),
+    ("spawn-policy/p", {**POLICY, "provider": "GPT"}, "value.provider must be a provider "
+     "name: a lower-case letter, then at most 63 lower-case letters, digits or -"),
     ("spawn-policy/p", {**POLICY, "mode": "sometimes"},
      "value.mode must be one of always, on-demand, manual"),
     ("spawn-policy/p", {**POLICY, "restart": {"backoffSeconds": -1}},

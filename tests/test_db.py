@@ -97,9 +97,13 @@ def test_version_1_database_migrates_to_the_fresh_schema(tmp_path):
     conn.execute("INSERT INTO tasks (title, created_at, updated_at) VALUES ('kept', 1, 1)")
     conn.execute("PRAGMA user_version = 1")
     conn.close()
+    assert db.connect(old).execute("PRAGMA auto_vacuum").fetchone()[0] == 0    # NONE
     assert db.init(old) == db.SCHEMA_VERSION
     assert shape(old) == shape(fresh)
     conn = db.connect(old)
+    # Free pages can be given back (incremental_vacuum in the reap cycle), old and new alike.
+    assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == db.INCREMENTAL
+    assert db.connect(fresh).execute("PRAGMA auto_vacuum").fetchone()[0] == db.INCREMENTAL
     assert conn.execute("SELECT name FROM pools").fetchall()[0][0] == "kept"
     assert [tuple(r) for r in conn.execute("SELECT title, integration FROM tasks")] == [
         ("kept", None)]

@@ -257,3 +257,113 @@ def test_a_policy_whose_plan_fails_is_skipped_alone(relay, monkeypatch, caplog):
     monkeypatch.setattr(lifecycle.policies, "state", broken)
     assert relay.tick() == [("good", "start")]
     assert "lifecycle plan for spawn policy bad failed" in caplog.text
+
+
+def roster(relay, *entries):
+    status, orch = relay.call("PATCH", "/api/orchestrators/h1/agents", {"agents": list(entries)})
+    assert status == 200, orch
+
+
+def entry(command, agent_id, status="running", **fields):
+    params = command["params"]
+    return {"sessionName": f"relay-{agent_id}", "tmuxSession": f"relay-{agent_id}",
+            "provider": "claude", "status": status, "agentId": agent_id,
+            "policyName": params["policyName"], "spawnRequestId": params["spawnRequestId"],
+            **fields}
+
+
+def test_a_roster_reporting_the_agent_exited_fails_the_policy_at_once(relay):
+    relay.put(mode="always", restart={"backoffSeconds": 5})
+    assert relay.tick() == [("reviewer", "start")]
+    [first] = spawns(relay)
+    relay.orch.finish(first, result={"tmuxSession": "relay-rev-1"})
+    relay.orch.register(first, "rev-1")
+    roster(relay, entry(first, "rev-1"))
+    assert relay.state()["status"] == "running"
+
+    # Another policy's exited agent, and an unrelated session: nothing changes.
+    roster(relay, entry(first, "rev-1"), {**entry(first, "x-1", "exited"), "policyName": "x",
+                                          "spawnRequestId": "sp_x"},
+           {"sessionName": "relay-loose", "provider": "codex", "status": "exited"})
+    assert relay.state()["status"] == "running"
+
+    # Its session ends: the next roster report fails the run, with no presence timeout.
+    roster(relay, entry(first, "rev-1", "exited"))
+    state = relay.state()
+    assert (state["status"], state["consecutiveFailures"], state["lastError"],
+            state["nextAttemptAt"]) == ("backoff", 1, "agent rev-1 exited (tmux session "
+                                        "relay-rev-1)", relay.clock() + 5000)
+    # Reported again with each heartbeat: the same exit is not a second failure.
+    roster(relay, entry(first, "rev-1", "exited"))
+    assert relay.state()["consecutiveFailures"] == 1
+    relay.clock.advance(5)
+    assert relay.tick() == [("reviewer", "start")]
+    [second] = [c for c in spawns(relay) if c["id"] != first["id"]]
+    # The old run's exit still listed beside the new run starting: not this run's failure.
+    roster(relay, entry(first, "rev-1", "exited"), entry(second, "rev-2"))
+    assert relay.state()["status"] == "starting"
+    relay.orch.register(second, "rev-2")
+    assert relay.state()["status"] == "running"
+
+    # The running agent leaves the roster (shut down behind the policy's back): a failure.
+    roster(relay, entry(second, "rev-2"))
+    roster(relay)
+    state = relay.state()
+    assert (state["status"], state["consecutiveFailures"], state["lastError"]) == (
+        "backoff", 2, "agent rev-2 left the orchestrator's roster")
+
+    _, events = relay.call("GET", "/api/events/recent?limit=500&types=policy.state.changed")
+    assert [e["data"]["status"] for e in events] == [
+        "starting", "starting", "running", "backoff", "starting", "running", "backoff"]
+
+
+def test_a_stop_or_a_restart_leaving_the_roster_is_no_failure(relay):
+    relay.put(mode="always")
+    relay.tick()
+    [first] = spawns(relay)
+    relay.orch.register(first, "rev-1")
+    roster(relay, entry(first, "rev-1"))
+    # A restart keeps the spawn request: between the old session and the new one the
+    # roster may be empty, and the state is starting, not running.
+    assert relay.call("POST", "/api/spawn-policy/reviewer/restart")[0] == 202
+    roster(relay)
+    assert relay.state()["status"] == "starting"
+    relay.orch.register(first, "rev-1")
+    roster(relay, entry(first, "rev-1"))
+    assert relay.state()["status"] == "running"
+    # A stop: stopping, then stopped by the command; the roster drop is expected.
+    assert relay.call("POST", "/api/spawn-policy/reviewer/stop")[0] == 202
+    roster(relay)
+    [shutdown] = spawns(relay, "agent.shutdown")
+    relay.orch.finish(shutdown)
+    state = relay.state()
+    assert (state["status"], state["consecutiveFailures"]) == ("stopped", 0)
+
+
+def test_a_spawned_agent_exiting_before_it_registers_fails_the_start(relay):
+    relay.put(mode="always", startTimeoutSeconds=120)
+    relay.tick()
+    [command] = spawns(relay)
+    relay.orch.finish(command, result={"tmuxSession": "relay-rev-1"})
+    roster(relay, entry(command, "rev-1"))
+    roster(relay, entry(command, "rev-1", "exited"))
+    state = relay.state()
+    assert (state["status"], state["lastError"]) == (
+        "backoff", "agent rev-1 exited (tmux session relay-rev-1)")
+
+
+def test_the_old_process_going_offline_during_a_restart_does_not_run_the_policy(relay):
+    relay.put(mode="manual")
+    assert relay.call("POST", "/api/spawn-policy/reviewer/start")[0] == 202
+    [command] = spawns(relay)
+    agent = relay.orch.register(command, "rev-1")
+    assert relay.call("POST", "/api/spawn-policy/reviewer/restart")[0] == 202
+    # The old process exits (a restart keeps the spawn request and the agent id), saying so.
+    status, _ = relay.call("PATCH", "/api/agents/rev-1", {"status": "offline",
+                                                          "instanceId": agent["instanceId"]})
+    assert status == 200
+    assert relay.state()["status"] == "starting"
+    assert relay.tick() == []
+    relay.orch.register(command, "rev-1")          # the new process
+    assert relay.state()["status"] == "running"
+    assert relay.tick() == []

@@ -50,8 +50,8 @@ def test_register_upserts_it_and_its_agent(client, clock):
      "most 500 characters"),
     ({"id": "h", "apiUrl": "http://"}, "apiUrl must be an http:// or https:// URL of at most 500 "
      "characters"),
-    ({"id": "h", "providers": "claude"}, "providers must be a list of at most 100 non-empty "
-     "strings of at most 120 characters"),
+    ({"id": "h", "providers": "claude"}, "providers must be a list of at most 100 provider "
+     "names (a lower-case letter, then at most 63 lower-case letters, digits or -)"),
     ({"id": "h", "baseDir": 5}, "baseDir must be a string"),
     ({"id": "h", "meta": []}, "meta must be a JSON object"),
 ])
@@ -231,3 +231,42 @@ def test_api_url_needs_a_host_and_a_port_in_range(client, url):
     r = client.post("/api/orchestrators", json={"id": "h", "apiUrl": url})
     assert (r.status_code, r.get_json()) == (400, {"error": "apiUrl must be an http:// or https:// "
                                                    "URL with a host (and a port within 1-65535)"})
+
+
+PROVIDER_RULE = ("a provider name: a lower-case letter, then at most 63 lower-case letters, "
+                 "digits or -")
+
+
+@pytest.mark.parametrize("bad", ["Claude", "9x", "my_agent", "-x", "a" * 65, ""])
+def test_a_provider_name_is_lower_case_letters_digits_and_dashes(client, bad):
+    r = client.post("/api/orchestrators", json={"id": "h1", "providers": ["claude", bad]})
+    assert (r.status_code, r.get_json()) == (400, {"error": "providers must be a list of at most "
+                                                   f"100 provider names ({PROVIDER_RULE[17:]})"})
+    add(client)
+    r = client.post("/api/orchestrators/h1/spawn", json={"provider": bad})
+    assert (r.status_code, r.get_json()) == (400, {"error": f"provider must be {PROVIDER_RULE}"})
+    r = client.put("/api/spawn-policy/p", json={"orchestratorId": "h1", "provider": bad,
+                                                  "cwd": "/srv/app"})
+    assert (r.status_code, r.get_json()) == (400, {"error": f"provider must be {PROVIDER_RULE}"})
+
+
+def test_a_custom_provider_the_orchestrator_offers_spawns_and_runs_policies(client):
+    add(client, providers=["claude", "my-agent2"])
+    r = spawn(client, provider="my-agent2")
+    assert r.status_code == 202 and r.get_json()["command"]["params"]["provider"] == "my-agent2"
+    r = client.put("/api/spawn-policy/p", json={"orchestratorId": "h1", "provider": "my-agent2",
+                                                  "cwd": "/srv/app"})
+    assert r.status_code == 201 and r.get_json()["value"]["provider"] == "my-agent2"
+    r = client.post("/api/spawn-policy/p/start")
+    assert r.status_code == 202 and r.get_json()["command"]["params"]["provider"] == "my-agent2"
+    # One it does not offer: refused when it is registered, on both policy routes.
+    for put in (lambda b: client.put("/api/spawn-policy/q", json=b),
+                lambda b: client.put("/api/config/spawn-policy/q", json={"value": b})):
+        r = put({"orchestratorId": "h1", "provider": "codex", "cwd": "/srv/app"})
+        assert (r.status_code, r.get_json()) == (400, {
+            "error": "provider must be one the orchestrator offers (claude, my-agent2)"})
+    assert client.get("/api/spawn-policy/q").status_code == 404
+    # An orchestrator not registered yet: the policy is kept, and checked when it starts.
+    r = client.put("/api/spawn-policy/q", json={"orchestratorId": "later", "provider": "codex",
+                                                  "cwd": "/srv/app"})
+    assert r.status_code == 201

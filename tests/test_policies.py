@@ -45,7 +45,8 @@ def test_put_fills_defaults_bare_or_wrapped(client, clock):
 @pytest.mark.parametrize("body,error", [
     ({"value": "x"}, "value must be a JSON object"),
     ({"provider": "claude", "cwd": "/"}, "orchestratorId is required"),
-    ({**POLICY, "provider": "gpt"}, "provider must be one of claude, codex"),
+    ({**POLICY, "provider": "GPT"}, "provider must be a provider "
+     "name: a lower-case letter, then at most 63 lower-case letters, digits or -"),
     ({**POLICY, "permissionMode": "yolo"}, "permissionMode must be one of open, guarded, read-only"),
     ({**POLICY, "enabled": "yes"}, "enabled must be true or false"),
     ({**POLICY, "restart": {"maxPerDay": 0}}, "restart.maxPerDay must be an integer between 1 "

@@ -23,9 +23,13 @@ class Upstream(BaseHTTPRequestHandler):
             return self.stream()
         status = {"/api/sessions?fail=1": 500, "/api/logs/none": 404}.get(self.path, 200)
         body = json.dumps({"path": self.path,
-                           "token": self.headers.get("X-Agent-Relay-Token")}).encode()
+                           "token": self.headers.get("X-Agent-Relay-Token"),
+                           "authorization": self.headers.get("Authorization")}).encode()
+        html = self.path.startswith("/api/logs/page")
+        if html:
+            body = b"<script>fetch('/api/messages?token='+localStorage.token)</script>"
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", "text/html" if html else "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -68,7 +72,10 @@ def test_passes_the_answer_and_query_through(client, upstream, name):
     add(client, upstream + "/")
     r = client.get(f"/api/orchestrators/h1/{name}?path=%2Fsrv&x=1")
     assert r.status_code == 200 and r.mimetype == "application/json"
-    assert r.get_json() == {"path": f"/api/{name}?path=%2Fsrv&x=1", "token": None}
+    assert r.get_json() == {"path": f"/api/{name}?path=%2Fsrv&x=1", "token": None,
+                            "authorization": None}
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert "Content-Disposition" not in r.headers
 
 
 def test_logs_session_is_one_path_segment(client, upstream):
@@ -77,17 +84,58 @@ def test_logs_session_is_one_path_segment(client, upstream):
     assert r.get_json()["path"] == "/api/logs/relay%3Arev%401?tail=5"
 
 
-def test_sends_the_relay_token(db_path, clock, upstream):
+def test_sends_the_orchestrators_own_token_never_the_relays(db_path, clock, upstream):
     from relay import create_app
     from relay.config import Settings
     app = create_app(Settings(db=db_path, token="sekret"), clock)
     try:
         client = app.test_client()
         client.environ_base["HTTP_X_AGENT_RELAY_TOKEN"] = "sekret"
-        add(client, upstream)
-        assert client.get("/api/orchestrators/h1/version").get_json()["token"] == "sekret"
+        secret = "orch-secret-0123456789"
+        r = client.post("/api/orchestrators", json={"id": "h1", "apiUrl": upstream,
+                                                    "apiToken": secret})
+        assert r.status_code == 201 and "apiToken" not in r.get_json()
+        assert secret not in client.get("/api/orchestrators").get_data(as_text=True)
+        assert secret not in client.get("/api/events/recent").get_data(as_text=True)
+        # Neither the relay token in a header nor the caller's ?token= goes upstream.
+        r = client.get("/api/orchestrators/h1/version?a=1&token=sekret&b=2")
+        assert r.get_json() == {"path": "/api/version?a=1&b=2", "token": None,
+                                "authorization": f"Bearer {secret}"}
+        # Re-registering without apiToken keeps it.
+        client.post("/api/orchestrators", json={"id": "h1", "version": "2"})
+        assert client.get("/api/orchestrators/h1/version").get_json()["authorization"] == \
+            f"Bearer {secret}"
     finally:
         app.extensions["relay"].stop()
+
+
+def test_an_orchestrator_without_api_token_gets_no_authorization(client, upstream):
+    add(client, upstream)
+    assert client.get("/api/orchestrators/h1/version").get_json()["authorization"] is None
+
+
+@pytest.mark.parametrize("token", ["short", "x" * 513, "has space in it ok?"])
+def test_a_bad_api_token_is_400(client, token):
+    r = client.post("/api/orchestrators", json={"id": "h1", "apiToken": token})
+    assert r.status_code == 400 and "apiToken" in r.get_json()["error"]
+
+
+def test_an_html_answer_is_an_inert_attachment(client, upstream):
+    add(client, upstream)
+    r = client.get("/api/orchestrators/h1/logs/page")
+    assert r.status_code == 200 and r.mimetype == "text/html"
+    assert r.headers["Content-Disposition"] == "attachment"
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert r.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
+
+
+@pytest.mark.parametrize("session", ["..", "%2e%2e", "%252e%252e", ".", "a%00b", "%2500",
+                                     "a%252fb"])
+def test_a_session_that_is_not_one_segment_is_400(client, upstream, session):
+    add(client, upstream)
+    r = client.get(f"/api/orchestrators/h1/logs/{session}")
+    assert r.status_code == 400, r.get_data()
+    assert r.get_json()["error"].startswith("session must be one path segment")
 
 
 def test_statuses(client, upstream, clock):

@@ -178,7 +178,7 @@ def test_recipes_dir_adds_and_replaces_and_bad_files_are_skipped(tmp_path, clock
     role = {"role": "solo", "provider": "codex", "prompt": "Work on {{task}} in {{cwd}}."}
     write(folder, "a-broken.json", "{not json")
     write(folder, "b-list.json", [1])
-    write(folder, "c-bad-role.json", {"name": "bad", "roles": [{**role, "provider": "gpt"}]})
+    write(folder, "c-bad-role.json", {"name": "bad", "roles": [{**role, "provider": "Gpt 4"}]})
     write(folder, "d-no-roles.json", {"name": "empty", "roles": []})
     write(folder, "e-dupe-roles.json", {"name": "dupe", "roles": [role, role]})
     write(folder, "f-solo.json", {"name": "solo", "description": "one agent", "roles": [role]})
@@ -204,8 +204,8 @@ def test_recipes_dir_adds_and_replaces_and_bad_files_are_skipped(tmp_path, clock
                                      "valid JSON")
         assert reasons[1:] == [
             f"recipe file {folder / 'b-list.json'} skipped: must hold a JSON object",
-            f"recipe file {folder / 'c-bad-role.json'} skipped: roles[0].provider must be one "
-            "of claude, codex",
+            f"recipe file {folder / 'c-bad-role.json'} skipped: roles[0].provider must be a "
+            "provider name: a lower-case letter, then at most 63 lower-case letters, digits or -",
             f"recipe file {folder / 'd-no-roles.json'} skipped: roles must have 1 to 20 roles",
             f"recipe file {folder / 'e-dupe-roles.json'} skipped: roles must have distinct role "
             "names: solo is repeated",
@@ -293,3 +293,27 @@ def test_an_expired_spawn_fails_its_role_in_the_reap_cycle(client, clock):
     assert [(r["status"], r["error"]) for r in now["roles"]] == [
         ("running", None), ("failed", "expired before it was accepted")]
     assert client.post("/api/system/reap").get_json()["failedRecipeInstanceIds"] == []
+
+
+def test_a_custom_provider_role_starts_where_the_orchestrator_offers_it(tmp_path, clock):
+    folder = tmp_path / "recipes"
+    folder.mkdir()
+    write(folder, "pair.json", {"name": "pair", "roles": [
+        {"role": "a", "provider": "claude", "prompt": "Write it."},
+        {"role": "b", "provider": "my-agent2", "prompt": "Check it."}]})
+    app = create_app(Settings(db=str(tmp_path / "r.db"), recipes_dir=str(folder)), clock)
+    try:
+        client = app.test_client()
+        add_orchestrator(client)
+        assert start(client, "pair", status=400) == {
+            "error": "orchestratorId h1 cannot run role b: provider must be one the orchestrator "
+                     "offers (claude, codex)"}
+        assert client.get("/api/commands").get_json() == []
+        add_orchestrator(client, providers=["claude", "my-agent2"])
+        started = start(client, "pair")["instance"]
+        assert [(r["role"], r["provider"]) for r in started["roles"]] == [
+            ("a", "claude"), ("b", "my-agent2")]
+        assert [c["params"]["provider"] for c in pending(client, "agent.spawn")] == [
+            "claude", "my-agent2"]
+    finally:
+        app.extensions["relay"].stop()

@@ -4,6 +4,7 @@ import re
 from flask import Blueprint
 from pydantic import create_model
 
+from .. import orchestration
 from ..contract import ID_PATTERN, PATTERN_RULES, Body, parse, route
 from ..errors import bad_request, conflict, not_found
 from ..events import config_changed
@@ -51,6 +52,8 @@ def put_entry(namespace: str, key: str, value, updated_by, expected) -> tuple[di
 
     def change(c):
         expect(c, namespace, key, expected)
+        if namespace == "spawn-policy":
+            orchestration.checked_policy(c, value)
         entry, created = config.put(c, namespace, key, value, t, updated_by)
         return (entry, created), [config_changed(entry, "set")]
     return commit(change)

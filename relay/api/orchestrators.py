@@ -6,13 +6,13 @@ from ..contract import route
 from ..errors import ApiError, not_found
 from ..events import (activity_event, agent_event, agent_removed, orchestrator_event,
                       orchestrator_removed)
-from ..orchestration import create_command, spawn_params
+from ..orchestration import create_command, on_roster, spawn_params
 from ..schemas.commands import Queued
 from ..schemas.common import Ok
 from ..schemas.orchestrators import (ActionIn, AgentActionIn, Orchestrator, OrchestratorIn,
                                      Roster, SpawnIn)
 from ..store import activity, agents, orchestrators
-from . import answer, commit, conn, now
+from . import answer, commit, conn, now, relay
 
 bp = Blueprint("orchestrators", __name__, url_prefix="/api")
 
@@ -28,10 +28,17 @@ def orchestrator_or_404(c, orchestrator_id: str) -> dict:
 
 @route(bp, "POST", "/orchestrators", "Register or update an orchestrator (upsert by id; fields "
        "left out keep their value; it is online again). Also registers or updates its agent "
-       "(kind orchestrator, id agentId, default orchestrator-<id>). Emits orchestrator.status "
-       "and agent.status.", body=OrchestratorIn, answers={201: Orchestrator, 200: Orchestrator})
+       "(kind orchestrator, id agentId, default orchestrator-<id>). apiToken is write-only: "
+       "the relay sends it as Authorization: Bearer on the requests it proxies to apiUrl and "
+       "never answers it or puts it in an event. Emits orchestrator.status and agent.status.", body=OrchestratorIn,
+       answers={201: Orchestrator, 200: Orchestrator, 400: "a bad field, or an apiUrl whose "
+                "address the outbound rules refuse (link-local, private: RELAY_OUTBOUND_ALLOW)"})
 def register(body: OrchestratorIn):
     fields = body.model_dump(exclude={"id"}, exclude_none=True)
+    if body.apiUrl:
+        refused = relay().outbound.check_literal(body.apiUrl, allow_loopback=True)
+        if refused:
+            raise ApiError(400, f"apiUrl is refused: {refused}")
     t = now()
 
     def change(c):
@@ -79,16 +86,23 @@ def get_orchestrator(orchestrator_id):
 
 
 @route(bp, "PATCH", "/orchestrators/<orchestrator_id>/agents", "Replace the managed-agent "
-       "roster (what the orchestrator runs now). Emits orchestrator.status.", body=Roster,
+       "roster (what the orchestrator runs now; status running or exited). A spawn policy "
+       "starting or running on this orchestrator whose current agent (its spawnRequestId, or "
+       "its agentId) turns exited here, or leaves the roster while running, fails at once: "
+       "backoff, then a restart (policy.state.changed); an exited entry reported again "
+       "changes nothing. Emits orchestrator.status.", body=Roster,
        answers={200: Orchestrator, 404: UNKNOWN})
 def set_roster(orchestrator_id, body: Roster):
     roster = [entry.model_dump(exclude_none=True) for entry in body.agents]
+    t = now()
 
     def change(c):
+        before = orchestrators.get(c, orchestrator_id)
         orch = orchestrators.set_roster(c, orchestrator_id, roster)
         if orch is None:
             raise not_found(f"orchestrator {orchestrator_id} not found")
-        return orch, [orchestrator_event(orch)]
+        events = on_roster(c, orchestrator_id, before["managedAgents"], roster, t)
+        return orch, [orchestrator_event(orch)] + events
     return answer(commit(change))
 
 

@@ -58,7 +58,9 @@ def get_policy(name):
 
 @route(bp, "PUT", "/spawn-policy/<name>", "Create or replace a policy: {value: policy, "
        "updatedBy?, expectedVersion?} or the bare policy; checked, and stored with every default "
-       "filled in (name is the path's). 201 when it did not exist before, else 200; a stale "
+       "filled in (name is the path's). provider is claude, codex or a custom name; when the "
+       "policy's orchestrator is registered it must be one it offers (400), otherwise it is "
+       "checked when the policy starts. 201 when it did not exist before, else 200; a stale "
        "expectedVersion is 409. Emits config.changed.", body=SpawnPolicyPut,
        answers={201: ConfigEntry, 200: ConfigEntry, 409: "expectedVersion is not current"})
 def put_policy(name, body):

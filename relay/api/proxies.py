@@ -10,12 +10,13 @@ client goes away.
 import http.client
 import socket
 import time
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from flask import Blueprint, Response, request
 
 from ..contract import route
 from ..errors import ApiError, not_found
+from ..outbound import Refused
 from ..store import orchestrators
 from . import conn, relay
 from ..wire import sse_chunk
@@ -27,13 +28,22 @@ TIMEOUT = 10.0                 # seconds: the whole exchange (an idle gap, for a
 BODY_MAX = 8 * 1024 * 1024     # a proxied answer larger than this is a 502
 ANSWERS = {200: "the orchestrator's answer, passed through (JSON, or an event stream)",
            404: "unknown orchestrator, or the orchestrator's own 404",
+           403: "apiUrl resolves to an address the outbound rules refuse (RELAY_OUTBOUND_ALLOW)",
            422: "the orchestrator has no apiUrl or is not online",
            502: "the orchestrator's API is unreachable, timed out, or answered another error",
            503: "no stream slot free for an event stream"}
-SUMMARY = ("Proxied to <apiUrl>/api/{name} with the relay token in X-Agent-Relay-Token and "
-           "the query string kept; 10 s for the whole answer. The orchestrator's 200 and 404 "
-           "are passed through, any other status is a 502; an event stream is streamed "
-           "through on a stream slot.")
+SUMMARY = ("Proxied to <apiUrl>/api/{name} with the orchestrator's own apiToken as "
+           "Authorization: Bearer (never the relay token) and the query string kept less any "
+           "token parameter; 10 s for the whole answer. The orchestrator's 200 and 404 are "
+           "passed through, any other status is a 502; an event stream is streamed through on "
+           "a stream slot. A proxied answer carries X-Content-Type-Options: nosniff and a "
+           "Content-Security-Policy that runs nothing, and is sent as an attachment unless it "
+           "is JSON or an event stream.")
+# A proxied answer is the orchestrator's bytes served from the relay's origin,
+# where the dashboard keeps its token: nothing in it may run or be sniffed.
+SAFE_HEADERS = {"X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": "default-src 'none'; sandbox"}
+INLINE_TYPES = ("application/json", "text/event-stream")
 
 
 class Deadline:
@@ -62,16 +72,19 @@ def orchestrator_api(orchestrator_id: str) -> dict:
 def proxy(orchestrator_id: str, path: str):
     orch = orchestrator_api(orchestrator_id)
     url = urlsplit(orch["apiUrl"])
-    query = request.query_string.decode("latin-1")
+    # The caller's ?token= is the relay's secret, never the orchestrator's business.
+    query = "&".join(part for part in request.query_string.decode("latin-1").split("&")
+                     if unquote(part.partition("=")[0]) != "token")
     target = url.path.rstrip("/") + path + (f"?{query}" if query else "")
     headers = {"Accept": request.headers.get("Accept", "*/*")}
-    token = relay().settings.token
-    if token:
-        headers["X-Agent-Relay-Token"] = token
-    kind = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
+    api_token = orchestrators.api_token(conn(), orchestrator_id)
+    if api_token:
+        headers["Authorization"] = f"Bearer {api_token}"
     deadline = Deadline(TIMEOUT)
     try:
-        upstream = kind(url.hostname, url.port, timeout=TIMEOUT)
+        # apiUrl is set only with the relay token: loopback is allowed (README, outbound).
+        upstream = relay().outbound.connection(orch["apiUrl"], allow_loopback=True,
+                                               timeout=TIMEOUT)
     except (ValueError, http.client.HTTPException) as error:     # a port out of range, ...
         raise ApiError(502, f"orchestrator {orchestrator_id} apiUrl cannot be reached: "
                        f"{error}") from None
@@ -84,6 +97,9 @@ def proxy(orchestrator_id: str, path: str):
         if answer.status == 200 and "text/event-stream" in mimetype:
             return stream_through(upstream, sock, answer, mimetype)
         body = read_all(answer, sock, deadline)
+    except Refused as error:
+        upstream.close()
+        raise ApiError(403, f"orchestrator {orchestrator_id} apiUrl is {error}") from None
     except TimeoutError:
         upstream.close()
         raise ApiError(502, f"orchestrator {orchestrator_id} API did not answer within "
@@ -95,7 +111,24 @@ def proxy(orchestrator_id: str, path: str):
     upstream.close()
     if answer.status not in (200, 404):
         raise ApiError(502, f"orchestrator {orchestrator_id} API answered {answer.status}")
-    return Response(body, answer.status, content_type=mimetype)
+    return Response(body, answer.status, content_type=mimetype, headers=safe_headers(mimetype))
+
+
+def safe_headers(mimetype: str) -> dict:
+    inline = mimetype.split(";")[0].strip().lower() in INLINE_TYPES
+    return SAFE_HEADERS if inline else {**SAFE_HEADERS, "Content-Disposition": "attachment"}
+
+
+def segment(name: str, value: str) -> str:
+    """One path segment for the orchestrator's URL, or 400: `.`/`..` (also
+    percent-encoded, for an upstream that decodes twice), `/` and control
+    characters would address another path than the one named."""
+    for text in (value, unquote(value)):
+        if text in (".", "..") or "/" in text or any(ord(ch) < 32 or ord(ch) == 127
+                                                     for ch in text):
+            raise ApiError(400, f"{name} must be one path segment: not . or .., without / "
+                           "or control characters (also percent-encoded)")
+    return quote(value, safe="")
 
 
 def read_all(answer, sock, deadline: Deadline) -> bytes:
@@ -149,7 +182,8 @@ def stream_through(upstream, sock, answer, mimetype: str) -> Response:
 
     request.environ[CLOSE_AFTER] = True
     response = Response(chunks(), 200, content_type=mimetype,
-                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no",
+                                 **SAFE_HEADERS})
     response.call_on_close(cleanup)
     return response
 
@@ -178,6 +212,7 @@ def version(orchestrator_id):
 
 
 @route(bp, "GET", "/<orchestrator_id>/logs/<session>", SUMMARY.format(name="logs/<session>"),
-       answers=ANSWERS, stream="text/event-stream")
+       answers={**ANSWERS, 400: "session is . or .., or holds / or a control character"},
+       stream="text/event-stream")
 def logs(orchestrator_id, session):
-    return proxy(orchestrator_id, "/api/logs/" + quote(session, safe=""))
+    return proxy(orchestrator_id, "/api/logs/" + segment("session", session))

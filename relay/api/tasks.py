@@ -4,12 +4,12 @@ from flask import Blueprint, g
 
 from ..contract import route
 from ..events import message_event, task_deleted, task_event, task_history_event
-from ..errors import not_found
+from ..errors import ApiError, not_found
 from ..schemas.common import Ok
 from ..schemas.tasks import (Delivery, StatusIn, Task, TaskClaim, TaskEvent, TaskEventIn,
                              TaskFilter, TaskIn, TaskRelease, TaskWithEvents)
 from ..store import agents, deliveries, messages, tasks
-from . import answer, commit, conn, now
+from . import answer, commit, conn, now, relay
 from .agents import STALE, acting_agent
 
 bp = Blueprint("tasks", __name__, url_prefix="/api/tasks")
@@ -32,6 +32,11 @@ def open_task(fields: dict, also=None) -> tuple[dict, bool]:
     integration events, whose count `also(conn)` keeps in the same commit);
     (task, created)."""
     integration = g.get("integration")
+    if fields.get("callbackUrl"):
+        refused = relay().outbound.check_literal(fields["callbackUrl"],
+                                                 allow_loopback=integration is None)
+        if refused:
+            raise ApiError(400, f"callbackUrl is refused: {refused}")
     t = now()
 
     def change(c):
@@ -57,9 +62,12 @@ def open_task(fields: dict, also=None) -> tuple[dict, bool]:
        "queued for pool:/policy: like any message. Opened with an integration token, the task "
        "remembers the integration, whose secret signs its callbacks. A task with a callbackUrl "
        "gets one callback per status change (claim, release, move, a claim the reaper gives "
-       "back); opening, folding and notes send none. task.event carries {taskId, event (the "
+       "back); opening, folding and notes send none. callbackUrl is stored as it will be sent: its "
+       "host in IDNA (punycode), its path and query percent-encoded as UTF-8, no fragment. task.event carries {taskId, event (the "
        "history entry), task}.", body=TaskIn,
-       answers={201: Task, 200: Task, 403: "an integration token without tasks:write",
+       answers={201: Task, 200: Task, 400: "a bad field, or a callbackUrl whose address the "
+                "outbound rules refuse (loopback for an integration token; link-local, private: "
+                "RELAY_OUTBOUND_ALLOW)", 403: "an integration token without tasks:write",
                 404: "unknown target agent, pool or policy"})
 def create_task(body: TaskIn):
     task, created = open_task(body.model_dump())
@@ -159,9 +167,33 @@ def delete_task(task_id):
 
 
 @route(bp, "GET", "/<id:task_id>/deliveries", "The task's callback deliveries, oldest first: "
-       "pending (nextAttemptAt says when it is tried next), delivered, or failed (a 4xx, or "
-       "the 5 retries spent).", answers={200: [Delivery], 403: INTEGRATION, 404: UNKNOWN})
+       "pending (nextAttemptAt says when it is tried next), delivered, or failed (a 3xx or "
+       "4xx, an address the outbound rules refuse, a URL that cannot be sent, or "
+       "RELAY_CALLBACK_RETRY_FOR seconds of retries spent; lastError says which).",
+       answers={200: [Delivery], 403: INTEGRATION, 404: UNKNOWN})
 def list_deliveries(task_id):
     c = conn()
     tasks.get_or_404(c, task_id)
     return answer(deliveries.for_task(c, task_id))
+
+
+@route(bp, "POST", "/<id:task_id>/deliveries/<id:delivery_id>/retry", "Send a failed delivery "
+       "again: it is pending and due now, with the same body and signature, and a new retry "
+       "window of RELAY_CALLBACK_RETRY_FOR seconds from now (attempts keep counting). Works "
+       "after the task was deleted too.",
+       answers={200: Delivery, 403: INTEGRATION, 404: "the task has no such delivery",
+                409: "the delivery is not failed (pending or delivered)"})
+def retry_delivery(task_id, delivery_id):
+    t = now()
+
+    def change(c):
+        delivery, status = deliveries.retry(c, task_id, delivery_id, t)
+        if delivery is None and status is None:
+            raise not_found(f"task {task_id} has no delivery {delivery_id}")
+        if delivery is None:
+            raise ApiError(409, f"delivery {delivery_id} is {status}: only a failed delivery "
+                           "can be retried")
+        return delivery, []
+    delivery = commit(change)
+    relay().callbacks.wake()
+    return answer(delivery)

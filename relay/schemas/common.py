@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, Strict, StringConstraints
 
-from ..contract import ID_PATTERN, MAX_ID, NOT_BLANK, Answer, Query
+from ..contract import ID_PATTERN, MAX_ID, NOT_BLANK, PROVIDER_PATTERN, Answer, Query
 
 ID_MAX, NAME_MAX, SUBJECT_MAX, BODY_MAX, PROMPT_MAX, PATH_MAX = 240, 120, 240, 65536, 4000, 500
 ADDRESS_MAX = 260
@@ -50,6 +50,11 @@ Names = Annotated[list[Annotated[str, Field(min_length=1, max_length=NAME_MAX)]]
                   Field(max_length=LIST_MAX, description=f"a list of at most {LIST_MAX} "
                         f"non-empty strings of at most {NAME_MAX} characters"),
                   AfterValidator(_unique)]
+# claude, codex, or any custom provider name an orchestrator offers.
+Provider = Annotated[str, StringConstraints(pattern=PROVIDER_PATTERN)]
+Providers = Annotated[list[Provider], Field(max_length=LIST_MAX, description=(
+    f"a list of at most {LIST_MAX} provider names (a lower-case letter, then at most 63 "
+    "lower-case letters, digits or -)")), AfterValidator(_unique)]
 MessageId = Int(1, MAX_ID)
 Epoch = Int(0, 2**53)
 

@@ -5,7 +5,8 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field
 
 from ..contract import Answer, Body
-from .common import ID_MAX, PATH_MAX, PROMPT_MAX, Id, Int, JsonObject, Name, Names, Text
+from .common import (ID_MAX, PATH_MAX, PROMPT_MAX, Id, Int, JsonObject, Name, Names, Provider,
+                     Providers, Text)
 from .policies import Args, PermissionMode
 
 STATUSES = ("online", "stale", "offline")
@@ -29,11 +30,16 @@ class OrchestratorIn(Body):
     id: Id
     hostname: Name | None = None
     agentId: Id | None = None
-    providers: Names | None = None
+    providers: Providers | None = None
     baseDir: Text(PATH_MAX) | None = None
     apiUrl: Annotated[str, Field(max_length=PATH_MAX, pattern=r"^https?://[^/?#\s]+[^\s]*$",
                                  description=f"an http:// or https:// URL of at most {PATH_MAX} "
                                  "characters"), AfterValidator(_usable_url)] | None = None
+    apiToken: Annotated[str, Field(min_length=16, max_length=512, pattern=r"^[\x21-\x7e]+$",
+                                   description="a secret of 16 to 512 printable ASCII characters "
+                                   "that the relay sends as Authorization: Bearer on the requests "
+                                   "it proxies to apiUrl; write-only: never answered or in events"
+                                   )] | None = None
     version: Text(80) | None = None
     capabilities: Names | None = None
     meta: JsonObject | None = None
@@ -56,7 +62,7 @@ class Roster(Body):
 
 
 class SpawnIn(Body):
-    provider: Name
+    provider: Provider
     cwd: Text(PATH_MAX) | None = None
     label: Name | None = None
     tags: Names = []

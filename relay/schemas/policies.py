@@ -4,14 +4,14 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, create_model, model_validator
 
 from ..contract import Answer, Body
-from .common import LIST_MAX, PATH_MAX, PROMPT_MAX, Id, Int, JsonObject, Name, Names, Text
+from .common import (LIST_MAX, PATH_MAX, PROMPT_MAX, Id, Int, JsonObject, Name, Names, Provider,
+                     Text)
 
-PROVIDERS = ("claude", "codex")
+PROVIDERS = ("claude", "codex")       # the providers with a provider config
 PERMISSION_MODES = ("open", "guarded", "read-only")
 MODES = ("always", "on-demand", "manual")
 STATES = ("stopped", "starting", "running", "stopping", "backoff", "failed")
 
-Provider = Literal[PROVIDERS]
 PermissionMode = Literal[PERMISSION_MODES]
 Args = Annotated[list[Annotated[str, Field(max_length=PATH_MAX)]], Field(
     max_length=LIST_MAX, description=f"a list of at most {LIST_MAX} strings of at most "

@@ -4,8 +4,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, StringConstraints
 
 from ..contract import Answer, Body, Query
-from .common import PATH_MAX, PROMPT_MAX, Id, Name, Names, QInt, Text
-from .policies import Args, PermissionMode, Provider
+from .common import PATH_MAX, PROMPT_MAX, Id, Name, Names, Provider, QInt, Text
+from .policies import Args, PermissionMode
 
 ROLES_MAX, VARS_MAX, VAR_MAX = 20, 50, 4000
 VAR_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"

@@ -1,6 +1,6 @@
 """Tasks (API.md §4): what opening, claiming and moving a task take."""
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import AfterValidator, Field
 
@@ -18,24 +18,34 @@ URL_MAX = 2000
 URL_RULE = f"an http or https URL with a host name or IPv4 address (at most {URL_MAX} characters)"
 
 
-# A host name (ASCII, as RFC 3986 spells it: an IDN in punycode) or an IPv4
-# address, not a bracketed IPv6 literal (no pattern short of a parser says
-# which of those urlsplit takes), and a port of at most 65535.
-_HOST = r"[A-Za-z0-9._~%!$&'()*+,;=-]+"
+# A host name (ASCII as RFC 3986 spells it, or an IDN, stored in punycode) or
+# an IPv4 address, not a bracketed IPv6 literal (no pattern short of a parser
+# says which of those urlsplit takes), and a port of at most 65535.
+_HOST = r"[A-Za-z0-9._~%!$&'()*+,;=\u00a0-\uffff-]+"
 _PORT = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})"
 URL_PATTERN = rf"^https?://{_HOST}(:{_PORT})?([/?#]\S*)?$"
 
 
+# What a path or query may hold as it is; anything else is percent-encoded.
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
+_QUERY_SAFE = _PATH_SAFE + "?"
+
+
 def _http_url(value: str) -> str:
-    # The pattern documents the rule; urlsplit has the last word (a port past 65535).
+    """The URL as it will be sent: the host in IDNA (punycode, lower case),
+    path and query percent-encoded as UTF-8, no fragment. The pattern
+    documents the rule; urlsplit and the IDNA codec have the last word."""
     try:
         parts = urlsplit(value)
         valid = parts.scheme in ("http", "https") and parts.hostname and (parts.port or 1) > 0
-    except ValueError:
+        host = parts.hostname.encode("idna").decode("ascii") if valid else ""
+    except (ValueError, UnicodeError):
         valid = False
-    if not valid:
+    if not valid or not host:
         raise ValueError("must be " + URL_RULE)
-    return value
+    netloc = host + (f":{parts.port}" if parts.port is not None else "")
+    return urlunsplit((parts.scheme, netloc, quote(parts.path, safe=_PATH_SAFE),
+                       quote(parts.query, safe=_QUERY_SAFE), ""))
 
 
 _ONE_STATUS = "(" + "|".join(STATUSES) + ")"

@@ -2,6 +2,7 @@
 sent later by the callback worker (callbacks.py), which records each try."""
 import hashlib
 import hmac
+from urllib.parse import urlsplit
 
 from . import dumps
 
@@ -33,9 +34,9 @@ def enqueue(conn, task: dict, now: int) -> None:
         secret = row["secret"] if row else None
     conn.execute(
         """INSERT INTO callback_deliveries (task_id, event, url, body, signature,
-               next_attempt_at, created_at) VALUES (?,?,?,?,?,?,?)""",
+               next_attempt_at, created_at, host, integration) VALUES (?,?,?,?,?,?,?,?,?)""",
         (task["id"], EVENT, task["callbackUrl"], body, sign(secret, body) if secret else None,
-         now, now))
+         now, now, host_of(task["callbackUrl"]), task["integration"]))
 
 
 def for_task(conn, task_id: int) -> list[dict]:
@@ -44,16 +45,42 @@ def for_task(conn, task_id: int) -> list[dict]:
     return [to_dict(r) for r in rows]
 
 
-def due(conn, now: int, busy_tasks, limit: int = 50) -> list:
+def host_of(url: str) -> str:
+    try:
+        return urlsplit(url).netloc.lower()
+    except ValueError:            # the sender fails it without retries
+        return url
+
+
+def due(conn, now: int, busy_tasks, full_hosts=(), limit: int = 50) -> list:
     """Pending deliveries whose time has come, each the oldest pending one of
-    its task (a task's callbacks go out in order), skipping tasks in flight."""
+    its task (a task's callbacks go out in order), skipping tasks in flight
+    and hosts that have all the senders they may have (so a receiver that
+    is down, with many deliveries due, never hides the others')."""
+    skip_hosts = ",".join("?" * len(full_hosts))
     rows = conn.execute(
-        """SELECT * FROM callback_deliveries AS d
+        f"""SELECT * FROM callback_deliveries AS d
             WHERE status = 'pending' AND next_attempt_at <= ?
+              AND coalesce(host, '') NOT IN ({skip_hosts})
               AND NOT EXISTS (SELECT 1 FROM callback_deliveries AS e WHERE e.task_id = d.task_id
                               AND e.status = 'pending' AND e.id < d.id)
-            ORDER BY id LIMIT ?""", (now, limit + len(busy_tasks))).fetchall()
+            ORDER BY id LIMIT ?""", (now, *full_hosts, limit + len(busy_tasks))).fetchall()
     return [r for r in rows if r["task_id"] not in busy_tasks][:limit]
+
+
+def retry(conn, task_id: int, delivery_id: int, now: int) -> tuple[dict | None, str | None]:
+    """A failed delivery pending again, due now, with a new retry window (one
+    conditional UPDATE). (delivery, None), or (None, its status) when it is
+    not failed, or (None, None) when the task has no such delivery."""
+    row = conn.execute(
+        """UPDATE callback_deliveries SET status = 'pending', next_attempt_at = ?,
+               retried_at = ? WHERE id = ? AND task_id = ? AND status = 'failed'
+           RETURNING *""", (now, now, delivery_id, task_id)).fetchone()
+    if row is not None:
+        return to_dict(row), None
+    row = conn.execute("SELECT status FROM callback_deliveries WHERE id = ? AND task_id = ?",
+                       (delivery_id, task_id)).fetchone()
+    return None, row and row["status"]
 
 
 def record(conn, delivery_id: int, *, status: str, attempts: int, next_attempt_at: int,

@@ -6,8 +6,9 @@ def on_agent_online(conn, agent: dict, now: int) -> dict:
     """Re-evaluate the agent's pool memberships (poolChanges), and resolve what
     was queued for its spawn policy and, when it is online, its pools.
 
-    A registration whose meta names the policy and the spawn request that the
-    policy's state is waiting for makes that state `running` with this agent,
+    A registration (or change) of a live agent whose meta names the policy and the
+    spawn request that the policy's state is waiting for makes that state `running`
+    with this agent,
     and the policy's queue drains to it in send order (the reference's postAgent).
     """
     result = {"policyName": None, "policyState": None, "policyActivity": None,
@@ -15,7 +16,10 @@ def on_agent_online(conn, agent: dict, now: int) -> dict:
               "poolChanges": pools.reevaluate(conn, agent["id"], agent)}
     meta = agent.get("meta") or {}
     policy_name, request_id = meta.get("policyName"), meta.get("spawnRequestId")
-    if isinstance(policy_name, str) and isinstance(request_id, str):
+    # Only a live agent runs its policy: the old process of a restart (same spawn request
+    # and agent id) reporting itself offline must not count as the new one starting.
+    if isinstance(policy_name, str) and isinstance(request_id, str) \
+            and agent["status"] in pools.ONLINE:
         state = policies.mark_running(conn, policy_name, request_id, agent["id"], now)
         if state:
             result["policyName"] = policy_name

@@ -20,12 +20,20 @@ def get(conn, orchestrator_id: str) -> dict | None:
     return to_dict(row) if row else None
 
 
+def api_token(conn, orchestrator_id: str) -> str | None:
+    """The secret the orchestrator registered for proxied requests (write-only)."""
+    row = conn.execute("SELECT api_token FROM orchestrators WHERE id = ?",
+                       (orchestrator_id,)).fetchone()
+    return row["api_token"] if row else None
+
+
 def listing(conn) -> list[dict]:
     return [to_dict(r) for r in conn.execute("SELECT * FROM orchestrators ORDER BY id")]
 
 
+# apiToken is written here and read only by api_token(): to_dict() never shows it.
 _PLAIN = {"hostname": "hostname", "agentId": "agent_id", "baseDir": "base_dir",
-          "apiUrl": "api_url", "version": "version"}
+          "apiUrl": "api_url", "apiToken": "api_token", "version": "version"}
 _JSON = {"providers": "providers", "capabilities": "capabilities", "meta": "meta"}
 
 

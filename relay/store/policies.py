@@ -25,6 +25,13 @@ def queue_max_age(policy: dict) -> int:
     return int(queue.get("maxAgeSeconds") or DEFAULT_QUEUE_AGE)
 
 
+def active_on(conn, orchestrator_id: str) -> list[dict]:
+    """The states of policies starting or running on that orchestrator, by name."""
+    rows = conn.execute("SELECT * FROM managed_agents WHERE orchestrator_id = ? AND status IN "
+                        "('starting', 'running') ORDER BY policy_name", (orchestrator_id,))
+    return [state_to_dict(r) for r in rows]
+
+
 def running_agent(conn, name: str) -> str | None:
     row = conn.execute("SELECT agent_id FROM managed_agents WHERE policy_name = ? "
                        "AND status = 'running'", (name,)).fetchone()
