@@ -94,38 +94,33 @@ def delivered(conn, agent_id: str, message_ids: list[int], now: int) -> None:
     """A poll or stream answer carried these messages to the agent: the first
     time it is delivery 1; a redelivered one is shown and no longer pending.
     A later reader of a group message gets a receipt that owes nothing."""
-    conn.execute(
-        f"""INSERT INTO receipts (message_id, agent_id, state, owed, delivered_at, seen_at,
-                                  delivery_count)
-            SELECT id, ?, 'delivered', 0, ?, ?, 1 FROM messages
-             WHERE id IN ({placeholders(message_ids)}) AND ack_required = 1 AND from_agent != ?
-            ON CONFLICT (message_id, agent_id) DO UPDATE SET
-                state = CASE WHEN receipts.state = 'queued' THEN 'delivered' ELSE receipts.state END,
-                delivered_at = coalesce(receipts.delivered_at, excluded.delivered_at),
-                seen_at = excluded.seen_at,
-                delivery_count = CASE WHEN receipts.delivery_count < 1 THEN 1
-                                      ELSE receipts.delivery_count END,
-                redelivered = 0
-            WHERE receipts.state = 'queued' OR receipts.redelivered = 1
-               OR receipts.seen_at IS NULL""",
-        (agent_id, now, now, *message_ids, agent_id))
+    _carried(conn, agent_id, message_ids, now, "delivered", "seen_at", "'queued'",
+             "receipts.state = 'queued' OR receipts.redelivered = 1 OR receipts.seen_at IS NULL",
+             ", redelivered = 0")
 
 
 def read(conn, agent_id: str, message_ids: list[int], now: int) -> None:
     """The agent marked these read: a receipt not yet acked moves to read."""
+    _carried(conn, agent_id, message_ids, now, "read", "read_at", "'queued', 'delivered'",
+             "receipts.read_at IS NULL")
+
+
+def _carried(conn, agent_id, message_ids, now, state, stamp, moves_from, when, more=""):
+    """One upsert: the receipt moves to `state` (from `moves_from`), `stamp` is now,
+    delivery 1 at least; where `when` holds (otherwise nothing is written)."""
     conn.execute(
-        f"""INSERT INTO receipts (message_id, agent_id, state, owed, delivered_at, read_at,
+        f"""INSERT INTO receipts (message_id, agent_id, state, owed, delivered_at, {stamp},
                                   delivery_count)
-            SELECT id, ?, 'read', 0, ?, ?, 1 FROM messages
+            SELECT id, ?, '{state}', 0, ?, ?, 1 FROM messages
              WHERE id IN ({placeholders(message_ids)}) AND ack_required = 1 AND from_agent != ?
             ON CONFLICT (message_id, agent_id) DO UPDATE SET
-                state = CASE WHEN receipts.state IN ('queued', 'delivered') THEN 'read'
+                state = CASE WHEN receipts.state IN ({moves_from}) THEN '{state}'
                              ELSE receipts.state END,
                 delivered_at = coalesce(receipts.delivered_at, excluded.delivered_at),
-                read_at = excluded.read_at,
+                {stamp} = excluded.{stamp},
                 delivery_count = CASE WHEN receipts.delivery_count < 1 THEN 1
-                                      ELSE receipts.delivery_count END
-            WHERE receipts.read_at IS NULL""",
+                                      ELSE receipts.delivery_count END{more}
+            WHERE {when}""",
         (agent_id, now, now, *message_ids, agent_id))
 
 
