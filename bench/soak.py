@@ -108,12 +108,15 @@ def main() -> None:
     parser.add_argument("--tasks", type=float, default=3, help="tasks per second (3 writes each)")
     parser.add_argument("--label", default="soak")
     parser.add_argument("--reap-interval", default="15")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for the relay (e.g. RELAY_MESSAGE_RETENTION=120)")
     args = parser.parse_args()
 
     folder = tempfile.mkdtemp(prefix="relay-soak-")
     db_path = os.path.join(folder, "soak.db")
+    settings = dict(pair.split("=", 1) for pair in args.env)
     proc, port = start_relay(db_path, source=os.getcwd(),
-                             RELAY_REAP_INTERVAL=args.reap_interval)
+                             RELAY_REAP_INTERVAL=args.reap_interval, **settings)
     try:
         load = Load(port, time.monotonic() + 60 * args.minutes)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)

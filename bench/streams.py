@@ -51,9 +51,10 @@ class Subscriber:
         self.buffer = b""
         self.ready = self.upgraded = False
         if mode == "sse":
-            self.sock.sendall(b"GET /api/events?types=message.new HTTP/1.1\r\nHost: bench\r\n\r\n")
+            self.sock.sendall(b"GET /api/events?types=message.new HTTP/1.1\r\n"
+                              b"Host: localhost\r\n\r\n")
         else:
-            self.sock.sendall(b"GET /api/ws HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\n"
+            self.sock.sendall(b"GET /api/ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
                               b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
                               b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
         self.sock.setblocking(False)

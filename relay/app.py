@@ -10,7 +10,7 @@ def create_app(config=None, clock=None) -> Flask:
     `config` is a Settings, a mapping of environment-variable names (tests),
     or None to read the environment. `clock` replaces the system clock.
     """
-    from . import auth, dashboard, db, errors
+    from . import auth, crosssite, dashboard, db, errors, http_policy
     from .api import blueprints, release_conn
     from .clock import system_clock
     from .config import Settings, from_env, parse
@@ -28,6 +28,8 @@ def create_app(config=None, clock=None) -> Flask:
     app.url_map.converters.update(CONVERTERS)
     app.extensions["relay"] = Relay(settings, clock or system_clock)
     errors.register(app)
+    http_policy.install(app)                     # no-store, nosniff, the DEBUG access log
+    crosssite.install(app, settings)             # before the token: 421, 403, 415
     app.before_request(auth.require_token)
     app.teardown_appcontext(release_conn)
     for bp in blueprints():

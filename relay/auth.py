@@ -24,10 +24,18 @@ def presented_token() -> str | None:
     header = request.headers.get("X-Agent-Relay-Token")
     if header:
         return header
-    authorization = request.headers.get("Authorization", "")
-    if authorization[:7].lower() == "bearer ":
-        return authorization[7:].strip()
+    bearer = presented_bearer()
+    if bearer is not None:
+        return bearer
     return request.args.get("token")
+
+
+def presented_bearer() -> str | None:
+    authorization = request.headers.get("Authorization")
+    if authorization is None:
+        return None
+    scheme, _, credentials = authorization.strip().partition(" ")
+    return credentials.strip() if scheme.lower() == "bearer" else None
 
 
 def token_matches(given: str | None, expected: str) -> bool:
@@ -69,10 +77,37 @@ def require_token() -> None:
     if integration is not None:
         check_scope(integration)
         g.integration = integration["name"]
+        rate_limit(integration["name"], "requests")
+        check_owner(integration)
         return
-    if expected:
+    # An unknown bearer token is an error even on a relay without a token: a
+    # caller that means to be an integration must not silently act as anyone.
+    if expected or presented_bearer() is not None:
         raise ApiError(401, "missing or invalid relay token (X-Agent-Relay-Token, Authorization: "
-                       "Bearer, or ?token=)", {"WWW-Authenticate": 'Bearer realm="relay"'})
+                       "Bearer, or ?token=), or an unknown integration token",
+                       {"WWW-Authenticate": 'Bearer realm="relay"'})
+
+
+def rate_limit(key: str, what: str) -> None:
+    """RELAY_INTEGRATION_RATE_LIMIT per token per minute, or 429 with Retry-After."""
+    r = current_app.extensions["relay"]
+    wait = r.rate_limiter.take(key, r.clock())
+    if wait:
+        raise ApiError(429, f"more than {r.settings.integration_rate_limit} {what} a minute "
+                       f"for this token: retry in {wait} s", {"Retry-After": str(wait)})
+
+
+def check_owner(integration: dict) -> None:
+    """An integration reaches only the tasks it opened."""
+    task_id = (request.view_args or {}).get("task_id")
+    if task_id is None:
+        return
+    from .api import conn
+    from .store import tasks
+    task = tasks.get(conn(), task_id)
+    if task is not None and task["integration"] != integration["name"]:
+        raise ApiError(403, f"integration {integration['name']} may act only on the tasks it "
+                       f"opened (task {task_id} is not one)")
 
 
 def check_scope(integration: dict) -> None:

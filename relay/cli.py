@@ -63,7 +63,11 @@ def server_main(args) -> int:
         print(f"relay: {error}", file=sys.stderr)
         return 2
     if args.command == "init-db":
-        version = db.init(settings.db)
+        try:
+            version = db.init(settings.db)
+        except db.SchemaError as error:
+            print(f"relay: {error}", file=sys.stderr)
+            return 2
         print(f"relay: database {os.path.abspath(settings.db)} at schema version {version}")
         return 0
     from .server import serve

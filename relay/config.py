@@ -14,8 +14,15 @@ class Settings:
     port: int = 4850
     token: str | None = None
     allow_no_token: bool = False
-    threads: int = 64
+    # 96: the default streams (threads - 8 = 88) hold 50 SSE + 20 WebSocket subscribers.
+    threads: int = 96
     max_streams: int | None = None          # None: threads - 8
+    max_streams_per_client: int | None = None      # None: half of the streams; 0: no cap
+    max_connections_per_client: int = 200
+    # Seconds a request's headers and body may take to arrive (slowloris).
+    read_timeout: float = 15
+    # Seconds an idle keep-alive connection stays open.
+    idle_timeout: float = 60
     max_body_bytes: int = 1048576
     stale_after: float = 90
     offline_after: float = 300
@@ -38,12 +45,26 @@ class Settings:
     subscriber_queue: int = 1000
     callback_retry_for: float = 86400
     outbound_allow: str | None = None
+    allowed_origins: str | None = None
+    allowed_hosts: str | None = None
+    # Retention, seconds (0 keeps forever); config history in versions per key.
+    message_retention: float = 7776000
+    activity_retention: float = 604800
+    task_retention: float = 2592000
+    command_retention: float = 604800
+    config_history: int = 100
 
     @property
     def stream_limit(self) -> int:
         if self.max_streams is not None:
             return self.max_streams
         return max(1, self.threads - 8)
+
+    @property
+    def streams_per_client(self) -> int:
+        if self.max_streams_per_client is not None:
+            return self.max_streams_per_client
+        return max(1, self.stream_limit // 2)
 
 
 # setting name -> (type, environment variables; the first one set wins)
@@ -55,6 +76,10 @@ ENV = {
     "allow_no_token": (bool, "RELAY_ALLOW_NO_TOKEN"),
     "threads": (int, "RELAY_THREADS"),
     "max_streams": (int, "RELAY_MAX_STREAMS"),
+    "max_streams_per_client": (int, "RELAY_MAX_STREAMS_PER_CLIENT"),
+    "max_connections_per_client": (int, "RELAY_MAX_CONNECTIONS_PER_CLIENT"),
+    "read_timeout": (float, "RELAY_READ_TIMEOUT"),
+    "idle_timeout": (float, "RELAY_IDLE_TIMEOUT"),
     "max_body_bytes": (int, "RELAY_MAX_BODY_BYTES"),
     "stale_after": (float, "RELAY_STALE_AFTER"),
     "offline_after": (float, "RELAY_OFFLINE_AFTER"),
@@ -72,6 +97,13 @@ ENV = {
     "synchronous": (str, "RELAY_SYNCHRONOUS"),
     "callback_retry_for": (float, "RELAY_CALLBACK_RETRY_FOR"),
     "outbound_allow": (str, "RELAY_OUTBOUND_ALLOW"),
+    "allowed_origins": (str, "RELAY_ALLOWED_ORIGINS"),
+    "allowed_hosts": (str, "RELAY_ALLOWED_HOSTS"),
+    "message_retention": (float, "RELAY_MESSAGE_RETENTION"),
+    "activity_retention": (float, "RELAY_ACTIVITY_RETENTION"),
+    "task_retention": (float, "RELAY_TASK_RETENTION"),
+    "command_retention": (float, "RELAY_COMMAND_RETENTION"),
+    "config_history": (int, "RELAY_CONFIG_HISTORY"),
 }
 
 # What each setting means, for `relay serve --help` (API.md §13).
@@ -82,7 +114,15 @@ MEANING = {
     "token": "shared token every /api route but health and spec asks for",
     "allow_no_token": "1: listen on a non-loopback address without a token",
     "threads": "waitress worker threads",
-    "max_streams": "open SSE, WebSocket and long-poll streams (default: threads - 8)",
+    "max_streams": "open SSE, WebSocket and long-poll streams (default: threads - 8; threads "
+                   "- max streams must stay at least 8)",
+    "max_streams_per_client": "streams one client address may hold (default: half of max "
+                              "streams; 0: no cap)",
+    "max_connections_per_client": "open connections one client address may hold; more are "
+                                  "closed as they are accepted (0: no cap)",
+    "read_timeout": "seconds a request's headers and body may take to arrive before the "
+                    "connection is closed",
+    "idle_timeout": "seconds an idle keep-alive connection stays open",
     "max_body_bytes": "request body limit in bytes",
     "stale_after": "seconds without a heartbeat before an agent is stale",
     "offline_after": "seconds without a heartbeat before an agent is offline",
@@ -91,8 +131,12 @@ MEANING = {
     "lifecycle_tick": "seconds between lifecycle manager ticks",
     "event_retention": "events kept for resume",
     "keepalive": "seconds between SSE keepalive comments and WebSocket pings",
+    "write_timeout": "seconds a stream write may make no progress before the stream ends",
+    "stream_queue_bytes": "bytes pending for one stream subscriber before it is sent "
+                          "event: reset and disconnected",
     "integration_tokens": "integration tokens, name=token,...",
-    "integration_rate_limit": "integration events per token per minute",
+    "integration_rate_limit": "requests per integration token per minute (every route it "
+                              "reaches), and integration events per minute with the relay token",
     "recipes_dir": "a folder of extra recipe files",
     "log_level": "DEBUG, INFO, WARNING or ERROR (DEBUG: one line per request)",
     "synchronous": "SQLite synchronous pragma, FULL or NORMAL",
@@ -100,6 +144,16 @@ MEANING = {
                           "apart) before it is failed",
     "outbound_allow": "CIDRs and host names callbacks and orchestrator proxies may reach "
                       "besides public addresses (loopback: only URLs set with the relay token)",
+    "allowed_origins": "origins (scheme://host:port, comma separated) whose pages may call the "
+                       "relay besides its own; any other Origin is 403",
+    "allowed_hosts": "Host names the relay answers besides loopback names and its bound "
+                     "address (a reverse proxy's name); any other Host is 421",
+    "message_retention": "seconds messages are kept (queued or claimed ones until settled; "
+                         "0: forever)",
+    "activity_retention": "seconds activity entries and automation runs are kept (0: forever)",
+    "task_retention": "seconds final tasks and their history are kept (0: forever)",
+    "command_retention": "seconds final commands are kept (0: forever)",
+    "config_history": "config versions kept per key (0: all)",
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -148,10 +202,21 @@ def check(s: Settings) -> None:
         raise ConfigError("RELAY_THREADS must be at least 2")
     if s.max_streams is not None and s.max_streams < 0:
         raise ConfigError("RELAY_MAX_STREAMS must not be negative")
+    if s.max_streams is not None and s.threads - s.max_streams < 8:
+        most = max(0, s.threads - 8)
+        raise ConfigError(f"RELAY_MAX_STREAMS ({s.max_streams}) must leave at least 8 of the "
+                          f"RELAY_THREADS ({s.threads}) for requests: at most {most}")
+    for name in ("max_streams_per_client", "max_connections_per_client"):
+        if (getattr(s, name) or 0) < 0:
+            raise ConfigError(f"{ENV[name][1]} must not be negative")
     for name in ("reap_interval", "lifecycle_tick", "keepalive", "write_timeout",
-                 "callback_retry_for"):
+                 "callback_retry_for", "read_timeout", "idle_timeout"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{ENV[name][1]} must be greater than 0")
+    for name in ("message_retention", "activity_retention", "task_retention",
+                 "command_retention", "config_history"):
+        if getattr(s, name) < 0:
+            raise ConfigError(f"{ENV[name][1]} must not be negative (0 keeps forever)")
     if s.stream_queue_bytes < 65536:
         raise ConfigError("RELAY_STREAM_QUEUE_BYTES must be at least 65536")
     if s.max_body_bytes < 1024:

@@ -24,7 +24,10 @@ NOT_BLANK = r"\S"
 # A provider name (claude, codex, or a custom one an orchestrator offers): what
 # RELAY_PROVIDER_<NAME> can name, read in lower case with _ as -.
 PROVIDER_PATTERN = r"^[a-z][a-z0-9-]{0,63}$"
+# A file system path: os.path refuses a NUL byte (ValueError), so it is a 400.
+NO_NUL_PATTERN = r"^[^\x00]*$"
 PATTERN_RULES = {ID_PATTERN: "1-240 characters of A-Z a-z 0-9 . _ : @ + -",
+                 NO_NUL_PATTERN: "text without a NUL byte",
                  PROVIDER_PATTERN: "a provider name: a lower-case letter, then at most 63 "
                                    "lower-case letters, digits or -"}
 

@@ -260,11 +260,18 @@ def transaction(conn: Connection):
 
 
 def init(path: str) -> int:
-    """Create or migrate the database at `path`; returns its schema version."""
-    conn = connect(path)
+    """Create or migrate the database at `path`; returns its schema version.
+    A file that cannot be opened or is not SQLite is a SchemaError saying so."""
     try:
-        # A new file takes incremental auto-vacuum before its first table; an
-        # older one is converted once by the VACUUM below (README "Retention").
+        conn = connect(path)
+    except sqlite3.Error as error:
+        where = os.path.abspath(path)
+        hint = ("its folder does not exist" if not os.path.isdir(os.path.dirname(where))
+                else "is it an SQLite database?")
+        raise SchemaError(f"cannot use the database {where}: {error} ({hint})") from None
+    try:
+        # A new file takes incremental auto-vacuum before its first table; an older
+        # one is converted once by the VACUUM below (README "Configuration", retention).
         conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
         with transaction(conn):
             version = conn.execute("PRAGMA user_version").fetchone()[0]

@@ -9,6 +9,7 @@ from . import acks, recipe_runs
 from .events import (activity_event, agent_event, agent_removed, command_event, delivery_events,
                      message_event, orchestrator_event, pair_updated, task_event)
 from .periodic import Periodic
+from .retention import Retention
 from .store import (activity, agents, commands, deliveries, delivery, events as event_log,
                     messages, orchestrators, pairs, recipes, tasks)
 
@@ -21,6 +22,7 @@ class Reaper(Periodic):
     def __init__(self, relay, interval: float):
         super().__init__(interval)
         self.relay = relay
+        self.retention = Retention(relay)
         self.last_reap_at: int | None = None
 
     # --- the steps: (conn, now) -> (report fragment, events) -------------------
@@ -132,5 +134,6 @@ class Reaper(Periodic):
                     report.update(self.relay.committer.commit(lambda c: step(c, now)))
                 except Exception:
                     log.exception("reap step %s failed", step.__name__)
+            report.update(self.retention.run(now))
             self.last_reap_at = now
             return report

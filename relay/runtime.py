@@ -34,7 +34,7 @@ class Relay:
         self.committer = Committer(settings.db, settings.synchronous, clock,
                                    [self.agent_cache.committed, self.broadcaster.submit,
                                     self.callbacks.committed, self.automations.committed])
-        self.slots = Slots(settings.stream_limit)
+        self.slots = Slots(settings.stream_limit, settings.streams_per_client)
         self.reaper = Reaper(self, settings.reap_interval)
         self.lifecycle = Lifecycle(self, settings.lifecycle_tick)
         self.stream_receipts = StreamReceipts(self)

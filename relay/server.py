@@ -1,8 +1,10 @@
 """serve(): waitress, the WebSocket upgrade adapter, and a clean shutdown."""
 import ipaddress
+import json
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -10,12 +12,13 @@ import time
 from waitress import wasyncore
 from waitress.channel import ClientDisconnected, HTTPChannel
 from waitress.server import create_server
-from waitress.task import WSGITask
+from waitress.task import ErrorTask, WSGITask
 
 from .app import create_app
 from .api.streams import CLIENT_SOCKET, CLOSE_AFTER, STREAM_SOCKET
 from .api.websocket import UPGRADED
 from .config import ConfigError, Settings
+from .db import SchemaError
 from .wire import SSE_END, send_all, send_some
 
 log = logging.getLogger("relay")
@@ -120,6 +123,22 @@ class RelayTask(WSGITask):
                 self.own_socket.close()
 
 
+class RelayErrorTask(ErrorTask):
+    """waitress's own refusals (a body over RELAY_MAX_BODY_BYTES as it arrives,
+    a malformed request) answered as JSON like every other error."""
+
+    def execute(self):
+        error = self.request.error
+        message = (f"request body is larger than {self.channel.adj.max_request_body_size} bytes"
+                   if error.code == 413 else f"{error.reason}: {error.body}")
+        body = json.dumps({"error": message}).encode()
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers.append(("Content-Type", "application/json"))
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
 class RelayChannel(HTTPChannel):
     """A connection whose task's response headers wait for its first body bytes,
     and whose answers go straight to the socket when nothing waits before them.
@@ -136,7 +155,39 @@ class RelayChannel(HTTPChannel):
     """
 
     task_class = RelayTask
+    error_task_class = RelayErrorTask
     held = b""
+    client = None               # the address counted in server.relay_clients
+    request_started = 0.0       # when the request being read began to arrive
+
+    def __init__(self, server, sock, addr, adj, map=None):
+        super().__init__(server, sock, addr, adj, map)
+        client = addr[0] if isinstance(addr, tuple) and addr else ""
+        limits = server.relay_limits
+        with limits.lock:
+            held = limits.clients.get(client, 0) + 1
+            limits.clients[client] = held
+            self.client = client
+        if limits.per_client and held > limits.per_client:
+            # One client may not hold every connection (RELAY_MAX_CONNECTIONS_PER_CLIENT).
+            self.handle_close()
+
+    def received(self, data):
+        if self.request is None and data:
+            self.request_started = time.time()
+        return super().received(data)
+
+    def del_channel(self, map=None):
+        limits = self.server.relay_limits
+        with limits.lock:
+            if self.client is not None:
+                left = limits.clients.get(self.client, 1) - 1
+                if left > 0:
+                    limits.clients[self.client] = left
+                else:
+                    limits.clients.pop(self.client, None)
+                self.client = None
+        super().del_channel(map)
 
     def write_soon(self, data):
         if data and self.held:
@@ -161,6 +212,39 @@ class RelayChannel(HTTPChannel):
             super().write_soon(held)
 
 
+class Limits:
+    """Per-client connection counts, and the read deadline (slowloris)."""
+
+    def __init__(self, per_client: int, read_timeout: float):
+        self.per_client = per_client
+        self.read_timeout = read_timeout
+        self.clients: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+
+def with_read_deadline(server, maintenance):
+    """waitress's maintenance (idle keep-alive connections), plus: a request
+    whose headers and body have not all arrived within RELAY_READ_TIMEOUT
+    closes its connection (slowloris); and with three quarters of the
+    connection limit open, connections idle for a second are closed, so idle
+    sockets cannot keep everyone else out."""
+    crowded = max(1, server.adj.connection_limit * 3 // 4)
+
+    def run(now):
+        maintenance(now)
+        cutoff = now - server.relay_limits.read_timeout
+        channels = list(server.active_channels.values())
+        idle_cutoff = now - 1 if len(channels) >= crowded else None
+        for channel in channels:
+            if channel.request is not None:
+                if channel.request_started < cutoff:
+                    channel.will_close = True
+            elif idle_cutoff is not None and not channel.requests \
+                    and channel.last_activity < idle_cutoff:
+                channel.will_close = True
+    return run
+
+
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -174,6 +258,11 @@ class Server:
     """The relay on waitress: run() blocks until stop() (or SIGTERM/SIGINT)."""
 
     def __init__(self, settings: Settings, clock=None):
+        try:
+            socket.getaddrinfo(settings.host, settings.port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as error:
+            raise ConfigError(f"cannot listen on {settings.host}: the name does not resolve "
+                              f"({getattr(error, 'strerror', None) or error})") from None
         if not settings.token and not is_loopback(settings.host) and not settings.allow_no_token:
             raise ConfigError(
                 f"refusing to listen on {settings.host} without a token: set AGENT_RELAY_TOKEN "
@@ -183,12 +272,15 @@ class Server:
         self.relay = self.app.extensions["relay"]
         try:
             self.waitress = self._listen(settings)
-        except OSError as error:
+        except (OSError, ValueError) as error:       # ValueError: waitress's host check
             self.relay.stop()
             raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: "
-                              f"{error.strerror or error}") from None
+                              f"{getattr(error, 'strerror', None) or error}") from None
         self.waitress.channel_class = RelayChannel
         self.waitress.relay_write_timeout = settings.write_timeout      # RelayTask.take_socket
+        self.waitress.relay_limits = Limits(settings.max_connections_per_client,
+                                            settings.read_timeout)
+        self.waitress.maintenance = with_read_deadline(self.waitress, self.waitress.maintenance)
         self._stopping = threading.Event()
 
     def _listen(self, settings: Settings):
@@ -199,7 +291,13 @@ class Server:
             # A slow reader's unsent answer is held in memory up to this, not 16 MiB
             # (event streams write their own sockets, with a timeout: RelayTask).
             outbuf_high_watermark=256 * 1024,
-            clear_untrusted_proxy_headers=True)
+            clear_untrusted_proxy_headers=True,
+            # An over-limit body is refused as it arrives (RelayErrorTask answers the 413),
+            # and one within it is held in memory, never spooled to a temporary file.
+            max_request_body_size=settings.max_body_bytes,
+            inbuf_overflow=settings.max_body_bytes + 65536,
+            channel_timeout=int(max(1, settings.idle_timeout)),
+            cleanup_interval=1)                 # the read deadline is checked every second
 
     @property
     def port(self) -> int:
@@ -234,12 +332,13 @@ def serve(settings: Settings) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         server = Server(settings)
-    except (ConfigError, OSError) as error:
+    except (ConfigError, OSError, SchemaError) as error:
         print(f"relay: {error}", file=sys.stderr)
         return 2
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: server.stop())
-    url = f"http://{settings.host}:{server.port}"
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host     # IPv6
+    url = f"http://{host}:{server.port}"
     print(f"relay {url} (dashboard {url}/, OpenAPI {url}/api/spec, database "
           f"{os.path.abspath(settings.db)}); Ctrl-C stops it", flush=True)
     server.run()

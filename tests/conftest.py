@@ -42,6 +42,20 @@ def client(app):
     return app.test_client()
 
 
+@pytest.fixture
+def app_factory(db_path, clock):
+    """Apps on the test database with settings of the test's choosing: (client, relay)."""
+    apps = []
+
+    def build(**settings):
+        made = create_app(Settings(db=db_path, **settings), clock)
+        apps.append(made)
+        return made.test_client(), made.extensions["relay"]
+    yield build
+    for made in apps:
+        made.extensions["relay"].stop()
+
+
 def register(client, agent_id, **fields):
     response = client.post("/api/agents", json={"id": agent_id, **fields})
     assert response.status_code in (200, 201), response.get_json()
@@ -93,8 +107,9 @@ class Live:
 
 @pytest.fixture
 def live(tmp_path):
+    # Every test client is on 127.0.0.1: no per-client stream cap unless a test sets one.
     settings = Settings(db=str(tmp_path / "live.db"), port=0, threads=48, keepalive=0.5,
-                        reap_interval=3600)
+                        reap_interval=3600, max_streams_per_client=0)
     server = Live(settings)
     yield server
     server.stop()
@@ -106,7 +121,7 @@ def live_factory(tmp_path):
 
     def make(**overrides):
         settings = Settings(db=str(tmp_path / f"live{len(servers)}.db"), port=0,
-                            reap_interval=3600, **overrides)
+                            reap_interval=3600, **{"max_streams_per_client": 0, **overrides})
         servers.append(Live(settings))
         return servers[-1]
 

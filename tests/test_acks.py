@@ -412,3 +412,29 @@ def test_a_redelivery_wakes_a_held_long_poll(tmp_path, clock):
         assert (status, [(x["id"], x["redelivered"]) for x in found]) == (200, [(m["id"], True)])
     finally:
         live.stop()
+
+
+def test_retention_keeps_a_message_whose_ack_is_still_due(client, team, clock, relay_):
+    from relay import db
+    from relay.store import retention
+    waiting = send(client, "alice", "bob", "x", ackRequired=True, ackWithinSeconds=600)
+    plain = send(client, "alice", "bob", "y")
+    acked = send(client, "alice", "bob", "z", ackRequired=True)
+    post(client, f"/api/messages/{acked['id']}/ack", {"agentId": "bob"})
+    conn = db.connect(relay_.settings.db)
+    with db.transaction(conn):
+        assert retention.messages(conn, clock() + 1, clock(), 100) == 2
+    assert client.get(f"/api/messages/{plain['id']}").status_code == 404
+    assert client.get(f"/api/messages/{acked['id']}").status_code == 404
+    assert receipts(client, waiting["id"])["bob"]["state"] == "queued"
+    assert search_ids(client, "y z") == []
+    for _ in range(3):                              # redelivered twice, then overdue
+        clock.advance(600)
+        reap(client)
+    assert receipts(client, waiting["id"])["bob"]["state"] == "overdue"     # settled: may go
+    with db.transaction(conn):
+        assert retention.messages(conn, clock(), clock(), 100) == 1
+
+
+def search_ids(client, q):
+    return [m["id"] for m in client.get("/api/messages/search", query_string={"q": q}).get_json()]

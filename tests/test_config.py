@@ -7,8 +7,11 @@ from relay.config import ConfigError, Settings, parse
 
 def test_defaults():
     s = parse({})
-    assert (s.db, s.host, s.port, s.token, s.threads) == ("./relay.db", "127.0.0.1", 4850, None, 64)
-    assert s.stream_limit == 56
+    assert (s.db, s.host, s.port, s.token, s.threads) == ("./relay.db", "127.0.0.1", 4850, None, 96)
+    # 50 SSE + 20 WebSocket subscribers fit; one client may hold half of them.
+    assert (s.stream_limit, s.streams_per_client) == (88, 44)
+    assert (s.max_connections_per_client, s.read_timeout, s.idle_timeout) == (200, 15, 60)
+    assert s.callback_retry_for == 86400
     assert (s.stale_after, s.offline_after, s.prune_after) == (90, 300, 604800)
     assert (s.reap_interval, s.lifecycle_tick, s.keepalive) == (15, 10, 15)
     assert (s.max_body_bytes, s.event_retention, s.integration_rate_limit) == (1048576, 100000, 60)
@@ -70,3 +73,23 @@ def test_serve_flags_exist_for_every_setting():
     args = parser.parse_args(["serve", "--port", "1234", "--reap-interval", "0.5",
                               "--synchronous", "NORMAL"])
     assert (args.RELAY_PORT, args.RELAY_REAP_INTERVAL, args.RELAY_SYNCHRONOUS) == ("1234", "0.5", "NORMAL")
+
+
+def test_max_streams_must_leave_threads_for_requests():
+    with pytest.raises(ConfigError) as refused:
+        parse({"RELAY_THREADS": "4", "RELAY_MAX_STREAMS": "50"})
+    assert str(refused.value) == ("RELAY_MAX_STREAMS (50) must leave at least 8 of the "
+                                  "RELAY_THREADS (4) for requests: at most 0")
+    assert parse({"RELAY_THREADS": "20", "RELAY_MAX_STREAMS": "12"}).stream_limit == 12
+    assert parse({"RELAY_MAX_STREAMS_PER_CLIENT": "0"}).streams_per_client == 0
+
+
+def test_serve_refuses_threads_without_room_in_one_line(tmp_path):
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-m", "relay", "serve", "--threads", "4",
+                           "--max-streams", "50", "--db", str(tmp_path / "x.db")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0
+    assert "RELAY_MAX_STREAMS (50) must leave at least 8" in proc.stderr

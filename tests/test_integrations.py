@@ -252,7 +252,8 @@ def test_the_61st_event_in_a_minute_is_429_with_retry_after(guarded, clock):
     r = guarded.post("/api/integrations/events", json=event, headers=ci)
     assert r.status_code == 429
     assert r.headers["Retry-After"] == "50"
-    assert r.get_json() == {"error": "more than 60 events a minute for this token: retry in 50 s"}
+    assert r.get_json() == {
+        "error": "more than 60 requests a minute for this token: retry in 50 s"}
     # Another token has its own allowance; the refused event counted nothing.
     assert guarded.post("/api/integrations/events", json=event, headers=other).status_code == 200
     summary = {i["name"]: i["eventCount"]
@@ -310,3 +311,72 @@ def test_an_integration_cannot_be_named_events(client):
     r = client.post("/api/integrations", json={"name": "events.ci", "scopes": ["events:write"]})
     assert r.status_code == 201
     assert client.delete("/api/integrations/events.ci").status_code == 200
+
+
+def test_an_integration_reaches_only_the_tasks_it_opened(guarded):
+    desk = bearer(integration(guarded, "desk", ["tasks:write"])["token"])
+    other = bearer(integration(guarded, "other", ["tasks:write"])["token"])
+    mine = guarded.post("/api/tasks", json={"title": "mine"}, headers=desk).get_json()
+    theirs = guarded.post("/api/tasks", json={"title": "theirs"}, headers=other).get_json()
+    relays = guarded.post("/api/tasks", json={"title": "relay's"}, headers=RELAY).get_json()
+    for task in (theirs, relays):
+        for path, body in (("status", {"status": "cancelled"}), ("events", {"note": "n"})):
+            r = guarded.post(f"/api/tasks/{task['id']}/{path}", json=body, headers=desk)
+            assert (r.status_code, r.get_json()) == (403, {
+                "error": f"integration desk may act only on the tasks it opened (task "
+                         f"{task['id']} is not one)"})
+    assert guarded.get(f"/api/tasks/{theirs['id']}", headers=RELAY).get_json()["status"] == "open"
+    assert guarded.post(f"/api/tasks/{mine['id']}/status", json={"status": "cancelled"},
+                        headers=desk).status_code == 200
+    # An unknown task is still the view's 404.
+    assert guarded.post("/api/tasks/999/status", json={"status": "cancelled"},
+                        headers=desk).status_code == 404
+
+
+def test_an_integration_sends_as_itself_and_never_as_the_system(guarded):
+    bot = bearer(integration(guarded, "bot", ["messages:write"])["token"])
+    r = guarded.post("/api/messages", json={"from": "claude-1", "to": "broadcast", "body": "b"},
+                     headers=bot)
+    assert (r.status_code, r.get_json()) == (403, {
+        "error": "from must be bot: an integration token sends as its integration"})
+    r = guarded.post("/api/messages", json={"from": "bot", "to": "broadcast", "body": "b",
+                                            "kind": "system"}, headers=bot)
+    assert (r.status_code, r.get_json()) == (403, {
+        "error": "kind system is the relay's own: an integration token may not send it"})
+    assert guarded.get("/api/stats", headers=RELAY).get_json()["messages"]["total"] == 0
+
+
+def test_every_route_an_integration_reaches_is_rate_limited(make):
+    client = make(integration_rate_limit=3)
+    token = bearer(integration(client, "desk", ["tasks:write", "messages:write"])["token"])
+    task = client.post("/api/tasks", json={"title": "t"}, headers=token).get_json()
+    assert client.post(f"/api/tasks/{task['id']}/events", json={"note": "n"},
+                       headers=token).status_code == 201
+    assert client.post("/api/messages", json={"from": "desk", "to": "broadcast", "body": "b"},
+                       headers=token).status_code == 201
+    for method, path, body in (("post", "/api/tasks", {"title": "t"}),
+                               ("post", f"/api/tasks/{task['id']}/status", {"status": "blocked"}),
+                               ("post", "/api/messages", {"from": "desk", "to": "broadcast",
+                                                          "body": "b"})):
+        r = getattr(client, method)(path, json=body, headers=token)
+        assert r.status_code == 429 and r.headers["Retry-After"] == "60", path
+    assert client.get("/api/tasks", headers=RELAY).status_code == 200     # not the relay token
+    assert len(client.get("/api/tasks", headers=RELAY).get_json()) == 1
+
+
+@pytest.mark.parametrize("token", [True, False])
+def test_an_unknown_bearer_token_is_401_with_or_without_a_relay_token(db_path, clock, token):
+    app = create_app(Settings(db=db_path, token="relay-secret" if token else None), clock)
+    try:
+        client = app.test_client()
+        for header in ("Bearer rit_madeup", "Bearer ", "bearer nope"):
+            r = client.get("/api/agents", headers={"Authorization": header})
+            assert r.status_code == 401, header
+            assert r.headers["WWW-Authenticate"] == 'Bearer realm="relay"'
+        assert client.get("/api/health", headers=bearer("rit_madeup")).status_code == 200
+        if not token:
+            assert client.get("/api/agents").status_code == 200
+            assert client.get("/api/agents", headers={"Authorization": "Basic eDp5"}
+                              ).status_code == 200
+    finally:
+        app.extensions["relay"].stop()

@@ -13,16 +13,8 @@ from .test_callbacks import closed_port, deliveries
 
 
 @pytest.fixture
-def make(db_path, clock):
-    apps = []
-
-    def build(**settings):
-        app = create_app(Settings(db=db_path, **settings), clock)
-        apps.append(app)
-        return app.test_client(), app.extensions["relay"]
-    yield build
-    for app in apps:
-        app.extensions["relay"].stop()
+def make(app_factory):
+    return app_factory
 
 
 def integration_token(client, scopes=("tasks:write",)) -> dict:

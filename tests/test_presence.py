@@ -91,7 +91,11 @@ def test_reap_report_lists_every_step(client):
                                  "releasedTaskIds", "releasedOrphanedTaskIds",
                                  "trimmedDeliveries", "expiredPairIds",
                                  "expiredCommandIds", "staleOrchestratorIds",
-                                 "offlineOrchestratorIds", "failedRecipeInstanceIds"}
+                                 "offlineOrchestratorIds", "failedRecipeInstanceIds",
+                                 # retention (README "Configuration")
+                                 "prunedMessages", "prunedChannelEvents", "prunedActivity",
+                                 "prunedAutomationRuns", "prunedTasks", "prunedCommands",
+                                 "prunedConfigHistory"}
 
 
 def test_failing_step_does_not_stop_the_others(client, relay_, clock, caplog, monkeypatch):

@@ -86,7 +86,8 @@ def test_sigterm_with_a_hundred_open_streams(tmp_path):
     from simple_websocket import Client
 
     from .sse import SSE
-    proc, port, _ = start(tmp_path, RELAY_THREADS="128", RELAY_KEEPALIVE="15")
+    proc, port, _ = start(tmp_path, RELAY_THREADS="128", RELAY_KEEPALIVE="15",
+                          RELAY_MAX_STREAMS_PER_CLIENT="0")
     streams, sockets = [], []
     try:
         for i in range(90):

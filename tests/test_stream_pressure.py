@@ -62,7 +62,7 @@ def stalled_websocket(live):
     """A WebSocket client that subscribes to messages, then never reads again:
     its socket, and its protocol state to parse what it reads later."""
     ws = WSConnection(ConnectionType.CLIENT)
-    sock = stalled_socket(live, ws.send(Request(host="x", target="/api/ws")))
+    sock = stalled_socket(live, ws.send(Request(host="localhost", target="/api/ws")))
     sock.settimeout(5)
     while not any(isinstance(e, AcceptConnection) for e in ws.events()):
         ws.receive_data(sock.recv(4096))
@@ -91,7 +91,8 @@ def publish_beside(live, kind, read, count):
 def test_stalled_sse_reader_is_dropped_within_the_write_timeout(live_factory):
     live = live_factory(write_timeout=1, keepalive=30, stream_queue_bytes=256 * 1024)
     post(live, "/api/agents", {"id": "a"})
-    stalled = stalled_socket(live, b"GET /api/events?types=message. HTTP/1.1\r\nHost: x\r\n\r\n")
+    stalled = stalled_socket(live, b"GET /api/events?types=message. HTTP/1.1\r\n"
+                                   b"Host: localhost\r\n\r\n")
     healthy = SSE(live.port, "/api/events?types=message.")
     healthy.frame()
     assert wait_for(lambda: streams(live)["sse"] == 2, 5)
@@ -110,7 +111,8 @@ def test_reader_that_falls_behind_by_bytes_is_reset(live_factory):
     again before the write timeout, so it can take the reset frame."""
     live = live_factory(write_timeout=10, keepalive=30, stream_queue_bytes=65536)
     post(live, "/api/agents", {"id": "a"})
-    slow = stalled_socket(live, b"GET /api/events?types=message. HTTP/1.1\r\nHost: x\r\n\r\n")
+    slow = stalled_socket(live, b"GET /api/events?types=message. HTTP/1.1\r\n"
+                                b"Host: localhost\r\n\r\n")
     assert wait_for(lambda: streams(live)["sse"] == 1, 5)
     publish(live, 120)      # 7 MB: more than the socket buffers (up to 4 MiB) and 64 KiB queued
     data = drain(slow)
@@ -173,7 +175,7 @@ def test_closed_clients_free_their_slots_within_a_second(live_factory):
     websockets = [Client.connect(f"ws://127.0.0.1:{live.port}/api/ws") for _ in range(2)]
     polls = [socket.create_connection(("127.0.0.1", live.port)) for _ in range(2)]
     for poll in polls:
-        poll.sendall(b"GET /api/messages?for=a&wait=60 HTTP/1.1\r\nHost: x\r\n\r\n")
+        poll.sendall(b"GET /api/messages?for=a&wait=60 HTTP/1.1\r\nHost: localhost\r\n\r\n")
     assert wait_for(lambda: streams(live) == {"sse": 2, "ws": 2, "poll": 2, "max": 6}, 5)
     for stream in sse:
         stream.close()

@@ -163,7 +163,7 @@ def test_stalled_subscriber_is_dropped_others_keep_receiving(live_factory):
     stalled = socket.socket()
     stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)   # before connect: sets the window
     stalled.connect(("127.0.0.1", live.port))
-    stalled.sendall(b"GET /api/events?types=message. HTTP/1.1\r\nHost: x\r\n\r\n")
+    stalled.sendall(b"GET /api/events?types=message. HTTP/1.1\r\nHost: localhost\r\n\r\n")
     healthy = SSE(live.port, "/api/events?types=message.")
     healthy.frame()
     count, received = 150, []

@@ -14,9 +14,11 @@ def test_health(client, settings):
     assert health["uptimeSeconds"] == 0
     assert health["db"]["ok"] is True and health["db"]["path"].endswith("relay.db")
     assert health["db"]["sizeBytes"] > 0 and health["db"]["walBytes"] > 0
-    assert health["streams"] == {"sse": 0, "ws": 0, "poll": 0, "max": 56}
+    assert health["streams"] == {"sse": 0, "ws": 0, "poll": 0, "max": 88}
     assert health["counts"] == {"agentsOnline": 1, "messages": 1, "queued": 0, "openTasks": 0}
     assert health["lastReapAt"] is None
+    assert health["tables"]["messages"] == {"rows": 1, "oldestAgeSeconds": 0}
+    assert health["tables"]["tasks"] == {"rows": 0, "oldestAgeSeconds": None}
 
 
 def test_health_is_503_when_database_unreadable(client, relay_, monkeypatch):

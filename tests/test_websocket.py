@@ -154,7 +154,8 @@ def test_no_extension_is_negotiated_and_events_arrive(live):
 
     client = WSConnection(ConnectionType.CLIENT)
     sock = socket.create_connection(("127.0.0.1", live.port), timeout=5)
-    sock.sendall(client.send(Request(host="x", target="/api/ws", extensions=[PerMessageDeflate()])))
+    sock.sendall(client.send(Request(host="localhost", target="/api/ws",
+                                     extensions=[PerMessageDeflate()])))
     frames, accepted = [], None
 
     def pump():

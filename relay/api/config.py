@@ -8,7 +8,7 @@ from .. import orchestration
 from ..contract import ID_PATTERN, PATTERN_RULES, Body, parse, route
 from ..errors import bad_request, conflict, not_found
 from ..events import config_changed
-from ..masking import masked_entry
+from ..masking import PROVIDER_CONFIG, masked_entry, unmasked_value
 from ..schemas.common import Ok
 from ..schemas.config import ConfigDelete, ConfigEntry, ConfigPut, HistoryQuery, HistoryRow, ProviderConfig
 from ..schemas.policies import PROVIDERS, SpawnPolicy, stored
@@ -54,7 +54,11 @@ def put_entry(namespace: str, key: str, value, updated_by, expected) -> tuple[di
         expect(c, namespace, key, expected)
         if namespace == "spawn-policy":
             orchestration.checked_policy(c, value)
-        entry, created = config.put(c, namespace, key, value, t, updated_by)
+        written = value
+        if namespace == PROVIDER_CONFIG:
+            stored = config.get(c, namespace, key)
+            written = unmasked_value(value, stored and stored["value"])
+        entry, created = config.put(c, namespace, key, written, t, updated_by)
         return (entry, created), [config_changed(entry, "set")]
     return commit(change)
 

@@ -3,7 +3,7 @@ acknowledgements and receipts, and search (README "Acknowledgements and receipts
 "Searching messages")."""
 import time
 
-from flask import Blueprint
+from flask import Blueprint, g
 
 from .. import acks, search_query
 from ..broadcaster import CLOSED, RESET, Filter
@@ -29,6 +29,15 @@ WAKING_EVENTS = ["message.new", "message.claim_released", "message.redelivered"]
 def send(body: MessageIn) -> tuple[dict, bool]:
     """Store and publish one message (shared with the WebSocket); (message, created)."""
     fields = body.fields()
+    integration = g.get("integration")
+    if integration is not None:
+        # An integration speaks as itself, never as an agent or the relay.
+        if fields["from"] != integration:
+            raise ApiError(403, f"from must be {integration}: an integration token sends as "
+                           "its integration")
+        if fields.get("kind") == "system":
+            raise ApiError(403, "kind system is the relay's own: an integration token may not "
+                           "send it")
     t = now()
     cache = relay().agent_cache
     # Sends count as presence (at most every few seconds); `from` need not be an agent.
@@ -64,6 +73,8 @@ def send(body: MessageIn) -> tuple[dict, bool]:
        "its thread) with payload {messageId, agentId, deliveryCount}. The ack fields without "
        "ackRequired, or ackBy with ackWithinSeconds, are 422.", body=MessageIn,
        answers={201: Message, 200: Message,
+                403: "an integration token whose integration is not `from`, or kind system "
+                     "with an integration token",
                 404: "unknown target agent, pool or policy, unknown replyTo or escalateTo",
                 422: "ack options without ackRequired, ackBy not later than now, or both "
                      "ackBy and ackWithinSeconds"})
@@ -144,12 +155,15 @@ def long_poll(agent: dict, poll, wait: int):
     wakes it; the broadcaster wakes it, nothing sleeps and re-queries.
     """
     r = relay()
-    if not r.slots.acquire("poll"):
-        raise ApiError(503, "no stream slot free for a long poll", {"Retry-After": "1"})
-    subscription = r.broadcaster.subscribe(Filter(WAKING_EVENTS, agent))
-    # A client that hangs up ends the hold at once (relay/watch.py), freeing its slot.
     from flask import request       # here: this module's imports are another change's ground
     from .streams import CLIENT_SOCKET
+    holder = request.remote_addr or ""
+    refused = r.slots.acquire("poll", holder)
+    if refused:
+        raise ApiError(503, "no stream slot free for a long poll"
+                       if refused.startswith("no stream slot") else refused, {"Retry-After": "1"})
+    subscription = r.broadcaster.subscribe(Filter(WAKING_EVENTS, agent))
+    # A client that hangs up ends the hold at once (relay/watch.py), freeing its slot.
     client = request.environ.get(CLIENT_SOCKET)
     hangup = r.hangups.add(client, subscription.close) if client else None
     try:
@@ -167,7 +181,7 @@ def long_poll(agent: dict, poll, wait: int):
     finally:
         r.hangups.remove(hangup)
         r.broadcaster.unsubscribe(subscription)
-        r.slots.release("poll")
+        r.slots.release("poll", holder)
 
 
 @route(bp, "GET", "/cursor", "The highest message id (0 when there is none).",

@@ -146,7 +146,7 @@ def read_all(answer, sock, deadline: Deadline) -> bytes:
 
 def stream_through(upstream, sock, answer, mimetype: str) -> Response:
     try:
-        take_slot("sse")
+        holder = take_slot("sse")
     except ApiError:
         upstream.close()
         raise
@@ -178,7 +178,7 @@ def stream_through(upstream, sock, answer, mimetype: str) -> Response:
         r.stream_closers.discard(wake)
         upstream.close()
         answer.close()
-        r.slots.release("sse")
+        r.slots.release("sse", holder)
 
     request.environ[CLOSE_AFTER] = True
     response = Response(chunks(), 200, content_type=mimetype,

@@ -46,14 +46,19 @@ def split_types(raw: str | None) -> list[str] | None:
 
 def cursor(raw: str, label: str) -> int:
     """An event id given as text (a header or query value)."""
-    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_ID:
+    # The length first: int() refuses (ValueError) past 4300 digits.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 20 or int(raw) > MAX_ID:
         raise bad_request(f"{label} must be a non-negative integer id")
     return int(raw)
 
 
-def take_slot(kind: str) -> None:
-    if not relay().slots.acquire(kind):
-        raise ApiError(503, "no stream slot free; retry shortly", {"Retry-After": "2"})
+def take_slot(kind: str) -> str:
+    """A stream slot for this client, or 503; answers the client key to release it with."""
+    client = request.remote_addr or ""
+    refused = relay().slots.acquire(kind, client)
+    if refused:
+        raise ApiError(503, refused, {"Retry-After": "2"})
+    return client
 
 
 def replay(r, since: int, event_filter: Filter):
@@ -170,7 +175,7 @@ def events_stream(query: StreamFilter):
     since = request.headers.get("Last-Event-ID") or query.since
     if since is not None:
         since = cursor(since, "Last-Event-ID or since")
-    take_slot("sse")
+    holder = take_slot("sse")
     subscription = r.broadcaster.subscribe(event_filter)
     # Served by relay.server, the body goes out as the chunks made here, and
     # the socket is ours once the headers are out; elsewhere (the test
@@ -191,7 +196,7 @@ def events_stream(query: StreamFilter):
         r.hangups.remove(hangup)          # before the socket closes
         subscription.close()              # no more direct writes to it
         r.broadcaster.unsubscribe(subscription)
-        r.slots.release("sse")
+        r.slots.release("sse", holder)
 
     # A stream ends only at a reset, a shutdown or a gone client: the server
     # closes its connection after it, so a reset client is really disconnected.

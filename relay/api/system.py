@@ -11,7 +11,7 @@ from ..events import Event, message_event
 from ..openapi import document
 from ..schemas.messages import Message
 from ..schemas.system import BroadcastIn, Health, ReapResult, Stats
-from ..store import messages, system
+from ..store import messages, retention, system
 from . import answer, commit, conn, now, relay
 
 bp = Blueprint("system", __name__, url_prefix="/api")
@@ -26,13 +26,17 @@ def file_size(path: str) -> int:
 
 
 @route(bp, "GET", "/health", "Health (no auth). 503 when the database cannot be read. status "
-       "is degraded when the reap thread is overdue by three periods.", public=True,
+       "is degraded when the reap thread is overdue by three periods. tables: per growing "
+       "table, rows (an estimate from its row ids: newest minus oldest plus one, so rows "
+       "deleted in between count; health stays cheap at any size) and the oldest row's age.",
+       public=True,
        answers={200: Health, 503: Health})
 def health():
     r = relay()
     t = now()
     try:
         counts = system.health_counts(conn())
+        tables = retention.figures(conn(), t)
     except sqlite3.Error as error:
         log.error("health: database unreadable: %s", error)
         return answer({"status": "degraded", "version": __version__,
@@ -50,6 +54,7 @@ def health():
                "walBytes": file_size(r.settings.db + "-wal")},
         "streams": r.slots.snapshot(),
         "counts": counts,
+        "tables": tables,
         "lastReapAt": last_reap,
     })
 
@@ -67,7 +72,9 @@ def stats():
 
 
 @route(bp, "POST", "/system/reap", "Run the reap cycle now; answers what changed, one entry "
-       "per step.", answers={200: ReapResult})
+       "per step. Retention (pruned*: rows deleted, at most 20 batches of 500 per table per "
+       "cycle) then PRAGMA optimize and an incremental_vacuum of up to 2048 pages.",
+       answers={200: ReapResult})
 def reap():
     return answer(relay().reaper.run_once())
 

@@ -26,14 +26,14 @@ UPGRADED = "relay.websocket.upgraded"
 @bp.before_request
 def websocket_slot():
     if request.endpoint == "websocket.websocket":
-        take_slot("ws")
-        g.ws_slot = True
+        g.ws_slot = take_slot("ws")
 
 
 @bp.teardown_request
 def release_websocket_slot(_error=None):
-    if g.pop("ws_slot", False):
-        relay().slots.release("ws")
+    holder = g.pop("ws_slot", None)
+    if holder is not None:
+        relay().slots.release("ws", holder)
 
 
 def event_text(envelope) -> str:

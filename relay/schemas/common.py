@@ -9,7 +9,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, Strict, StringConstraints
 
-from ..contract import ID_PATTERN, MAX_ID, NOT_BLANK, PROVIDER_PATTERN, Answer, Query
+from ..contract import (ID_PATTERN, MAX_ID, NO_NUL_PATTERN, NOT_BLANK, PROVIDER_PATTERN, Answer,
+                        Query)
 
 ID_MAX, NAME_MAX, SUBJECT_MAX, BODY_MAX, PROMPT_MAX, PATH_MAX = 240, 120, 240, 65536, 4000, 500
 ADDRESS_MAX = 260
@@ -41,6 +42,7 @@ def Int(lo: int, hi: int):
 
 
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+Path = Annotated[str, Field(max_length=PATH_MAX, pattern=NO_NUL_PATTERN)]
 Name = Text(NAME_MAX)
 Required = Annotated[str, Field(min_length=1, pattern=NOT_BLANK)]   # not only blanks
 # A field's description is also the rule its error states: "<field> must be <description>".
@@ -91,6 +93,7 @@ def QText(max_length: int):
 
 
 QId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+Path = Annotated[str, Field(max_length=PATH_MAX, pattern=NO_NUL_PATTERN)]
 
 
 class Page(Query):

@@ -5,8 +5,8 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field
 
 from ..contract import Answer, Body
-from .common import (ID_MAX, PATH_MAX, PROMPT_MAX, Id, Int, JsonObject, Name, Names, Provider,
-                     Providers, Text)
+from .common import (ID_MAX, PATH_MAX, PROMPT_MAX, Id, Int, JsonObject, Name, Names, Path,
+                     Provider, Providers, Text)
 from .policies import Args, PermissionMode
 
 STATUSES = ("online", "stale", "offline")
@@ -31,7 +31,7 @@ class OrchestratorIn(Body):
     hostname: Name | None = None
     agentId: Id | None = None
     providers: Providers | None = None
-    baseDir: Text(PATH_MAX) | None = None
+    baseDir: Path | None = None
     apiUrl: Annotated[str, Field(max_length=PATH_MAX, pattern=r"^https?://[^/?#\s]+[^\s]*$",
                                  description=f"an http:// or https:// URL of at most {PATH_MAX} "
                                  "characters"), AfterValidator(_usable_url)] | None = None
@@ -63,7 +63,7 @@ class Roster(Body):
 
 class SpawnIn(Body):
     provider: Provider
-    cwd: Text(PATH_MAX) | None = None
+    cwd: Path | None = None
     label: Name | None = None
     tags: Names = []
     capabilities: Names = []

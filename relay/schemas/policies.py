@@ -4,8 +4,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, create_model, model_validator
 
 from ..contract import Answer, Body
-from .common import (LIST_MAX, PATH_MAX, PROMPT_MAX, Id, Int, JsonObject, Name, Names, Provider,
-                     Text)
+from .common import (LIST_MAX, PATH_MAX, PROMPT_MAX, Id, Int, JsonObject, Name, Names, Path,
+                     Provider, Text)
 
 PROVIDERS = ("claude", "codex")       # the providers with a provider config
 PERMISSION_MODES = ("open", "guarded", "read-only")
@@ -34,7 +34,7 @@ class SpawnPolicy(Body):
     name: Id | None = None          # the key; filled in from it
     orchestratorId: Id
     provider: Provider
-    cwd: Text(PATH_MAX)
+    cwd: Path
     label: Name | None = None
     tags: Names = []
     capabilities: Names = []

@@ -4,7 +4,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, StringConstraints
 
 from ..contract import Answer, Body, Query
-from .common import PATH_MAX, PROMPT_MAX, Id, Name, Names, Provider, QInt, Text
+from .common import PROMPT_MAX, Id, Name, Names, Path, Provider, QInt, Text
 from .policies import Args, PermissionMode
 
 ROLES_MAX, VARS_MAX, VAR_MAX = 20, 50, 4000
@@ -53,7 +53,7 @@ class Recipe(Body):
 
 class StartIn(Body):
     orchestratorId: Id
-    cwd: Text(PATH_MAX) | None = None
+    cwd: Path | None = None
     vars: Vars = {}
 
 

@@ -61,6 +61,11 @@ class Counts(Answer):
     openTasks: int
 
 
+class TableFigures(Answer):
+    rows: int = Field(description="an estimate from the row ids (newest minus oldest plus one)")
+    oldestAgeSeconds: int | None
+
+
 class Health(Answer):
     status: Literal["ok", "degraded"]
     version: str
@@ -68,6 +73,7 @@ class Health(Answer):
     db: Db
     streams: Streams | None = None
     counts: Counts | None = None
+    tables: dict[str, TableFigures] | None = None
     lastReapAt: int | None = None
 
 
@@ -110,3 +116,10 @@ class ReapResult(Answer):
     staleOrchestratorIds: list[str]
     offlineOrchestratorIds: list[str]
     failedRecipeInstanceIds: list[str]
+    prunedMessages: int = 0
+    prunedChannelEvents: int = 0
+    prunedActivity: int = 0
+    prunedAutomationRuns: int = 0
+    prunedTasks: int = 0
+    prunedCommands: int = 0
+    prunedConfigHistory: int = 0

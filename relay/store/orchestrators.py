@@ -104,6 +104,9 @@ def within_base(path: str, base_dir: str) -> str | None:
     """`path` resolved (symlinks, `..`; relative to base_dir) if it lies inside
     base_dir resolved, else None. Resolved paths compared by component, never
     by string prefix: /srv/app-evil is not inside /srv/app."""
-    base = os.path.realpath(base_dir)
-    target = os.path.realpath(os.path.join(base, path))
+    try:
+        base = os.path.realpath(base_dir)
+        target = os.path.realpath(os.path.join(base, path))
+    except ValueError:             # a NUL byte (a row from before paths were checked)
+        return None
     return target if os.path.commonpath([base, target]) == base else None

@@ -1,0 +1,95 @@
+"""Retention (README "Configuration", retention): what each growing table forgets, one bounded
+batch at a time, and cheap figures for health.
+
+Each delete takes at most `limit` rows, oldest first, so one transaction
+never holds the write lock for long; the reaper calls it again while it
+keeps finding rows (store functions never loop over commits themselves).
+"""
+FINAL_TASKS = ("resolved", "failed", "cancelled")
+FINAL_COMMANDS = ("succeeded", "failed", "cancelled", "expired")
+
+# table -> the column that says when a row was made (health's oldest row).
+TABLES = {"messages": "created_at", "activity": "created_at", "tasks": "created_at",
+          "task_events": "created_at", "commands": "created_at",
+          "config_history": "updated_at", "channel_events": "created_at", "events": "time",
+          "callback_deliveries": "created_at", "automation_runs": "started_at"}
+
+
+def _delete(conn, table: str, where: str, params: tuple, limit: int) -> int:
+    return conn.execute(
+        f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE {where} "
+        "ORDER BY rowid LIMIT ?)", (*params, limit)).rowcount
+
+
+def messages(conn, older_than: int, now: int, limit: int) -> int:
+    """Messages made before `older_than` that are settled: not queued, not
+    under a live claim, and not waiting for an ack that is not yet overdue
+    (those are kept until they are)."""
+    return _delete(conn, "messages", "created_at < ? AND delivery_status != 'queued' AND "
+                   "(claimed_by IS NULL OR claim_expires_at <= ?) AND (ack_required = 0 OR "
+                   "NOT EXISTS (SELECT 1 FROM receipts WHERE message_id = messages.id AND "
+                   "due_at IS NOT NULL))", (older_than, now), limit)
+
+
+def channel_events(conn, older_than: int, limit: int) -> int:
+    """An inbound event's idempotency record lives as long as its messages."""
+    return _delete(conn, "channel_events", "created_at < ?", (older_than,), limit)
+
+
+def activity(conn, older_than: int, limit: int) -> int:
+    return _delete(conn, "activity", "created_at < ?", (older_than,), limit)
+
+
+def automation_runs(conn, older_than: int, limit: int) -> int:
+    return _delete(conn, "automation_runs", "finished_at < ?", (older_than,), limit)
+
+
+def tasks(conn, older_than: int, limit: int) -> int:
+    """Final tasks last changed before `older_than`; their history goes with
+    them (task_events cascade). Owed callbacks stay until sent."""
+    marks = ",".join("?" * len(FINAL_TASKS))
+    return _delete(conn, "tasks", f"status IN ({marks}) AND updated_at < ?",
+                   (*FINAL_TASKS, older_than), limit)
+
+
+def commands(conn, older_than: int, limit: int) -> int:
+    marks = ",".join("?" * len(FINAL_COMMANDS))
+    return _delete(conn, "commands", f"status IN ({marks}) AND updated_at < ?",
+                   (*FINAL_COMMANDS, older_than), limit)
+
+
+def config_history(conn, keep: int, limit: int) -> int:
+    """All but the last `keep` versions of each key (versions grow by one per
+    set or delete, so those are the versions at least `keep` below current)."""
+    return conn.execute(
+        """DELETE FROM config_history WHERE rowid IN (
+               SELECT h.rowid FROM config_history AS h JOIN config_entries AS e
+                   ON e.namespace = h.namespace AND e.key = h.key
+                WHERE h.version <= e.version - ? LIMIT ?)""", (keep, limit)).rowcount
+
+
+def figures(conn, now: int) -> dict:
+    """Per table: rows (an estimate from the row ids: newest minus oldest plus
+    one, so rows deleted in between still count) and the oldest row's age in
+    seconds. Two index look-ups per table, whatever its size."""
+    out = {}
+    for table, made in TABLES.items():
+        row = conn.execute(f"SELECT min(rowid) AS lo, max(rowid) AS hi FROM {table}").fetchone()
+        if row["lo"] is None:
+            out[table] = {"rows": 0, "oldestAgeSeconds": None}
+            continue
+        oldest = conn.execute(f"SELECT {made} FROM {table} WHERE rowid = ?",
+                              (row["lo"],)).fetchone()[0]
+        out[table] = {"rows": row["hi"] - row["lo"] + 1,
+                      "oldestAgeSeconds": max(0, (now - oldest) // 1000) if oldest else None}
+    return out
+
+
+def maintain(conn, pages: int) -> int:
+    """Analyse what changed (PRAGMA optimize) and give back up to `pages` free
+    pages (incremental auto-vacuum, migration 6); answers the pages left free.
+    Its own write, outside any transaction: executescript steps each pragma to
+    the end (execute() would free one page per call)."""
+    with conn.write_lock:
+        conn.executescript(f"PRAGMA optimize; PRAGMA incremental_vacuum({int(pages)});")
+    return conn.execute("PRAGMA freelist_count").fetchone()[0]
