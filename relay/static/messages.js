@@ -64,10 +64,10 @@ export const messagesView = define("messages", {
     let timer = null;
     form.addEventListener("submit", (e) => { e.preventDefault(); load("messages"); });
     form.addEventListener("input", (e) => {
-      clearTimeout(timer);
       // Client-side filters draw at once; the relay's are asked after typing stops.
-      if (["unread", "claimable"].includes(e.target.name)) touch("messages");
-      else timer = setTimeout(() => load("messages"), 250);
+      if (["unread", "claimable"].includes(e.target.name)) return touch("messages");
+      clearTimeout(timer);
+      timer = setTimeout(() => load("messages"), 250);
     });
     const more = section.root.querySelector("[data-more]");
     more.onclick = () => section.older(section);
@@ -160,6 +160,9 @@ function fits(m) {
 export function upsert(message) {
   if (message.id === undefined || !fits(message)) return;
   const old = messagesView.items.get(String(message.id));
+  // Once the person has paged back, what arrives adds to the list instead of pushing
+  // out the oldest rows they may be reading.
+  if (!old && messagesView.kept > KEPT) messagesView.kept += 1;
   messagesView.items.set(String(message.id), old?.snippet ? { ...message, snippet: old.snippet,
                                                                rank: old.rank } : message);
   touch("messages");
