@@ -139,5 +139,7 @@ function taskRow(t) {
         t.claimedBy ? null : button("claim", "Claim", `Claim task #${t.id}`),
         mine && t.claimedBy === mine ? button("release", "Release", `Release task #${t.id}`) : null,
         button("progress", "Progress", `Add a progress note to task #${t.id}`),
-        button("resolve", "Resolve", `Resolve task #${t.id}`)) : null));
+        // The relay lets only the holder of a claim resolve the task.
+        !t.claimedBy || t.claimedBy === mine
+          ? button("resolve", "Resolve", `Resolve task #${t.id}`) : null) : null));
 }
