@@ -53,6 +53,16 @@ def message_deleted(message: dict) -> Event:
                  message_scope(message))
 
 
+def receipt_event(type_: str, about: dict, receipt: dict, **extra) -> Event:
+    """message.acked, message.redelivered (with the message), message.ack_overdue
+    (with escalationMessageId): {messageId, agentId, deliveryCount, receipt}; they
+    concern the sender and that recipient."""
+    data = {"messageId": receipt["messageId"], "agentId": receipt["agentId"],
+            "deliveryCount": receipt["deliveryCount"], "receipt": receipt, **extra}
+    return Event(type_, str(about["id"]), data,
+                 {"agents": list(dict.fromkeys([about["from"], receipt["agentId"]]))})
+
+
 def activity_event(entry: dict) -> Event:
     scope = {"agents": [entry["agentId"]]} if entry.get("agentId") else None
     return Event("activity.created", str(entry["id"]), entry, scope)
