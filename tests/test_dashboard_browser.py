@@ -517,3 +517,81 @@ def test_a_focused_button_keeps_focus_when_its_row_changes(page):
     expect(row).to_contain_text("claimed by worker")
     assert page.tab.evaluate("document.activeElement.getAttribute('aria-label')") == \
         f"Reply to message #{message['id']}"
+
+
+# --- acknowledgements and search ------------------------------------------------------
+
+def test_a_receipt_line_shows_who_acked_and_who_is_overdue(carol):
+    page = carol
+    live = page.live
+    api(live, "POST", "/api/agents", {"id": "bob"})
+    asked = api(live, "POST", "/api/messages", {"from": "lead", "to": "broadcast",
+                                               "body": "confirm the freeze", "ackRequired": True})
+    plain = api(live, "POST", "/api/messages", {"from": "lead", "to": "broadcast", "body": "fyi"})
+    page.open()
+    row = page.row("messages", asked["id"])
+    receipts = row.locator(".receipts")
+    expect(receipts).to_contain_text("ack asked")
+    expect(receipts).to_contain_text("bob")
+    expect(receipts).to_contain_text("carol")
+    expect(page.row("messages", plain["id"]).locator(".receipts")).to_have_count(0)
+    # An ack elsewhere shows live; the page's own Ack acks as carol.
+    api(live, "POST", f"/api/messages/{asked['id']}/ack", {"agentId": "bob"})
+    expect(receipts.locator("[data-state=acked]")).to_have_text("acked: bob")
+    row.get_by_role("button", name=f"Acknowledge message #{asked['id']}").click()
+    expect(receipts.locator("[data-state=acked]")).to_have_text("acked: bob, carol")
+    expect(row.get_by_role("button", name=f"Acknowledge message #{asked['id']}")).to_have_count(0)
+    states = {r["agentId"]: r["state"] for r in api(live, "GET", f"/api/messages/{asked['id']}/receipts")}
+    assert states == {"bob": "acked", "carol": "acked"}
+
+
+def test_the_overdue_filter_lists_messages_whose_ack_is_overdue(carol):
+    page = carol
+    live = page.live
+    api(live, "POST", "/api/agents", {"id": "bob"})
+    late = api(live, "POST", "/api/messages", {"from": "lead", "to": "bob", "body": "ack me",
+                                              "ackRequired": True, "ackWithinSeconds": 1,
+                                              "maxDeliveries": 1})
+    other = api(live, "POST", "/api/messages", {"from": "lead", "to": "bob", "body": "other"})
+    page.open()
+    filters = page.tab.locator("#message-filter")
+    overdue = filters.get_by_label("overdue")
+    expect(overdue).to_be_visible()          # this relay serves GET /api/messages/overdue
+    overdue.check()
+    rows = page.tab.locator("#messages [data-list] > li")
+    expect(rows).to_have_count(0)
+    expect(page.tab.locator("#messages [data-list]")).to_have_attribute(
+        "data-empty", "No messages yet.")
+    time.sleep(1.2)                          # the deadline passes on the relay's clock
+    reaped = api(live, "POST", "/api/system/reap")
+    assert reaped["overdueReceipts"] == [{"messageId": late["id"], "agentId": "bob"}]
+    # message.ack_overdue reloads the overdue view.
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_attribute("data-key", str(late["id"]))
+    expect(rows.first.locator("[data-state=overdue]")).to_have_text("overdue: bob")
+    overdue.uncheck()
+    expect(page.row("messages", other["id"])).to_be_visible()
+
+
+def test_the_search_box_finds_messages_and_marks_the_words(carol):
+    page = carol
+    live = page.live
+    hit = api(live, "POST", "/api/messages", {"from": "rev", "to": "broadcast", "subject": "Review",
+                                             "body": "the migration drops a column <b>twice</b>"})
+    api(live, "POST", "/api/messages", {"from": "rev", "to": "broadcast", "body": "unrelated"})
+    page.open()
+    box = page.tab.locator("#message-filter").get_by_label("Search")
+    expect(box).to_be_visible()              # this relay serves GET /api/messages/search
+    rows = page.tab.locator("#messages [data-list] > li")
+    box.fill("migration")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_attribute("data-key", str(hit["id"]))
+    expect(rows.first.locator(".snippet mark")).to_have_text(["migration"])
+    # Hostile queries are answered, never an error on the page.
+    for typed in ['"', "(", "NEAR", "-", "*", '"unclosed phrase', "<script>"]:
+        box.fill(typed)
+        expect(page.tab.locator("#messages > [data-error]")).to_be_hidden()
+    box.fill("")
+    expect(rows).to_have_count(2)
+    assert page.tab.evaluate("document.querySelectorAll('#messages b').length") == 0
+    assert page.errors == []

@@ -39,8 +39,9 @@ export function receiptLine(m) {
   if (!asksAck(m)) return null;
   const receipts = receiptsOf(m.id);
   if (!receipts) return h("div", { class: "receipts small muted" }, "ack asked: reading receipts…");
+  // Owed receipts only: a later reader of a group message owes nothing.
   const by = {};
-  for (const r of receipts) (by[r.state] = by[r.state] || []).push(r);
+  for (const r of receipts.filter((x) => x.owed)) (by[r.state] = by[r.state] || []).push(r);
   const parts = ORDER.filter((state) => by[state]).map((state) =>
     h("span", { class: `receipt is-${state}`, "data-state": state },
       `${SAID[state]}: `, by[state].map((r) => r.agentId + (r.deliveryCount > 1
@@ -49,8 +50,8 @@ export function receiptLine(m) {
     h("span", { class: "muted" }, "ack asked"), parts.length ? parts : h("span", {}, "no recipients"));
 }
 
-// The recipient's own receipt, for the Ack button.
+// Whether this agent still owes the message its ack (the Ack button).
 export function owes(m, agentId) {
   const mine = (receiptsOf(m.id) || []).find((r) => r.agentId === agentId);
-  return !!mine && !["acked"].includes(mine.state);
+  return !!mine && mine.owed && mine.state !== "acked";
 }
