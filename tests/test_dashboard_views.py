@@ -306,3 +306,94 @@ def test_a_recipe_starts_with_its_vars(page):
         "debug", "/srv/app", {"bug": "login fails after 5 tries", "lead": "broadcast"})
     prompts = [c["params"]["prompt"] for c in api(live, "GET", "/api/commands?type=agent.spawn")]
     assert all("login fails after 5 tries" in p for p in prompts) and len(prompts) == 2
+
+
+# --- the whole page: hostile input, a realistic team, three window sizes ------------------
+
+HOSTILE = "<img src=x onerror=window.pwned=1>"
+LONG = "W" * 240
+
+
+def team(live, orchestrator_api):
+    """12 agents, 300 messages with threads, claims and acks, tasks, an orchestrator,
+    a policy, a pool and a channel; and the hostile fields #24 lists."""
+    orchestrator(live, orchestrator_api)
+    agents = [{"id": f"agent-{i:02d}", "label": ["Reviewer", "Builder", "Fixer"][i % 3],
+               "tags": [["py", "backend"], ["build"], ["web", "oncall"]][i % 3],
+               "capabilities": [["review"], ["build", "deploy"], ["code"]][i % 3],
+               "status": ["online", "busy", "idle", "stale"][i % 4]} for i in range(11)]
+    agents.append({"id": LONG, "label": "L" * 120, "tags": ["T" * 120],
+                   "meta": {"orchestratorId": "o1"}})
+    many(live, "POST", "/api/agents", agents)
+    api(live, "PUT", "/api/pools/builders", {"selector": {"tags": ["build"]}})
+    api(live, "PUT", "/api/channels/slack:ops/bindings", {"bindings": [
+        {"target": {"type": "tag", "id": "oncall"}, "direction": "both"}]})
+    api(live, "PUT", "/api/spawn-policy/reviewer", {
+        "orchestratorId": "o1", "provider": "claude", "cwd": "/srv", "mode": "manual"})
+    bodies = []
+    for i in range(296):
+        body = {"from": f"agent-{i % 11:02d}", "to": ["broadcast", "tag:build", "agent-03"][i % 3],
+                "body": f"message {i}: " + "lorem ipsum " * (i % 7) + ("\nsecond line" if i % 5 else "")}
+        if i % 10 == 9:
+            body["replyTo"] = i - 5
+        if i % 17 == 0:
+            body["claimable"] = True
+        bodies.append(body)
+    many(live, "POST", "/api/messages", bodies)
+    api(live, "POST", "/api/messages/1/claim", {"agentId": "agent-01"})
+    hostile = api(live, "POST", "/api/messages", {
+        "from": LONG, "to": "broadcast", "subject": LONG,
+        "body": HOSTILE + "\n" + LONG + "\n```\n" + LONG + "\n```"})
+    freeze = api(live, "POST", "/api/messages", {"from": "lead", "to": "broadcast",
+                                                 "ackRequired": True,
+                                                 "subject": "Deploy freeze at 17:00",
+                                                 "body": "Ack when your branch is merged."})
+    api(live, "POST", "/api/channels/slack:ops/events", {"from": "slack:ops",
+                                                         "body": "prod deploy is stuck " + HOSTILE})
+    api(live, "POST", f"/api/messages/{freeze['id']}/ack", {"agentId": "agent-01"})
+    api(live, "POST", "/api/tasks", {"title": LONG, "severity": "critical", "target": LONG})
+    api(live, "POST", "/api/tasks", {"title": "Flaky login test " + HOSTILE, "severity": "high"})
+    api(live, "POST", "/api/tasks", {"title": "Upgrade waitress"})
+    api(live, "POST", "/api/commands", {"type": "x." + "c" * 100, "target": LONG})
+    return hostile
+
+
+@pytest.mark.parametrize("width,height,name", [(1280, 800, "1280x800"), (1920, 1080, "1920x1080"),
+                                               (420, 900, "420x900")])
+def test_a_team_at_three_sizes_nothing_overflows_and_hostile_fields_stay_text(
+        browser, live, orchestrator_api, width, height, name):
+    hostile = team(live, orchestrator_api)
+    api(live, "POST", "/api/agents", {"id": "dana", "kind": "user"})
+    page = Page(browser, live, width=width, height=height, me="dana")
+    try:
+        page.open()
+        expect(page.tab.locator("#messages [data-list] > li")).to_have_count(100)
+        expect(page.tab.locator("#agents [data-count]")).to_have_text("14")  # 12, o1, dana
+        expect(page.tab.locator("#messages .receipts [data-state=acked]")).to_have_text(
+            "acked: agent-01")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.tab.screenshot(path=str(ARTIFACTS / f"dashboard-{name}.png"))
+        for tab in ("tasks", "commands", "orchestrators", "channels", "policies", "pools",
+                    "recipes", "activity"):
+            page.show(tab)
+            assert page.overflowing() == [], tab
+        page.show("tasks")
+        expect(page.row("tasks", 1)).to_contain_text(LONG)
+        assert page.overflowing() == []
+        page.tab.screenshot(path=str(ARTIFACTS / f"dashboard-{name}-tasks.png"), full_page=True)
+        page.row("messages", hostile["id"]).get_by_role("button", name="Open").click()
+        expect(page.tab.locator("#thread")).to_contain_text(HOSTILE)
+        assert page.overflowing() == []
+        page.tab.screenshot(path=str(ARTIFACTS / f"dashboard-{name}-message.png"))
+        page.tab.keyboard.press("Escape")
+        page.tab.locator("#compose [name=body]").click()
+        page.tab.screenshot(path=str(ARTIFACTS / f"dashboard-{name}-compose.png"))
+        if name == "1280x800":
+            page.tab.emulate_media(color_scheme="dark")
+            page.tab.screenshot(path=str(ARTIFACTS / f"dashboard-{name}-dark.png"))
+        assert page.tab.evaluate("window.pwned") is None
+        assert page.tab.evaluate("document.querySelectorAll('main img, dialog img').length") == 0
+        assert page.tab.evaluate("document.documentElement.scrollWidth") <= width
+        assert page.errors == []
+    finally:
+        page.close()

@@ -99,7 +99,10 @@ export function badge(text, kind) {
 }
 
 export function chips(values, prefix) {
-  return (values || []).map((v) => h("span", { class: "chip" }, prefix ? `${prefix}${v}` : v));
+  return (values || []).map((v) => {
+    const text = prefix ? `${prefix}${v}` : v;
+    return h("span", { class: "chip", title: text.length > 30 ? text : null }, text);
+  });
 }
 
 export function preview(text, length = 240) {

@@ -128,11 +128,11 @@ function taskRow(t) {
   const open = groupOf(t.status) !== "done";
   const mine = me();
   return h("li", { class: `row task sev-${t.severity}`, "data-key": t.id },
-    h("div", { class: "line" }, badge(t.severity, "sev"), h("strong", { class: "name" }, t.title),
+    h("div", { class: "line" }, badge(t.severity, "sev"), h("strong", { class: "name clamp3", title: t.title }, t.title),
       t.occurrences > 1 ? h("span", { class: "muted" }, `×${t.occurrences}`) : null,
       h("span", { class: "muted push nowrap" }, `#${t.id} `, when(t.updatedAt))),
     h("div", { class: "line small" },
-      t.target ? h("span", { class: "name" }, `for ${t.target}`) : null,
+      t.target ? h("span", { class: "name", title: t.target }, `for ${t.target}`) : null,
       t.claimedBy ? h("span", { class: "claim is-held name" }, `held by ${t.claimedBy}`) : null,
       open ? null : badge(t.status),
       open ? h("span", { class: "buttons push" },
