@@ -595,3 +595,15 @@ def test_the_search_box_finds_messages_and_marks_the_words(carol):
     expect(rows).to_have_count(2)
     assert page.tab.evaluate("document.querySelectorAll('#messages b').length") == 0
     assert page.errors == []
+
+
+def test_every_call_to_the_relay_gives_up_after_its_timeout(carol):
+    """A held long poll stands in for a relay that does not answer."""
+    page = carol
+    page.open()
+    said = page.tab.evaluate("""async () => {
+        const { api, timedFetch } = await import('/static/api.js');
+        try { await timedFetch('/api/messages?for=carol&wait=5', {}, 300); return 'answered'; }
+        catch (error) { return error.message; } }""")
+    assert said == "the relay did not answer within 0.3 s"
+    assert page.errors == []
