@@ -1,4 +1,4 @@
-"""The dashboard (API.md §12): GET / and its assets, beside the JSON API.
+"""The dashboard (README "The dashboard"): GET / and its assets, beside the JSON API.
 
 These routes are not part of the API: they are not declared with
 contract.route, so the OpenAPI document leaves them out, and the token is

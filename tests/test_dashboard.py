@@ -1,4 +1,4 @@
-"""API.md §11-12: GET / serves the dashboard and its assets, outside the JSON API.
+"""GET / serves the dashboard and its assets, outside the JSON API (README "The dashboard").
 
 What the page does in a browser is tested in test_dashboard_browser.py.
 """
