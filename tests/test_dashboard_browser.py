@@ -607,3 +607,29 @@ def test_every_call_to_the_relay_gives_up_after_its_timeout(carol):
         catch (error) { return error.message; } }""")
     assert said == "the relay did not answer within 0.3 s"
     assert page.errors == []
+
+
+def test_on_a_phone_the_filters_fold_behind_their_button(browser, live):
+    api(live, "POST", "/api/agents", {"id": "bob"})
+    api(live, "POST", "/api/messages", {"from": "bob", "to": "broadcast", "body": "hi"})
+    page = Page(browser, live, width=420, height=900)
+    try:
+        page.open()
+        filters = page.tab.locator("#message-filter")
+        toggle = page.tab.get_by_role("button", name="Filters")
+        expect(filters.get_by_label("From")).to_be_hidden()
+        expect(filters.get_by_label("Search")).to_be_visible()
+        toggle.click()
+        expect(toggle).to_have_attribute("aria-expanded", "true")
+        filters.get_by_label("From").fill("nobody")
+        expect(page.tab.locator("#messages [data-list] > li")).to_have_count(0)
+        toggle.click()
+        expect(filters.get_by_label("From")).to_be_hidden()
+        expect(toggle).to_have_text("Filters (on)")
+        # The conversation comes first and the page is about three windows tall, not ten.
+        boxes = [page.tab.locator(f"#{s}").bounding_box() for s in ("messages", "agents")]
+        assert boxes[0]["y"] < boxes[1]["y"]
+        assert page.tab.evaluate("document.documentElement.scrollHeight") < 3 * 900
+        assert page.tab.evaluate("document.documentElement.scrollWidth") <= 420
+    finally:
+        page.close()

@@ -69,6 +69,11 @@ export const messagesView = define("messages", {
       clearTimeout(timer);
       timer = setTimeout(() => load("messages"), 250);
     });
+    const toggle = document.getElementById("filters-toggle");
+    toggle.onclick = () => {
+      const open = form.classList.toggle("is-open");
+      toggle.setAttribute("aria-expanded", String(open));
+    };
     const more = section.root.querySelector("[data-more]");
     more.onclick = () => section.older(section);
     new IntersectionObserver((seen) => {
@@ -99,6 +104,8 @@ export const messagesView = define("messages", {
     renderList(section.list, shown, (m) => m.id, (m) => messageRow(m), messageSig);
     const more = section.root.querySelector("[data-more]");
     more.hidden = !section.more;
+    const on = f.from || f.to || f.kind || f.unread || f.claimable || f.overdue;
+    document.getElementById("filters-toggle").textContent = on ? "Filters (on)" : "Filters";
     SECTIONS_THREAD.refresh?.();
   },
   on: {
