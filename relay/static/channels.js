@@ -1,14 +1,10 @@
 // channels.js: channels with their bindings and each binding's health.
 
-import { api } from "./api.js";
 import { badge, h, plural, renderList, when } from "./dom.js";
-import { define, fill, reloadSoon } from "./sections.js";
+import { define, listed, reloadSoon } from "./sections.js";
 
 define("channels", {
-  async load(section) {
-    fill(section, await api("GET", "/api/channels"), (c) => c.id);
-  },
-  count: (section) => section.items.size,
+  ...listed("/api/channels", (c) => c.id),
   draw(section) {
     section.list.dataset.empty = "No channels.";
     renderList(section.list, [...section.items.values()].sort((a, b) => a.id.localeCompare(b.id)),

@@ -1,19 +1,14 @@
 // orchestrators.js: orchestrators with their managed agents; the spawn form sits below.
 
 import { addressesChanged } from "./agents.js";
-import { api } from "./api.js";
 import { badge, chips, h, renderList, when } from "./dom.js";
-import { define, fill, touch } from "./sections.js";
+import { define, listed, touch } from "./sections.js";
 import { setupSpawn, spawnOptions } from "./spawn.js";
 
 export const orchestratorsView = define("orchestrators", {
-  async load(section) {
-    fill(section, await api("GET", "/api/orchestrators"), (o) => o.id);
-    addressesChanged();
-    touch("agents");             // restart/shut down follow the orchestrators known
-  },
+  // Restart and shut down on agents follow the orchestrators known.
+  ...listed("/api/orchestrators", (o) => o.id, () => { addressesChanged(); touch("agents"); }),
   setup: () => setupSpawn(),
-  count: (section) => section.items.size,
   draw(section) {
     section.list.dataset.empty = "No orchestrators.";
     renderList(section.list, [...section.items.values()].sort((a, b) => a.id.localeCompare(b.id)),

@@ -5,14 +5,10 @@ import { api, enc } from "./api.js";
 import { upsertCommand } from "./commands.js";
 import { badge, button, h, renderList, when } from "./dom.js";
 import { perform } from "./notice.js";
-import { define, fill, reloadSoon, touch } from "./sections.js";
+import { define, listed, reloadSoon, touch } from "./sections.js";
 
 export const policiesView = define("policies", {
-  async load(section) {
-    fill(section, await api("GET", "/api/spawn-policies"), (p) => p.policy.name);
-    addressesChanged();
-  },
-  count: (section) => section.items.size,
+  ...listed("/api/spawn-policies", (p) => p.policy.name, addressesChanged),
   draw(section) {
     section.list.dataset.empty = "No spawn policies.";
     renderList(section.list, [...section.items.values()].sort((a, b) =>

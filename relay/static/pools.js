@@ -1,16 +1,11 @@
 // pools.js: pools with their members and who of them is online.
 
 import { addressesChanged, agentsView } from "./agents.js";
-import { api } from "./api.js";
 import { badge, h, renderList } from "./dom.js";
-import { define, fill, reloadSoon, touch } from "./sections.js";
+import { define, listed, reloadSoon, touch } from "./sections.js";
 
 define("pools", {
-  async load(section) {
-    fill(section, await api("GET", "/api/pools"), (p) => p.name);
-    addressesChanged();
-  },
-  count: (section) => section.items.size,
+  ...listed("/api/pools", (p) => p.name, addressesChanged),
   draw(section) {
     section.list.dataset.empty = "No pools.";
     const status = (id) => agentsView.items.get(id)?.status || "offline";

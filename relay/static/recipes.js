@@ -5,13 +5,10 @@ import { api, enc } from "./api.js";
 import { ask } from "./ask.js";
 import { button, h, renderList } from "./dom.js";
 import { perform } from "./notice.js";
-import { SECTIONS, define, fill } from "./sections.js";
+import { SECTIONS, define, listed } from "./sections.js";
 
 define("recipes", {
-  async load(section) {
-    fill(section, await api("GET", "/api/recipes"), (r) => r.name);
-  },
-  count: (section) => section.items.size,
+  ...listed("/api/recipes", (r) => r.name),
   draw(section) {
     section.list.dataset.empty = "No recipes.";
     renderList(section.list, [...section.items.values()], (r) => r.name, (r) =>

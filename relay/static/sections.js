@@ -1,6 +1,7 @@
 // sections.js: each panel registers what it loads, draws, hears and does; this draws
 // changed panels once a frame and keeps their counts (in the panel and on its tab).
 
+import { api } from "./api.js";
 import { showError } from "./dom.js";
 import { clearNotice, notify } from "./notice.js";
 
@@ -63,6 +64,17 @@ export async function load(name) {
 // Replace a section's items with a fresh list from the relay.
 export function fill(section, list, keyOf) {
   section.items = new Map((list || []).map((item) => [String(keyOf(item)), item]));
+}
+
+// A section that is one list route: its load and its count.
+export function listed(route, keyOf, then = () => {}) {
+  return {
+    async load(section) {
+      fill(section, await api("GET", route), keyOf);
+      then(section);
+    },
+    count: (section) => section.items.size,
+  };
 }
 
 // Debounced reloads, for events that do not carry the whole object.
