@@ -633,3 +633,26 @@ def test_on_a_phone_the_filters_fold_behind_their_button(browser, live):
         assert page.tab.evaluate("document.documentElement.scrollWidth") <= 420
     finally:
         page.close()
+
+
+def test_a_burst_of_live_messages_keeps_the_list_bounded(page):
+    """Unpaged, the conversation keeps the newest 200 however many arrive."""
+    page.open()
+    sent = many_messages(page.live, 260)
+    rows = page.tab.locator("#messages [data-list] > li")
+    expect(rows.first).to_have_attribute("data-key", str(sent[-1]["id"]))
+    expect(rows).to_have_count(200)
+    expect(rows.last).to_have_attribute("data-key", str(sent[60]["id"]))
+    assert page.tab.evaluate("document.querySelectorAll('#messages li').length") == 200
+    assert page.errors == []
+
+
+def many_messages(live, n):
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", live.port, timeout=30)
+    try:
+        return [live.request("POST", "/api/messages", {"from": "bulk", "to": "broadcast",
+                                                       "body": f"burst {i}"}, conn=conn)[1]
+                for i in range(n)]
+    finally:
+        conn.close()
