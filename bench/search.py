@@ -124,12 +124,14 @@ def main():
             seconds = fill(path, size)
             mib = os.path.getsize(path) / 2**20
             print(f"\n{size:,} messages (filled through the store in {seconds:.0f} s, "
-                  f"{mib:.0f} MiB)")
+                  f"{mib:.0f} MiB)", flush=True)
             print(f"  {'query':<14} {'p50 ms':>8} {'p99 ms':>8} {'hits':>5}")
             proc, port = start_relay(path)
             try:
                 for name, (p50, p99, hits) in time_searches(port, args.repeat).items():
-                    print(f"  {name:<14} {p50:8.2f} {p99:8.2f} {hits:5d}")
+                    print(f"  {name:<14} {p50:8.2f} {p99:8.2f} {hits:5d}", flush=True)
+            except OSError as error:
+                raise SystemExit(f"{error}; the relay's exit status: {proc.poll()}") from None
             finally:
                 stop(proc)
         finally:

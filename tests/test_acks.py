@@ -354,3 +354,21 @@ def test_a_stream_carrying_the_message_moves_the_receipt(live):
         stream.close()
         replayed.close()
         ws.close()
+
+
+def test_redelivered_messages_count_in_the_limit_and_filters(client, team, clock):
+    m = send(client, "alice", "bob", "x", kind="task", ackRequired=True, ackWithinSeconds=10)
+    cursor = inbox(client, "bob")[-1]["id"]
+    fresh = [send(client, "carol", "bob", f"n{i}")["id"] for i in range(3)]
+    clock.advance(10)
+    reap(client)
+    assert [x["id"] for x in inbox(client, "bob", since=cursor, limit=2, kind="chat")] == fresh[:2]
+    assert [x["id"] for x in inbox(client, "bob", since=cursor, limit=1)] == [m["id"]]
+    # Shown once: the next poll from the same cursor has the fresh ones only.
+    assert [x["id"] for x in inbox(client, "bob", since=cursor, limit=2)] == fresh[:2]
+    clock.advance(10)
+    reap(client)
+    assert [x["id"] for x in inbox(client, "bob", since=cursor, limit=2)] == [m["id"], fresh[0]]
+    clock.advance(10)
+    reap(client)
+    assert [x["id"] for x in inbox(client, "bob", since=fresh[-1], limit=5)] == []   # overdue now

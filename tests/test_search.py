@@ -175,3 +175,15 @@ def test_past_the_window_the_newest_matches_are_ranked(client, team, monkeypatch
     monkeypatch.setattr(search_sqlite, "RANK_WINDOW", 100)
     assert ids(client, "deploy")[0] == best_old
     assert len(ids(client, "deploy", **{"for": "bob"})) == 5         # through the join too
+
+
+def test_a_narrow_filter_past_the_window_still_finds(client, team, monkeypatch):
+    from relay.store import search_sqlite
+    monkeypatch.setattr(search_sqlite, "RANK_WINDOW", 2)
+    old = send(client, "alice", "carol", "deploy for carol")["id"]
+    reply = send(client, "carol", "alice", "deploy reply", replyTo=old)["id"]
+    for i in range(3):
+        send(client, "alice", "bob", f"deploy {i}")
+    assert sorted(ids(client, "deploy", **{"for": "carol"})) == [old, reply]
+    assert sorted(ids(client, "deploy", thread=old)) == [old, reply]
+    assert ids(client, "deploy", **{"from": "carol"}) == [reply]

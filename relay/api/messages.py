@@ -114,6 +114,7 @@ def list_messages(query: Inbox):
         return found
 
     found = long_poll(agent, poll, query.wait) if query.wait else poll()
+    moved = moved and receipts.undelivered(conn(), agent_id, moved)
     if moved:
         record_delivery(agent_id, moved)
     return answer(found)

@@ -51,9 +51,12 @@ _PLAIN_JSON = """json_object(
     'claimExpiresAt', claim_expires_at, 'idempotencyKey', idempotency_key,
     'readBy', json(read_by), 'deliveryStatus', delivery_status,
     'resolvedToAgent', resolved_to, 'expiresAt', expires_at, 'createdAt', created_at)"""
-MESSAGE_JSON = f"""CASE WHEN ack_required THEN json_set({_PLAIN_JSON},
+_ACK_JSON = f"""json_set({_PLAIN_JSON},
     '$.ackRequired', json('true'), '$.ackBy', ack_by, '$.maxDeliveries', max_deliveries,
-    '$.escalateTo', escalate_to) ELSE {_PLAIN_JSON} END"""
+    '$.escalateTo', escalate_to)"""
+MESSAGE_JSON = f"CASE WHEN ack_required THEN {_ACK_JSON} ELSE {_PLAIN_JSON} END"
+# A message shown again because its ack is late (only messages asking for one are).
+_SHOWN_AGAIN = f"json_set({_ACK_JSON}, '$.redelivered', json('true'))"
 
 
 def in_id_order(rows) -> list[dict]:
@@ -196,14 +199,15 @@ def inbox(conn, agent: dict, now: int, *, since: int = 0, unread: bool = False,
           limit: int = 100) -> tuple[JsonArray, list[int]]:
     """What `agent` reads: addressed to it (at read time for groups), not its own,
     not claimed by someone else; ascending from `since`. The answer's JSON text,
-    and the ids of messages in it asking for an ack whose receipt this answer
-    moves (first delivery, or a redelivery shown): nothing for other messages.
+    and the ids of the messages in it that ask for an ack (found only when
+    there are some: ordinary answers are not parsed).
 
     Messages redelivered to the agent (README "Acknowledgements and receipts")
-    come first, even below `since`, with `redelivered: true`: their ids are
-    all at most `since` and the others' above it, so the answer stays in id
-    order. With no redelivery pending that part is one seek into an empty
-    partial index.
+    come first, even below `since`, with `redelivered: true` (the `again`
+    rows; ids above `since` are flagged in place): their ids are at most
+    `since` and the others' above it, so the answer stays in id order. With
+    no redelivery pending, that costs one seek into an empty partial index;
+    per message, a test of ack_required.
 
     SQLite writes the whole answer in one statement (json_object per message,
     json_group_array over them). These are SQLite-only functions (PostgreSQL
@@ -218,7 +222,8 @@ def inbox(conn, agent: dict, now: int, *, since: int = 0, unread: bool = False,
     """
     me = agent["id"]
     addrs = inbox_addresses(agent)
-    common, common_args = ["AND NOT (claimed_by IS NOT NULL AND claimed_by != ? AND claim_expires_at > ?)"], [me, now]
+    common = ["AND NOT (claimed_by IS NOT NULL AND claimed_by != ? AND claim_expires_at > ?)"]
+    common_args = [me, now]
     if kind:
         common.append("AND kind = ?")
         common_args.append(kind)
@@ -235,38 +240,44 @@ def inbox(conn, agent: dict, now: int, *, since: int = 0, unread: bool = False,
                      "messages.id AND agent_id = ? AND owed = 1 AND state != 'acked')")
         fresh_args.append(me)
     fresh = " ".join(fresh)
-    shown = f"json_set({MESSAGE_JSON}, '$.redelivered', json('true'))"
-    sql = f"""SELECT count(*),
-           json_group_array(CASE WHEN again THEN {shown} ELSE {MESSAGE_JSON} END),
-           group_concat(CASE WHEN ack_required AND NOT EXISTS (
-               SELECT 1 FROM receipts AS r WHERE r.message_id = m.id AND r.agent_id = ?
-                  AND r.state != 'queued' AND r.redelivered = 0 AND r.seen_at IS NOT NULL)
-               THEN id END)
-        FROM (SELECT * FROM (
-                SELECT *, 1 AS again FROM messages
-                 WHERE id IN (SELECT message_id FROM receipts
-                               WHERE agent_id = ? AND redelivered = 1 AND message_id <= ?)
-                   {common} ORDER BY id)
-              UNION ALL
-              SELECT * FROM (
-                SELECT *, CASE WHEN ack_required THEN EXISTS (
-                           SELECT 1 FROM receipts WHERE message_id = messages.id
-                              AND agent_id = ? AND redelivered = 1) ELSE 0 END AS again
-                  FROM messages
-                 WHERE (to_addr IN ({placeholders(addrs)}) OR resolved_to = ?) AND id > ?
-                   AND from_agent != ? {common} {fresh}
-                 ORDER BY id LIMIT ?)
-              LIMIT ?) AS m
-        HAVING count(*) > 0"""
-    # HAVING: an empty inbox is no row, so one sqlite3_step (each gives up
-    # the GIL) answers the commonest poll, as it did row by row.
-    args = [me, me, since, *common_args, me, *addrs, me, since, me, *common_args, *fresh_args,
-            limit, limit]
-    row = conn.execute(sql, args).fetchone()
+    flagged = (f"CASE WHEN NOT ack_required THEN {_PLAIN_JSON} WHEN EXISTS (SELECT 1 FROM receipts "
+               f"WHERE message_id = m.id AND agent_id = ? AND redelivered = 1) THEN {_SHOWN_AGAIN} "
+               f"ELSE {_ACK_JSON} END")
+    # `pending`: a redelivery at or below `since` waits for the agent (a seek into a
+    # partial index that is empty but for late acks). HAVING: an empty inbox is no
+    # row, so one sqlite3_step (each gives up the GIL) answers the commonest poll.
+    sql = f"""SELECT count(*), json_group_array({flagged}),
+                     EXISTS (SELECT 1 FROM receipts WHERE agent_id = ? AND redelivered = 1
+                                AND message_id <= ?) AS pending
+                FROM (SELECT * FROM messages
+                       WHERE (to_addr IN ({placeholders(addrs)}) OR resolved_to = ?) AND id > ?
+                         AND from_agent != ? {common} {fresh}
+                       ORDER BY id LIMIT ?) AS m
+              HAVING count(*) > 0 OR pending"""
+    args = [me, me, since, *addrs, me, since, me, *common_args, *fresh_args]
+    row = conn.execute(sql, [*args, limit]).fetchone()
     if not row:
         return JsonArray("[]", 0), []
-    moved = [int(i) for i in row[2].split(",")] if row[2] else []
-    return JsonArray(row[1], row[0]), moved
+    count, text, pending = row
+    if pending:
+        again, shown = conn.execute(
+            f"""SELECT count(*), json_group_array({_SHOWN_AGAIN}) FROM (
+                  SELECT * FROM messages
+                   WHERE id IN (SELECT message_id FROM receipts
+                                 WHERE agent_id = ? AND redelivered = 1 AND message_id <= ?)
+                     {common} ORDER BY id LIMIT ?)""", (me, since, *common_args, limit)).fetchone()
+        if again and count > limit - again:
+            count, text, _ = conn.execute(sql, [*args, limit - again]).fetchone() \
+                if limit > again else (0, "[]", 1)
+        if again:
+            text = shown[:-1] + ("," + text[1:] if count else "]")
+            count += again
+    # Only a message asking for an ack has this key (a string value would have its quotes
+    # escaped), so an ordinary answer is never parsed here.
+    asking = []
+    if '"ackRequired":true' in text:
+        asking = [m["id"] for m in loads(text) if m.get("ackRequired") is True]
+    return JsonArray(text, count), asking
 
 
 # A message someone still owes an ack for (overdue included).

@@ -79,6 +79,17 @@ def of_messages(conn, message_ids: list[int]) -> dict[int, list[dict]]:
 
 # --- what a poll, a stream and a read record ------------------------------------------
 
+def undelivered(conn, agent_id: str, message_ids: list[int]) -> list[int]:
+    """Of these messages (each asking for an ack), those whose receipt for the agent an
+    answer carrying them moves (see delivered()): a poll that moves none writes nothing."""
+    rows = conn.execute(
+        f"""SELECT id FROM messages WHERE id IN ({placeholders(message_ids)})
+              AND NOT EXISTS (SELECT 1 FROM receipts WHERE message_id = messages.id
+                                 AND agent_id = ? AND state != 'queued' AND redelivered = 0
+                                 AND seen_at IS NOT NULL)""", (*message_ids, agent_id))
+    return [r["id"] for r in rows]
+
+
 def delivered(conn, agent_id: str, message_ids: list[int], now: int) -> None:
     """A poll or stream answer carried these messages to the agent: the first
     time it is delivery 1; a redelivered one is shown and no longer pending.

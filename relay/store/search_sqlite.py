@@ -59,45 +59,68 @@ def search(conn, parsed: Parsed, *, agent: dict | None, now: int, sender=None, t
     (higher is better: bm25 negated) and `snippet` (matched words in [ ])."""
     if not parsed:
         return []
-    scope, scope_args = "", []
+    # Filters on the index alone (id ranges, a thread's ids), and those that need
+    # each match's message row (a join costs more per match than ranking does).
+    ranged, ranged_args = where(
+        ("messages_fts.rowid > ?", since), ("messages_fts.rowid < ?", before),
+        ("messages_fts.rowid IN (SELECT id FROM messages WHERE id = ? OR thread_id = ?)",
+         thread, thread))
+    joined, joined_args = where(("m.from_agent = ?", sender), ("m.to_addr = ?", to),
+                                ("m.kind = ?", kind), ("m.channel = ?", channel))
+    ranged, joined = ranged.replace(" WHERE ", " AND ", 1), joined.replace(" WHERE ", " AND ", 1)
+    joined_args = list(joined_args)
     if agent is not None:
         # What the agent's inbox shows (claims by others hidden), and what it sent.
         addrs = inbox_addresses(agent)
-        scope = (f" AND ((m.to_addr IN ({placeholders(addrs)}) OR m.resolved_to = ?)"
-                 " AND NOT (m.claimed_by IS NOT NULL AND m.claimed_by != ?"
-                 " AND m.claim_expires_at > ?) OR m.from_agent = ?)")
-        scope_args = [*addrs, agent["id"], agent["id"], now, agent["id"]]
-    clause, args = where(("m.from_agent = ?", sender), ("m.to_addr = ?", to), ("m.kind = ?", kind),
-                         ("m.channel = ?", channel), ("(m.id = ? OR m.thread_id = ?)", thread, thread),
-                         ("m.id > ?", since), ("m.id < ?", before))
-    filters = clause.replace(" WHERE ", " AND ", 1) + scope
-    args = [*args, *scope_args]
+        joined += (f" AND ((m.to_addr IN ({placeholders(addrs)}) OR m.resolved_to = ?)"
+                   " AND NOT (m.claimed_by IS NOT NULL AND m.claimed_by != ?"
+                   " AND m.claim_expires_at > ?) OR m.from_agent = ?)")
+        joined_args += [*addrs, agent["id"], agent["id"], now, agent["id"]]
     expression = match_expression(parsed)
-    # Messages are joined to the index only where a filter needs them: a join
-    # costs more per match than ranking does.
-    source = "messages_fts" + (
-        " JOIN messages AS m ON m.id = messages_fts.rowid" if filters else "")
     # Ranking reads every candidate (about 2 us each): a word in most messages
     # would cost seconds at a million. Past RANK_WINDOW matches, the newest
-    # RANK_WINDOW are ranked (FTS5 walks matches newest first cheaply); `before`
-    # moves the window back.
+    # RANK_WINDOW are ranked (FTS5 walks matches newest first cheaply, without
+    # reading messages); `before` moves the window back. Should the filters that
+    # read messages leave fewer than `limit` hits in the window, every match is
+    # ranked: a narrow filter never hides what it would find.
     oldest = conn.execute(
-        f"""SELECT messages_fts.rowid FROM {source} WHERE messages_fts MATCH ?{filters}
-             ORDER BY messages_fts.rowid DESC LIMIT 1 OFFSET ?""",
-        (expression, *args, RANK_WINDOW - 1)).fetchone()
-    window = " AND messages_fts.rowid >= ?" if oldest else ""
+        f"""SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?{ranged}
+             ORDER BY rowid DESC LIMIT 1 OFFSET ?""",
+        (expression, *ranged_args, RANK_WINDOW - 1)).fetchone()
+    prefixed = any(t.prefix for group in parsed.groups for t in group)
+    hits = _ranked(conn, expression, prefixed, ranged, ranged_args, joined, joined_args, limit,
+                   oldest[0] if oldest else None)
+    if oldest and joined and len(hits) < limit:
+        hits = _ranked(conn, expression, prefixed, ranged, ranged_args, joined, joined_args,
+                       limit, None)
+    return [{**to_dict(r), "rank": r["search_rank"], "snippet": r["search_snippet"]} for r in hits]
+
+
+def _ranked(conn, expression, prefixed, ranged, ranged_args, joined, joined_args, limit, oldest):
+    source = "messages_fts" + (" JOIN messages AS m ON m.id = messages_fts.rowid" if joined else "")
+    window, window_args = (" AND messages_fts.rowid >= ?", [oldest]) if oldest else ("", [])
     # Ranked first, then a snippet made for the hits only: snippet() costs far more
     # than bm25(), and in one SELECT it would be made for every match before the sort.
-    rows = conn.execute(
-        f"""WITH top AS (
+    # CROSS JOIN keeps the hits first: each is one seek into the index (rowid = and
+    # MATCH), where the planner would otherwise walk every match again. A prefix
+    # term is expanded to its words at each seek, so with one the matches between
+    # the lowest and the highest hit are walked once instead.
+    if prefixed:
+        second = """FROM messages_fts CROSS JOIN top ON top.hit = messages_fts.rowid
+                    CROSS JOIN messages AS m ON m.id = top.hit
+              WHERE messages_fts MATCH ? AND messages_fts.rowid >= (SELECT min(hit) FROM top)
+                AND messages_fts.rowid <= (SELECT max(hit) FROM top)"""
+    else:
+        second = """FROM top CROSS JOIN messages_fts ON messages_fts.rowid = top.hit
+                    CROSS JOIN messages AS m ON m.id = top.hit
+              WHERE messages_fts MATCH ?"""
+    return conn.execute(
+        f"""WITH top AS MATERIALIZED (
                 SELECT messages_fts.rowid AS hit, {BM25} AS score FROM {source}
-                 WHERE messages_fts MATCH ?{window}{filters}
+                 WHERE messages_fts MATCH ?{window}{ranged}{joined}
                  ORDER BY score, messages_fts.rowid DESC LIMIT ?)
             SELECT m.*, -top.score AS search_rank,
                    snippet(messages_fts, -1, '[', ']', '…', {SNIPPET_TOKENS}) AS search_snippet
-              FROM top JOIN messages_fts ON messages_fts.rowid = top.hit
-                   JOIN messages AS m ON m.id = top.hit
-             WHERE messages_fts MATCH ?
+              {second}
              ORDER BY top.score, m.id DESC""",
-        (expression, *([oldest[0]] if oldest else []), *args, limit, expression))
-    return [{**to_dict(r), "rank": r["search_rank"], "snippet": r["search_snippet"]} for r in rows]
+        (expression, *window_args, *ranged_args, *joined_args, limit, expression)).fetchall()
