@@ -543,6 +543,15 @@ def test_a_receipt_line_shows_who_acked_and_who_is_overdue(carol):
     expect(row.get_by_role("button", name=f"Acknowledge message #{asked['id']}")).to_have_count(0)
     states = {r["agentId"]: r["state"] for r in api(live, "GET", f"/api/messages/{asked['id']}/receipts")}
     assert states == {"bob": "acked", "carol": "acked"}
+    # The page asks for acks too, where the relay serves them.
+    form = page.tab.locator("#compose")
+    form.get_by_label("Message").fill("please confirm")
+    form.get_by_label("To").fill("bob")
+    form.get_by_label("ask for an ack").check()
+    form.get_by_role("button", name="Send").click()
+    sent = inbox_of(live, "bob", 3)[-1]
+    assert (sent["from"], sent["body"], sent.get("ackRequired")) == ("carol", "please confirm", True)
+    expect(page.row("messages", sent["id"]).locator(".receipts")).to_contain_text("bob")
 
 
 def test_the_overdue_filter_lists_messages_whose_ack_is_overdue(carol):
