@@ -265,6 +265,7 @@ def test_older_messages_load_on_scroll_past_the_first_pages(page):
     page.open()
     rows = page.tab.locator("#messages [data-list] > li")
     expect(rows).to_have_count(100)
+    expect(page.tab.locator("#messages [data-count]")).to_have_text("100 of 260")
     first = api(live, "GET", "/api/messages?limit=1&before=2")
     assert [m["body"] for m in first] == ["n0"]
     for shown in (200, 260):

@@ -2,7 +2,7 @@
 
 import { api } from "./api.js";
 import { bytes, duration } from "./dom.js";
-import { define } from "./sections.js";
+import { define, touch } from "./sections.js";
 
 export const healthView = define("health", {
   data: null,
@@ -39,6 +39,7 @@ export const healthView = define("health", {
         (d.lastReapAt ? `; last reap ${new Date(d.lastReapAt).toLocaleTimeString()}` : ""));
     document.getElementById("health").dataset.status = d.status;
     tickUptime();
+    touch("messages");           // its count says how many the relay holds
   },
 });
 

@@ -8,7 +8,7 @@ import { ensureMe, me } from "./identity.js";
 import { messageRow, messageSig } from "./message-row.js";
 import { perform } from "./notice.js";
 import { onReceipts, readReceipts, wantReceipts } from "./receipts.js";
-import { define, fill, load, touch } from "./sections.js";
+import { SECTIONS, define, fill, load, touch } from "./sections.js";
 import { onSpec, serves } from "./spec.js";
 
 export const PAGE = 100;         // messages per page
@@ -85,8 +85,18 @@ export const messagesView = define("messages", {
       form.querySelector("[data-overdue]").hidden = !serves("GET", "/api/messages/overdue");
     });
   },
-  count: (section) => section.shown === section.items.size ? section.items.size
-    : `${section.shown} of ${section.items.size}`,
+  // "100 of 5012": what is shown of what the relay holds (health's count) when nothing
+  // narrows the list; of what is loaded when a filter does.
+  count(section) {
+    const f = filters();
+    const total = SECTIONS.health.data?.counts?.messages;
+    const narrowed = f.q || f.overdue || f.from || f.to || f.kind;
+    if (!narrowed && section.shown === section.items.size && total > section.items.size) {
+      return `${section.shown} of ${total}`;
+    }
+    return section.shown === section.items.size ? section.items.size
+      : `${section.shown} of ${section.items.size}`;
+  },
   draw(section) {
     const f = filters();
     const ranked = !!f.q;
