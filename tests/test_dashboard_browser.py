@@ -9,7 +9,7 @@ import pytest
 from relay import create_app
 from relay.config import Settings
 
-from .browser import Page, api, browser, expect  # noqa: F401 (browser: a fixture)
+from .browser import Page, api, browser, expect, many  # noqa: F401 (browser: a fixture)
 from .conftest import Live
 
 
@@ -227,6 +227,7 @@ def test_a_reply_to_a_channel_event_goes_into_its_channel(carol):
     expect(page.tab.locator("#reply-to")).to_contain_text("in slack:ops")
     form.get_by_label("Message").fill("rolling back")
     form.get_by_role("button", name="Send").click()
+    expect(page.tab.locator("#notice")).to_contain_text(f"sent to {event['to']}")
     expect(page.tab.locator("#compose [data-error]")).to_be_hidden()
     outward = api(page.live, "GET", "/api/channels/slack:ops/messages?since=0")
     reply = outward[-1]
@@ -260,8 +261,8 @@ def test_a_long_multi_line_body_is_readable_in_full_and_code_stays_text(carol):
 
 def test_older_messages_load_on_scroll_past_the_first_pages(page):
     live = page.live
-    for i in range(260):
-        api(live, "POST", "/api/messages", {"from": "bulk", "to": "broadcast", "body": f"n{i}"})
+    many(live, "POST", "/api/messages",
+         [{"from": "bulk", "to": "broadcast", "body": f"n{i}"} for i in range(260)])
     page.open()
     rows = page.tab.locator("#messages [data-list] > li")
     expect(rows).to_have_count(100)
@@ -648,21 +649,11 @@ def test_on_a_phone_the_filters_fold_behind_their_button(browser, live):
 def test_a_burst_of_live_messages_keeps_the_list_bounded(page):
     """Unpaged, the conversation keeps the newest 200 however many arrive."""
     page.open()
-    sent = many_messages(page.live, 260)
+    sent = many(page.live, "POST", "/api/messages",
+                [{"from": "bulk", "to": "broadcast", "body": f"burst {i}"} for i in range(260)])
     rows = page.tab.locator("#messages [data-list] > li")
     expect(rows.first).to_have_attribute("data-key", str(sent[-1]["id"]))
     expect(rows).to_have_count(200)
     expect(rows.last).to_have_attribute("data-key", str(sent[60]["id"]))
     assert page.tab.evaluate("document.querySelectorAll('#messages li').length") == 200
     assert page.errors == []
-
-
-def many_messages(live, n):
-    import http.client
-    conn = http.client.HTTPConnection("127.0.0.1", live.port, timeout=30)
-    try:
-        return [live.request("POST", "/api/messages", {"from": "bulk", "to": "broadcast",
-                                                       "body": f"burst {i}"}, conn=conn)[1]
-                for i in range(n)]
-    finally:
-        conn.close()

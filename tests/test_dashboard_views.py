@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from .browser import ARTIFACTS, Page, api, browser, expect  # noqa: F401 (browser: a fixture)
+from .browser import ARTIFACTS, Page, api, browser, expect, many  # noqa: F401 (browser: a fixture)
 
 
 @pytest.fixture
@@ -16,22 +16,6 @@ def page(browser, live):
     tab = Page(browser, live, me="dashboard")
     yield tab
     tab.close()
-
-
-def many(live, method, path, bodies):
-    """Several calls over one kept-alive connection (hundreds of rows quickly)."""
-    import http.client
-    conn = http.client.HTTPConnection("127.0.0.1", live.port, timeout=30)
-    try:
-        answers = []
-        for body in bodies:
-            status, answer = live.request(method, path(body) if callable(path) else path,
-                                          body, conn=conn)
-            assert status < 300, (status, answer)
-            answers.append(answer)
-        return answers
-    finally:
-        conn.close()
 
 
 class Directories(BaseHTTPRequestHandler):
