@@ -14,6 +14,7 @@ from .lifecycle import Lifecycle
 from .outbound import OutboundPolicy
 from .reaper import Reaper
 from .slots import Slots
+from .stream_receipts import StreamReceipts
 from .watch import HangupWatch
 
 
@@ -38,6 +39,8 @@ class Relay:
         self.slots = Slots(settings.stream_limit, settings.streams_per_client)
         self.reaper = Reaper(self, settings.reap_interval)
         self.lifecycle = Lifecycle(self, settings.lifecycle_tick)
+        self.stream_receipts = StreamReceipts(self)
+        self.broadcaster.on_carried = self.stream_receipts.note
         self.closing = threading.Event()      # set at shutdown: streams end
         # Called at shutdown: what wakes a stream blocked elsewhere than on the broadcaster
         # (a proxied orchestrator stream waiting on its upstream).
@@ -57,7 +60,8 @@ class Relay:
         """Every background thread, by the name GET /api/health shows it under."""
         return {"broadcaster": self.broadcaster, "hangupWatch": self.hangups,
                 "reaper": self.reaper, "callbacks": self.callbacks,
-                "lifecycle": self.lifecycle, "automations": self.automations}
+                "lifecycle": self.lifecycle, "automations": self.automations,
+                "streamReceipts": self.stream_receipts}
 
     def start(self) -> None:
         self.closing.clear()
