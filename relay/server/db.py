@@ -67,7 +67,7 @@ CREATE INDEX callback_deliveries_pending ON callback_deliveries (next_attempt_at
     WHERE status = 'pending';
 CREATE INDEX callback_deliveries_task ON callback_deliveries (task_id, id);
 
--- External systems with their own tokens; only the token's
+-- External systems with their own tokens (README: Bridging a Slack channel); only the token's
 -- sha256 is kept. origin 'env' rows mirror RELAY_INTEGRATION_TOKENS.
 CREATE TABLE integrations (
     name           TEXT PRIMARY KEY,
@@ -190,9 +190,26 @@ ALTER TABLE callback_deliveries ADD COLUMN host TEXT;
 ALTER TABLE callback_deliveries ADD COLUMN integration TEXT;
 ALTER TABLE callback_deliveries ADD COLUMN retried_at INTEGER;
 """,
-    # 7 is acknowledgements' (issue-26): that branch brings its text; empty
-    # here until it is merged.
-    7: "",
+    # 7: acknowledgements (message columns, receipts) and full-text search; the
+    # search index (search_schema, per engine) takes every message already stored
+    # (MIGRATION_STEPS[7]).
+    7: """
+ALTER TABLE messages ADD COLUMN ack_required INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN ack_by INTEGER;
+ALTER TABLE messages ADD COLUMN max_deliveries INTEGER;
+ALTER TABLE messages ADD COLUMN escalate_to TEXT;
+CREATE TABLE receipts (
+    message_id INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    agent_id TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'queued',
+    owed INTEGER NOT NULL DEFAULT 1, delivered_at INTEGER, seen_at INTEGER, read_at INTEGER,
+    acked_at INTEGER, acked_by TEXT, note TEXT, delivery_count INTEGER NOT NULL DEFAULT 0,
+    due_at INTEGER, redelivered INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (message_id, agent_id));
+CREATE INDEX receipts_due ON receipts (due_at) WHERE due_at IS NOT NULL;
+CREATE INDEX receipts_redelivered ON receipts (agent_id, message_id) WHERE redelivered = 1;
+CREATE INDEX receipts_pending ON receipts (agent_id, message_id) WHERE owed = 1 AND state != 'acked';
+CREATE INDEX receipts_overdue ON receipts (message_id) WHERE state = 'overdue';
+""",
     # Whom each event concerns, indexed (schema.sql: event_targets); the rows
     # of events already logged are filled in by MIGRATION_STEPS[8].
     8: """
@@ -205,6 +222,21 @@ CREATE TABLE event_targets (
 }
 
 
+def search_schema(dialect) -> str:
+    """The full-text search index, per engine: SQLite's FTS5 table and its
+    triggers, PostgreSQL's generated tsvector column and GIN index."""
+    from .store import search_postgres, search_sqlite    # the store imports nothing of db
+    return search_postgres.SCHEMA if dialect.NAME == "postgres" else search_sqlite.SCHEMA
+
+
+def _add_search(conn) -> None:
+    for statement in conn.dialect.statements(search_schema(conn.dialect)):
+        conn.execute(statement)
+    if conn.dialect.NAME == "sqlite":
+        from .store import search_sqlite
+        conn.execute(search_sqlite.INDEX_EXISTING)      # a generated column fills itself
+
+
 def _fill_event_targets(conn) -> None:
     from .store import event_log       # the store imports nothing of db: no cycle
     event_log.index_logged(conn)
@@ -212,7 +244,7 @@ def _fill_event_targets(conn) -> None:
 
 # version -> what a migration does besides its SQL (data both engines read
 # the same way in Python but spell differently in SQL), run right after it.
-MIGRATION_STEPS = {8: _fill_event_targets}
+MIGRATION_STEPS = {7: _add_search, 8: _fill_event_targets}
 
 
 class SchemaError(RuntimeError):
@@ -268,7 +300,8 @@ def init(url: str) -> int:
                     f"database {url_shown(url)} has schema version {version}, newer than this "
                     f"relay ({SCHEMA_VERSION}); upgrade relay")
             if version == 0:
-                for statement in dialect.statements(dialect.ddl(SCHEMA_PATH.read_text())):
+                for statement in dialect.statements(dialect.ddl(SCHEMA_PATH.read_text()
+                                                                + search_schema(dialect))):
                     conn.execute(statement)
             else:
                 for step in range(version + 1, SCHEMA_VERSION + 1):

@@ -7,8 +7,9 @@ and is answered without the database. What can make a message visible:
 
 - a message committed to the agent, to an address that reaches it, or
   resolved to it (pool, policy, orchestrator), a claim released or expired
-  by the reaper, a redelivery: every one is a `message.*` event whose scope
-  names the agent or its `to` (events.py); the committer hands each commit's
+  by the reaper, a redelivery (a late ack: the message is shown again even
+  below `since`): every one is a `message.*` event whose scope names the
+  agent or its `to` (events.py: message.redelivered names the recipient); the committer hands each commit's
   events here before anyone is answered. Each one forgets the agents it
   names, and a `to` of several agents forgets every agent that has it.
 - the agent's own addresses changing (tags, label, capabilities): each entry

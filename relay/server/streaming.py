@@ -22,7 +22,7 @@ def read_filter(conn, types, agent_id) -> Filter:
         if len(agent_id) > ID_MAX:
             raise bad_request(f"agentId must be at most {ID_MAX} characters")
         agent = agents.get(conn, agent_id)
-    return Filter(types, agent)
+    return Filter(types, agent, carries=agent is not None)
 
 
 def take_slot(r, kind: str, client: str) -> str:
@@ -45,6 +45,8 @@ def replay(r, since: int, event_filter: Filter):
         if since + 1 < first_kept:
             yield RESET, {"reason": "retention", "lastEventId": since, "firstKeptId": first_kept}
         for wanted in matching(c, since, event_filter):
+            if event_filter.carries:
+                r.stream_receipts.note(event_filter.agent["id"], wanted)
             yield "events", wanted
     finally:
         r.connections.release(c)

@@ -34,6 +34,7 @@ from . import object_pairs, sqlite
 name = "postgres"
 Error = psycopg.Error if psycopg else Exception
 
+NAME = "postgres"
 WRITE_LOCK = 0x52454C4159            # "RELAY": the advisory lock every write transaction takes
 LEADER_LOCK = WRITE_LOCK + 1         # held for its whole session by the process running periodic work
 CHANNEL = "relay_events"             # NOTIFY carries the last event id a commit wrote
@@ -223,8 +224,16 @@ def json_append(column: str) -> str:
 
 
 def json_array_of(fields: list[tuple[str, str, str]], order: str = "id") -> str:
+    return json_array_of_values(json_object(fields), order)
+
+
+def json_object(fields: list[tuple[str, str, str]]) -> str:
     pairs = object_pairs(fields, {"json": "({})::json", "bool": "(({}) <> 0)"})
-    return f"json_agg(json_build_object({pairs}) ORDER BY {order})::text"
+    return f"json_build_object({pairs})"
+
+
+def json_array_of_values(value: str, order: str = "id") -> str:
+    return f"json_agg({value} ORDER BY {order})::text"
 
 
 RETURNING_ID = " RETURNING id"

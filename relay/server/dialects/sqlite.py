@@ -12,6 +12,8 @@ import threading
 
 from . import object_pairs
 
+NAME = "sqlite"
+
 name = "sqlite"
 Error = sqlite3.Error
 
@@ -116,9 +118,19 @@ def json_array_of(fields: list[tuple[str, str, str]], order: str = "id") -> str:
     `fields` are (key, expression, form): form 'json' embeds JSON text, 'bool' a 0/1.
     The rows come ordered by `order` from a subquery: SQLite 3.40 feeds the
     aggregate in that order (an ORDER BY inside the aggregate needs 3.44)."""
+    return json_array_of_values(json_object(fields))
+
+
+def json_object(fields: list[tuple[str, str, str]]) -> str:
+    """A JSON object value of one row (`fields` as json_array_of's)."""
     pairs = object_pairs(fields, {"json": "json({})",
                                   "bool": "json(CASE WHEN {} THEN 'true' ELSE 'false' END)"})
-    return f"json_group_array(json_object({pairs}))"
+    return f"json_object({pairs})"
+
+
+def json_array_of_values(value: str, order: str = "id") -> str:
+    """json_array_of over any JSON value expression (json_object's, a CASE of them)."""
+    return f"json_group_array({value})"
 
 
 # send's INSERT ... SELECT: the new row's id without RETURNING rows to step through.

@@ -87,7 +87,7 @@ class Health(Answer):
     lastReapAt: int | None = None
     workers: dict[str, WorkerStatus] | None = Field(
         None, description="every background thread: broadcaster, hangupWatch, reaper, "
-        "callbacks, lifecycle, automations")
+        "callbacks, lifecycle, automations, streamReceipts")
 
 
 class Total(Answer):
@@ -104,6 +104,11 @@ class Stats(Answer):
     spawnPolicies: dict[str, Any]
 
 
+class ReceiptRef(Answer):
+    messageId: int
+    agentId: str
+
+
 class ReapResult(Answer):
     releasedMessageIds: list[int]
     expiredQueuedMessageIds: list[int]
@@ -114,6 +119,11 @@ class ReapResult(Answer):
     releasedTaskIds: list[int]
     releasedOrphanedTaskIds: list[int]
     trimmedDeliveries: int
+    redeliveredReceipts: list[ReceiptRef] = Field(description=(
+        "each receipt redelivered (its ack deadline passed)"))
+    overdueReceipts: list[ReceiptRef] = Field(description=(
+        "each receipt now overdue (no delivery left)"))
+    escalationMessageIds: list[int]
     expiredPairIds: list[int]
     expiredCommandIds: list[str]
     staleOrchestratorIds: list[str]

@@ -1,13 +1,13 @@
 """Messages: rows, the inbox poll, claims, reads, threads, and the queue of
 pool:/policy: messages (the /api/messages summaries). Where a message goes and who may
 claim it is decided in domain/messages.py and domain/addresses.py."""
-from . import JsonArray, Record, dumps, loads, placeholders, where
+from . import JsonArray, Record, dumps, loads, placeholders, policies, where
 
 KINDS = ("chat", "channel.event", "task", "pair", "control", "system")
 
 
 def to_dict(row) -> Record:
-    return Record({
+    message = {
         "id": row["id"],
         "from": row["from_agent"],
         "to": row["to_addr"],
@@ -30,7 +30,12 @@ def to_dict(row) -> Record:
         "resolvedToAgent": row["resolved_to"],
         "expiresAt": row["expires_at"],
         "createdAt": row["created_at"],
-    })
+    }
+    if row["ack_required"]:
+        # Only a message that asks for an ack says so: other messages (and polls) stay as small.
+        message.update(ackRequired=True, ackBy=row["ack_by"], maxDeliveries=row["max_deliveries"],
+                       escalateTo=row["escalate_to"])
+    return Record(message)
 
 
 # The same message as to_dict() gives, as SQLite's JSON, for the inbox poll
@@ -47,6 +52,11 @@ MESSAGE_JSON = [
     ("idempotencyKey", "idempotency_key", ""), ("readBy", "read_by", "json"),
     ("deliveryStatus", "delivery_status", ""), ("resolvedToAgent", "resolved_to", ""),
     ("expiresAt", "expires_at", ""), ("createdAt", "created_at", "")]
+# What only a message sent with ackRequired has (to_dict adds the same keys), and
+# what one shown again because its ack is late adds (inbox()).
+ACK_JSON = [("ackRequired", "1", "bool"), ("ackBy", "ack_by", ""),
+            ("maxDeliveries", "max_deliveries", ""), ("escalateTo", "escalate_to", "")]
+REDELIVERED_JSON = [("redelivered", "1", "bool")]
 
 
 def in_id_order(rows) -> list[dict]:
@@ -65,6 +75,20 @@ def get(conn, message_id: int) -> dict | None:
 
 # --- sending -------------------------------------------------------------
 
+_NAMED = {"direct": "agents WHERE id = ?", "pool": "pools WHERE name = ?",
+          "orchestrator": "orchestrators WHERE id = ?"}
+
+
+def address_exists(conn, kind: str, name: str) -> bool:
+    """Whether what an address (split: domain/addresses.py) names exists; a group
+    address always does."""
+    if kind == "policy":
+        return policies.get(conn, name) is not None
+    if kind not in _NAMED:
+        return True
+    return conn.execute(f"SELECT 1 FROM {_NAMED[kind]}", (name,)).fetchone() is not None
+
+
 def find_idempotent(conn, sender: str, key: str) -> dict | None:
     row = conn.execute("SELECT * FROM messages WHERE from_agent = ? AND idempotency_key = ?",
                        (sender, key)).fetchone()
@@ -73,9 +97,11 @@ def find_idempotent(conn, sender: str, key: str) -> dict | None:
 
 _COLUMNS = ("from_agent", "to_addr", "kind", "subject", "body", "payload", "meta", "channel",
             "reply_to", "thread_id", "claimable", "claim_ttl_seconds", "idempotency_key",
-            "delivery_status", "resolved_to", "expires_at", "created_at")
+            "delivery_status", "resolved_to", "expires_at", "created_at", "ack_required", "ack_by",
+            "max_deliveries", "escalate_to")
 # Integer columns are cast: a NULL selected without a type is text to PostgreSQL.
-_INTEGERS = {"reply_to", "thread_id", "claimable", "claim_ttl_seconds", "expires_at", "created_at"}
+_INTEGERS = {"reply_to", "thread_id", "claimable", "claim_ttl_seconds", "expires_at", "created_at",
+             "ack_required", "ack_by", "max_deliveries"}
 _INSERT = (f"INSERT INTO messages ({', '.join(_COLUMNS)}) SELECT "
            + ",".join("CAST(? AS BIGINT)" if c in _INTEGERS else "?" for c in _COLUMNS)
            + " WHERE ? IS NULL OR EXISTS (SELECT 1 FROM agents WHERE id = ?)")
@@ -89,14 +115,16 @@ def thread_of(conn, message_id: int) -> int | None:
 
 def insert(conn, m: dict, thread_id: int | None, status: str, resolved_to: str | None,
            expires_at: int | None, now: int, direct: str | None) -> dict | None:
-    """Store a message (validated fields, API names) as resolved; None when
-    `direct` (a direct address's agent) does not exist, and nothing is written."""
+    """Store a message (validated fields, API names, ack options filled in) as
+    resolved; None when `direct` (a direct address's agent) does not exist, and
+    nothing is written."""
     row = dict(zip(_COLUMNS, (
         m["from"], m["to"], m.get("kind") or "chat", m.get("subject"), m["body"],
         dumps(m.get("payload") or {}), dumps(m.get("meta") or {}), m.get("channel"),
         m.get("replyTo"), thread_id, int(bool(m.get("claimable"))),
         m.get("claimTtlSeconds") or 300, m.get("idempotencyKey"), status, resolved_to,
-        expires_at, now)))
+        expires_at, now, int(bool(m.get("ackRequired"))), m.get("ackBy"), m.get("maxDeliveries"),
+        m.get("escalateTo"))))
     # One statement: the direct target's existence is checked by the INSERT itself,
     # and the stored row is known without reading it back.
     dialect = conn.dialect
@@ -109,11 +137,21 @@ def insert(conn, m: dict, thread_id: int | None, status: str, resolved_to: str |
 
 # --- reading -------------------------------------------------------------
 
-def inbox(conn, agent_id: str, addrs: list[str], now: int, *, since: int = 0, unread: bool = False,
-          kind: str | None = None, channel: str | None = None, limit: int = 100) -> JsonArray:
+def inbox(conn, agent_id: str, addrs: list[str], now: int, *, since: int = 0,
+          unread: bool = False, kind: str | None = None, channel: str | None = None,
+          ack_pending: bool = False, limit: int = 100) -> tuple[JsonArray, list[int]]:
     """What the agent reads: addressed to it (`addrs`, every address that reaches
-    it: groups are matched at read time), not its own,
-    not claimed by someone else; ascending from `since`. The answer's JSON text.
+    it: groups are matched at read time), not its own, not claimed by someone
+    else; ascending from `since`. The answer's JSON text, and the ids of the
+    messages in it that ask for an ack (found only when there are some:
+    ordinary answers are not parsed).
+
+    Messages redelivered to the agent (README "Acknowledgements and receipts")
+    come first, even below `since`, with `redelivered: true` (the `again`
+    rows; ids above `since` are flagged in place): their ids are at most
+    `since` and the others' above it, so the answer stays in id order. With
+    no redelivery pending, that costs one seek into an empty partial index;
+    per message, a test of ack_required.
 
     The database writes the whole answer in one statement (SQLite's
     json_object per message, json_group_array over them; PostgreSQL's
@@ -127,27 +165,73 @@ def inbox(conn, agent_id: str, addrs: list[str], now: int, *, since: int = 0, un
     SQLite is 3.40); tests check the order.
     """
     dialect = conn.dialect
-    sql = [f"""SELECT count(*), {dialect.json_array_of(MESSAGE_JSON)} FROM (
-               SELECT * FROM messages
-               WHERE (to_addr IN ({placeholders(addrs)}) OR resolved_to = ?) AND id > ?
-                 AND from_agent != ?
-                 AND NOT (claimed_by IS NOT NULL AND claimed_by != ? AND claim_expires_at > ?)"""]
-    args = [*addrs, agent_id, since, agent_id, agent_id, now]
-    if unread:
-        sql.append(f"AND NOT {dialect.json_has('messages.read_by')}")
-        args.append(agent_id)
+    me = agent_id
+    common = ["AND NOT (claimed_by IS NOT NULL AND claimed_by != ? AND claim_expires_at > ?)"]
+    common_args = [me, now]
     if kind:
-        sql.append("AND kind = ?")
-        args.append(kind)
+        common.append("AND kind = ?")
+        common_args.append(kind)
     if channel:
-        sql.append("AND channel = ?")
-        args.append(channel)
-    # HAVING: an empty inbox is no row, so one sqlite3_step (each gives up
-    # the GIL) answers the commonest poll, as it did row by row.
-    sql.append("ORDER BY id LIMIT ?) AS inbox HAVING count(*) > 0")
-    args.append(limit)
-    row = conn.execute(" ".join(sql), args).fetchone()
-    return JsonArray(row[1], row[0]) if row else JsonArray("[]", 0)
+        common.append("AND channel = ?")
+        common_args.append(channel)
+    common = " ".join(common)
+    fresh, fresh_args = [], []
+    if unread:
+        fresh.append(f"AND NOT {dialect.json_has('messages.read_by')}")
+        fresh_args.append(me)
+    if ack_pending:
+        fresh.append("AND ack_required = 1 AND EXISTS (SELECT 1 FROM receipts WHERE message_id = "
+                     "messages.id AND agent_id = ? AND owed = 1 AND state != 'acked')")
+        fresh_args.append(me)
+    fresh = " ".join(fresh)
+    acked = dialect.json_object(MESSAGE_JSON + ACK_JSON)
+    again = dialect.json_object(MESSAGE_JSON + ACK_JSON + REDELIVERED_JSON)
+    flagged = (f"CASE WHEN ack_required = 0 THEN {dialect.json_object(MESSAGE_JSON)} WHEN EXISTS "
+               f"(SELECT 1 FROM receipts WHERE message_id = m.id AND agent_id = ? AND redelivered = 1)"
+               f" THEN {again} ELSE {acked} END")
+    # `pending`: a redelivery at or below `since` waits for the agent (a seek into a
+    # partial index that is empty but for late acks). HAVING: an empty inbox is no
+    # row, so one sqlite3_step (each gives up the GIL) answers the commonest poll.
+    # (HAVING repeats the test: PostgreSQL names no select-list alias there.)
+    pending = "EXISTS (SELECT 1 FROM receipts WHERE agent_id = ? AND redelivered = 1 AND message_id <= ?)"
+    sql = f"""SELECT count(*), {dialect.json_array_of_values(flagged)}, {pending}
+                FROM (SELECT * FROM messages
+                       WHERE (to_addr IN ({placeholders(addrs)}) OR resolved_to = ?) AND id > ?
+                         AND from_agent != ? {common} {fresh}
+                       ORDER BY id LIMIT ?) AS m
+              HAVING count(*) > 0 OR {pending}"""
+    args = [me, me, since, *addrs, me, since, me, *common_args, *fresh_args]
+    tail = [me, since]
+    row = conn.execute(sql, [*args, limit, *tail]).fetchone()
+    if not row:
+        return JsonArray("[]", 0), []
+    count, text, pending = row
+    text = text or "[]"                 # PostgreSQL's json_agg of no rows is NULL
+    if pending:
+        again_count, shown = conn.execute(
+            f"""SELECT count(*), {dialect.json_array_of_values(again)} FROM (
+                  SELECT * FROM messages
+                   WHERE id IN (SELECT message_id FROM receipts
+                                 WHERE agent_id = ? AND redelivered = 1 AND message_id <= ?)
+                     {common} ORDER BY id LIMIT ?) AS m""", (me, since, *common_args, limit)).fetchone()
+        if again_count and count > limit - again_count:
+            count, text, _ = conn.execute(sql, [*args, limit - again_count, *tail]).fetchone() \
+                if limit > again_count else (0, "[]", 1)
+            text = text or "[]"
+        if again_count:
+            text = shown[:-1] + ("," + text[1:] if count else "]")
+            count += again_count
+    # Only a message asking for an ack has this key (the same text in a string
+    # value would have its quotes escaped), so an ordinary answer is never parsed here.
+    asking = []
+    if '"ackRequired"' in text:
+        asking = [m["id"] for m in loads(text) if m.get("ackRequired") is True]
+    return JsonArray(text, count), asking
+
+
+# A message someone still owes an ack for (overdue included).
+AWAITING_ACK = ("ack_required = 1 AND EXISTS (SELECT 1 FROM receipts WHERE message_id = "
+                "messages.id AND owed = 1 AND state != 'acked')")
 
 
 def first_claim_end(conn, since: int, now: int) -> float:
@@ -160,10 +244,11 @@ def first_claim_end(conn, since: int, now: int) -> float:
 
 
 def recent(conn, *, sender=None, to=None, kind=None, channel=None, before=None,
-           limit=100) -> list[dict]:
+           awaiting_ack=False, limit=100) -> list[dict]:
     """The dashboard's view: newest first."""
     clause, args = where(("from_agent = ?", sender), ("to_addr = ?", to), ("kind = ?", kind),
-                         ("channel = ?", channel), ("id < ?", before))
+                         ("channel = ?", channel), ("id < ?", before),
+                         (AWAITING_ACK,) if awaiting_ack else ("", None))
     rows = conn.execute(f"SELECT * FROM messages{clause} ORDER BY id DESC LIMIT ?", (*args, limit))
     return [to_dict(r) for r in rows]
 
