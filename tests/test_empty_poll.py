@@ -6,6 +6,8 @@ Each test first polls twice: the second is answered from memory on SQLite
 (the hit counter proves it), never on PostgreSQL, where other processes may
 commit (the fast path is off there). Then the change, then the same poll.
 """
+import json
+
 import pytest
 
 from relay.server import db
@@ -205,3 +207,59 @@ def test_a_long_poll_woken_by_a_message_finds_it(live):
     live.request("POST", "/api/messages", {"from": "boss", "to": "me", "body": "wake"})
     waiter.join(30)
     assert [m["body"] for m in answers[0]] == ["wake"]
+
+
+# --- acknowledgements: a message shown again past the cursor ------------------------
+
+def from_database(client, relay_, agent_id, clock, **params):
+    """What the database answers for this poll, memory aside (store/messages.py inbox)."""
+    from relay.server.domain.addresses import inbox_addresses
+    from relay.server.store import messages
+    agent = client.get(f"/api/agents/{agent_id}").get_json()
+    conn = db.connect(relay_.settings.db)
+    try:
+        found, _ = messages.inbox(conn, agent_id, inbox_addresses(agent), clock(),
+                                  since=params["since"],
+                                  ack_pending=params.get("ackPending") == "1")
+        return [m["body"] for m in json.loads(found.text)]
+    finally:
+        conn.close()
+
+
+def same_as_database(client, relay_, clock, agent_id, **params):
+    """The poll's bodies, checked equal to what the database answers just before it."""
+    expected = from_database(client, relay_, agent_id, clock, **params)
+    assert bodies(client, agent_id, **params) == expected
+    return expected
+
+
+@pytest.mark.parametrize("ack_pending", [False, True])
+@pytest.mark.parametrize("how", ["deadline", "nack"])
+def test_a_redelivery_by_the_reaper_shows_the_message_again(client, known_empty, relay_, clock,
+                                                             how, ack_pending):
+    register(client, "me")
+    register(client, "boss")
+    m = send(client, "boss", "me", "review", ackRequired=True, ackWithinSeconds=60)
+    assert bodies(client, "me", since=0) == ["review"]          # delivery 1; the cursor moves
+    extra = {"ackPending": "1"} if ack_pending else {}
+    params = known_empty("me", since=m["id"], **extra)
+    if how == "nack":
+        r = client.post(f"/api/messages/{m['id']}/nack", json={"agentId": "me", "retryInSeconds": 30})
+        assert r.status_code == 200, r.get_json()
+        assert same_as_database(client, relay_, clock, "me", **params) == []
+        clock.advance(30)
+    else:
+        clock.advance(59)
+        assert client.post("/api/system/reap").get_json()["redeliveredReceipts"] == []
+        assert same_as_database(client, relay_, clock, "me", **params) == []
+        clock.advance(1)
+    # Due, not yet redelivered: the database still answers [], and so may memory.
+    assert same_as_database(client, relay_, clock, "me", **params) == []
+    report = client.post("/api/system/reap").get_json()
+    assert report["redeliveredReceipts"] == [{"messageId": m["id"], "agentId": "me"}]
+    # Shown again below the cursor: the reaper's message.redelivered forgot the empty poll.
+    shown = inbox(client, "me", **params)
+    assert [(x["id"], x["redelivered"]) for x in shown] == [(m["id"], True)]
+    # Shown once: the next poll from the same cursor is empty again, as the database says.
+    assert same_as_database(client, relay_, clock, "me", **params) == []
+
