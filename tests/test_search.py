@@ -149,7 +149,7 @@ def test_the_migration_indexes_existing_messages(tmp_path, clock):
     from relay.server.settings import Settings
     path = str(tmp_path / "old.db")
     conn = db.connect(path)
-    for statement in db._statements((Path(__file__).parent / "data" / "schema_v1.sql").read_text()):
+    for statement in conn.dialect.statements((Path(__file__).parent / "data" / "schema_v1.sql").read_text()):
         conn.execute(statement)
     conn.execute("INSERT INTO messages (from_agent, to_addr, body, subject, created_at) "
                  "VALUES ('alice', 'bob', 'kept from before', 'old café', 1)")
