@@ -27,9 +27,13 @@ def split_owed(items: list) -> tuple[bytes, list]:
 class Filter:
     """Which events a subscriber wants: type prefixes and/or one agent's view."""
 
-    def __init__(self, types: list[str] | None = None, agent: dict | None = None):
+    def __init__(self, types: list[str] | None = None, agent: dict | None = None,
+                 carries: bool = False):
         self.types = tuple(types or ())
         self.agent = agent
+        # An event stream carries messages to the agent (its receipts move);
+        # a long poll's wake-up subscription does not.
+        self.carries = carries
 
     def wants(self, envelope: dict, scope: dict | None) -> bool:
         if self.types and not envelope["type"].startswith(self.types):
@@ -175,6 +179,8 @@ class Broadcaster(Worker):
         self._inbox: queue.Queue = queue.Queue()
         self._subscribers: set[Subscription] = set()
         self._subscribers_lock = threading.Lock()
+        # (agentId, envelopes) after events went to a stream that carries them to that agent.
+        self.on_carried = None
 
     # --- the thread (worker.py: start/stop) ----------------------------------------
 
@@ -253,3 +259,5 @@ class Broadcaster(Worker):
         wanted = [envelope for envelope, scope in stored if wants(envelope, scope)]
         if wanted and not subscription.offer(wanted):
             self.unsubscribe(subscription)
+        elif wanted and subscription.filter.carries and self.on_carried is not None:
+            self.on_carried(subscription.filter.agent["id"], wanted)

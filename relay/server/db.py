@@ -15,7 +15,7 @@ from . import dialects
 # relay/server/schema.sql links to the top-level schema.sql in a checkout and is
 # a copy of it in a built wheel (package data), so every install can create a database.
 SCHEMA_PATH = Path(__file__).with_name("schema.sql")
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # version -> SQL that brings a database from version-1 to version. A new
 # schema change adds a row here *and* edits schema.sql, so new and old
@@ -67,7 +67,7 @@ CREATE INDEX callback_deliveries_pending ON callback_deliveries (next_attempt_at
     WHERE status = 'pending';
 CREATE INDEX callback_deliveries_task ON callback_deliveries (task_id, id);
 
--- External systems with their own tokens; only the token's
+-- External systems with their own tokens (README: Bridging a Slack channel); only the token's
 -- sha256 is kept. origin 'env' rows mirror RELAY_INTEGRATION_TOKENS.
 CREATE TABLE integrations (
     name           TEXT PRIMARY KEY,
@@ -190,7 +190,30 @@ ALTER TABLE callback_deliveries ADD COLUMN host TEXT;
 ALTER TABLE callback_deliveries ADD COLUMN integration TEXT;
 ALTER TABLE callback_deliveries ADD COLUMN retried_at INTEGER;
 """,
+    # 7: acknowledgements (message columns, receipts) and full-text search; the
+    # search part is the engine's (SEARCH_STEP below), and indexes every message
+    # already stored.
+    7: """
+ALTER TABLE messages ADD COLUMN ack_required INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN ack_by INTEGER;
+ALTER TABLE messages ADD COLUMN max_deliveries INTEGER;
+ALTER TABLE messages ADD COLUMN escalate_to TEXT;
+CREATE TABLE receipts (
+    message_id INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    agent_id TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'queued',
+    owed INTEGER NOT NULL DEFAULT 1, delivered_at INTEGER, seen_at INTEGER, read_at INTEGER,
+    acked_at INTEGER, acked_by TEXT, note TEXT, delivery_count INTEGER NOT NULL DEFAULT 0,
+    due_at INTEGER, redelivered INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (message_id, agent_id));
+CREATE INDEX receipts_due ON receipts (due_at) WHERE due_at IS NOT NULL;
+CREATE INDEX receipts_redelivered ON receipts (agent_id, message_id) WHERE redelivered = 1;
+CREATE INDEX receipts_pending ON receipts (agent_id, message_id) WHERE owed = 1 AND state != 'acked';
+CREATE INDEX receipts_overdue ON receipts (message_id) WHERE state = 'overdue';
+""",
 }
+# The migration whose step also makes the engine's search index (SQLite: an FTS5
+# table and its triggers; PostgreSQL: a generated tsvector column and a GIN index).
+SEARCH_STEP = 7
 
 
 class SchemaError(RuntimeError):
@@ -246,11 +269,17 @@ def init(url: str) -> int:
                     f"database {url_shown(url)} has schema version {version}, newer than this "
                     f"relay ({SCHEMA_VERSION}); upgrade relay")
             if version == 0:
-                for statement in dialect.statements(dialect.ddl(SCHEMA_PATH.read_text())):
+                search = dialect.search_store()
+                for statement in dialect.statements(dialect.ddl(SCHEMA_PATH.read_text())
+                                                    + search.SCHEMA):
                     conn.execute(statement)
             else:
                 for step in range(version + 1, SCHEMA_VERSION + 1):
-                    for statement in dialect.statements(dialect.ddl(MIGRATIONS[step])):
+                    script = dialect.ddl(MIGRATIONS[step])
+                    if step == SEARCH_STEP:
+                        search = dialect.search_store()
+                        script += search.SCHEMA + search.INDEX_EXISTING
+                    for statement in dialect.statements(script):
                         conn.execute(statement)
             dialect.set_schema_version(conn, SCHEMA_VERSION)
         dialect.after_schema(conn)

@@ -3,7 +3,7 @@
 Each step is its own change (its own commit, its events streamed after
 it); a step that fails is logged and the others still run.
 """
-from .domain import agents as agents_domain, delivery, recipe_runs
+from .domain import acks, agents as agents_domain, delivery, recipe_runs
 from .events import (activity_event, agent_event, command_event, delivery_events, message_event,
                      orchestrator_event, pair_updated, task_event)
 from .retention import Retention
@@ -32,6 +32,10 @@ class Reaper(Periodic):
         expired = messages.expire_queued(conn, now)
         return ({"expiredQueuedMessageIds": [m["id"] for m in expired]},
                 [message_event("message.expired", m) for m in expired])
+
+    def ack_deadlines(self, conn, now):
+        # Receipts past their deadline: redelivered, or overdue and escalated.
+        return acks.reap(conn, now)
 
     def mark_stale(self, conn, now):
         changed = agents.mark_stale(conn, now, int(self.relay.settings.stale_after * 1000))
@@ -99,8 +103,8 @@ class Reaper(Periodic):
         return events
 
     def steps(self):
-        return [self.release_claims, self.expire_queued, self.mark_stale, self.mark_offline,
-                self.prune, self.trim_events, self.release_task_claims,
+        return [self.release_claims, self.expire_queued, self.ack_deadlines, self.mark_stale,
+                self.mark_offline, self.prune, self.trim_events, self.release_task_claims,
                 self.release_orphaned_tasks, self.trim_deliveries, self.expire_pairs,
                 self.expire_commands, self.mark_orchestrators_stale,
                 self.mark_orchestrators_offline, self.expire_recipe_roles]

@@ -14,6 +14,7 @@ from .lifecycle import Lifecycle
 from .outbound import OutboundPolicy
 from .reaper import Reaper
 from .slots import Slots
+from .stream_receipts import StreamReceipts
 from .watch import HangupWatch
 from .event_tail import EventTail
 from .leader import Leader, SoleProcess
@@ -58,6 +59,8 @@ class Relay:
             self.leader = SoleProcess()
             listeners[:0] = [self.agent_cache.committed, self.broadcaster.submit]
         self.committer = Committer(settings.db, settings.synchronous, clock, listeners)
+        self.stream_receipts = StreamReceipts(self)
+        self.broadcaster.on_carried = self.stream_receipts.note
         self.closing = threading.Event()      # set at shutdown: streams end
         # Called at shutdown: what wakes a stream blocked elsewhere than on the broadcaster
         # (a proxied orchestrator stream waiting on its upstream).
@@ -77,7 +80,8 @@ class Relay:
         """Every background thread, by the name GET /api/health shows it under."""
         workers = {"broadcaster": self.broadcaster, "hangupWatch": self.hangups,
                    "reaper": self.reaper, "callbacks": self.callbacks,
-                   "lifecycle": self.lifecycle, "automations": self.automations}
+                   "lifecycle": self.lifecycle, "automations": self.automations,
+                   "streamReceipts": self.stream_receipts}
         if self.event_tail is not None:
             workers["eventTail"] = self.event_tail
         return workers

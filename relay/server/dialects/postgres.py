@@ -221,9 +221,17 @@ def json_append(column: str) -> str:
     return f"((({column})::jsonb || jsonb_build_array(?::text))::text)"
 
 
+def json_object(fields: list[tuple[str, str, str]]) -> str:
+    return f"json_build_object({object_pairs(fields, {'json': '({})::json', 'bool': '(({}) <> 0)'})})"
+
+
+def json_array(expression: str, order: str = "id") -> str:
+    # json_agg of no rows is NULL where SQLite's json_group_array is '[]'.
+    return f"coalesce(json_agg({expression} ORDER BY {order})::text, '[]')"
+
+
 def json_array_of(fields: list[tuple[str, str, str]], order: str = "id") -> str:
-    pairs = object_pairs(fields, {"json": "({})::json", "bool": "(({}) <> 0)"})
-    return f"json_agg(json_build_object({pairs}) ORDER BY {order})::text"
+    return json_array(json_object(fields), order)
 
 
 RETURNING_ID = " RETURNING id"
@@ -332,3 +340,9 @@ class Pool:
     def close(self) -> None:
         if self._opened:
             self._pool.close()
+
+
+def search_store():
+    """The store module that searches messages on this engine (a tsvector and GIN)."""
+    from ..store import search_postgres
+    return search_postgres

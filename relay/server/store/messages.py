@@ -1,13 +1,13 @@
 """Messages: rows, the inbox poll, claims, reads, threads, and the queue of
 pool:/policy: messages (the /api/messages summaries). Where a message goes and who may
 claim it is decided in domain/messages.py and domain/addresses.py."""
-from . import JsonArray, Record, dumps, loads, placeholders, where
+from . import JsonArray, Record, dumps, loads, placeholders, policies, where
 
 KINDS = ("chat", "channel.event", "task", "pair", "control", "system")
 
 
 def to_dict(row) -> Record:
-    return Record({
+    message = {
         "id": row["id"],
         "from": row["from_agent"],
         "to": row["to_addr"],
@@ -30,13 +30,19 @@ def to_dict(row) -> Record:
         "resolvedToAgent": row["resolved_to"],
         "expiresAt": row["expires_at"],
         "createdAt": row["created_at"],
-    })
+    }
+    if row["ack_required"]:
+        # Only a message that asks for an ack says so: other messages (and polls) stay as small.
+        message.update(ackRequired=True, ackBy=row["ack_by"], maxDeliveries=row["max_deliveries"],
+                       escalateTo=row["escalate_to"])
+    return Record(message)
 
 
 # The same message as to_dict() gives, as SQLite's JSON, for the inbox poll
 # (see inbox()). The two are kept equal field by field by
 # tests/test_message_json.py::test_one_representation_of_a_message.
 # (key, column expression, form): 'json' embeds a JSON text column, 'bool' a 0/1 flag.
+# The dialect spells the object (dialects/: json_object).
 MESSAGE_JSON = [
     ("id", "id", ""), ("from", "from_agent", ""), ("to", "to_addr", ""), ("kind", "kind", ""),
     ("subject", "subject", ""), ("body", "body", ""), ("payload", "payload", "json"),
@@ -47,6 +53,12 @@ MESSAGE_JSON = [
     ("idempotencyKey", "idempotency_key", ""), ("readBy", "read_by", "json"),
     ("deliveryStatus", "delivery_status", ""), ("resolvedToAgent", "resolved_to", ""),
     ("expiresAt", "expires_at", ""), ("createdAt", "created_at", "")]
+# A message that asks for an ack says so (to_dict() adds the same keys).
+ACK_JSON = MESSAGE_JSON + [("ackRequired", "1", "bool"), ("ackBy", "ack_by", ""),
+                           ("maxDeliveries", "max_deliveries", ""),
+                           ("escalateTo", "escalate_to", "")]
+# A message shown again because its ack is late (only messages asking for one are).
+SHOWN_AGAIN_JSON = ACK_JSON + [("redelivered", "1", "bool")]
 
 
 def in_id_order(rows) -> list[dict]:
@@ -65,6 +77,20 @@ def get(conn, message_id: int) -> dict | None:
 
 # --- sending -------------------------------------------------------------
 
+_NAMED = {"direct": "agents WHERE id = ?", "pool": "pools WHERE name = ?",
+          "orchestrator": "orchestrators WHERE id = ?"}
+
+
+def address_exists(conn, kind: str, name: str) -> bool:
+    """Whether what an address (split: domain/addresses.py) names exists; a group
+    address always does."""
+    if kind == "policy":
+        return policies.get(conn, name) is not None
+    if kind not in _NAMED:
+        return True
+    return conn.execute(f"SELECT 1 FROM {_NAMED[kind]}", (name,)).fetchone() is not None
+
+
 def find_idempotent(conn, sender: str, key: str) -> dict | None:
     row = conn.execute("SELECT * FROM messages WHERE from_agent = ? AND idempotency_key = ?",
                        (sender, key)).fetchone()
@@ -73,9 +99,11 @@ def find_idempotent(conn, sender: str, key: str) -> dict | None:
 
 _COLUMNS = ("from_agent", "to_addr", "kind", "subject", "body", "payload", "meta", "channel",
             "reply_to", "thread_id", "claimable", "claim_ttl_seconds", "idempotency_key",
-            "delivery_status", "resolved_to", "expires_at", "created_at")
+            "delivery_status", "resolved_to", "expires_at", "created_at", "ack_required", "ack_by",
+            "max_deliveries", "escalate_to")
 # Integer columns are cast: a NULL selected without a type is text to PostgreSQL.
-_INTEGERS = {"reply_to", "thread_id", "claimable", "claim_ttl_seconds", "expires_at", "created_at"}
+_INTEGERS = {"reply_to", "thread_id", "claimable", "claim_ttl_seconds", "expires_at", "created_at",
+             "ack_required", "ack_by", "max_deliveries"}
 _INSERT = (f"INSERT INTO messages ({', '.join(_COLUMNS)}) SELECT "
            + ",".join("CAST(? AS BIGINT)" if c in _INTEGERS else "?" for c in _COLUMNS)
            + " WHERE ? IS NULL OR EXISTS (SELECT 1 FROM agents WHERE id = ?)")
@@ -89,14 +117,16 @@ def thread_of(conn, message_id: int) -> int | None:
 
 def insert(conn, m: dict, thread_id: int | None, status: str, resolved_to: str | None,
            expires_at: int | None, now: int, direct: str | None) -> dict | None:
-    """Store a message (validated fields, API names) as resolved; None when
-    `direct` (a direct address's agent) does not exist, and nothing is written."""
+    """Store a message (validated fields, API names, ack options filled in) as
+    resolved; None when `direct` (a direct address's agent) does not exist, and
+    nothing is written."""
     row = dict(zip(_COLUMNS, (
         m["from"], m["to"], m.get("kind") or "chat", m.get("subject"), m["body"],
         dumps(m.get("payload") or {}), dumps(m.get("meta") or {}), m.get("channel"),
         m.get("replyTo"), thread_id, int(bool(m.get("claimable"))),
         m.get("claimTtlSeconds") or 300, m.get("idempotencyKey"), status, resolved_to,
-        expires_at, now)))
+        expires_at, now, int(bool(m.get("ackRequired"))), m.get("ackBy"), m.get("maxDeliveries"),
+        m.get("escalateTo"))))
     # One statement: the direct target's existence is checked by the INSERT itself,
     # and the stored row is known without reading it back.
     dialect = conn.dialect
@@ -109,11 +139,21 @@ def insert(conn, m: dict, thread_id: int | None, status: str, resolved_to: str |
 
 # --- reading -------------------------------------------------------------
 
-def inbox(conn, agent_id: str, addrs: list[str], now: int, *, since: int = 0, unread: bool = False,
-          kind: str | None = None, channel: str | None = None, limit: int = 100) -> JsonArray:
+def inbox(conn, agent_id: str, addrs: list[str], now: int, *, since: int = 0,
+          unread: bool = False, kind: str | None = None, channel: str | None = None,
+          ack_pending: bool = False, limit: int = 100) -> tuple[JsonArray, list[int]]:
     """What the agent reads: addressed to it (`addrs`, every address that reaches
-    it: groups are matched at read time), not its own,
-    not claimed by someone else; ascending from `since`. The answer's JSON text.
+    it: groups are matched at read time), not its own, not claimed by someone
+    else; ascending from `since`. The answer's JSON text, and the ids of the
+    messages in it that ask for an ack (found only when there are some:
+    ordinary answers are not parsed).
+
+    Messages redelivered to the agent (README "Acknowledgements and receipts")
+    come first, even below `since`, with `redelivered: true` (the `again`
+    rows; ids above `since` are flagged in place): their ids are at most
+    `since` and the others' above it, so the answer stays in id order. With
+    no redelivery pending, that costs one seek into an empty partial index;
+    per message, a test of ack_required.
 
     The database writes the whole answer in one statement (SQLite's
     json_object per message, json_group_array over them; PostgreSQL's
@@ -127,34 +167,79 @@ def inbox(conn, agent_id: str, addrs: list[str], now: int, *, since: int = 0, un
     SQLite is 3.40); tests check the order.
     """
     dialect = conn.dialect
-    sql = [f"""SELECT count(*), {dialect.json_array_of(MESSAGE_JSON)} FROM (
-               SELECT * FROM messages
-               WHERE (to_addr IN ({placeholders(addrs)}) OR resolved_to = ?) AND id > ?
-                 AND from_agent != ?
-                 AND NOT (claimed_by IS NOT NULL AND claimed_by != ? AND claim_expires_at > ?)"""]
-    args = [*addrs, agent_id, since, agent_id, agent_id, now]
-    if unread:
-        sql.append(f"AND NOT {dialect.json_has('messages.read_by')}")
-        args.append(agent_id)
+    me = agent_id
+    common = ["AND NOT (claimed_by IS NOT NULL AND claimed_by != ? AND claim_expires_at > ?)"]
+    common_args = [me, now]
     if kind:
-        sql.append("AND kind = ?")
-        args.append(kind)
+        common.append("AND kind = ?")
+        common_args.append(kind)
     if channel:
-        sql.append("AND channel = ?")
-        args.append(channel)
-    # HAVING: an empty inbox is no row, so one sqlite3_step (each gives up
-    # the GIL) answers the commonest poll, as it did row by row.
-    sql.append("ORDER BY id LIMIT ?) AS inbox HAVING count(*) > 0")
-    args.append(limit)
-    row = conn.execute(" ".join(sql), args).fetchone()
-    return JsonArray(row[1], row[0]) if row else JsonArray("[]", 0)
+        common.append("AND channel = ?")
+        common_args.append(channel)
+    common = " ".join(common)
+    fresh, fresh_args = [], []
+    if unread:
+        fresh.append(f"AND NOT {dialect.json_has('messages.read_by')}")
+        fresh_args.append(me)
+    if ack_pending:
+        fresh.append("AND ack_required = 1 AND EXISTS (SELECT 1 FROM receipts WHERE message_id = "
+                     "messages.id AND agent_id = ? AND owed = 1 AND state != 'acked')")
+        fresh_args.append(me)
+    fresh = " ".join(fresh)
+    flagged = (f"CASE WHEN ack_required = 0 THEN {dialect.json_object(MESSAGE_JSON)} "
+               f"WHEN EXISTS (SELECT 1 FROM receipts WHERE message_id = m.id AND agent_id = ? "
+               f"AND redelivered = 1) THEN {dialect.json_object(SHOWN_AGAIN_JSON)} "
+               f"ELSE {dialect.json_object(ACK_JSON)} END")
+    # `pending`: a redelivery at or below `since` waits for the agent (a seek into a
+    # partial index that is empty but for late acks). HAVING: an empty inbox is no
+    # row, so one sqlite3_step (each gives up the GIL) answers the commonest poll.
+    # (Spelled twice: PostgreSQL's HAVING cannot name a column of the SELECT.)
+    pending = ("EXISTS (SELECT 1 FROM receipts WHERE agent_id = ? AND redelivered = 1"
+               " AND message_id <= ?)")
+    sql = f"""SELECT count(*), {dialect.json_array(flagged)}, {pending} AS pending
+                FROM (SELECT * FROM messages
+                       WHERE (to_addr IN ({placeholders(addrs)}) OR resolved_to = ?) AND id > ?
+                         AND from_agent != ? {common} {fresh}
+                       ORDER BY id LIMIT ?) AS m
+              HAVING count(*) > 0 OR {pending}"""
+    args = [me, me, since, *addrs, me, since, me, *common_args, *fresh_args]
+    row = conn.execute(sql, [*args, limit, me, since]).fetchone()
+    if not row:
+        return JsonArray("[]", 0), []
+    count, text, pending = row
+    if pending:
+        again, shown = conn.execute(
+            f"""SELECT count(*), {dialect.json_array(dialect.json_object(SHOWN_AGAIN_JSON))}
+                  FROM (SELECT * FROM messages
+                         WHERE id IN (SELECT message_id FROM receipts
+                                       WHERE agent_id = ? AND redelivered = 1 AND message_id <= ?)
+                           {common} ORDER BY id LIMIT ?) AS again""",
+            (me, since, *common_args, limit)).fetchone()
+        if again and count > limit - again:
+            count, text, _ = conn.execute(sql, [*args, limit - again, me, since]).fetchone() \
+                if limit > again else (0, "[]", 1)
+        if again:
+            text = shown[:-1] + ("," + text[1:] if count else "]")
+            count += again
+    # Only a message asking for an ack has this key (a string value would have its quotes
+    # escaped), so an ordinary answer is never parsed here. (PostgreSQL writes `"key" : value`.)
+    asking = []
+    if '"ackRequired"' in text:
+        asking = [m["id"] for m in loads(text) if m.get("ackRequired") is True]
+    return JsonArray(text, count), asking
+
+
+# A message someone still owes an ack for (overdue included).
+AWAITING_ACK = ("ack_required = 1 AND EXISTS (SELECT 1 FROM receipts WHERE message_id = "
+                "messages.id AND owed = 1 AND state != 'acked')")
 
 
 def recent(conn, *, sender=None, to=None, kind=None, channel=None, before=None,
-           limit=100) -> list[dict]:
+           awaiting_ack=False, limit=100) -> list[dict]:
     """The dashboard's view: newest first."""
     clause, args = where(("from_agent = ?", sender), ("to_addr = ?", to), ("kind = ?", kind),
-                         ("channel = ?", channel), ("id < ?", before))
+                         ("channel = ?", channel), ("id < ?", before),
+                         (AWAITING_ACK,) if awaiting_ack else ("", None))
     rows = conn.execute(f"SELECT * FROM messages{clause} ORDER BY id DESC LIMIT ?", (*args, limit))
     return [to_dict(r) for r in rows]
 

@@ -1,9 +1,7 @@
-"""Full-text search of messages: the PostgreSQL part (waiting for issue-26's
-search to reach relay/server/: its route then picks this module or
-search_sqlite by `conn.dialect`, and migration 7 takes SCHEMA below on
-PostgreSQL instead of the FTS5 table; checked against test_search.py's
-cases by hand, not yet by the suite) (a generated tsvector
+"""Full-text search of messages: the PostgreSQL part (a generated tsvector
 column with a GIN index), the counterpart of store/search_sqlite.py (FTS5).
+The search route picks one by `conn.dialect.search_store()`; migration 7
+makes SCHEMA here on PostgreSQL, the FTS5 table on SQLite.
 
 The same words match on both engines: the 'simple' configuration (no
 stemming, no stop words: a word is a whole word) over unaccented text
@@ -16,7 +14,7 @@ marked as one, an ellipsis where the text goes on).
 import re
 import unicodedata
 
-from ..domain.addresses import inbox_addresses
+from ..search_query import Parsed, Term
 from . import placeholders, where
 from .messages import to_dict
 
@@ -30,6 +28,8 @@ ALTER TABLE messages ADD COLUMN search tsvector GENERATED ALWAYS AS (
     || setweight(to_tsvector('simple', relay_unaccent(body)), 'B')) STORED;
 CREATE INDEX messages_search ON messages USING GIN (search);
 """
+# A generated column indexes the rows already stored when it is added.
+INDEX_EXISTING = ""
 SNIPPET_WORDS = 16
 RANK_WINDOW = 10_000
 
@@ -38,7 +38,7 @@ def _plain(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
-def _term(term, args: list) -> str:
+def _term(term: Term, args: list) -> str:
     """One term as a tsquery expression over one parameter."""
     if not term.prefix:
         args.append(term.text)
@@ -48,7 +48,7 @@ def _term(term, args: list) -> str:
     return "to_tsquery('simple', ?)"
 
 
-def tsquery(parsed, args: list) -> str:
+def tsquery(parsed: Parsed, args: list) -> str:
     groups = ["(" + " || ".join(_term(t, args) for t in group) + ")" for group in parsed.groups]
     expression = " && ".join(groups)
     if parsed.excluded:
@@ -56,7 +56,7 @@ def tsquery(parsed, args: list) -> str:
     return expression
 
 
-def search(conn, parsed, *, agent: dict | None, now: int, sender=None, to=None, kind=None,
+def search(conn, parsed: Parsed, *, agent: dict | None, addrs: list[str], now: int, sender=None, to=None, kind=None,
            channel=None, thread=None, since=None, before=None, limit: int = 20) -> list[dict]:
     if not parsed:
         return []
@@ -69,7 +69,6 @@ def search(conn, parsed, *, agent: dict | None, now: int, sender=None, to=None, 
     clause = clause.replace(" WHERE ", " AND ", 1)
     args = list(args)
     if agent is not None:
-        addrs = inbox_addresses(agent)
         clause += (f" AND ((m.to_addr IN ({placeholders(addrs)}) OR m.resolved_to = ?)"
                    " AND NOT (m.claimed_by IS NOT NULL AND m.claimed_by != ?"
                    " AND m.claim_expires_at > ?) OR m.from_agent = ?)")
