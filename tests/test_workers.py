@@ -6,7 +6,8 @@ import pytest
 
 from relay.server.worker import Worker, WorkerStuck
 
-WORKERS = {"broadcaster", "hangupWatch", "reaper", "callbacks", "lifecycle", "automations"}
+WORKERS = {"broadcaster", "hangupWatch", "reaper", "callbacks", "lifecycle", "automations",
+           "streamReceipts"}
 
 
 def test_health_lists_every_worker_and_shows_a_stopped_one(live):

@@ -1,6 +1,6 @@
 """What happens to waiting messages when an agent registers or comes back
 online: queued delivery for pool:/policy: addresses (the /api/messages summaries)."""
-from ..store import activity, messages, policies, pools
+from ..store import activity, messages, policies, pools, receipts
 from .addresses import pick
 
 
@@ -30,8 +30,8 @@ def on_agent_online(conn, agent: dict, now: int) -> dict:
                 "kind": "state", "agentId": agent["id"], "title": f"policy {policy_name}: "
                 f"running as {agent['id']}", "meta": {"policyName": policy_name,
                                                       "status": "running"}}, now)
-            result["policyMessages"] = messages.resolve_queued(
-                conn, "policy:" + policy_name, agent["id"], now)
+            result["policyMessages"] = owe_acks(conn, messages.resolve_queued(
+                conn, "policy:" + policy_name, agent["id"], now))
     if agent["status"] in pools.ONLINE:
         result["poolMessages"] = resolve_pool_queues(conn, agent, now)
     return result
@@ -58,4 +58,12 @@ def resolve_pool_queues(conn, agent: dict, now: int) -> list[dict]:
             sent = messages.deliver_queued(conn, message["id"], member)
             if sent:
                 delivered.append(sent)
-    return delivered
+    return owe_acks(conn, delivered)
+
+
+def owe_acks(conn, resolved: list[dict]) -> list[dict]:
+    """Queued messages that reached an agent: those asking for an ack are owed by it."""
+    for message in resolved:
+        if message.get("ackRequired"):
+            receipts.open_for_agent(conn, message, message["resolvedToAgent"])
+    return resolved

@@ -85,7 +85,7 @@ class Health(Answer):
     lastReapAt: int | None = None
     workers: dict[str, WorkerStatus] | None = Field(
         None, description="every background thread: broadcaster, hangupWatch, reaper, "
-        "callbacks, lifecycle, automations")
+        "callbacks, lifecycle, automations, streamReceipts")
 
 
 class Total(Answer):
