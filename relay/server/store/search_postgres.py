@@ -78,16 +78,14 @@ def search(conn, parsed: Parsed, *, agent: dict | None, addrs: list[str], now: i
     rows = conn.execute(
         f"""WITH q AS MATERIALIZED (SELECT {query} AS q),
                  hits AS (
-                   SELECT m.*, ts_rank('{{0.1, 0.2, 0.5, 1.0}}', m.search, q.q) AS search_rank,
-                          (to_tsvector('simple', relay_unaccent(coalesce(m.subject, ''))) @@ q.q)
-                              AS in_subject
+                   SELECT m.*, ts_rank('{{0.1, 0.2, 0.5, 1.0}}', m.search, q.q) AS search_rank
                      FROM messages AS m, q WHERE m.search @@ q.q{clause}
                     ORDER BY m.id DESC LIMIT {RANK_WINDOW})
             SELECT hits.* FROM hits, q ORDER BY search_rank DESC, id DESC LIMIT ?""",
         (*query_args, *args, limit)).fetchall()
     terms = [(_words(t.text), t.prefix) for group in parsed.groups for t in group]
     return [{**to_dict(r), "rank": float(r["search_rank"]),
-             "snippet": snippet(terms, r["subject"] if r["in_subject"] else r["body"])}
+             "snippet": snippet(terms, _column(terms, r["subject"], r["body"]))}
             for r in rows]
 
 
@@ -95,21 +93,40 @@ def _words(text: str) -> list[str]:
     return re.findall(r"\w+", _plain(text).lower())
 
 
-def snippet(terms: list[tuple[list[str], bool]], text: str) -> str:
-    """SNIPPET_WORDS words of `text` around its first match, as FTS5 writes a
-    snippet: each match (a phrase as one) in [ ], an ellipsis where the text goes on."""
-    spans = [(m.start(), m.end(), _plain(m.group()).lower()) for m in re.finditer(r"\w+", text)]
+def _column(terms, subject: str | None, body: str) -> str:
+    """The text the snippet comes from, as FTS5 picks its column: the one matching
+    the most distinct terms, the subject on a tie."""
+    if not subject:
+        return body
+    found = [len({t for _, _, t in _marks(terms, _spans(text))}) for text in (subject, body)]
+    return subject if found[0] >= found[1] else body
+
+
+def _spans(text: str) -> list[tuple[int, int, str]]:
+    return [(m.start(), m.end(), _plain(m.group()).lower()) for m in re.finditer(r"\w+", text)]
+
+
+def _marks(terms, spans) -> list[tuple[int, int, int]]:
+    """(first word, past the last word, which term) of each match in `spans`."""
     marks = []
     i = 0
     while i < len(spans):
-        for words, prefix in terms:
+        for n, (words, prefix) in enumerate(terms):
             seg = [w for _, _, w in spans[i:i + len(words)]]
             if words and len(seg) == len(words) and seg[:-1] == words[:-1] and (
                     seg[-1].startswith(words[-1]) if prefix else seg[-1] == words[-1]):
-                marks.append((i, i + len(words)))
+                marks.append((i, i + len(words), n))
                 i += len(words) - 1
                 break
         i += 1
+    return marks
+
+
+def snippet(terms: list[tuple[list[str], bool]], text: str) -> str:
+    """SNIPPET_WORDS words of `text` around its first match, as FTS5 writes a
+    snippet: each match (a phrase as one) in [ ], an ellipsis where the text goes on."""
+    spans = _spans(text)
+    marks = [(a, b) for a, b, _ in _marks(terms, spans)]
     first = marks[0][0] if marks else 0
     start = max(0, min(first - SNIPPET_WORDS // 4, len(spans) - SNIPPET_WORDS))
     end = min(len(spans), start + SNIPPET_WORDS)
