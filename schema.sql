@@ -166,7 +166,7 @@ CREATE TABLE orchestrators (
     api_token       TEXT            -- write-only: sent on proxied requests, never answered
 );
 
--- Closed-loop work items (API.md §4). `integration` names the integration that
+-- Closed-loop work items. `integration` names the integration that
 -- opened the task: its secret signs the task's callbacks.
 CREATE TABLE tasks (
     id                INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -236,7 +236,7 @@ CREATE INDEX callback_deliveries_pending ON callback_deliveries (next_attempt_at
     WHERE status = 'pending';
 CREATE INDEX callback_deliveries_task ON callback_deliveries (task_id, id);
 
--- External systems with their own tokens (API.md §5); only the token's
+-- External systems with their own tokens; only the token's
 -- sha256 is kept. origin 'env' rows mirror RELAY_INTEGRATION_TOKENS.
 CREATE TABLE integrations (
     name           TEXT PRIMARY KEY,
@@ -264,7 +264,7 @@ CREATE INDEX pool_members_agent ON pool_members (agent_id);
 CREATE INDEX pool_members_turn ON pool_members (pool, seq, agent_id);
 CREATE INDEX pool_picks_seq ON pool_picks (pool, seq);
 
--- Channels (API.md §5): an outside conversation and its bindings to agents.
+-- Channels: an outside conversation and its bindings to agents.
 CREATE TABLE channels (
     id          TEXT PRIMARY KEY,
     created_at  INTEGER NOT NULL,
@@ -291,7 +291,7 @@ CREATE TABLE channel_events (
     PRIMARY KEY (channel, idempotency_key)
 );
 
--- Pairs (API.md §7): exclusive one-to-one sessions.
+-- Pairs: exclusive one-to-one sessions.
 CREATE TABLE pairs (
     id                 INTEGER PRIMARY KEY AUTOINCREMENT,
     from_agent         TEXT NOT NULL,
@@ -310,7 +310,7 @@ CREATE INDEX pairs_open_to ON pairs (to_agent) WHERE status IN ('pending', 'acti
 CREATE INDEX pairs_pending ON pairs (expires_at) WHERE status = 'pending';
 
 
--- The command bus from relay to orchestrators (API.md §9). seq orders a
+-- The command bus from relay to orchestrators. seq orders a
 -- target's poll oldest first; id is the public cmd_<uuid4 hex>.
 CREATE TABLE commands (
     seq             INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -332,7 +332,7 @@ CREATE INDEX commands_target ON commands (target, status, seq);
 CREATE INDEX commands_pending ON commands (expires_at) WHERE status = 'pending';
 CREATE INDEX commands_correlation ON commands (correlation_id) WHERE correlation_id IS NOT NULL;
 
--- Recipe instances (API.md §9): a team started from a recipe, one row per role.
+-- Recipe instances: a team started from a recipe, one row per role.
 -- seq orders the list newest first; a role is found by its spawn request
 -- (a command's params, an agent's meta) through the unique index.
 CREATE TABLE recipe_instances (
@@ -365,7 +365,7 @@ CREATE TABLE recipe_roles (
 -- What the reap cycle looks at: roles still waiting on a command.
 CREATE INDEX recipe_roles_waiting ON recipe_roles (status) WHERE status IN ('starting', 'stopping');
 
--- Automations (API.md §9): a trigger and an action; interval ones wait for
+-- Automations: a trigger and an action; interval ones wait for
 -- next_run_at. Runs are kept per automation, newest first (the last 200).
 CREATE TABLE automations (
     seq          INTEGER PRIMARY KEY AUTOINCREMENT,

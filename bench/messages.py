@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench import load  # noqa: E402
 from bench.common import cpu_seconds, percentile, start_bare, start_relay, stop  # noqa: E402
-from relay import db  # noqa: E402
+from relay.server import db  # noqa: E402
 
 AGENTS = 100
 READERS = 16          # agents whose inbox ends with TAIL messages only for them

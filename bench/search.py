@@ -1,6 +1,6 @@
 """Search latency: GET /api/messages/search over 100 000 and 1 000 000 messages.
 
-Each size fills a temporary database through the store (store.messages.send,
+Each size fills a temporary database through the store (domain.messages.store,
 so the search index is kept by its triggers as in production), in batches of
 one transaction each, then starts the relay on it and times sequential
 searches of a few kinds (a common word, a rare word, a phrase, `or`, a
@@ -27,8 +27,8 @@ import urllib.parse
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.common import percentile, start_relay, stop  # noqa: E402
-from relay import db  # noqa: E402
-from relay.store import messages  # noqa: E402
+from relay.server import db  # noqa: E402
+from relay.server.domain import messages  # noqa: E402
 
 AGENTS = 100
 VOCABULARY = 5000
@@ -76,9 +76,9 @@ def fill(path: str, count: int) -> float:
                 roll = rng.random()
                 to = ("broadcast" if roll < 0.01 else f"tag:t{rng.randrange(10)}" if roll < 0.1
                       else f"agent-{rng.randrange(AGENTS)}")
-                messages.send(conn, {"from": f"agent-{rng.randrange(AGENTS)}", "to": to,
-                                     "subject": words(rng, cumulative, rng.randint(3, 6)),
-                                     "body": words(rng, cumulative, rng.randint(8, 30))}, now)
+                messages.store(conn, {"from": f"agent-{rng.randrange(AGENTS)}", "to": to,
+                                      "subject": words(rng, cumulative, rng.randint(3, 6)),
+                                      "body": words(rng, cumulative, rng.randint(8, 30))}, now)
     conn.close()
     return time.monotonic() - started
 

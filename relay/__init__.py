@@ -10,6 +10,6 @@ __version__ = "0.1.0"
 
 def __getattr__(name):
     if name == "create_app":
-        from .app import create_app
+        from .server.app import create_app
         return create_app
     raise AttributeError(f"module 'relay' has no attribute {name!r}")

@@ -21,7 +21,7 @@ def add_server_commands(commands, flags=True) -> None:
     init.add_argument("--db", dest="RELAY_DB", metavar="PATH", help="overrides RELAY_DB")
     if not flags:
         return
-    from .config import ENV, MEANING, Settings
+    from .server.settings import ENV, MEANING, Settings
     defaults = Settings()
     for name, (_, variable, *_) in ENV.items():
         flag = "--" + name.replace("_", "-")
@@ -54,8 +54,8 @@ def main(argv=None) -> int:
 
 
 def server_main(args) -> int:
-    from . import db
-    from .config import ConfigError, parse
+    from .server import db
+    from .server.settings import ConfigError, parse
     flags = {k: v for k, v in vars(args).items() if k != "command" and v is not None}
     try:
         settings = parse({**os.environ, **flags})

@@ -4,10 +4,10 @@ import threading
 
 import pytest
 
-from relay import create_app
-from relay.clock import ManualClock
-from relay.config import Settings
-from relay.server import Server
+from relay.server import create_app
+from relay.server.clock import ManualClock
+from relay.server.settings import Settings
+from relay.server.serving import Server
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from relay.config import Settings
+from relay.server.settings import Settings
 from relay.orchestrator.tmux import Tmux
 
 from .conftest import Live

@@ -387,7 +387,7 @@ def test_a_resend_with_the_same_idempotency_key_answers_the_first(client, team, 
 def test_a_redelivery_wakes_a_held_long_poll(tmp_path, clock):
     import threading
 
-    from relay.config import Settings
+    from relay.server.settings import Settings
 
     from .conftest import Live
     live = Live(Settings(db=str(tmp_path / "live.db"), port=0, reap_interval=3600), clock)
@@ -415,8 +415,8 @@ def test_a_redelivery_wakes_a_held_long_poll(tmp_path, clock):
 
 
 def test_retention_keeps_a_message_whose_ack_is_still_due(client, team, clock, relay_):
-    from relay import db
-    from relay.store import retention
+    from relay.server import db
+    from relay.server.store import retention
     waiting = send(client, "alice", "bob", "x", ackRequired=True, ackWithinSeconds=600)
     plain = send(client, "alice", "bob", "y")
     acked = send(client, "alice", "bob", "z", ackRequired=True)

@@ -1,4 +1,4 @@
-"""API.md §8: the activity feed."""
+"""The activity feed."""
 import pytest
 
 

@@ -1,5 +1,5 @@
 """The agent cache behind polls and sends: never older than the last commit."""
-from relay.agent_cache import AgentCache
+from relay.server.agent_cache import AgentCache
 
 from .conftest import inbox, register, send
 

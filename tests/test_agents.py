@@ -1,4 +1,4 @@
-"""API.md §1: agents."""
+"""Agents."""
 import pytest
 
 from .conftest import register, send

@@ -1,4 +1,4 @@
-"""Task callbacks (API.md §4): owed in the status change's transaction, sent by
+"""Task callbacks: owed in the status change's transaction, sent by
 the callback worker to a real local HTTP server, retried with backoff, in order."""
 import json
 import queue
@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from relay import create_app
-from relay.config import Settings
+from relay.server import create_app
+from relay.server.settings import Settings
 
 from .conftest import register
 from .receiver import Receiver

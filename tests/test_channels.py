@@ -1,4 +1,4 @@
-"""API.md §5: channels, their bindings, health, and inbound events routed through them."""
+"""Channels, their bindings, health, and inbound events routed through them."""
 import pytest
 
 from .conftest import inbox, register, send
@@ -137,8 +137,8 @@ def test_422_when_nothing_routes_and_404_unknown_channel(client):
 
 
 def test_policy_binding_queues_until_the_policy_runs(client, relay_):
-    from relay import db
-    from relay.store import config, policies
+    from relay.server import db
+    from relay.server.store import config, policies
     conn = db.connect(relay_.settings.db)
     with db.transaction(conn):
         config.put(conn, "spawn-policy", "night", {"name": "night", "orchestratorId": "o1",

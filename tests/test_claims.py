@@ -1,11 +1,11 @@
-"""API.md §2.3: claims, exactly once."""
+"""Claims, exactly once."""
 import http.client
 import threading
 
 import pytest
 
-from relay import create_app
-from relay.config import Settings
+from relay.server import create_app
+from relay.server.settings import Settings
 
 from .conftest import inbox, register, send
 

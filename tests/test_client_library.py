@@ -25,7 +25,8 @@ def free_port():
 
 def test_import_is_light():
     code = ("import sys, relay.client, relay.cli; "
-            "heavy = [m for m in ('flask', 'pydantic', 'werkzeug', 'mcp', 'relay.app', 'relay.db') "
+            "heavy = [m for m in ('flask', 'pydantic', 'werkzeug', 'mcp', 'relay.server.app',"
+            " 'relay.server.db') "
             "if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -40,7 +41,7 @@ def test_the_server_never_imports_the_mcp_sdk(tmp_path):
 
 def test_create_app_is_still_importable_from_the_package():
     from relay import create_app
-    from relay.app import create_app as factory
+    from relay.server.app import create_app as factory
     assert create_app is factory
 
 

@@ -5,7 +5,7 @@ import subprocess
 import sys
 import time
 
-from relay.config import Settings
+from relay.server.settings import Settings
 from tests.agent_side import RELAY, environment, free_port
 from tests.conftest import Live
 

@@ -7,7 +7,7 @@ import pytest
 
 from tests.agent_side import RELAY, environment, free_port, relay
 from tests.conftest import Live
-from relay.config import Settings
+from relay.server.settings import Settings
 from relay.client.state import State
 
 

@@ -1,4 +1,4 @@
-"""API.md §9: the command bus: create, poll, the status machine, expiry."""
+"""The command bus: create, poll, the status machine, expiry."""
 import re
 import threading
 

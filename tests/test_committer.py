@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
-from relay.api import commit, conn
-from relay.errors import not_found
-from relay.events import Event
+from relay.server.api import commit, conn
+from relay.server.errors import not_found
+from relay.server.events import Event
 
 
 def add_row(name):
@@ -29,12 +29,13 @@ def failing(name):
 
 
 def stored_names(relay_):
-    rows = relay_.pool.acquire().execute("SELECT key FROM config_entries ORDER BY key").fetchall()
+    rows = relay_.connections.acquire().execute(
+        "SELECT key FROM config_entries ORDER BY key").fetchall()
     return [r[0] for r in rows]
 
 
 def stored_events(relay_):
-    rows = relay_.pool.acquire().execute(
+    rows = relay_.connections.acquire().execute(
         "SELECT subject FROM events WHERE type = 'test.added' ORDER BY id").fetchall()
     return [r[0] for r in rows]
 
@@ -112,7 +113,8 @@ def test_events_of_a_batch_follow_its_order(relay_):
     events = stored_events(relay_)
     assert sorted(events) == ["p", "q", "r", "s"]
     # The ids follow the order the changes ran in: the rows' own order.
-    rows = relay_.pool.acquire().execute("SELECT key FROM config_entries ORDER BY rowid").fetchall()
+    rows = relay_.connections.acquire().execute(
+        "SELECT key FROM config_entries ORDER BY rowid").fetchall()
     assert events == [r[0] for r in rows]
 
 

@@ -1,8 +1,9 @@
-"""API.md §13: every setting from the environment, flags override."""
+"""Every setting from the environment, flags override."""
 import pytest
 
-from relay import cli, db
-from relay.config import ConfigError, Settings, parse
+from relay import cli
+from relay.server import db
+from relay.server.settings import ConfigError, Settings, parse
 
 
 def test_defaults():

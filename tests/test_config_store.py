@@ -1,4 +1,4 @@
-"""API.md §9: the config store: versions, history, expectedVersion, namespace schemas."""
+"""The config store: versions, history, expectedVersion, namespace schemas."""
 import pytest
 
 POLICY = {"orchestratorId": "h1", "provider": "claude", "cwd": "/srv/app"}

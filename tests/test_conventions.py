@@ -1,8 +1,8 @@
-"""API.md §0: errors, bodies, limits, lists and the token, on every route."""
+"""Errors, bodies, limits, lists and the token, on every route."""
 import pytest
 
-from relay import create_app
-from relay.config import Settings
+from relay.server import create_app
+from relay.server.settings import Settings
 
 from .conftest import register
 

@@ -7,9 +7,9 @@ import urllib.request
 
 import pytest
 
-from relay import create_app
-from relay.config import Settings
-from relay.dashboard import STATIC
+from relay.server import create_app
+from relay.server.settings import Settings
+from relay.server.dashboard import STATIC
 
 from .test_process import start
 
@@ -146,7 +146,7 @@ def test_commands_newest_first_for_a_person_oldest_first_for_an_orchestrator(cli
 
 def test_the_openapi_document_names_every_event_type_the_code_emits(client):
     import pathlib
-    from relay.events import EVENT_TYPES
+    from relay.server.events import EVENT_TYPES
     listed = client.get("/api/spec").get_json()["components"]["schemas"]["EventType"]["enum"]
     assert listed == list(EVENT_TYPES)
     source = "\n".join(p.read_text() for p in pathlib.Path(STATIC.parent).rglob("*.py"))

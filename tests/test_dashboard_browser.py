@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from relay import create_app
-from relay.config import Settings
+from relay.server import create_app
+from relay.server.settings import Settings
 
 from .browser import Page, api, browser, expect, many  # noqa: F401 (browser: a fixture)
 from .conftest import Live

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from relay import db
+from relay.server import db
 
 
 def test_connection_pragmas(db_path):
@@ -69,7 +69,7 @@ def test_transaction_rolls_back_on_error(db_path):
 
 def test_pool_reuses_connections(db_path):
     db.init(db_path)
-    pool = db.Pool(db_path, size=2)
+    pool = db.ConnectionPool(db_path, size=2)
     first = pool.acquire()
     pool.release(first)
     assert pool.acquire() is first

@@ -1,4 +1,4 @@
-"""Input a hostile or careless client sends: never a 500, never stored (API.md §0).
+"""Input a hostile or careless client sends: never a 500, never stored.
 
 Each of these made a 500, or stored something that broke every later
 reader, before requests were declared once (contract.py, strict_json.py).
@@ -150,8 +150,8 @@ def test_an_address_is_the_whole_string(client):
 
 
 def test_wrong_token_answer_says_how_to_authenticate(db_path):
-    from relay import create_app
-    from relay.config import Settings
+    from relay.server import create_app
+    from relay.server.settings import Settings
     app = create_app(Settings(db=db_path, token="s3cret"))
     try:
         r = app.test_client().get("/api/agents")

@@ -1,4 +1,4 @@
-"""API.md §5: integrations, their tokens and scopes, their events, the rate limit,
+"""Integrations, their tokens and scopes, their events, the rate limit,
 and the signed callbacks of the tasks they open."""
 import hashlib
 import hmac
@@ -6,8 +6,8 @@ import sqlite3
 
 import pytest
 
-from relay import create_app
-from relay.config import ConfigError, Settings
+from relay.server import create_app
+from relay.server.settings import ConfigError, Settings
 
 from .receiver import Receiver
 
@@ -208,8 +208,8 @@ def test_an_event_with_a_channel_is_routed_through_its_bindings(guarded, relay_)
 
 
 def test_a_policy_binding_queues_the_event_until_the_policy_runs(guarded, relay_):
-    from relay import db
-    from relay.store import config, policies
+    from relay.server import db
+    from relay.server.store import config, policies
     conn = db.connect(relay_.settings.db)
     with db.transaction(conn):
         config.put(conn, "spawn-policy", "night", {"name": "night", "orchestratorId": "o1",

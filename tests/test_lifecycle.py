@@ -1,4 +1,4 @@
-"""API.md §9: the lifecycle manager, driven by a fake orchestrator over real HTTP.
+"""The lifecycle manager, driven by a fake orchestrator over real HTTP.
 
 The relay runs on waitress with a ManualClock; the test moves the clock and
 runs the manager's pass itself (its thread's tick is an hour here), so every
@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from relay import orchestration
-from relay.clock import ManualClock
-from relay.config import Settings
-from relay.server import Server
+from relay.server.domain import orchestration
+from relay.server.clock import ManualClock
+from relay.server.settings import Settings
+from relay.server.serving import Server
 
 from .fake_orchestrator import FakeOrchestrator
 
@@ -70,9 +70,9 @@ def commits(relay, monkeypatch):
     made = []
     real = relay.relay.committer.commit
 
-    def counting(change):
+    def counting(change, *depth):
         made.append(change)
-        return real(change)
+        return real(change, *depth)
     monkeypatch.setattr(relay.relay.committer, "commit", counting)
     return made
 
@@ -245,7 +245,7 @@ def test_the_thread_runs_with_the_server(live_factory):
 
 
 def test_a_policy_whose_plan_fails_is_skipped_alone(relay, monkeypatch, caplog):
-    from relay import lifecycle
+    from relay.server import lifecycle
     relay.put("bad", mode="always")
     relay.put("good", mode="always")
     state = lifecycle.policies.state

@@ -5,8 +5,8 @@ for messages with every field set, against a real server (SSE included)."""
 import json
 import time
 
-from relay import db
-from relay.store import pools
+from relay.server import db
+from relay.server.store import pools
 
 from .sse import SSE
 

@@ -1,7 +1,7 @@
-"""API.md §2: every address form, the inbox poll, idempotency, threads, reads, deletes."""
+"""Every address form, the inbox poll, idempotency, threads, reads, deletes."""
 import pytest
 
-from relay import db
+from relay.server import db
 
 from .conftest import inbox, register, send
 

@@ -3,7 +3,7 @@
 
 Streams are left out (they do not end); a long poll's wait is capped at 0
 so a generated request cannot hold the suite for a minute. Valid input may
-also be answered 422 (API.md §0: valid, but the target cannot act), and the
+also be answered 422 (README: Using it with curl: valid, but the target cannot act), and the
 orchestrator proxies answer 502 when the orchestrator cannot be reached
 (there is none here to reach). An automation's action is the body of the
 route it stands for, with {{placeholders}} in its strings; it is checked
@@ -18,8 +18,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 
-from relay import create_app
-from relay.config import Settings
+from relay.server import create_app
+from relay.server.settings import Settings
 
 app = create_app(Settings(db=tempfile.mkdtemp(prefix="relay-st-") + "/relay.db"))
 CONFIG = SchemathesisConfig.from_dict({

@@ -7,8 +7,9 @@ import sys
 
 import pytest
 
-from relay import cli, create_app
-from relay.config import Settings
+from relay import cli
+from relay.server import create_app
+from relay.server.settings import Settings
 
 from .test_process import free_port, start
 

@@ -1,4 +1,4 @@
-"""API.md §9: orchestrators, their presence, and spawn/actions as commands."""
+"""Orchestrators, their presence, and spawn/actions as commands."""
 import os
 
 import pytest

@@ -5,8 +5,8 @@ import socket
 
 import pytest
 
-from relay import create_app
-from relay.config import ConfigError, Settings
+from relay.server import create_app
+from relay.server.settings import ConfigError, Settings
 
 from .receiver import Receiver
 from .test_callbacks import closed_port, deliveries

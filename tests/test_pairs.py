@@ -1,4 +1,4 @@
-"""API.md §7: pairs: invite, accept/decline/end, exclusivity, pair messages, expiry."""
+"""Pairs: invite, accept/decline/end, exclusivity, pair messages, expiry."""
 import threading
 
 import pytest

@@ -1,4 +1,4 @@
-"""API.md §9: the spawn-policy routes and what command results do to a policy's state."""
+"""The spawn-policy routes and what command results do to a policy's state."""
 import pytest
 
 from .conftest import register

@@ -1,4 +1,4 @@
-"""API.md §6: pools, their members, the three strategies, and membership events."""
+"""Pools, their members, the three strategies, and membership events."""
 import pytest
 
 from .conftest import inbox, register, send

@@ -1,7 +1,7 @@
-"""Presence (API.md §1) and the reap cycle (§11), driven by the injectable clock."""
+"""Presence and the reap cycle, driven by the injectable clock."""
 import threading
 
-from relay.reaper import Reaper
+from relay.server.reaper import Reaper
 
 from .conftest import inbox, register, send
 
@@ -149,8 +149,8 @@ def test_reaper_thread_survives_a_failing_cycle(relay_):
 
 
 def test_event_log_trimmed_to_retention(db_path, clock):
-    from relay import create_app
-    from relay.config import Settings
+    from relay.server import create_app
+    from relay.server.settings import Settings
     app = create_app(Settings(db=db_path, event_retention=5), clock)
     client = app.test_client()
     try:

@@ -69,13 +69,13 @@ def test_init_db_creates_and_exits(tmp_path):
                          env={**os.environ, "RELAY_DB": str(path)}, timeout=30)
     assert out.returncode == 0
     assert path.exists()
-    from relay.db import SCHEMA_VERSION
+    from relay.server.db import SCHEMA_VERSION
     assert f"schema version {SCHEMA_VERSION}" in out.stdout
 
 
 def test_loopback_rule():
-    from relay.config import ConfigError, Settings
-    from relay.server import Server, is_loopback
+    from relay.server.settings import ConfigError, Settings
+    from relay.server.serving import Server, is_loopback
     assert all(map(is_loopback, ["127.0.0.1", "127.9.9.9", "::1", "localhost"]))
     assert not any(map(is_loopback, ["0.0.0.0", "10.0.0.1", "example.org", "::"]))
     with pytest.raises(ConfigError, match="AGENT_RELAY_TOKEN"):

@@ -1,4 +1,4 @@
-"""API.md §9: provider config (claude, codex) in the config store, env masked."""
+"""Provider config (claude, codex) in the config store, env masked."""
 import pytest
 
 DEFAULTS = {"model": None, "effort": None, "args": [], "env": {}, "version": 0,

@@ -1,4 +1,4 @@
-"""API.md §9: orchestrator API proxies: pass-through, 404/422/502, the timeout, streams."""
+"""Orchestrator API proxies: pass-through, 404/422/502, the timeout, streams."""
 import http.client
 import json
 import socket
@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from relay.api import proxies
+from relay.server.api import proxies
 
 
 class Upstream(BaseHTTPRequestHandler):
@@ -85,8 +85,8 @@ def test_logs_session_is_one_path_segment(client, upstream):
 
 
 def test_sends_the_orchestrators_own_token_never_the_relays(db_path, clock, upstream):
-    from relay import create_app
-    from relay.config import Settings
+    from relay.server import create_app
+    from relay.server.settings import Settings
     app = create_app(Settings(db=db_path, token="sekret"), clock)
     try:
         client = app.test_client()

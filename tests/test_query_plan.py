@@ -1,6 +1,7 @@
 """The inbox poll, the cursor and health use indexes, never a table scan."""
-from relay import db
-from relay.store import messages, receipts, system
+from relay.server import db
+from relay.server.domain import messages as inbox_poll
+from relay.server.store import messages, receipts, system
 
 
 class Recorder:
@@ -21,7 +22,7 @@ def test_inbox_poll_uses_indexes(db_path):
     conn = db.connect(db_path)
     recorder = Recorder(conn)
     agent = {"id": "a", "label": "lead", "tags": ["py", "ops"], "capabilities": ["review"]}
-    messages.inbox(recorder, agent, 0, since=10, unread=True, kind="chat")
+    inbox_poll.inbox(recorder, agent, 0, since=10, unread=True, kind="chat")
     steps = plan(conn, *recorder.statements[0])
     assert "SEARCH messages USING INDEX messages_to (to_addr=? AND id>?)" in steps
     assert "SEARCH messages USING INDEX messages_resolved (resolved_to=? AND id>?)" in steps
@@ -30,7 +31,7 @@ def test_inbox_poll_uses_indexes(db_path):
     assert "SEARCH receipts USING INDEX receipts_redelivered (agent_id=? AND message_id<?)" in steps
     assert not any(s.startswith("SCAN receipts") for s in steps), steps
     # Narrowed to a channel, the planner may seek the channel index instead: still no scan.
-    messages.inbox(recorder, agent, 0, since=10, channel="slack:ops")
+    inbox_poll.inbox(recorder, agent, 0, since=10, channel="slack:ops")
     steps = plan(conn, *recorder.statements[1])
     assert any(s.startswith("SEARCH messages USING INDEX") for s in steps), steps
     assert not any(s.startswith("SCAN messages") for s in steps), steps
@@ -69,7 +70,7 @@ def test_health_counts_read_no_table(db_path):
 
 
 def test_orchestrator_command_poll_and_expiry_use_indexes(db_path):
-    from relay.store import commands
+    from relay.server.store import commands
     db.init(db_path)
     conn = db.connect(db_path)
     recorder = Recorder(conn)
@@ -88,7 +89,7 @@ def test_ack_deadlines_and_views_use_indexes(db_path):
         receipts.mark_overdue(recorder, 0)
         receipts.redeliver(recorder, 0)
     receipts.overdue(recorder, agent_id="a")
-    messages.inbox(recorder, {"id": "a"}, 0, ack_pending=True)
+    inbox_poll.inbox(recorder, {"id": "a"}, 0, ack_pending=True)
     for statement in recorder.statements:
         steps = plan(conn, *statement)
         assert not any(s.startswith(("SCAN receipts", "SCAN messages")) for s in steps), steps

@@ -1,8 +1,8 @@
-"""API.md §2.4: queued delivery for policy: and pool: addresses."""
+"""Queued delivery for policy: and pool: addresses."""
 import pytest
 
-from relay import db
-from relay.store import config, policies, pools
+from relay.server import db
+from relay.server.store import config, policies, pools
 
 from .conftest import inbox, register, send
 

@@ -1,11 +1,11 @@
-"""API.md §9: recipes (bundled and RELAY_RECIPES_DIR), starting a team, its instance."""
+"""Recipes (bundled and RELAY_RECIPES_DIR), starting a team, its instance."""
 import json
 import logging
 
 import pytest
 
-from relay import create_app, db
-from relay.config import Settings
+from relay.server import create_app, db
+from relay.server.settings import Settings
 
 BUNDLED = ["code-review", "debug", "feature", "refactor", "test"]
 VARS_RULE = ("vars must be an object of at most 50 string values of at most 4000 characters, "

@@ -2,7 +2,7 @@
 bounded batches, keeps what is unsettled, and health reports each table."""
 import pytest
 
-from relay.config import ConfigError, Settings, parse
+from relay.server.settings import ConfigError, Settings, parse
 
 DAY = 86400
 
@@ -120,7 +120,7 @@ def test_health_reports_each_table_cheaply(make, clock):
 
 
 def test_free_pages_are_given_back(make, clock, db_path):
-    from relay import db
+    from relay.server import db
     client, relay_ = make(activity_retention=60)
     for i in range(400):
         post(client, "/api/activity", {"kind": "note", "title": "t", "body": "x" * 2000})

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from relay import db
+from relay.server import db
 
 from .conftest import register, send
 
@@ -145,8 +145,8 @@ def test_the_index_follows_deletes(client, team):
 def test_the_migration_indexes_existing_messages(tmp_path, clock):
     """A database from before search (the first release's schema) is migrated,
     and what it already held is found."""
-    from relay import create_app
-    from relay.config import Settings
+    from relay.server import create_app
+    from relay.server.settings import Settings
     path = str(tmp_path / "old.db")
     conn = db.connect(path)
     for statement in db._statements((Path(__file__).parent / "data" / "schema_v1.sql").read_text()):
@@ -165,7 +165,7 @@ def test_the_migration_indexes_existing_messages(tmp_path, clock):
 
 
 def test_past_the_window_the_newest_matches_are_ranked(client, team, monkeypatch):
-    from relay.store import search_sqlite
+    from relay.server.store import search_sqlite
     monkeypatch.setattr(search_sqlite, "RANK_WINDOW", 3)
     best_old = send(client, "alice", "bob", "deploy deploy deploy")["id"]
     newer = [send(client, "alice", "bob", f"deploy number {i} of many words here")["id"]
@@ -178,7 +178,7 @@ def test_past_the_window_the_newest_matches_are_ranked(client, team, monkeypatch
 
 
 def test_a_narrow_filter_past_the_window_still_finds(client, team, monkeypatch):
-    from relay.store import search_sqlite
+    from relay.server.store import search_sqlite
     monkeypatch.setattr(search_sqlite, "RANK_WINDOW", 2)
     old = send(client, "alice", "carol", "deploy for carol")["id"]
     reply = send(client, "carol", "alice", "deploy reply", replyTo=old)["id"]

@@ -1,7 +1,7 @@
 """Bad input on the event routes (test client): every 400 names its field."""
 import pytest
 
-from relay.addresses import concerns, inbox_addresses, reaches, split
+from relay.server.domain.addresses import concerns, inbox_addresses, reaches, split
 
 from .conftest import register
 

@@ -1,4 +1,4 @@
-"""API.md §3 under pressure, against a real waitress server: stalled readers
+"""GET /api/events and /api/ws under pressure, against a real waitress server: stalled readers
 are reset and dropped within RELAY_WRITE_TIMEOUT, closed clients free their
 slots within about a second, and a client leaving mid-burst is quiet."""
 import json

@@ -1,12 +1,12 @@
-"""API.md §3 against a real waitress server: SSE, resume, filters, slow consumers."""
+"""The event streams against a real waitress server: SSE, resume, filters, slow consumers."""
 import http.client
 import json
 import socket
 import threading
 import time
 
-from relay.broadcaster import CLOSED, RESET, Broadcaster, Filter
-from relay.store.events import Envelope
+from relay.server.broadcaster import CLOSED, RESET, Broadcaster, Filter
+from relay.server.store.event_log import Envelope
 
 from .sse import SSE
 

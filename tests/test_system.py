@@ -1,4 +1,4 @@
-"""API.md §11: health, spec, stats, broadcast."""
+"""Health, spec, stats, broadcast."""
 import re
 
 from .conftest import inbox, register, send
@@ -26,7 +26,7 @@ def test_health_is_503_when_database_unreadable(client, relay_, monkeypatch):
 
     def broken(conn):
         raise sqlite3.DatabaseError("file is not a database")
-    monkeypatch.setattr("relay.store.system.health_counts", broken)
+    monkeypatch.setattr("relay.server.store.system.health_counts", broken)
     r = client.get("/api/health")
     assert r.status_code == 503
     assert r.get_json()["status"] == "degraded" and r.get_json()["db"]["ok"] is False

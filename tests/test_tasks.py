@@ -1,4 +1,4 @@
-"""API.md §4: tasks: opening and folding, listing, claims, the status machine, history."""
+"""Tasks: opening and folding, listing, claims, the status machine, history."""
 import threading
 
 import pytest
@@ -90,7 +90,7 @@ def test_unknown_target_is_404_and_opens_nothing(client):
 
 @pytest.mark.parametrize("address", ["pool:builders", "policy:reviewer"])
 def test_target_pool_or_policy_is_queued(client, relay_, address):
-    from relay.store import config, pools
+    from relay.server.store import config, pools
     t = relay_.clock()
     relay_.committer.commit(lambda c: (
         (pools.put(c, "builders", {"tags": ["build"]}, "round-robin", t),

@@ -1,4 +1,4 @@
-"""GET /api/ws through waitress and the upgrade adapter (API.md §3)."""
+"""GET /api/ws through waitress and the upgrade adapter."""
 import json
 import time
 

@@ -158,7 +158,7 @@ CREATE TABLE orchestrators (
     created_at      INTEGER NOT NULL
 );
 
--- Closed-loop work items (API.md §4); its routes arrive with the tasks issue,
+-- Closed-loop work items; its routes arrive with the tasks issue,
 -- health already counts the open ones.
 CREATE TABLE tasks (
     id                INTEGER PRIMARY KEY AUTOINCREMENT,

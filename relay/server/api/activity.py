@@ -1,0 +1,31 @@
+"""GET/POST /api/activity."""
+from flask import Blueprint
+
+from ..contract import route
+from ..events import activity_event
+from ..schemas.activity import Activity, ActivityFilter, ActivityIn
+from ..store import activity
+from . import answer, commit, conn, now
+
+bp = Blueprint("activity", __name__, url_prefix="/api/activity")
+
+
+@route(bp, "POST", "", "Add an activity entry; a repeated clientId is stored once (200 with "
+       "the first). An empty clientId counts as none.", body=ActivityIn,
+       answers={201: Activity, 200: Activity})
+def post_activity(body: ActivityIn):
+    entry = body.model_dump()
+    entry["clientId"] = entry["clientId"] or None
+    t = now()
+
+    def change(c):
+        stored, created = activity.add(c, entry, t)
+        return (stored, created), [activity_event(stored) if created else None]
+    stored, created = commit(change)
+    return answer(stored, 201 if created else 200)
+
+
+@route(bp, "GET", "", "The feed, newest first.", query=ActivityFilter, answers={200: [Activity]})
+def list_activity(query: ActivityFilter):
+    return answer(activity.listing(conn(), kind=query.kind, agent_id=query.agentId,
+                                   before=query.before, limit=query.limit))

@@ -1,0 +1,96 @@
+"""Live delivery to one client, whatever its transport (SSE, WebSocket, a
+proxied orchestrator stream): the filter it asks for, its stream slot, and
+replay-then-follow over the event log and the broadcaster."""
+from .broadcaster import CLOSED, RESET, Filter
+from .domain import agents
+from .errors import ApiError, bad_request
+from .schemas.common import ID_MAX
+from .store import event_log
+
+REPLAY_BATCH = 500
+
+
+def read_filter(conn, types, agent_id) -> Filter:
+    """The filter a stream or a poll of events asks for (404 for an unknown agent)."""
+    if types is not None and (not isinstance(types, list)
+                              or not all(isinstance(t, str) and 0 < len(t) <= 120 for t in types)):
+        raise bad_request("types must be a list of event type prefixes")
+    agent = None
+    if agent_id is not None:
+        if not isinstance(agent_id, str):
+            raise bad_request("agentId must be a string")
+        if len(agent_id) > ID_MAX:
+            raise bad_request(f"agentId must be at most {ID_MAX} characters")
+        agent = agents.get(conn, agent_id)
+    return Filter(types, agent, carries=agent is not None)
+
+
+def take_slot(r, kind: str, client: str) -> str:
+    """A stream slot for this client (its address), or 503; answers the client key
+    to release it with."""
+    refused = r.slots.acquire(kind, client)
+    if refused:
+        raise ApiError(503, refused, {"Retry-After": "2"})
+    return client
+
+
+def replay(r, since: int, event_filter: Filter):
+    """Logged events after `since` that pass the filter, in batches (lists).
+
+    Yields (RESET, data) first when `since` is older than retention.
+    """
+    c = r.connections.acquire()
+    try:
+        first_kept = event_log.first_kept_id(c)
+        if since + 1 < first_kept:
+            yield RESET, {"reason": "retention", "lastEventId": since, "firstKeptId": first_kept}
+        while True:
+            batch = event_log.after(c, since, REPLAY_BATCH, list(event_filter.types) or None)
+            if batch:
+                since = batch[-1][0]["id"]
+                wanted = [e for e, scope in batch if event_filter.wants(e, scope)]
+                if wanted:
+                    if event_filter.carries:
+                        r.stream_receipts.note(event_filter.agent["id"], wanted)
+                    yield "events", wanted
+            if len(batch) < REPLAY_BATCH:
+                return
+    finally:
+        r.connections.release(c)
+
+
+def follow(r, subscription, since: int | None, event_filter: Filter, idle: float, sink=None,
+           keepalive: bytes | None = None):
+    """Replay, then live events, with no gap and no duplicate.
+
+    Yields ('events', [envelopes]), ('idle', None) after `idle` seconds of
+    quiet, and ('reset', data) as the last item once the subscriber fell behind.
+    The subscription was opened before the replay read the log, so whatever
+    commits meanwhile is queued; ids the replay already sent are skipped.
+
+    With a `sink`, live events go straight to it while this waits
+    (Subscription.take), and so does `keepalive` after each `idle` seconds
+    of quiet; the bytes it could not take come back as a bytes item, first
+    in a list, to be written before anything else.
+    """
+    last = since or 0
+    if since is not None:
+        for kind, item in replay(r, since, event_filter):
+            if kind == "events":
+                last = item[-1]["id"]
+            yield kind, item
+    while True:
+        taken = subscription.take(idle, sink=sink, seen=last, keepalive=keepalive)
+        last = max(last, subscription.sent_id)
+        if taken == RESET:
+            yield RESET, {"reason": "slow consumer", "lastEventId": last}
+            return
+        if taken == CLOSED:
+            return
+        fresh = [e for e in taken if type(e) is bytes or e["id"] > last]
+        if fresh:
+            if type(fresh[-1]) is not bytes:
+                last = fresh[-1]["id"]
+            yield "events", fresh
+        elif not taken:
+            yield "idle", None
