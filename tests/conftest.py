@@ -15,11 +15,12 @@ from . import pg
 # run on both engines; the others (pragmas, query plans, the committer, the
 # SQLite file itself) on SQLite only.
 ROUTE_TESTS = {
-    "test_activity", "test_agents", "test_automations", "test_callbacks", "test_channels",
+    "test_acks", "test_activity", "test_agents", "test_automations", "test_callbacks", "test_channels",
     "test_claims", "test_commands", "test_config", "test_hostile_input", "test_integrations",
     "test_lifecycle", "test_messages", "test_orchestrators", "test_pairs", "test_policies",
     "test_pools", "test_presence", "test_providers", "test_proxies", "test_queued", "test_empty_poll",
-    "test_recipes", "test_retention", "test_stream_input", "test_streams", "test_system", "test_tasks",
+    "test_recipes", "test_retention", "test_search", "test_stream_input", "test_streams", "test_system",
+    "test_tasks",
     "test_websocket",
 }
 
@@ -60,8 +61,9 @@ def db_factory(backend, tmp_path):
         if why:
             pytest.skip(f"PostgreSQL not reachable at {pg.ADMIN_URL}: {why}")
 
-    def make(name: str = "relay") -> str:
-        url = pg.create() if backend == "postgres" else str(tmp_path / f"{name}.db")
+    def make(name: str = "relay", empty: bool = False) -> str:
+        """`empty`: no schema yet on PostgreSQL (a SQLite file is made empty anyway)."""
+        url = pg.create(empty) if backend == "postgres" else str(tmp_path / f"{name}.db")
         made.append(url)
         return url
 

@@ -45,10 +45,10 @@ def _template() -> str:
     return _state["template"]
 
 
-def create() -> str:
-    """A new database with the schema; its URL."""
+def create(empty: bool = False) -> str:
+    """A new database with the schema (or `empty`: none, for a migration test); its URL."""
     name = f"relay_test_{uuid.uuid4().hex[:12]}"
-    _admin(f"CREATE DATABASE {name} TEMPLATE {_template()}")
+    _admin(f"CREATE DATABASE {name}" + ("" if empty else f" TEMPLATE {_template()}"))
     return f"{base()}/{name}"
 
 

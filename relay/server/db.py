@@ -191,8 +191,8 @@ ALTER TABLE callback_deliveries ADD COLUMN integration TEXT;
 ALTER TABLE callback_deliveries ADD COLUMN retried_at INTEGER;
 """,
     # 7: acknowledgements (message columns, receipts) and full-text search; the
-    # search index (search_schema, per engine) takes every message already stored
-    # (MIGRATION_STEPS[7]).
+    # search part is the engine's (SEARCH_STEP below), and indexes every message
+    # already stored.
     7: """
 ALTER TABLE messages ADD COLUMN ack_required INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE messages ADD COLUMN ack_by INTEGER;
@@ -220,21 +220,9 @@ CREATE TABLE event_targets (
 ) WITHOUT ROWID;
 """,
 }
-
-
-def search_schema(dialect) -> str:
-    """The full-text search index, per engine: SQLite's FTS5 table and its
-    triggers, PostgreSQL's generated tsvector column and GIN index."""
-    from .store import search_postgres, search_sqlite    # the store imports nothing of db
-    return search_postgres.SCHEMA if dialect.NAME == "postgres" else search_sqlite.SCHEMA
-
-
-def _add_search(conn) -> None:
-    for statement in conn.dialect.statements(search_schema(conn.dialect)):
-        conn.execute(statement)
-    if conn.dialect.NAME == "sqlite":
-        from .store import search_sqlite
-        conn.execute(search_sqlite.INDEX_EXISTING)      # a generated column fills itself
+# The migration whose step also makes the engine's search index (SQLite: an FTS5
+# table and its triggers; PostgreSQL: a generated tsvector column and a GIN index).
+SEARCH_STEP = 7
 
 
 def _fill_event_targets(conn) -> None:
@@ -244,7 +232,7 @@ def _fill_event_targets(conn) -> None:
 
 # version -> what a migration does besides its SQL (data both engines read
 # the same way in Python but spell differently in SQL), run right after it.
-MIGRATION_STEPS = {7: _add_search, 8: _fill_event_targets}
+MIGRATION_STEPS = {8: _fill_event_targets}
 
 
 class SchemaError(RuntimeError):
@@ -300,12 +288,17 @@ def init(url: str) -> int:
                     f"database {url_shown(url)} has schema version {version}, newer than this "
                     f"relay ({SCHEMA_VERSION}); upgrade relay")
             if version == 0:
-                for statement in dialect.statements(dialect.ddl(SCHEMA_PATH.read_text()
-                                                                + search_schema(dialect))):
+                search = dialect.search_store()
+                for statement in dialect.statements(dialect.ddl(SCHEMA_PATH.read_text())
+                                                    + search.SCHEMA):
                     conn.execute(statement)
             else:
                 for step in range(version + 1, SCHEMA_VERSION + 1):
-                    for statement in dialect.statements(dialect.ddl(MIGRATIONS[step])):
+                    script = dialect.ddl(MIGRATIONS[step])
+                    if step == SEARCH_STEP:
+                        search = dialect.search_store()
+                        script += search.SCHEMA + search.INDEX_EXISTING
+                    for statement in dialect.statements(script):
                         conn.execute(statement)
                     if step in MIGRATION_STEPS:
                         MIGRATION_STEPS[step](conn)

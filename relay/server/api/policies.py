@@ -43,7 +43,10 @@ def get_policy(name):
        "policy's orchestrator is registered it must be one it offers (400), otherwise it is "
        "checked when the policy starts. 201 when it did not exist before, else 200; a stale "
        "expectedVersion is 409. Emits config.changed.", body=SpawnPolicyPut,
-       answers={201: ConfigEntry, 200: ConfigEntry, 409: "expectedVersion is not current"})
+       answers={201: ConfigEntry, 200: ConfigEntry,
+                400: "a bad field, or a provider the policy's registered orchestrator does "
+                     "not offer",
+                409: "expectedVersion is not current"})
 def put_policy(name, body):
     t = now()
     entry, created = commit(lambda c: domain.put(c, name, body, t))

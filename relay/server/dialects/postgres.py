@@ -34,7 +34,6 @@ from . import object_pairs, sqlite
 name = "postgres"
 Error = psycopg.Error if psycopg else Exception
 
-NAME = "postgres"
 WRITE_LOCK = 0x52454C4159            # "RELAY": the advisory lock every write transaction takes
 LEADER_LOCK = WRITE_LOCK + 1         # held for its whole session by the process running periodic work
 CHANNEL = "relay_events"             # NOTIFY carries the last event id a commit wrote
@@ -223,17 +222,17 @@ def json_append(column: str) -> str:
     return f"((({column})::jsonb || jsonb_build_array(?::text))::text)"
 
 
-def json_array_of(fields: list[tuple[str, str, str]], order: str = "id") -> str:
-    return json_array_of_values(json_object(fields), order)
-
-
 def json_object(fields: list[tuple[str, str, str]]) -> str:
-    pairs = object_pairs(fields, {"json": "({})::json", "bool": "(({}) <> 0)"})
-    return f"json_build_object({pairs})"
+    return f"json_build_object({object_pairs(fields, {'json': '({})::json', 'bool': '(({}) <> 0)'})})"
 
 
-def json_array_of_values(value: str, order: str = "id") -> str:
-    return f"json_agg({value} ORDER BY {order})::text"
+def json_array(expression: str, order: str = "id") -> str:
+    # json_agg of no rows is NULL where SQLite's json_group_array is '[]'.
+    return f"coalesce(json_agg({expression} ORDER BY {order})::text, '[]')"
+
+
+def json_array_of(fields: list[tuple[str, str, str]], order: str = "id") -> str:
+    return json_array(json_object(fields), order)
 
 
 RETURNING_ID = " RETURNING id"
@@ -346,3 +345,9 @@ class Pool:
     def close(self) -> None:
         if self._opened:
             self._pool.close()
+
+
+def search_store():
+    """The store module that searches messages on this engine (a tsvector and GIN)."""
+    from ..store import search_postgres
+    return search_postgres

@@ -12,8 +12,6 @@ import threading
 
 from . import object_pairs
 
-NAME = "sqlite"
-
 name = "sqlite"
 Error = sqlite3.Error
 
@@ -113,24 +111,24 @@ def json_append(column: str) -> str:
     return f"json_insert({column}, '$[#]', ?)"
 
 
-def json_array_of(fields: list[tuple[str, str, str]], order: str = "id") -> str:
-    """An aggregate: a JSON array text of one object per row, in the rows' order.
-    `fields` are (key, expression, form): form 'json' embeds JSON text, 'bool' a 0/1.
-    The rows come ordered by `order` from a subquery: SQLite 3.40 feeds the
-    aggregate in that order (an ORDER BY inside the aggregate needs 3.44)."""
-    return json_array_of_values(json_object(fields))
-
-
 def json_object(fields: list[tuple[str, str, str]]) -> str:
-    """A JSON object value of one row (`fields` as json_array_of's)."""
+    """An expression: one row as a JSON object. `fields` are (key, expression, form):
+    form 'json' embeds JSON text, 'bool' a 0/1 flag."""
     pairs = object_pairs(fields, {"json": "json({})",
                                   "bool": "json(CASE WHEN {} THEN 'true' ELSE 'false' END)"})
     return f"json_object({pairs})"
 
 
-def json_array_of_values(value: str, order: str = "id") -> str:
-    """json_array_of over any JSON value expression (json_object's, a CASE of them)."""
-    return f"json_group_array({value})"
+def json_array(expression: str, order: str = "id") -> str:
+    """An aggregate: a JSON array text of `expression` (a json_object()) per row, in
+    the rows' order. The rows come ordered by `order` from a subquery: SQLite 3.40
+    feeds the aggregate in that order (an ORDER BY inside the aggregate needs 3.44)."""
+    return f"json_group_array({expression})"
+
+
+def json_array_of(fields: list[tuple[str, str, str]], order: str = "id") -> str:
+    """An aggregate: a JSON array text of one object per row (json_object, json_array)."""
+    return json_array(json_object(fields), order)
 
 
 # send's INSERT ... SELECT: the new row's id without RETURNING rows to step through.
@@ -245,3 +243,9 @@ class Pool:
                 self._idle.get_nowait().close()
             except queue.Empty:
                 return
+
+
+def search_store():
+    """The store module that searches messages on this engine (FTS5)."""
+    from ..store import search_sqlite
+    return search_sqlite

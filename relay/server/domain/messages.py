@@ -2,7 +2,7 @@
 deletes, and the inbox poll with its presence."""
 from ..events import Event, message_deleted, message_event
 from .. import search_query
-from ..store import JsonArray, messages, policies, receipts, search_sqlite
+from ..store import JsonArray, messages, policies, receipts
 from . import acks, addresses, agents, presence
 from .errors import Conflict, Forbidden, Invalid, NotFound
 
@@ -171,7 +171,8 @@ def search(relay, conn, query, t: int) -> list[dict]:
         agent = presence.known(relay, conn, query.for_)
         if agent is None:
             raise NotFound(f"agent {query.for_} not found")
-    return search_sqlite.search(
+    # The engine's own index: FTS5 on SQLite, a tsvector on PostgreSQL (dialects/).
+    return conn.dialect.search_store().search(
         conn, search_query.parse(query.q), agent=agent,
         addrs=addresses.inbox_addresses(agent) if agent else [], now=t, sender=query.from_,
         to=query.to, kind=query.kind, channel=query.channel, thread=query.thread,

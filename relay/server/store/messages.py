@@ -42,6 +42,7 @@ def to_dict(row) -> Record:
 # (see inbox()). The two are kept equal field by field by
 # tests/test_message_json.py::test_one_representation_of_a_message.
 # (key, column expression, form): 'json' embeds a JSON text column, 'bool' a 0/1 flag.
+# The dialect spells the object (dialects/: json_object).
 MESSAGE_JSON = [
     ("id", "id", ""), ("from", "from_agent", ""), ("to", "to_addr", ""), ("kind", "kind", ""),
     ("subject", "subject", ""), ("body", "body", ""), ("payload", "payload", "json"),
@@ -52,11 +53,12 @@ MESSAGE_JSON = [
     ("idempotencyKey", "idempotency_key", ""), ("readBy", "read_by", "json"),
     ("deliveryStatus", "delivery_status", ""), ("resolvedToAgent", "resolved_to", ""),
     ("expiresAt", "expires_at", ""), ("createdAt", "created_at", "")]
-# What only a message sent with ackRequired has (to_dict adds the same keys), and
-# what one shown again because its ack is late adds (inbox()).
-ACK_JSON = [("ackRequired", "1", "bool"), ("ackBy", "ack_by", ""),
-            ("maxDeliveries", "max_deliveries", ""), ("escalateTo", "escalate_to", "")]
-REDELIVERED_JSON = [("redelivered", "1", "bool")]
+# A message that asks for an ack says so (to_dict() adds the same keys).
+ACK_JSON = MESSAGE_JSON + [("ackRequired", "1", "bool"), ("ackBy", "ack_by", ""),
+                           ("maxDeliveries", "max_deliveries", ""),
+                           ("escalateTo", "escalate_to", "")]
+# A message shown again because its ack is late (only messages asking for one are).
+SHOWN_AGAIN_JSON = ACK_JSON + [("redelivered", "1", "bool")]
 
 
 def in_id_order(rows) -> list[dict]:
@@ -184,45 +186,43 @@ def inbox(conn, agent_id: str, addrs: list[str], now: int, *, since: int = 0,
                      "messages.id AND agent_id = ? AND owed = 1 AND state != 'acked')")
         fresh_args.append(me)
     fresh = " ".join(fresh)
-    acked = dialect.json_object(MESSAGE_JSON + ACK_JSON)
-    again = dialect.json_object(MESSAGE_JSON + ACK_JSON + REDELIVERED_JSON)
-    flagged = (f"CASE WHEN ack_required = 0 THEN {dialect.json_object(MESSAGE_JSON)} WHEN EXISTS "
-               f"(SELECT 1 FROM receipts WHERE message_id = m.id AND agent_id = ? AND redelivered = 1)"
-               f" THEN {again} ELSE {acked} END")
+    flagged = (f"CASE WHEN ack_required = 0 THEN {dialect.json_object(MESSAGE_JSON)} "
+               f"WHEN EXISTS (SELECT 1 FROM receipts WHERE message_id = m.id AND agent_id = ? "
+               f"AND redelivered = 1) THEN {dialect.json_object(SHOWN_AGAIN_JSON)} "
+               f"ELSE {dialect.json_object(ACK_JSON)} END")
     # `pending`: a redelivery at or below `since` waits for the agent (a seek into a
     # partial index that is empty but for late acks). HAVING: an empty inbox is no
     # row, so one sqlite3_step (each gives up the GIL) answers the commonest poll.
-    # (HAVING repeats the test: PostgreSQL names no select-list alias there.)
-    pending = "EXISTS (SELECT 1 FROM receipts WHERE agent_id = ? AND redelivered = 1 AND message_id <= ?)"
-    sql = f"""SELECT count(*), {dialect.json_array_of_values(flagged)}, {pending}
+    # (Spelled twice: PostgreSQL's HAVING cannot name a column of the SELECT.)
+    pending = ("EXISTS (SELECT 1 FROM receipts WHERE agent_id = ? AND redelivered = 1"
+               " AND message_id <= ?)")
+    sql = f"""SELECT count(*), {dialect.json_array(flagged)}, {pending} AS pending
                 FROM (SELECT * FROM messages
                        WHERE (to_addr IN ({placeholders(addrs)}) OR resolved_to = ?) AND id > ?
                          AND from_agent != ? {common} {fresh}
                        ORDER BY id LIMIT ?) AS m
               HAVING count(*) > 0 OR {pending}"""
     args = [me, me, since, *addrs, me, since, me, *common_args, *fresh_args]
-    tail = [me, since]
-    row = conn.execute(sql, [*args, limit, *tail]).fetchone()
+    row = conn.execute(sql, [*args, limit, me, since]).fetchone()
     if not row:
         return JsonArray("[]", 0), []
     count, text, pending = row
-    text = text or "[]"                 # PostgreSQL's json_agg of no rows is NULL
     if pending:
-        again_count, shown = conn.execute(
-            f"""SELECT count(*), {dialect.json_array_of_values(again)} FROM (
-                  SELECT * FROM messages
-                   WHERE id IN (SELECT message_id FROM receipts
-                                 WHERE agent_id = ? AND redelivered = 1 AND message_id <= ?)
-                     {common} ORDER BY id LIMIT ?) AS m""", (me, since, *common_args, limit)).fetchone()
-        if again_count and count > limit - again_count:
-            count, text, _ = conn.execute(sql, [*args, limit - again_count, *tail]).fetchone() \
-                if limit > again_count else (0, "[]", 1)
-            text = text or "[]"
-        if again_count:
+        again, shown = conn.execute(
+            f"""SELECT count(*), {dialect.json_array(dialect.json_object(SHOWN_AGAIN_JSON))}
+                  FROM (SELECT * FROM messages
+                         WHERE id IN (SELECT message_id FROM receipts
+                                       WHERE agent_id = ? AND redelivered = 1 AND message_id <= ?)
+                           {common} ORDER BY id LIMIT ?) AS again""",
+            (me, since, *common_args, limit)).fetchone()
+        if again and count > limit - again:
+            count, text, _ = conn.execute(sql, [*args, limit - again, me, since]).fetchone() \
+                if limit > again else (0, "[]", 1)
+        if again:
             text = shown[:-1] + ("," + text[1:] if count else "]")
-            count += again_count
-    # Only a message asking for an ack has this key (the same text in a string
-    # value would have its quotes escaped), so an ordinary answer is never parsed here.
+            count += again
+    # Only a message asking for an ack has this key (a string value would have its quotes
+    # escaped), so an ordinary answer is never parsed here. (PostgreSQL writes `"key" : value`.)
     asking = []
     if '"ackRequired"' in text:
         asking = [m["id"] for m in loads(text) if m.get("ackRequired") is True]
