@@ -3,6 +3,7 @@ reads, acks), who may ack, the deadline on the injected clock (redelivery
 past the cursor, overdue, escalation in the thread), progress, nack,
 claimable and broadcast messages, and what an ordinary poll writes (nothing)."""
 import json
+import time
 
 import pytest
 
@@ -365,9 +366,17 @@ def test_a_stream_carrying_the_message_moves_the_receipt(live):
         assert replayed.events(1)[0][1]["data"]["id"] == early["id"]
         frame = json.loads(ws.receive(5))
         assert (frame["event"]["type"], frame["event"]["data"]["id"]) == ("message.new", ws_one["id"])
-        # The broadcaster only notes what it handed over; the receipts thread writes it.
-        live.relay.stream_receipts.run_once()
-        for message, agent in ((live_one, "bob"), (early, "carol"), (ws_one, "dave")):
+        # The broadcaster notes what it handed over just after handing it (a client may
+        # read the frame first); the receipts thread writes it.
+        carried = ((live_one, "bob"), (early, "carol"), (ws_one, "dave"))
+        deadline = time.monotonic() + 10
+        while True:
+            live.relay.stream_receipts.run_once()
+            states = [(live_receipt(live, m["id"], agent)["state"], agent) for m, agent in carried]
+            if all(state != "queued" for state, _ in states) or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        for message, agent in carried:
             receipt = live_receipt(live, message["id"], agent)
             assert (receipt["state"], receipt["deliveryCount"]) == ("delivered", 1), agent
         # Nothing is written for what a stream carries to others (the sender's own).
