@@ -47,16 +47,18 @@ def start_bare(threads: int = 16):
     return proc, port
 
 
-def start_relay(db_path: str, source: str | None = None, **env):
+def start_relay(db_path: str, source: str | None = None, command=None, **env):
     """The relay as a subprocess; `source`: a directory holding another
-    version's `relay` package to run instead (an A/B comparison)."""
+    version's `relay` package to run instead (an A/B comparison); `command`:
+    the arguments after the interpreter (default `-m relay serve`)."""
     port = free_port()
     environment = {**os.environ, "RELAY_DB": db_path, "RELAY_PORT": str(port),
                    "RELAY_LOG_LEVEL": "WARNING", "RELAY_REAP_INTERVAL": "3600", **env}
     environment.pop("AGENT_RELAY_TOKEN", None)
     if source:
         environment["PYTHONPATH"] = os.path.abspath(source)
-    proc = subprocess.Popen([sys.executable, "-m", "relay", "serve"], env=environment,
+    proc = subprocess.Popen([sys.executable, *(command or ["-m", "relay", "serve"])],
+                            env=environment,
                             stdout=subprocess.DEVNULL, cwd=source)
     wait_until_up(port, "/api/health", proc)
     return proc, port

@@ -113,8 +113,8 @@ def long_poll(agent: dict, poll, wait: int):
     """
     r = relay()
     from flask import request       # here: this module's imports are another change's ground
-    from .streams import CLIENT_SOCKET
-    holder = request.remote_addr or ""
+    from .streams import CLIENT_SOCKET, client_address
+    holder = client_address()
     refused = r.slots.acquire("poll", holder)
     if refused:
         raise ApiError(503, "no stream slot free for a long poll"

@@ -22,6 +22,9 @@ CLOSE_AFTER = "relay.close_after"
 # socket (in timeout mode), and the client's connection, to watch for hang-ups.
 STREAM_SOCKET = "relay.stream_socket"
 CLIENT_SOCKET = "relay.client_socket"
+# Put there too: the address the per-client limits count the request under
+# (the forwarded client behind a trusted proxy, relay/forwarded.py).
+CLIENT_ADDRESS = "relay.client_address"
 
 REPLAY_BATCH = 500
 
@@ -52,9 +55,13 @@ def cursor(raw: str, label: str) -> int:
     return int(raw)
 
 
+def client_address() -> str:
+    return request.environ.get(CLIENT_ADDRESS) or request.remote_addr or ""
+
+
 def take_slot(kind: str) -> str:
     """A stream slot for this client, or 503; answers the client key to release it with."""
-    client = request.remote_addr or ""
+    client = client_address()
     refused = relay().slots.acquire(kind, client)
     if refused:
         raise ApiError(503, refused, {"Retry-After": "2"})

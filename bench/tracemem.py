@@ -1,0 +1,72 @@
+"""The relay in-process under tracemalloc: where does memory grow?
+
+Serves like `relay serve` (settings from the environment, loopback only) and
+every --every seconds writes to --out the top allocation differences against
+the first snapshot taken after --settle seconds, grouped by traceback, and
+the traced total. bench/soak.py runs it under load with --trace FILE:
+
+    .venv/bin/python bench/soak.py --minutes 10 --trace /tmp/relay-trace.txt
+"""
+import argparse
+import os
+import sys
+import threading
+import time
+import tracemalloc
+
+sys.path.insert(0, os.getcwd())     # the checkout being measured, as `relay serve` would
+
+FRAMES = 25
+IGNORED = [tracemalloc.Filter(False, tracemalloc.__file__),
+           tracemalloc.Filter(False, "<frozen importlib._bootstrap>"),
+           tracemalloc.Filter(False, "<frozen importlib._bootstrap_external>")]
+
+
+def dump(out: str, baseline, started: float, top: int) -> None:
+    snapshot = tracemalloc.take_snapshot().filter_traces(IGNORED)
+    current, peak = tracemalloc.get_traced_memory()
+    differences = snapshot.compare_to(baseline, "traceback")
+    with open(out, "a") as file:
+        file.write(f"=== t={time.monotonic() - started:.0f}s traced={current / 2**20:.2f} MiB "
+                   f"peak={peak / 2**20:.2f} MiB\n")
+        for stat in differences[:top]:
+            file.write(f"{stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks "
+                       f"(now {stat.size / 1024:.1f} KiB)\n")
+            for line in stat.traceback.format(limit=8, most_recent_first=True):
+                file.write(f"    {line}\n")
+        file.flush()
+
+
+def watch(out: str, settle: float, every: float, top: int, stop: threading.Event) -> None:
+    started = time.monotonic()
+    stop.wait(settle)
+    baseline = tracemalloc.take_snapshot().filter_traces(IGNORED)
+    while not stop.wait(every):
+        dump(out, baseline, started, top)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--settle", type=float, default=120,
+                        help="seconds before the baseline snapshot")
+    parser.add_argument("--every", type=float, default=60)
+    parser.add_argument("--top", type=int, default=25)
+    args = parser.parse_args()
+    tracemalloc.start(FRAMES)
+    from relay.config import parse
+    from relay.server import serve
+    settings = parse(dict(os.environ))
+    if settings.host not in ("127.0.0.1", "::1", "localhost"):
+        raise SystemExit("tracemem: loopback only")
+    stop = threading.Event()
+    threading.Thread(target=watch, args=(args.out, args.settle, args.every, args.top, stop),
+                     daemon=True, name="tracemem").start()
+    try:
+        return serve(settings)
+    finally:
+        stop.set()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
