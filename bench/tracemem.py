@@ -8,7 +8,9 @@ the traced total. bench/soak.py runs it under load with --trace FILE:
     .venv/bin/python bench/soak.py --minutes 10 --trace /tmp/relay-trace.txt
 """
 import argparse
+import ctypes
 import os
+import signal
 import sys
 import threading
 import time
@@ -22,13 +24,36 @@ IGNORED = [tracemalloc.Filter(False, tracemalloc.__file__),
            tracemalloc.Filter(False, "<frozen importlib._bootstrap_external>")]
 
 
-def dump(out: str, baseline, started: float, top: int) -> None:
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
+
+
+def native() -> str:
+    """What Python's tracer does not see: SQLite's own heap (page caches,
+    statements) and glibc's (in use, and freed but held by its arenas)."""
+    import _sqlite3
+    sqlite = ctypes.CDLL(_sqlite3.__file__)
+    sqlite.sqlite3_memory_used.restype = ctypes.c_int64
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallinfo2.restype = MallInfo2
+    info = libc.mallinfo2()
+    with open("/proc/self/status") as status:
+        rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+    return (f"rss={rss / 1024:.1f} MiB sqlite={sqlite.sqlite3_memory_used() / 2**20:.2f} MiB "
+            f"malloc in use={info.uordblks / 2**20:.1f} MiB free held={info.fordblks / 2**20:.1f} "
+            f"MiB mmapped={info.hblkhd / 2**20:.1f} MiB")
+
+
+def dump(out: str, baseline, started: float, top: int, server) -> None:
     snapshot = tracemalloc.take_snapshot().filter_traces(IGNORED)
     current, peak = tracemalloc.get_traced_memory()
     differences = snapshot.compare_to(baseline, "traceback")
+    pool = server.relay.pool._idle.qsize()
     with open(out, "a") as file:
         file.write(f"=== t={time.monotonic() - started:.0f}s traced={current / 2**20:.2f} MiB "
-                   f"peak={peak / 2**20:.2f} MiB\n")
+                   f"peak={peak / 2**20:.2f} MiB {native()} idle db connections={pool}\n")
         for stat in differences[:top]:
             file.write(f"{stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks "
                        f"(now {stat.size / 1024:.1f} KiB)\n")
@@ -37,35 +62,42 @@ def dump(out: str, baseline, started: float, top: int) -> None:
         file.flush()
 
 
-def watch(out: str, settle: float, every: float, top: int, stop: threading.Event) -> None:
+def watch(out: str, settle: float, every: float, top: int, stop: threading.Event,
+          server) -> None:
     started = time.monotonic()
     stop.wait(settle)
     baseline = tracemalloc.take_snapshot().filter_traces(IGNORED)
+    with open(out, "a") as file:
+        file.write(f"=== baseline t={time.monotonic() - started:.0f}s {native()}\n")
     while not stop.wait(every):
-        dump(out, baseline, started, top)
+        dump(out, baseline, started, top, server)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True)
-    parser.add_argument("--settle", type=float, default=120,
+    parser.add_argument("--settle", type=float, default=90,
                         help="seconds before the baseline snapshot")
     parser.add_argument("--every", type=float, default=60)
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args()
     tracemalloc.start(FRAMES)
     from relay.config import parse
-    from relay.server import serve
+    from relay.server import Server
     settings = parse(dict(os.environ))
     if settings.host not in ("127.0.0.1", "::1", "localhost"):
         raise SystemExit("tracemem: loopback only")
+    server = Server(settings)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: server.stop())
     stop = threading.Event()
-    threading.Thread(target=watch, args=(args.out, args.settle, args.every, args.top, stop),
-                     daemon=True, name="tracemem").start()
+    threading.Thread(target=watch, args=(args.out, args.settle, args.every, args.top, stop,
+                                         server), daemon=True, name="tracemem").start()
     try:
-        return serve(settings)
+        server.run()
     finally:
         stop.set()
+    return 0
 
 
 if __name__ == "__main__":
