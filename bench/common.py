@@ -27,8 +27,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until_up(port: int, path: str, proc) -> None:
-    deadline = time.monotonic() + 30
+def wait_until_up(port: int, path: str, proc, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"server exited with {proc.returncode}")
@@ -60,7 +60,12 @@ def start_relay(db_path: str, source: str | None = None, command=None, **env):
     proc = subprocess.Popen([sys.executable, *(command or ["-m", "relay", "serve"])],
                             env=environment,
                             stdout=subprocess.DEVNULL, cwd=source)
-    wait_until_up(port, "/api/health", proc)
+    try:
+        # Under a tracer (bench/tracemem.py) imports alone take tens of seconds.
+        wait_until_up(port, "/api/health", proc, timeout=30 if command is None else 180)
+    except BaseException:
+        stop(proc)
+        raise
     return proc, port
 
 
