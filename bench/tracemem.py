@@ -47,13 +47,14 @@ def native() -> str:
 
 
 def dump(out: str, baseline, started: float, top: int, server) -> None:
+    outside = native()           # before the snapshot, which itself takes tens of MiB
     snapshot = tracemalloc.take_snapshot().filter_traces(IGNORED)
     current, peak = tracemalloc.get_traced_memory()
     differences = snapshot.compare_to(baseline, "traceback")
     pool = server.relay.pool._idle.qsize()
     with open(out, "a") as file:
         file.write(f"=== t={time.monotonic() - started:.0f}s traced={current / 2**20:.2f} MiB "
-                   f"peak={peak / 2**20:.2f} MiB {native()} idle db connections={pool}\n")
+                   f"peak={peak / 2**20:.2f} MiB {outside} idle db connections={pool}\n")
         for stat in differences[:top]:
             file.write(f"{stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks "
                        f"(now {stat.size / 1024:.1f} KiB)\n")
