@@ -114,6 +114,8 @@ def main() -> None:
     parser.add_argument("--trace", metavar="FILE",
                         help="run the relay under tracemalloc (bench/tracemem.py), "
                              "writing its growth to FILE every minute")
+    parser.add_argument("--trace-option", action="append", default=[], metavar="ARG",
+                        help="passed to bench/tracemem.py (e.g. --trace-option=--frames=0)")
     args = parser.parse_args()
 
     folder = tempfile.mkdtemp(prefix="relay-soak-")
@@ -122,7 +124,7 @@ def main() -> None:
     command = None
     if args.trace:
         command = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "tracemem.py"),
-                   "--out", os.path.abspath(args.trace)]
+                   "--out", os.path.abspath(args.trace), *args.trace_option]
     proc, port = start_relay(db_path, source=os.getcwd(), command=command,
                              RELAY_REAP_INTERVAL=args.reap_interval, **settings)
     try:

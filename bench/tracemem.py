@@ -63,6 +63,20 @@ def dump(out: str, baseline, started: float, top: int, server) -> None:
         file.flush()
 
 
+def untraced(out: str, every: float, trim: bool, stop: threading.Event) -> None:
+    """--frames 0: the native figures only (no tracer to distort them); with
+    --trim, also what malloc_trim(0) gives back to the system each time."""
+    started = time.monotonic()
+    libc = ctypes.CDLL("libc.so.6")
+    while not stop.wait(every):
+        line = f"=== t={time.monotonic() - started:.0f}s {native()}"
+        if trim:
+            libc.malloc_trim(0)
+            line += f" | after malloc_trim: {native()}"
+        with open(out, "a") as file:
+            file.write(line + "\n")
+
+
 def watch(out: str, settle: float, every: float, top: int, stop: threading.Event,
           server) -> None:
     started = time.monotonic()
@@ -81,8 +95,13 @@ def main() -> int:
                         help="seconds before the baseline snapshot")
     parser.add_argument("--every", type=float, default=60)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--frames", type=int, default=FRAMES,
+                        help="traceback depth; 0: no tracer, the native figures only")
+    parser.add_argument("--trim", action="store_true",
+                        help="with --frames 0: malloc_trim(0) after each figure")
     args = parser.parse_args()
-    tracemalloc.start(FRAMES)
+    if args.frames:
+        tracemalloc.start(args.frames)
     from relay.config import parse
     from relay.server import Server
     settings = parse(dict(os.environ))
@@ -92,8 +111,11 @@ def main() -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: server.stop())
     stop = threading.Event()
-    threading.Thread(target=watch, args=(args.out, args.settle, args.every, args.top, stop,
-                                         server), daemon=True, name="tracemem").start()
+    if args.frames:
+        target, extra = watch, (args.out, args.settle, args.every, args.top, stop, server)
+    else:
+        target, extra = untraced, (args.out, args.every, args.trim, stop)
+    threading.Thread(target=target, args=extra, daemon=True, name="tracemem").start()
     try:
         server.run()
     finally:
