@@ -9,6 +9,7 @@ the traced total. bench/soak.py runs it under load with --trace FILE:
 """
 import argparse
 import ctypes
+import linecache
 import os
 import signal
 import sys
@@ -20,6 +21,7 @@ sys.path.insert(0, os.getcwd())     # the checkout being measured, as `relay ser
 
 FRAMES = 25
 IGNORED = [tracemalloc.Filter(False, tracemalloc.__file__),
+           tracemalloc.Filter(False, linecache.__file__),          # this report's own
            tracemalloc.Filter(False, "<frozen importlib._bootstrap>"),
            tracemalloc.Filter(False, "<frozen importlib._bootstrap_external>")]
 
