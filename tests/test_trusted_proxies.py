@@ -2,6 +2,8 @@
 the client its X-Forwarded-For names, and from any other peer the header is
 ignored. Against a real waitress server; other peers are other loopback
 addresses (127.0.0.2, ...)."""
+import time
+
 import pytest
 
 from relay.config import ConfigError, parse
@@ -110,3 +112,21 @@ def test_an_entry_that_is_not_an_address_is_refused_at_start():
     assert str(error.value) == "RELAY_TRUSTED_PROXIES: 'lb.example' is not an IP address or CIDR"
     assert parse({"RELAY_TRUSTED_PROXIES": "10.0.0.1, fd00::/8"}).trusted_proxies == \
         "10.0.0.1, fd00::/8"
+
+
+
+def test_per_client_counts_stay_bounded_over_many_forwarded_clients(behind_proxy):
+    # The keys now come from a header: the count of each is dropped with its last stream.
+    live, _ = behind_proxy
+    slots = live.relay.slots
+    for round_ in range(3):
+        opened = [stream(live.port, PROXY, f"198.51.{round_}.{i}") for i in range(15)]
+        assert [code for code, _ in opened] == [200] * 15
+        assert len(slots._clients) == 15
+        for _, sock in opened:
+            sock.close()
+        for _ in range(1000):             # until the hang-up watch has freed every slot
+            if not slots._clients:
+                break
+            time.sleep(0.01)
+        assert (slots._clients, slots.snapshot()["sse"]) == ({}, 0)
