@@ -32,6 +32,30 @@ class MallInfo2(ctypes.Structure):
         "fordblks", "keepcost")]
 
 
+def pymalloc() -> str:
+    """Python's own allocator: arenas held (each 1 MiB of address space, kept
+    while any block in it lives) against the bytes its live blocks use."""
+    import tempfile
+    with tempfile.TemporaryFile() as capture:
+        saved = os.dup(2)
+        os.dup2(capture.fileno(), 2)       # _debugmallocstats() writes to C's stderr
+        try:
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        capture.seek(0)
+        text = capture.read().decode("latin-1")
+    figures = {}
+    for line in text.splitlines():
+        label, _, value = line.partition("=")
+        if value.strip().replace(",", "").isdigit():
+            figures[label.strip("# ").strip()] = int(value.strip().replace(",", ""))
+    return (f"pymalloc arenas={figures.get('arenas allocated current', 0)} "
+            f"live blocks={figures.get('bytes in allocated blocks', 0) / 2**20:.1f} MiB "
+            f"free in pools={figures.get('bytes in available blocks', 0) / 2**20:.1f} MiB")
+
+
 def native() -> str:
     """What Python's tracer does not see: SQLite's own heap (page caches,
     statements) and glibc's (in use, and freed but held by its arenas)."""
@@ -45,7 +69,7 @@ def native() -> str:
         rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
     return (f"rss={rss / 1024:.1f} MiB sqlite={sqlite.sqlite3_memory_used() / 2**20:.2f} MiB "
             f"malloc in use={info.uordblks / 2**20:.1f} MiB free held={info.fordblks / 2**20:.1f} "
-            f"MiB mmapped={info.hblkhd / 2**20:.1f} MiB")
+            f"MiB mmapped={info.hblkhd / 2**20:.1f} MiB {pymalloc()}")
 
 
 def dump(out: str, baseline, started: float, top: int, server) -> None:
