@@ -21,12 +21,15 @@ The convention (for whoever writes a README section):
   ```) are shown, never run.
 - The relay runs as `relay serve` from this checkout (`relay` is on PATH) with no token,
   a fresh database and the settings in RELAY_ENV; the session runs in the repository's
-  root with TMPDIR and HOME set to fresh directories (so `~/...` and the client's state
-  files start empty and are thrown away).
+  root with TMPDIR, TMUX_TMPDIR and HOME set to fresh directories (so `~/...`, the
+  client's state files and the sockets of the tmux servers a block starts begin empty and
+  are thrown away).
   `http://127.0.0.1:4850` in a block stands for that relay, and each address in
   LOCAL_PORTS for a free port (a receiver the walkthrough starts), so the README shows the
   default addresses a reader uses. RELAY_URL is set to the relay for the client verbs.
-- Background processes a block starts are killed with the session when the test ends.
+- Background processes a block starts are killed with the session when the test ends,
+  and so is every tmux server a block started (`tmux -L NAME`, its socket under
+  TMUX_TMPDIR); still, a section stops what it starts, as a reader would want to.
 
 A new section is added to the run by one line in SECTIONS (in any order: they run in
 README order).
@@ -50,20 +53,22 @@ SECTIONS = [
     "The two commands",
     "Configuration",
     "Using it with curl",
+    "The command line",
+    "Using the relay from Claude Code and Codex",
     "Closed-loop tasks",
     "Bridging a Slack channel to a capability, with a fallback agent",
     "A pool of three reviewers taking turns",
+    "Keeping an agent running",
     "Recipes and automations",
 ]
 
 # The relay of the walkthroughs: the outbound allowance "The two commands" starts it with,
-# and the short periods "Keeping an agent running" suggests (the other sections pass with
-# the default periods too).
-RELAY_ENV = {"RELAY_OUTBOUND_ALLOW": "127.0.0.1",
-             "RELAY_LIFECYCLE_TICK": "1", "RELAY_REAP_INTERVAL": "1",
-             "RELAY_STALE_AFTER": "5", "RELAY_OFFLINE_AFTER": "10"}
+# and the 1-second lifecycle tick "Keeping an agent running" restarts it with "for the
+# walkthrough" (the other sections pass with the default period too).
+RELAY_ENV = {"RELAY_OUTBOUND_ALLOW": "127.0.0.1", "RELAY_LIFECYCLE_TICK": "1"}
 DEFAULT_URL = "http://127.0.0.1:4850"
-LOCAL_PORTS = ["127.0.0.1:4899"]            # the task callback receiver (4851: the orchestrator)
+LOCAL_PORTS = ["127.0.0.1:4899",            # the task callback receiver
+               "127.0.0.1:4851"]            # the orchestrator's API
 TIMEOUT = 240                               # seconds for the whole walkthrough
 
 SKIP = re.compile(r"<!--\s*not run:\s*(?P<why>.+?)\s*-->\s*$")
@@ -124,6 +129,15 @@ def checkout_state() -> str | None:
     except OSError:
         return None
     return out.stdout if out.returncode == 0 else None
+
+
+def kill_tmux_servers(tmux_tmpdir: Path, env: dict) -> None:
+    """End the tmux servers a block left running: they detach from the session's process
+    group, so killing the group does not reach them."""
+    for socket_path in tmux_tmpdir.glob("tmux-*/*"):
+        if shutil.which("tmux"):
+            subprocess.run(["tmux", "-S", str(socket_path), "kill-server"], env=env,
+                           capture_output=True, timeout=30)
 
 
 def free_port() -> int:
@@ -190,7 +204,9 @@ def test_readme_walkthroughs_run_in_order(relay_url, tmp_path):
     home.mkdir()
     bin_dir = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ["PATH"],
-           "RELAY_URL": relay_url, "TMPDIR": str(scratch), "HOME": str(home)}
+           "RELAY_URL": relay_url, "TMPDIR": str(scratch), "TMUX_TMPDIR": str(scratch),
+           "HOME": str(home)}
+    env.pop("TMUX", None)                           # a tmux the test itself runs in
     for name in ("XDG_STATE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
         env.pop(name, None)                         # under the fresh HOME, like the rest
     env.pop("AGENT_RELAY_TOKEN", None)
@@ -211,6 +227,7 @@ def test_readme_walkthroughs_run_in_order(relay_url, tmp_path):
             except ProcessLookupError:
                 pass
             session.wait()
+            kill_tmux_servers(scratch, env)
     output = (tmp_path / "session.log").read_text()
     done = re.findall(r"<<< block (\d+) ok", output)
     if timed_out or session.returncode != 0 or len(done) != len(blocks):
