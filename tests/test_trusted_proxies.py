@@ -8,7 +8,7 @@ import pytest
 
 from relay.config import ConfigError, parse
 from relay.forwarded import TrustedProxies
-from tests.test_connections import closed_by_server, connect, health
+from tests.test_connections import closed_by_server, closed_once, connect, health
 
 PROXY, OTHER = "127.0.0.2", "127.0.0.3"
 
@@ -74,11 +74,7 @@ def test_a_trusted_proxys_connections_are_not_capped_per_client(live_factory):
     proxied = [connect(live.port, PROXY, timeout=0.05) for _ in range(10)]
     direct = [connect(live.port, OTHER, timeout=0.05) for _ in range(10)]
     try:
-        closed = []
-        for _ in range(100):              # until the server has accepted all twenty
-            closed += [s for s in direct if s not in closed and closed_by_server(s)]
-            if len(closed) >= 5:
-                break
+        closed = closed_once(direct, 5)
         assert len(closed) == 5
         assert not any(closed_by_server(sock) for sock in proxied)
         assert live.server.waitress.relay_limits.clients.get(OTHER) == 5
