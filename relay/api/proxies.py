@@ -50,7 +50,8 @@ SUMMARY = ("Proxied to <apiUrl>/api/{name} with the orchestrator's own apiToken 
            "403, 404, 409, 410 and 422 when the body is a JSON {{\"error\": \"...\"}}, are "
            "passed through with their status and body; any other answer is a 502 (a 401: "
            "the apiToken is wrong). An event stream is streamed through on a stream slot. "
-           "A proxied answer carries X-Content-Type-Options: nosniff and a Content-Security-Policy that runs nothing, and is sent as an attachment unless it "
+           "A proxied answer carries X-Content-Type-Options: nosniff and a "
+           "Content-Security-Policy that runs nothing, and is sent as an attachment unless it "
            "is JSON or an event stream.")
 # A proxied answer is the orchestrator's bytes served from the relay's origin,
 # where the dashboard keeps its token: nothing in it may run or be sniffed.
