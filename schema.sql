@@ -62,7 +62,12 @@ CREATE TABLE messages (
     delivery_status    TEXT NOT NULL DEFAULT 'delivered',
     resolved_to        TEXT,             -- the agent a pool:/policy:/orchestrator: address resolved to
     expires_at         INTEGER,
-    created_at         INTEGER NOT NULL
+    created_at         INTEGER NOT NULL,
+    -- Acknowledgements (README "Acknowledgements and receipts"); added by migration 7.
+    ack_required       INTEGER NOT NULL DEFAULT 0,
+    ack_by             INTEGER,          -- the first deadline; ack_by - created_at is the window
+    max_deliveries     INTEGER,
+    escalate_to        TEXT
 );
 -- The inbox poll: one range seek per address the agent answers to.
 CREATE INDEX messages_to ON messages (to_addr, id);
@@ -386,3 +391,33 @@ CREATE TABLE automation_runs (
     finished_at    INTEGER NOT NULL
 );
 CREATE INDEX automation_runs_of ON automation_runs (automation_id, id);
+
+-- Receipts (README "Acknowledgements and receipts"): one row per recipient of a
+-- message sent with ackRequired, and none for any other message, so an
+-- ordinary poll writes nothing. `owed`: a recipient the sender waits for (matched
+-- when it was sent or resolved); a later reader of a group message has a receipt
+-- that owes nothing. `due_at` is the recipient's deadline (NULL once acked or
+-- overdue, and for what is not owed); `redelivered` = 1 shows the message in the
+-- inbox again, past the agent's cursor, until a poll or stream carries it.
+CREATE TABLE receipts (
+    message_id      INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    agent_id        TEXT NOT NULL,
+    state           TEXT NOT NULL DEFAULT 'queued',   -- queued, delivered, read, acked, overdue
+    owed            INTEGER NOT NULL DEFAULT 1,
+    delivered_at    INTEGER,
+    seen_at         INTEGER,
+    read_at         INTEGER,
+    acked_at        INTEGER,
+    acked_by        TEXT,
+    note            TEXT,
+    delivery_count  INTEGER NOT NULL DEFAULT 0,
+    due_at          INTEGER,
+    redelivered     INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (message_id, agent_id)
+);
+CREATE INDEX receipts_due ON receipts (due_at) WHERE due_at IS NOT NULL;
+CREATE INDEX receipts_redelivered ON receipts (agent_id, message_id) WHERE redelivered = 1;
+CREATE INDEX receipts_pending ON receipts (agent_id, message_id) WHERE owed = 1 AND state != 'acked';
+CREATE INDEX receipts_overdue ON receipts (message_id) WHERE state = 'overdue';
+-- Full-text search is SQLite's FTS5 here: its table and triggers are made by
+-- relay/store/search_sqlite.py (relay/db.py applies them after this file).

@@ -28,9 +28,13 @@ def split_owed(items: list) -> tuple[bytes, list]:
 class Filter:
     """Which events a subscriber wants: type prefixes and/or one agent's view."""
 
-    def __init__(self, types: list[str] | None = None, agent: dict | None = None):
+    def __init__(self, types: list[str] | None = None, agent: dict | None = None,
+                 carries: bool = False):
         self.types = tuple(types or ())
         self.agent = agent
+        # An event stream carries messages to the agent (its receipts move);
+        # a long poll's wake-up subscription does not.
+        self.carries = carries
 
     def wants(self, envelope: dict, scope: dict | None) -> bool:
         if self.types and not envelope["type"].startswith(self.types):
@@ -174,6 +178,8 @@ class Broadcaster:
         self._subscribers: set[Subscription] = set()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        # (agentId, envelopes) after events went to a stream that carries them to that agent.
+        self.on_carried = None
 
     def start(self) -> None:
         if self._thread is None:
@@ -259,3 +265,5 @@ class Broadcaster:
         wanted = [envelope for envelope, scope in stored if wants(envelope, scope)]
         if wanted and not subscription.offer(wanted):
             self.unsubscribe(subscription)
+        elif wanted and subscription.filter.carries and self.on_carried is not None:
+            self.on_carried(subscription.filter.agent["id"], wanted)

@@ -11,8 +11,10 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
+from .store import search_sqlite
+
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema.sql"
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 INCREMENTAL = 2           # PRAGMA auto_vacuum value
 
 # version -> SQL that brings a database from version-1 to version. A new
@@ -188,6 +190,25 @@ ALTER TABLE callback_deliveries ADD COLUMN host TEXT;
 ALTER TABLE callback_deliveries ADD COLUMN integration TEXT;
 ALTER TABLE callback_deliveries ADD COLUMN retried_at INTEGER;
 """,
+    # 7: acknowledgements (message columns, receipts) and full-text search; the
+    # search table indexes every message already stored.
+    7: """
+ALTER TABLE messages ADD COLUMN ack_required INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN ack_by INTEGER;
+ALTER TABLE messages ADD COLUMN max_deliveries INTEGER;
+ALTER TABLE messages ADD COLUMN escalate_to TEXT;
+CREATE TABLE receipts (
+    message_id INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    agent_id TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'queued',
+    owed INTEGER NOT NULL DEFAULT 1, delivered_at INTEGER, seen_at INTEGER, read_at INTEGER,
+    acked_at INTEGER, acked_by TEXT, note TEXT, delivery_count INTEGER NOT NULL DEFAULT 0,
+    due_at INTEGER, redelivered INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (message_id, agent_id));
+CREATE INDEX receipts_due ON receipts (due_at) WHERE due_at IS NOT NULL;
+CREATE INDEX receipts_redelivered ON receipts (agent_id, message_id) WHERE redelivered = 1;
+CREATE INDEX receipts_pending ON receipts (agent_id, message_id) WHERE owed = 1 AND state != 'acked';
+CREATE INDEX receipts_overdue ON receipts (message_id) WHERE state = 'overdue';
+""" + search_sqlite.SCHEMA + search_sqlite.INDEX_EXISTING,
 }
 
 
@@ -259,7 +280,7 @@ def init(path: str) -> int:
                     f"database {path} has schema version {version}, newer than this relay "
                     f"({SCHEMA_VERSION}); upgrade relay")
             if version == 0:
-                for statement in _statements(SCHEMA_PATH.read_text()):
+                for statement in _statements(SCHEMA_PATH.read_text() + search_sqlite.SCHEMA):
                     conn.execute(statement)
             else:
                 for step in range(version + 1, SCHEMA_VERSION + 1):

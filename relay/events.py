@@ -7,6 +7,18 @@ gap-free; ids it has already replayed are skipped when they arrive live.
 """
 from dataclasses import dataclass
 
+# Every event type the relay emits (README "Events"), published in the OpenAPI
+# document as the EventType schema so that clients such as the dashboard read it
+# from there; a test checks that every type the code emits is listed.
+EVENT_TYPES = (
+    "agent.status", "agent.removed", "message.new", "message.queued", "message.available",
+    "message.expired", "message.claimed", "message.claim_released", "message.read",
+    "message.deleted", "message.acked", "message.redelivered", "message.ack_overdue",
+    "task.created", "task.updated", "task.event", "task.deleted", "channel.activity",
+    "pool.binding.changed", "pair.updated", "orchestrator.status", "orchestrator.removed",
+    "command.created", "command.updated", "config.changed", "policy.state.changed",
+    "recipe.instance.updated", "activity.created", "system.broadcast")
+
 
 @dataclass
 class Event:
@@ -39,6 +51,16 @@ def message_deleted(message: dict) -> Event:
     # Deletions carry only the id; the scope still says whom it concerned.
     return Event("message.deleted", str(message["id"]), {"messageId": message["id"]},
                  message_scope(message))
+
+
+def receipt_event(type_: str, about: dict, receipt: dict, **extra) -> Event:
+    """message.acked, message.redelivered (with the message), message.ack_overdue
+    (with escalationMessageId): {messageId, agentId, deliveryCount, receipt}; they
+    concern the sender and that recipient."""
+    data = {"messageId": receipt["messageId"], "agentId": receipt["agentId"],
+            "deliveryCount": receipt["deliveryCount"], "receipt": receipt, **extra}
+    return Event(type_, str(about["id"]), data,
+                 {"agents": list(dict.fromkeys([about["from"], receipt["agentId"]]))})
 
 
 def activity_event(entry: dict) -> Event:

@@ -10,6 +10,7 @@ from pydantic.json_schema import models_json_schema
 
 from . import __version__
 from .contract import CONVERTERS, PLAIN_PATH, ROUTES, Route, resolve
+from .events import EVENT_TYPES
 from .schemas.common import Error
 
 REF = "#/components/schemas/{model}"
@@ -23,6 +24,11 @@ INFO = ("A self-hosted message bus for AI coding agents. Errors are always "
         "has committed (fsynced at RELAY_SYNCHRONOUS=FULL); its events are committed in the same "
         "transaction and streamed after it. Bodies are standard JSON: NaN, Infinity, unpaired "
         "surrogates and nesting deeper than 64 levels are a 400. Unknown fields are ignored.")
+
+
+EVENT_TYPE = {"type": "string", "enum": list(EVENT_TYPES),
+              "description": "the type of an event on GET /api/events (its `event:` line), "
+                             "GET /api/ws and GET /api/events/recent"}
 
 
 def document(settings) -> dict:
@@ -41,7 +47,7 @@ def document(settings) -> dict:
         "info": {"title": "relay", "version": __version__, "description": INFO},
         "servers": [{"url": f"http://{settings.host}:{settings.port}"}],
         "paths": paths,
-        "components": {"schemas": defs.get("$defs", {})},
+        "components": {"schemas": {**defs.get("$defs", {}), "EventType": EVENT_TYPE}},
     }
     if settings.token:
         # Declared only when the running server asks for it (AGENT_RELAY_TOKEN).

@@ -5,7 +5,7 @@ it); a step that fails is logged and the others still run.
 """
 import logging
 
-from . import recipe_runs
+from . import acks, recipe_runs
 from .events import (activity_event, agent_event, agent_removed, command_event, delivery_events,
                      message_event, orchestrator_event, pair_updated, task_event)
 from .periodic import Periodic
@@ -36,6 +36,10 @@ class Reaper(Periodic):
         expired = messages.expire_queued(conn, now)
         return ({"expiredQueuedMessageIds": [m["id"] for m in expired]},
                 [message_event("message.expired", m) for m in expired])
+
+    def ack_deadlines(self, conn, now):
+        # Receipts past their deadline: redelivered, or overdue and escalated.
+        return acks.reap(conn, now)
 
     def mark_stale(self, conn, now):
         changed = agents.mark_stale(conn, now, int(self.relay.settings.stale_after * 1000))
@@ -112,7 +116,7 @@ class Reaper(Periodic):
         return events
 
     def steps(self):
-        return [self.release_claims, self.expire_queued, self.mark_stale, self.mark_offline,
+        return [self.release_claims, self.expire_queued, self.ack_deadlines, self.mark_stale, self.mark_offline,
                 self.prune, self.trim_events, self.release_task_claims,
                 self.release_orphaned_tasks, self.trim_deliveries, self.expire_pairs,
                 self.expire_commands, self.mark_orchestrators_stale,

@@ -14,6 +14,7 @@ from .lifecycle import Lifecycle
 from .outbound import OutboundPolicy
 from .reaper import Reaper
 from .slots import Slots
+from .stream_receipts import StreamReceipts
 from .watch import HangupWatch
 
 
@@ -36,6 +37,8 @@ class Relay:
         self.slots = Slots(settings.stream_limit, settings.streams_per_client)
         self.reaper = Reaper(self, settings.reap_interval)
         self.lifecycle = Lifecycle(self, settings.lifecycle_tick)
+        self.stream_receipts = StreamReceipts(self)
+        self.broadcaster.on_carried = self.stream_receipts.note
         self.closing = threading.Event()      # set at shutdown: streams end
         # Called at shutdown: what wakes a stream blocked elsewhere than on the broadcaster
         # (a proxied orchestrator stream waiting on its upstream).
@@ -58,6 +61,7 @@ class Relay:
         self.callbacks.start()
         self.lifecycle.start()
         self.automations.start()
+        self.stream_receipts.start()
 
     def close_streams(self) -> None:
         """Ends every open stream; publishing after this records but fans out nothing."""
@@ -71,6 +75,7 @@ class Relay:
         self.callbacks.stop()
         self.lifecycle.stop()
         self.automations.stop()
+        self.stream_receipts.stop()
         self.broadcaster.stop()
         self.hangups.stop()
         self.committer.close()

@@ -1,6 +1,7 @@
 """Driving the dashboard in Debian's Chromium with Playwright (never a downloaded
 browser). Without /usr/bin/chromium every module that imports this skips, saying
 why; .ci/run installs it so CI always runs them."""
+import http.client
 import os
 from pathlib import Path
 
@@ -30,10 +31,13 @@ def browser():
 class Page:
     """A browser tab on one relay, with what it logged and asked for."""
 
-    def __init__(self, browser, live, width=1280, height=800):
+    def __init__(self, browser, live, width=1280, height=800, me=None):
         self.live = live
         self.base = f"http://127.0.0.1:{live.port}"
         self.context = browser.new_context(viewport={"width": width, "height": height})
+        if me:
+            # As if the person had picked this name before (the page registers it again).
+            self.context.add_init_script(f"localStorage.setItem('relay.me', {me!r})")
         self.tab = self.context.new_page()
         self.tab.set_default_timeout(WAIT)
         self.errors, self.requests = [], []
@@ -53,6 +57,27 @@ class Page:
     def row(self, section, key):
         return self.tab.locator(f"#{section} [data-key='{key}']")
 
+    def show(self, tab):
+        """Bring a secondary panel (tasks, commands, ...) to the front."""
+        self.tab.locator(f"#tabs [aria-controls='{tab}']").click()
+        expect(self.tab.locator(f"#{tab}")).to_be_visible()
+
+    def pick_name(self, name):
+        """Answer the page's one question of who the person is."""
+        dialog = self.tab.locator("#ask")
+        expect(dialog).to_contain_text("Your name on this relay")
+        dialog.get_by_label("Name").fill(name)
+        dialog.get_by_role("button", name="Use this name").click()
+        expect(dialog).to_be_hidden()
+
+    def overflowing(self):
+        """Elements wider than the box they sit in (a row, a panel, the page)."""
+        return self.tab.evaluate("""() => [...document.querySelectorAll(
+            'body, .panel, .row, .line, .body, .subject, .name, .code, .receipts')]
+            .filter((el) => el.offsetParent !== null || el === document.body)
+            .filter((el) => el.scrollWidth > el.clientWidth + 1)
+            .map((el) => `${el.className || el.tagName}: ${el.scrollWidth} > ${el.clientWidth}`)""")
+
     def close(self):
         self.context.close()
 
@@ -62,3 +87,18 @@ def api(live, method, path, body=None, token=None):
                                   {"X-Agent-Relay-Token": token} if token else None)
     assert status < 300, (method, path, status, answer)
     return answer
+
+
+def many(live, method, path, bodies):
+    """Several calls over one kept-alive connection (hundreds of rows quickly)."""
+    conn = http.client.HTTPConnection("127.0.0.1", live.port, timeout=30)
+    try:
+        answers = []
+        for body in bodies:
+            status, answer = live.request(method, path(body) if callable(path) else path,
+                                          body, conn=conn)
+            assert status < 300, (status, answer)
+            answers.append(answer)
+        return answers
+    finally:
+        conn.close()

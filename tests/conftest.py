@@ -80,8 +80,8 @@ def inbox(client, agent_id, **params):
 class Live:
     """A relay served by waitress in this process, and a small HTTP client for it."""
 
-    def __init__(self, settings):
-        self.server = Server(settings)
+    def __init__(self, settings, clock=None):
+        self.server = Server(settings, clock)
         self.relay = self.server.relay
         self.port = self.server.port
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -14,7 +14,7 @@ from tests.agent_side import RELAY, environment         # noqa: E402
 
 TOOLS = {"relay_whoami", "relay_send", "relay_inbox", "relay_read", "relay_claim",
          "relay_release", "relay_reply", "relay_thread", "relay_agents", "relay_tasks",
-         "relay_task_update"}
+         "relay_task_update", "relay_ack", "relay_search"}
 
 
 def texts(result):
@@ -119,3 +119,40 @@ def test_mcp_server_over_stdio(live, tmp_path):
     assert status == 200
     print(f"\nmcp: initialize answered {timings['initialize']:.2f}s after start; "
           f"relay_thread call {timings['tool'] * 1000:.1f} ms")
+
+
+def test_mcp_ack_and_search(live, tmp_path):
+    env = environment(live, tmp_path, RELAY_AGENT_ID="claude-2")
+    server = StdioServerParameters(command=RELAY, args=["mcp"], env=env, cwd=str(tmp_path))
+    live.request("POST", "/api/agents", {"id": "alice"})
+
+    async def main():
+        async with Client(server, mode="legacy", read_timeout_seconds=90) as client:
+            listed = {t.name: t for t in (await client.list_tools()).tools}
+            assert listed["relay_search"].annotations.read_only_hint is True
+            assert listed["relay_ack"].annotations.idempotent_hint is True
+            assert "relay_ack" in client.instructions
+            await client.call_tool("relay_whoami", {})          # registered
+            _, m = live.request("POST", "/api/messages", {
+                "from": "alice", "to": "claude-2", "subject": "migration", "ackRequired": True,
+                "body": "please review the migration"})
+            live.request("POST", "/api/messages", {"from": "alice", "to": "alice", "body": "migration"})
+            got = await client.call_tool("relay_inbox", {})
+            [message] = got.structured_content["messages"]
+            assert message["ackRequired"] is True
+            found = await client.call_tool("relay_search", {"q": "migrat*"})
+            [hit] = found.structured_content["messages"]       # only what claude-2 can read
+            assert (hit["id"], hit["snippet"]) == (m["id"], "[migration]")
+            progressed = await client.call_tool("relay_ack", {"id": m["id"], "mode": "progress"})
+            assert progressed.structured_content["dueAt"] is not None
+            acked = await client.call_tool("relay_ack", {"id": m["id"], "note": "looks good"})
+            assert (acked.structured_content["state"], acked.structured_content["note"]) == (
+                "acked", "looks good")
+            mine = await client.call_tool("relay_send", {"to": "alice", "body": "ack this",
+                                                         "ackRequired": True})
+            assert mine.structured_content["ackRequired"] is True
+            refused = await client.call_tool("relay_ack", {"id": mine.structured_content["id"]})
+            assert refused.is_error and texts(refused)[0].endswith(
+                f"relay: agent claude-2 is not a recipient of message {mine.structured_content['id']}")
+
+    anyio.run(main)

@@ -217,3 +217,35 @@ def test_a_relay_on_a_new_database_resets_the_cursor(tmp_path):
         assert [l.split()[0] for l in out] == ["#1"] and out[0].endswith("fresh")
     finally:
         server.stop()
+
+
+def test_ack_and_search(env, live):
+    for agent in ("alice", "bob"):
+        ok(relay(env, "register", "--id", agent))
+    sent = ok(relay(as_(env, "alice"), "send", "bob", "review the café migration", "--ack",
+                    "--ack-within", "600", "--subject", "migration"))
+    assert sent == "#1 delivered\n"
+    ok(relay(as_(env, "carol"), "send", "alice", "not for bob: migration"))
+    [line] = lines(ok(relay(as_(env, "bob"), "inbox")))
+    assert line.startswith("#1 ") and "[ack by " in line and "migration: review" in line
+    # search: only what bob can read, best match first, the snippet under each hit
+    found = lines(ok(relay(as_(env, "bob"), "search", "cafe", "migration")))
+    assert found[0].startswith("#1 ") and found[1] == "    review the [café] [migration]"
+    assert len(found) == 2
+    assert len(lines(ok(relay(as_(env, "bob"), "search", "--all", "migration")))) == 4
+    assert json.loads(ok(relay(as_(env, "bob"), "search", "nothing-like-it", "--json"))) == []
+    # progress, nack, ack: each answers the receipt
+    assert ok(relay(as_(env, "bob"), "ack", "1", "--progress")).startswith(
+        "#1 delivered for bob (delivery 1, due ")
+    nacked = json.loads(ok(relay(as_(env, "bob"), "ack", "1", "--nack", "--retry", "30",
+                                 "--note", "busy", "--json")))
+    assert (nacked["note"], nacked["state"]) == ("busy", "delivered")
+    assert ok(relay(as_(env, "bob"), "ack", "1", "--note", "merged")) == \
+        "#1 acked for bob (delivery 1)\n"
+    _, receipts = live.request("GET", "/api/messages/1/receipts")
+    assert (receipts[0]["ackedBy"], receipts[0]["note"]) == ("bob", "merged")
+    # errors: the relay's sentence, exit 1; usage, exit 2
+    done = relay(as_(env, "alice"), "ack", "1")
+    assert (done.returncode, done.stderr) == (1, "relay: agent alice is not a recipient of message 1\n")
+    done = relay(as_(env, "bob"), "ack", "1", "--progress", "--nack")
+    assert done.returncode == 2 and "at most one of --progress or --nack" in done.stderr

@@ -51,7 +51,10 @@ def test_one_representation_of_a_message(live):
                                           "body": "build", "maxAgeSeconds": 600})
     everyone = post(live, "/api/messages", {"from": "alice", "to": "broadcast", "body": "hi",
                                             "payload": {}, "meta": {}})
-    sent = [root, reply, queued, everyone]
+    asking = post(live, "/api/messages", {"from": "alice", "to": "bob", "body": TRICKY,
+                                          "ackRequired": True, "maxDeliveries": 5,
+                                          "escalateTo": "label:" + TRICKY[:100]})
+    sent = [root, reply, queued, everyone, asking]
     assert reply["threadId"] == root["id"] and queued["deliveryStatus"] == "queued"
     for answer in sent:
         same(answer, get(live, f"/api/messages/{answer['id']}"))
@@ -62,13 +65,15 @@ def test_one_representation_of_a_message(live):
 
     poll = get(live, "/api/messages?for=bob")
     assert [m["id"] for m in poll] == [m["id"] for m in sent]
-    root_now, _, queued_now, _ = poll
+    root_now, _, queued_now, _, asking_now = poll
+    assert (asking_now["ackRequired"], asking_now["maxDeliveries"]) == (True, 5)
+    assert "ackRequired" not in root_now
     assert root_now["claimedBy"] == "bob" and root_now["claimExpiresAt"]
     assert root_now["readBy"] == ["bob"]
     assert (queued_now["deliveryStatus"], queued_now["resolvedToAgent"]) == ("delivered", "bob")
     assert queued_now["expiresAt"] == queued["expiresAt"]
     unread = get(live, "/api/messages?for=bob&unread=1")
-    assert [m["id"] for m in unread] == [queued["id"], everyone["id"]]
+    assert [m["id"] for m in unread] == [queued["id"], everyone["id"], asking["id"]]
 
     last = get(live, "/api/events/recent?types=message.&limit=500")[-1]["id"]
     stream = SSE(live.port, "/api/events?since=0&types=message.")

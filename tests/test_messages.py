@@ -167,7 +167,7 @@ def test_get_status_cursor(client, team):
     assert client.get(f"/api/messages/{m['id']}").get_json() == m
     assert client.get(f"/api/messages/{m['id']}/status").get_json() == {
         "id": m["id"], "deliveryStatus": "delivered", "resolvedToAgent": None, "expiresAt": None,
-        "claimedBy": None, "claimExpiresAt": None, "readBy": []}
+        "claimedBy": None, "claimExpiresAt": None, "readBy": [], "receipts": []}
     r = client.get("/api/messages/12345")
     assert (r.status_code, r.get_json()) == (404, {"error": "message 12345 not found"})
     assert client.get("/api/messages/12345/status").status_code == 404

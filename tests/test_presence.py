@@ -95,7 +95,9 @@ def test_reap_report_lists_every_step(client):
                                  # retention (README "Configuration")
                                  "prunedMessages", "prunedChannelEvents", "prunedActivity",
                                  "prunedAutomationRuns", "prunedTasks", "prunedCommands",
-                                 "prunedConfigHistory"}
+                                 "prunedConfigHistory",
+                                 # acknowledgements (README "Acknowledgements and receipts")
+                                 "redeliveredReceipts", "overdueReceipts", "escalationMessageIds"}
 
 
 def test_failing_step_does_not_stop_the_others(client, relay_, clock, caplog, monkeypatch):

@@ -1,6 +1,6 @@
 """The inbox poll, the cursor and health use indexes, never a table scan."""
 from relay import db
-from relay.store import messages, system
+from relay.store import messages, receipts, system
 
 
 class Recorder:
@@ -26,6 +26,9 @@ def test_inbox_poll_uses_indexes(db_path):
     assert "SEARCH messages USING INDEX messages_to (to_addr=? AND id>?)" in steps
     assert "SEARCH messages USING INDEX messages_resolved (resolved_to=? AND id>?)" in steps
     assert not any(s.startswith("SCAN messages") for s in steps), steps
+    # Redeliveries past the cursor: one seek into a partial index, empty but for late acks.
+    assert "SEARCH receipts USING INDEX receipts_redelivered (agent_id=? AND message_id<?)" in steps
+    assert not any(s.startswith("SCAN receipts") for s in steps), steps
     # Narrowed to a channel, the planner may seek the channel index instead: still no scan.
     messages.inbox(recorder, agent, 0, since=10, channel="slack:ops")
     steps = plan(conn, *recorder.statements[1])
@@ -75,3 +78,17 @@ def test_orchestrator_command_poll_and_expiry_use_indexes(db_path):
     assert steps == ["SEARCH commands USING INDEX commands_target (target=? AND status=?)"], steps
     assert plan(conn, "SELECT id FROM commands WHERE status = 'pending' AND expires_at <= ?",
                 (0,)) == ["SEARCH commands USING INDEX commands_pending (expires_at<?)"]
+
+
+def test_ack_deadlines_and_views_use_indexes(db_path):
+    db.init(db_path)
+    conn = db.connect(db_path)
+    recorder = Recorder(conn)
+    with db.transaction(conn):
+        receipts.mark_overdue(recorder, 0)
+        receipts.redeliver(recorder, 0)
+    receipts.overdue(recorder, agent_id="a")
+    messages.inbox(recorder, {"id": "a"}, 0, ack_pending=True)
+    for statement in recorder.statements:
+        steps = plan(conn, *statement)
+        assert not any(s.startswith(("SCAN receipts", "SCAN messages")) for s in steps), steps

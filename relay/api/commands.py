@@ -37,11 +37,12 @@ def create(body: CommandIn):
 
 
 @route(bp, "GET", "", "List commands, oldest first (what an orchestrator polls: "
-       "target=<its agentId>&status=pending).", query=CommandFilter, answers={200: [Command]})
+       "target=<its agentId>&status=pending), or newest first with order=newest (the "
+       "dashboard's panel).", query=CommandFilter, answers={200: [Command]})
 def list_commands(query: CommandFilter):
     return answer(commands.listing(conn(), target=query.target, status=query.status,
                                    type_=query.type, correlation_id=query.correlationId,
-                                   limit=query.limit))
+                                   newest_first=query.order == "newest", limit=query.limit))
 
 
 @route(bp, "GET", "/<command_id>", "One command.", answers={200: Command, 404: UNKNOWN})

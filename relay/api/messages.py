@@ -1,17 +1,21 @@
-"""Messages (API.md §2): send, poll (and long poll), claim, release, read, delete."""
+"""Messages (API.md §2): send, poll (and long poll), claim, release, read, delete;
+acknowledgements and receipts, and search (README "Acknowledgements and receipts",
+"Searching messages")."""
 import time
 
 from flask import Blueprint, g
 
+from .. import acks, search_query
 from ..broadcaster import CLOSED, RESET, Filter
 from ..contract import route
 from ..errors import ApiError, not_found
 from ..events import message_deleted, message_event
 from ..schemas.agents import AgentAct
 from ..schemas.common import Ok
-from ..schemas.messages import (Cursor, Inbox, Message, MessageIn, MessageStatus, QueuedFor,
-                                ReadMany, ReadResult)
-from ..store import agents, messages, policies
+from ..schemas.messages import (AckIn, Cursor, Inbox, Message, MessageIn, MessageStatus, NackIn,
+                                OverdueFilter, OverdueReceipt, QueuedFor, ReadMany, ReadResult,
+                                Receipt, SearchHit, SearchQuery)
+from ..store import agents, messages, policies, receipts, search_sqlite
 from . import answer, commit, conn, now, relay
 from .agents import STALE, acting_agent, back_online, known_agent
 
@@ -19,7 +23,7 @@ bp = Blueprint("messages", __name__, url_prefix="/api/messages")
 
 UNKNOWN = "unknown message"
 # Message events after which a held long poll looks at the inbox again.
-WAKING_EVENTS = ["message.new", "message.claim_released"]
+WAKING_EVENTS = ["message.new", "message.claim_released", "message.redelivered"]
 
 
 def send(body: MessageIn) -> tuple[dict, bool]:
@@ -40,6 +44,10 @@ def send(body: MessageIn) -> tuple[dict, bool]:
     touch = cache.presence_due(known_agent(fields["from"]), t)
 
     def change(c):
+        # A repeated idempotencyKey answers the first message, whatever its ackBy says now.
+        if not (fields["idempotencyKey"]
+                and messages.find_idempotent(c, fields["from"], fields["idempotencyKey"])):
+            acks.check_send(c, fields, t)
         message, created = messages.send(c, fields, t)
         if not created:
             return (message, False), []
@@ -55,11 +63,21 @@ def send(body: MessageIn) -> tuple[dict, bool]:
 
 @route(bp, "POST", "", "Send. 201, or 200 with the first message when the sender reused an "
        "idempotencyKey. Sending counts as presence for `from` when it is a registered agent "
-       "(recorded at 5 s granularity); `from` need not be registered.", body=MessageIn,
+       "(recorded at 5 s granularity); `from` need not be registered. ackRequired: each "
+       "recipient (the agent addressed; for a group address, every agent it matches now, not "
+       "the sender; for pool:/policy:, the agent it resolves to) owes an ack by a deadline: "
+       "ackBy (ms since the epoch, later than now) or ackWithinSeconds (default 1800) after "
+       "sending. Past it the reap cycle redelivers the message with a new window of the same "
+       "length, up to maxDeliveries (default 3) deliveries in all; then the recipient is overdue "
+       "and, with escalateTo, a kind system message goes there as a reply to the message (in "
+       "its thread) with payload {messageId, agentId, deliveryCount}. The ack fields without "
+       "ackRequired, or ackBy with ackWithinSeconds, are 422.", body=MessageIn,
        answers={201: Message, 200: Message,
                 403: "an integration token whose integration is not `from`, or kind system "
                      "with an integration token",
-                404: "unknown target agent, pool or policy, or unknown replyTo"})
+                404: "unknown target agent, pool or policy, unknown replyTo or escalateTo",
+                422: "ack options without ackRequired, ackBy not later than now, or both "
+                     "ackBy and ackWithinSeconds"})
 def post_message(body: MessageIn):
     message, created = send(body)
     return answer(message, 201 if created else 200)
@@ -84,25 +102,50 @@ def note_presence(agent: dict) -> None:
 
 @route(bp, "GET", "", "With for=<agentId>: that agent's inbox, ascending from since (poll; "
        "wait=0-60 holds it until a message arrives, then answers [] when the time is up). "
-       "Presence from polls is recorded at 5 s granularity. Without for: recent messages, "
-       "newest first (from, to, kind, channel, before).", query=Inbox,
+       "Presence from polls is recorded at 5 s granularity. A message redelivered to the agent "
+       "because its ack is late comes first, with redelivered: true, even below since. "
+       "Answering a message sent with ackRequired moves the agent's receipt (delivered); "
+       "other messages write nothing. ackPending=1: only what the agent still owes an ack for. "
+       "Without for: recent messages, newest first (from, to, kind, channel, before, "
+       "awaitingAck), each sent with ackRequired carrying its receipts.", query=Inbox,
        answers={200: [Message], 404: "unknown agent", 503: "no stream slot free for wait"})
 def list_messages(query: Inbox):
     agent_id = query.for_
     if agent_id is None:
-        return answer(messages.recent(
+        return answer(with_receipts(messages.recent(
             conn(), sender=query.from_, to=query.to, kind=query.kind, channel=query.channel,
-            before=query.before, limit=query.limit))
+            before=query.before, awaiting_ack=query.awaitingAck, limit=query.limit)))
     agent = known_agent(agent_id)
     if agent is None:
         raise not_found(f"agent {agent_id} not found")
     note_presence(agent)
+    moved = []
 
     def poll():
-        return messages.inbox(conn(), agent, now(), since=query.since or 0, unread=query.unread,
-                              kind=query.kind, channel=query.channel, limit=query.limit)
+        found, moved[:] = messages.inbox(
+            conn(), agent, now(), since=query.since or 0, unread=query.unread, kind=query.kind,
+            channel=query.channel, ack_pending=query.ackPending, limit=query.limit)
+        return found
 
-    return answer(long_poll(agent, poll, query.wait) if query.wait else poll())
+    found = long_poll(agent, poll, query.wait) if query.wait else poll()
+    moved = moved and receipts.undelivered(conn(), agent_id, moved)
+    if moved:
+        record_delivery(agent_id, moved)
+    return answer(found)
+
+
+def record_delivery(agent_id: str, message_ids: list[int]) -> None:
+    """A poll or stream carried these messages (each asks for an ack) to the agent."""
+    t = now()
+    commit(lambda c: (receipts.delivered(c, agent_id, message_ids, t), []))
+
+
+def with_receipts(listed: list[dict]) -> list[dict]:
+    asking = [m["id"] for m in listed if m.get("ackRequired")]
+    if not asking:
+        return listed
+    found = receipts.of_messages(conn(), asking)
+    return [{**m, "receipts": found.get(m["id"], [])} if m.get("ackRequired") else m for m in listed]
 
 
 def long_poll(agent: dict, poll, wait: int):
@@ -153,6 +196,39 @@ def queued(query: QueuedFor):
     return answer(messages.queued_for(conn(), query.for_, query.limit))
 
 
+@route(bp, "GET", "/overdue", "Every overdue receipt (a recipient that did not ack after "
+       "maxDeliveries deliveries) with its message, newest message first; from and to filter "
+       "the message, agentId the recipient.", query=OverdueFilter,
+       answers={200: [OverdueReceipt]})
+def overdue(query: OverdueFilter):
+    c = conn()
+    found = receipts.overdue(c, sender=query.from_, to=query.to, agent_id=query.agentId,
+                             limit=query.limit)
+    shown = {i: messages.get(c, i) for i in {r["messageId"] for r in found}}
+    return answer([{**r, "message": shown[r["messageId"]]} for r in found])
+
+
+@route(bp, "GET", "/search", "Full-text search of subject and body, best match first (ties: "
+       "newest first). q is web-search syntax read by the relay, never an engine query: words "
+       "(all must match), \"a phrase\", `or` between two terms, -word or -\"a phrase\" to leave "
+       "out, word* for a prefix; case and diacritics are ignored; any text is a valid query "
+       "(one with nothing searchable, e.g. only punctuation or only -words, finds nothing) and "
+       "only the first 32 terms count. With for: only what that agent can read (its inbox, "
+       "claims by others hidden) and what it sent. Each hit is the message with rank and "
+       "snippet. Past 10 000 matches (after filters) only the newest 10 000 are ranked; before= "
+       "reaches older ones.", query=SearchQuery, answers={200: [SearchHit], 404: "unknown agent"})
+def search(query: SearchQuery):
+    agent = None
+    if query.for_ is not None:
+        agent = known_agent(query.for_)
+        if agent is None:
+            raise not_found(f"agent {query.for_} not found")
+    return answer(search_sqlite.search(
+        conn(), search_query.parse(query.q), agent=agent, now=now(), sender=query.from_,
+        to=query.to, kind=query.kind, channel=query.channel, thread=query.thread,
+        since=query.since, before=query.before, limit=query.limit))
+
+
 @route(bp, "GET", "/<id:message_id>", "One message.", answers={200: Message, 404: UNKNOWN})
 def get_message(message_id):
     return answer(messages.get_or_404(conn(), message_id))
@@ -168,9 +244,70 @@ def get_thread(message_id):
 @route(bp, "GET", "/<id:message_id>/status", "Delivery and claim status.",
        answers={200: MessageStatus, 404: UNKNOWN})
 def get_status(message_id):
-    m = messages.get_or_404(conn(), message_id)
-    return answer({k: m[k] for k in ("id", "deliveryStatus", "resolvedToAgent", "expiresAt",
-                                     "claimedBy", "claimExpiresAt", "readBy")})
+    c = conn()
+    m = messages.get_or_404(c, message_id)
+    return answer({**{k: m[k] for k in ("id", "deliveryStatus", "resolvedToAgent", "expiresAt",
+                                        "claimedBy", "claimExpiresAt", "readBy")},
+                   "receipts": receipts.of_message(c, message_id)})
+
+
+@route(bp, "GET", "/<id:message_id>/receipts", "Each recipient's receipt, by agent id: an agent "
+       "the address reached when it was sent (or resolved to), and any later reader of a group "
+       "message. Empty for a message sent without ackRequired.",
+       answers={200: [Receipt], 404: UNKNOWN})
+def get_receipts(message_id):
+    c = conn()
+    messages.get_or_404(c, message_id)
+    return answer(receipts.of_message(c, message_id))
+
+
+NOT_OWED = "not a recipient, or the message does not ask for an ack (400)"
+
+
+@route(bp, "POST", "/<id:message_id>/ack", "Acknowledge for agentId (idempotent: the first "
+       "ackedAt stays, and only the first emits message.acked). A claimable message acked by "
+       "its claimer is done for every recipient. Answers the agent's receipt.", body=AckIn,
+       answers={200: Receipt, 400: "the message does not ask for an acknowledgement",
+                403: "agentId is not a recipient", 404: "unknown message or agent", 409: STALE})
+def ack(message_id, body: AckIn):
+    t = now()
+
+    def change(c):
+        agent = acting_agent(c, body.agentId, body)
+        receipt, events = acks.ack(c, message_id, agent, body.note, t)
+        return receipt, [*events, *presence(c, body.agentId, t)]
+    return answer(commit(change))
+
+
+@route(bp, "POST", "/<id:message_id>/nack", "Give it back for now: the reap cycle redelivers "
+       "it to agentId once retryInSeconds (default 0: its next pass) have passed, counting a "
+       "delivery (past maxDeliveries: overdue). Answers the receipt.", body=NackIn,
+       answers={200: Receipt, 400: "the message does not ask for an acknowledgement",
+                403: "agentId is not a recipient", 404: "unknown message or agent",
+                409: "nothing owed (already acked or overdue, or a later reader), or " + STALE})
+def nack(message_id, body: NackIn):
+    t = now()
+
+    def change(c):
+        agent = acting_agent(c, body.agentId, body)
+        receipt = acks.nack(c, message_id, agent, body.reason, body.retryInSeconds, t)
+        return receipt, presence(c, body.agentId, t)
+    return answer(commit(change))
+
+
+@route(bp, "POST", "/<id:message_id>/progress", "Still working: agentId's deadline becomes now "
+       "plus the message's original window (ackBy - createdAt). Answers the receipt.",
+       body=AgentAct, answers={200: Receipt, 400: "the message does not ask for an "
+                               "acknowledgement", 403: "agentId is not a recipient",
+                               404: "unknown message or agent",
+                               409: "nothing owed (already acked or overdue), or " + STALE})
+def progress(message_id, body: AgentAct):
+    t = now()
+
+    def change(c):
+        agent = acting_agent(c, body.agentId, body)
+        return acks.progress(c, message_id, agent, t), presence(c, body.agentId, t)
+    return answer(commit(change))
 
 
 @route(bp, "POST", "/<id:message_id>/claim", "Claim exactly once (one conditional UPDATE). "
@@ -207,11 +344,14 @@ def mark_read(body, ids: list[int]) -> list[dict]:
     t = now()
 
     def change(c):
-        acting_agent(c, agent_id, body)
+        agent = acting_agent(c, agent_id, body)
         missing = set(ids) - messages.existing_ids(c, ids)
         if missing:
             raise not_found(f"message {min(missing)} not found")
         changed = messages.mark_read(c, ids, agent_id)
+        owed = [m["id"] for m in changed if m.get("ackRequired") and acks.recipient(c, m, agent) is not None]
+        if owed:
+            receipts.read(c, agent_id, owed, t)
         policies.note_activity(c, agent_id, t)      # a managed agent at work is not idle
         return changed, [*[message_event("message.read", m) for m in changed],
                          *presence(c, agent_id, t)]

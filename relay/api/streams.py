@@ -40,7 +40,7 @@ def read_filter(types, agent_id) -> Filter:
         if len(agent_id) > ID_MAX:
             raise bad_request(f"agentId must be at most {ID_MAX} characters")
         agent = agents_api.agent_or_404(conn(), agent_id)
-    return Filter(types, agent)
+    return Filter(types, agent, carries=agent is not None)
 
 
 def split_types(raw: str | None) -> list[str] | None:
@@ -84,6 +84,8 @@ def replay(r, since: int, event_filter: Filter):
                 since = batch[-1][0]["id"]
                 wanted = [e for e, scope in batch if event_filter.wants(e, scope)]
                 if wanted:
+                    if event_filter.carries:
+                        r.stream_receipts.note(event_filter.agent["id"], wanted)
                     yield "events", wanted
             if len(batch) < REPLAY_BATCH:
                 return

@@ -87,6 +87,34 @@ class Client(Transport):
         body = _clean({"agentId": agent_id, "instanceId": instance_id, "epoch": epoch})
         return self.call("POST", f"/api/messages/{message_id}/release", body)
 
+    def ack(self, message_id, agent_id, note=None, instance_id=None, epoch=None):
+        """Acknowledge a message sent with ackRequired; answers my receipt."""
+        body = _clean({"agentId": agent_id, "note": note, "instanceId": instance_id,
+                       "epoch": epoch})
+        return self.call("POST", f"/api/messages/{message_id}/ack", body)
+
+    def nack(self, message_id, agent_id, reason=None, retry_in=None, instance_id=None,
+             epoch=None):
+        """Not now: redelivered to me once `retry_in` seconds have passed."""
+        body = _clean({"agentId": agent_id, "reason": reason, "retryInSeconds": retry_in,
+                       "instanceId": instance_id, "epoch": epoch})
+        return self.call("POST", f"/api/messages/{message_id}/nack", body)
+
+    def progress(self, message_id, agent_id, instance_id=None, epoch=None):
+        """Still working: my ack deadline moves by the message's window."""
+        body = _clean({"agentId": agent_id, "instanceId": instance_id, "epoch": epoch})
+        return self.call("POST", f"/api/messages/{message_id}/progress", body)
+
+    def receipts(self, message_id):
+        return self.call("GET", f"/api/messages/{message_id}/receipts")
+
+    def search(self, q, for_agent=None, sender=None, to=None, kind=None, thread=None,
+               limit=None):
+        """Full-text search, best match first (web-search syntax in `q`)."""
+        return self.call("GET", "/api/messages/search", query={
+            "q": q, "for": for_agent, "from": sender, "to": to, "kind": kind, "thread": thread,
+            "limit": limit})
+
     def delete_message(self, message_id):
         return self.call("DELETE", f"/api/messages/{message_id}")
 

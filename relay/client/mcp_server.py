@@ -8,7 +8,7 @@ one-line notice of messages that arrived since the last notice (never twice).
 """
 import json
 import threading
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -30,6 +30,8 @@ You are connected to a relay: a message bus shared with other agents.
 - Answer with relay_reply (it goes to the sender, in the same thread); relay_send starts a new
   conversation (to an agent id, label:<l>, tag:<t>, cap:<c>, or broadcast).
 - relay_inbox with wait (up to 50 s) waits for the next message when you have nothing else to do.
+- A message with ackRequired waits for relay_ack once you have acted on it (mode progress if
+  you need longer); one marked redelivered is late: ack it. relay_search finds earlier messages.
 """
 
 Json = dict[str, Any]
@@ -136,11 +138,14 @@ def tools(s: Session):
                                             "tag:<t>, cap:<c>, pool:<p> or policy:<p>")],
                    body: str, subject: str | None = None, claimable: bool = False,
                    replyTo: int | None = None, kind: str | None = None,
-                   payload: dict[str, Any] | None = None) -> Json:
+                   payload: dict[str, Any] | None = None, ackRequired: bool = False,
+                   ackWithinSeconds: Annotated[int | None, Field(ge=1, le=2592000)] = None) -> Json:
         """Send a message to another agent or a group. Use claimable=true to offer work that
-        exactly one agent should take. To answer a message, prefer relay_reply."""
+        exactly one agent should take; ackRequired=true when you need to know it was acted
+        on (each recipient must relay_ack it in time). To answer a message, prefer relay_reply."""
         return call(c.send, s.agent_id, to, body, subject=subject, claimable=claimable or None,
-                    replyTo=replyTo, kind=kind, payload=payload)
+                    replyTo=replyTo, kind=kind, payload=payload, ackRequired=ackRequired or None,
+                    ackWithinSeconds=ackWithinSeconds)
 
     def relay_inbox(wait: Annotated[int, Field(ge=0, le=MAX_WAIT, description=
                                                "seconds to wait for a message (0-50)")] = 0,
@@ -151,7 +156,9 @@ def tools(s: Session):
         next message: use it when idle and waiting for work or an answer."""
         messages = call(mail.after_cursor, c, s.agent_id, s.state, limit=limit, wait=wait)
         if messages and not peek:
-            s.state.advance(cursor=messages[-1]["id"], noticed=messages[-1]["id"])
+            # A message redelivered (its ack is late) comes first, below the cursor.
+            latest = max(m["id"] for m in messages)
+            s.state.advance(cursor=latest, noticed=latest)
         return {"messages": messages, "count": len(messages)}
 
     def relay_read(ids: list[int]) -> Json:
@@ -202,7 +209,31 @@ def tools(s: Session):
             call(c.task_note, id, note, agent_id=s.agent_id)
         return task or call(c.task, id)
 
+    def relay_ack(id: int, note: str | None = None,
+                  mode: Annotated[Literal["ack", "progress", "nack"], Field(description=
+                      "ack: done; progress: still working (the deadline moves); nack: not now "
+                      "(redelivered after retryInSeconds)")] = "ack",
+                  retryInSeconds: Annotated[int | None, Field(ge=0, le=86400)] = None) -> Json:
+        """Acknowledge a message marked ackRequired once you have acted on it: its sender
+        waits for this, and the relay redelivers it and escalates if you do not."""
+        instance, epoch = s.guard()
+        if mode == "nack":
+            return call(c.nack, id, s.agent_id, note, retryInSeconds, instance, epoch)
+        if mode == "progress":
+            return call(c.progress, id, s.agent_id, instance, epoch)
+        return call(c.ack, id, s.agent_id, note, instance, epoch)
+
+    def relay_search(q: Annotated[str, Field(description=
+                         'words (all must match), "a phrase", or, -word, word* (a prefix)')],
+                     limit: Annotated[int, Field(ge=1, le=100)] = 10,
+                     thread: int | None = None, sender: str | None = None) -> Json:
+        """Search the messages I can read, best match first; each hit has a snippet with the
+        matched words in [ ]. Use it to find what was said earlier instead of scrolling."""
+        return {"messages": call(c.search, q, for_agent=s.agent_id, sender=sender,
+                                 thread=thread, limit=limit)}
+
     return [(relay_whoami, READ), (relay_send, WRITE), (relay_inbox, INBOX),
+            (relay_ack, IDEMPOTENT), (relay_search, READ),
             (relay_read, IDEMPOTENT), (relay_claim, IDEMPOTENT), (relay_release, IDEMPOTENT),
             (relay_reply, WRITE), (relay_thread, READ), (relay_agents, READ),
             (relay_tasks, READ), (relay_task_update, WRITE)]

@@ -24,6 +24,10 @@ def message_line(m):
         marks.append(f"[re #{m['replyTo']}]")
     if m.get("deliveryStatus") and m["deliveryStatus"] != "delivered":
         marks.append(f"[{m['deliveryStatus']}]")
+    if m.get("ackRequired"):
+        marks.append(f"[ack by {when(m['ackBy'])}]")
+    if m.get("redelivered"):
+        marks.append("[redelivered]")
     text = f"{m['subject']}: {first_line(m.get('body'), 60)}" if m.get("subject") \
         else first_line(m.get("body"))
     return "  ".join(filter(None, [f"#{m['id']}", when(m.get("createdAt")),

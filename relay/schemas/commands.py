@@ -37,6 +37,9 @@ class CommandFilter(Query):
     status: Status | None = None
     type: Text(120) | None = None
     correlationId: Text(ID_MAX) | None = None
+    order: Literal["oldest", "newest"] = Field("oldest", description=(
+        "oldest or newest: which come first (oldest, the default, is what an orchestrator "
+        "polls; newest is what a person looks at)"))
     limit: QInt(1, 500) = 100
 
 

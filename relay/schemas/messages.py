@@ -5,9 +5,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field
 
 from ..addresses import split
-from ..contract import ID_PATTERN, PATTERN_RULES, Answer, Body, Query
-from .common import (ADDRESS_MAX, BODY_MAX, ID_MAX, NAME_MAX, SUBJECT_MAX, Id, Int, JsonObject,
-                     MessageId, Name, Page, QBool, QId, QInt, QText, Required, Text)
+from ..contract import ID_PATTERN, MAX_ID, PATTERN_RULES, Answer, Body, Query
+from .common import (ADDRESS_MAX, BODY_MAX, ID_MAX, NAME_MAX, SUBJECT_MAX, Epoch, Id, Int,
+                     JsonObject, MessageId, Name, Page, QBool, QId, QInt, QText, Required, Text)
 from .agents import Session
 
 KINDS = ("chat", "channel.event", "task", "pair", "control", "system")
@@ -50,6 +50,12 @@ class MessageIn(Body):
     claimTtlSeconds: Int(1, 86400) = 300
     maxAgeSeconds: Int(0, 2592000) | None = None
     idempotencyKey: Text(ID_MAX) | None = None
+    # README "Acknowledgements and receipts"; the send route's summary says how they work.
+    ackRequired: bool = False
+    ackBy: Epoch | None = None
+    ackWithinSeconds: Int(1, 2592000) | None = None
+    maxDeliveries: Int(1, 100) | None = None
+    escalateTo: Address | None = None
 
     def fields(self) -> dict:
         return self.model_dump(by_alias=True)
@@ -70,11 +76,38 @@ class Inbox(Page):
     wait: QInt(0, 60) = 0
     from_: QText(ID_MAX) | None = Field(None, alias="from")
     to: QText(ADDRESS_MAX) | None = None
+    ackPending: QBool = False
+    awaitingAck: QBool = False
 
 
 class QueuedFor(Query):
     for_: QText(ADDRESS_MAX) = Field(alias="for")
     limit: QInt(1, 500) = 100
+
+
+RECEIPT_STATES = ("queued", "delivered", "read", "acked", "overdue")
+
+
+class Receipt(Answer):
+    """Where one recipient of a message sent with ackRequired stands."""
+    messageId: int
+    agentId: str
+    state: Literal[RECEIPT_STATES] = Field(description=(
+        "queued: not yet carried to the agent; delivered: in an answer to its poll or stream; "
+        "read; acked; overdue: not acked after maxDeliveries deliveries"))
+    owed: bool = Field(description=(
+        "the sender waits for this ack (an agent the address reached when it was sent, or "
+        "resolved to); false for a later reader of a group message"))
+    deliveredAt: int | None = Field(description="the first poll or stream answer carrying it")
+    seenAt: int | None = Field(description="the last poll or stream answer carrying it")
+    readAt: int | None
+    ackedAt: int | None = Field(description="the first ack (later acks keep it)")
+    ackedBy: str | None = Field(description=(
+        "who acked: the agent itself, or the claimer of a claimable message (done for all)"))
+    note: str | None = Field(description="the ack's note or the nack's reason, the latest")
+    deliveryCount: int = Field(description="deliveries so far; the first counts as 1")
+    dueAt: int | None = Field(description="the current deadline; null once acked or overdue")
+    redelivered: bool = Field(description="redelivered and not yet carried to the agent again")
 
 
 class Message(Answer):
@@ -100,6 +133,17 @@ class Message(Answer):
     resolvedToAgent: str | None
     expiresAt: int | None
     createdAt: int
+    # Present only on a message sent with ackRequired (other messages stay as small).
+    ackRequired: Literal[True] | None = Field(None, description="only on a message sent with "
+                                              "ackRequired, and then true")
+    ackBy: int | None = Field(None, description="the first deadline (with ackRequired only)")
+    maxDeliveries: int | None = Field(None, description="with ackRequired only")
+    escalateTo: str | None = Field(None, description="with ackRequired only")
+    redelivered: bool | None = Field(None, description=(
+        "in an inbox answer only: true when the message is shown again because its ack is "
+        "overdue (its id may be below since; keep a cursor at the highest id seen)"))
+    receipts: list[Receipt] | None = Field(None, description=(
+        "in the recent list (without for) only, for a message sent with ackRequired"))
 
 
 class MessageStatus(Answer):
@@ -110,6 +154,52 @@ class MessageStatus(Answer):
     claimedBy: str | None
     claimExpiresAt: int | None
     readBy: list[str]
+    receipts: list[Receipt]
+
+
+class AckIn(Session):
+    agentId: Id
+    note: Text(2000) | None = None
+
+
+class NackIn(Session):
+    agentId: Id
+    reason: Text(2000) | None = None
+    retryInSeconds: Int(0, 86400) = 0
+
+
+class OverdueFilter(Query):
+    from_: QText(ID_MAX) | None = Field(None, alias="from")
+    to: QText(ADDRESS_MAX) | None = None
+    agentId: QText(ID_MAX) | None = None
+    limit: QInt(1, 500) = 100
+
+
+class OverdueReceipt(Receipt):
+    message: Message
+
+
+SEARCH_MAX = 10000
+
+
+class SearchQuery(Query):
+    q: Annotated[str, Field(max_length=SEARCH_MAX, description=(
+        f"at most {SEARCH_MAX} characters of web-search syntax: words, \"a phrase\", or, -word, "
+        "word* (prefix)"))]
+    for_: QId | None = Field(None, alias="for")
+    from_: QText(ID_MAX) | None = Field(None, alias="from")
+    to: QText(ADDRESS_MAX) | None = None
+    kind: Literal[KINDS] | None = None
+    channel: QText(NAME_MAX) | None = None
+    thread: QInt(1, MAX_ID) | None = None
+    since: QInt(0, MAX_ID) | None = None
+    before: QInt(1, MAX_ID) | None = None
+    limit: QInt(1, 500) = 20
+
+
+class SearchHit(Message):
+    rank: float = Field(description="relevance, higher is better (bm25, negated)")
+    snippet: str = Field(description="the best matching passage, matched words in [ ]")
 
 
 class Cursor(Answer):

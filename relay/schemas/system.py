@@ -91,6 +91,11 @@ class Stats(Answer):
     spawnPolicies: dict[str, Any]
 
 
+class ReceiptRef(Answer):
+    messageId: int
+    agentId: str
+
+
 class ReapResult(Answer):
     releasedMessageIds: list[int]
     expiredQueuedMessageIds: list[int]
@@ -101,6 +106,11 @@ class ReapResult(Answer):
     releasedTaskIds: list[int]
     releasedOrphanedTaskIds: list[int]
     trimmedDeliveries: int
+    redeliveredReceipts: list[ReceiptRef] = Field(description=(
+        "each receipt redelivered (its ack deadline passed)"))
+    overdueReceipts: list[ReceiptRef] = Field(description=(
+        "each receipt now overdue (no delivery left)"))
+    escalationMessageIds: list[int]
     expiredPairIds: list[int]
     expiredCommandIds: list[str]
     staleOrchestratorIds: list[str]

@@ -48,10 +48,11 @@ def get(conn, command_id: str) -> dict | None:
 
 
 def listing(conn, *, target=None, status=None, type_=None, correlation_id=None,
-            limit=100) -> list[dict]:
+            newest_first=False, limit=100) -> list[dict]:
     clause, args = where(("target = ?", target), ("status = ?", status), ("type = ?", type_),
                          ("correlation_id = ?", correlation_id))
-    rows = conn.execute(f"SELECT * FROM commands{clause} ORDER BY seq LIMIT ?", (*args, limit))
+    order = "seq DESC" if newest_first else "seq"
+    rows = conn.execute(f"SELECT * FROM commands{clause} ORDER BY {order} LIMIT ?", (*args, limit))
     return [to_dict(r) for r in rows]
 
 

@@ -2,13 +2,13 @@
 threads, and queued delivery for pool:/policy: addresses (API.md §2)."""
 from ..addresses import inbox_addresses, split
 from ..errors import ApiError, conflict, not_found
-from . import JsonArray, Record, dumps, loads, placeholders, policies, pools, where
+from . import JsonArray, Record, dumps, loads, placeholders, policies, pools, receipts, where
 
 KINDS = ("chat", "channel.event", "task", "pair", "control", "system")
 
 
 def to_dict(row) -> Record:
-    return Record({
+    message = {
         "id": row["id"],
         "from": row["from_agent"],
         "to": row["to_addr"],
@@ -31,13 +31,18 @@ def to_dict(row) -> Record:
         "resolvedToAgent": row["resolved_to"],
         "expiresAt": row["expires_at"],
         "createdAt": row["created_at"],
-    })
+    }
+    if row["ack_required"]:
+        # Only a message that asks for an ack says so: other messages (and polls) stay as small.
+        message.update(ackRequired=True, ackBy=row["ack_by"], maxDeliveries=row["max_deliveries"],
+                       escalateTo=row["escalate_to"])
+    return Record(message)
 
 
 # The same message as to_dict() gives, as SQLite's JSON, for the inbox poll
 # (see inbox()). The two are kept equal field by field by
 # tests/test_message_json.py::test_one_representation_of_a_message.
-MESSAGE_JSON = """json_object(
+_PLAIN_JSON = """json_object(
     'id', id, 'from', from_agent, 'to', to_addr, 'kind', kind, 'subject', subject,
     'body', body, 'payload', json(payload), 'meta', json(meta), 'channel', channel,
     'replyTo', reply_to, 'threadId', coalesce(thread_id, id),
@@ -46,6 +51,12 @@ MESSAGE_JSON = """json_object(
     'claimExpiresAt', claim_expires_at, 'idempotencyKey', idempotency_key,
     'readBy', json(read_by), 'deliveryStatus', delivery_status,
     'resolvedToAgent', resolved_to, 'expiresAt', expires_at, 'createdAt', created_at)"""
+_ACK_JSON = f"""json_set({_PLAIN_JSON},
+    '$.ackRequired', json('true'), '$.ackBy', ack_by, '$.maxDeliveries', max_deliveries,
+    '$.escalateTo', escalate_to)"""
+MESSAGE_JSON = f"CASE WHEN ack_required THEN {_ACK_JSON} ELSE {_PLAIN_JSON} END"
+# A message shown again because its ack is late (only messages asking for one are).
+_SHOWN_AGAIN = f"json_set({_ACK_JSON}, '$.redelivered', json('true'))"
 
 
 def in_id_order(rows) -> list[dict]:
@@ -101,6 +112,20 @@ def resolve(conn, kind: str, name: str, now: int,
     return "delivered", None, None      # direct; broadcast and groups are matched when read
 
 
+_NAMED = {"direct": "agents WHERE id = ?", "pool": "pools WHERE name = ?",
+          "orchestrator": "orchestrators WHERE id = ?"}
+
+
+def address_exists(conn, address: str) -> bool:
+    """Whether what the address names exists (a group address always does)."""
+    kind, name = split(address)
+    if kind == "policy":
+        return policies.get(conn, name) is not None
+    if kind not in _NAMED:
+        return True
+    return conn.execute(f"SELECT 1 FROM {_NAMED[kind]}", (name,)).fetchone() is not None
+
+
 def find_idempotent(conn, sender: str, key: str) -> dict | None:
     row = conn.execute("SELECT * FROM messages WHERE from_agent = ? AND idempotency_key = ?",
                        (sender, key)).fetchone()
@@ -109,7 +134,8 @@ def find_idempotent(conn, sender: str, key: str) -> dict | None:
 
 _COLUMNS = ("from_agent", "to_addr", "kind", "subject", "body", "payload", "meta", "channel",
             "reply_to", "thread_id", "claimable", "claim_ttl_seconds", "idempotency_key",
-            "delivery_status", "resolved_to", "expires_at", "created_at")
+            "delivery_status", "resolved_to", "expires_at", "created_at", "ack_required", "ack_by",
+            "max_deliveries", "escalate_to")
 _INSERT = (f"INSERT INTO messages ({', '.join(_COLUMNS)}) SELECT {placeholders(_COLUMNS)}"
            " WHERE ? IS NULL OR EXISTS (SELECT 1 FROM agents WHERE id = ?)")
 
@@ -138,22 +164,50 @@ def send(conn, m: dict, now: int) -> tuple[dict, bool]:
         dumps(m.get("payload") or {}), dumps(m.get("meta") or {}), m.get("channel"),
         m.get("replyTo"), thread_id, int(bool(m.get("claimable"))),
         m.get("claimTtlSeconds") or 300, m.get("idempotencyKey"), status, resolved_to,
-        expires_at, now)))
+        expires_at, now, *ack_columns(m, now))))
     # One statement: the direct target's existence is checked by the INSERT itself,
     # and the stored row is known without reading it back.
     inserted = conn.execute(_INSERT, (*row.values(), direct, direct))
     if inserted.rowcount == 0:
         raise not_found(f"agent {direct} not found")
-    return to_dict({**row, "id": inserted.lastrowid, "read_by": "[]", "claimed_by": None,
-                    "claimed_at": None, "claim_expires_at": None}), True
+    message = to_dict({**row, "id": inserted.lastrowid, "read_by": "[]", "claimed_by": None,
+                       "claimed_at": None, "claim_expires_at": None})
+    if message.get("ackRequired"):
+        if resolved_to:
+            receipts.open_for_agent(conn, message, resolved_to)
+        elif kind in ("direct", "broadcast", "label", "tag", "cap"):
+            receipts.open_for_address(conn, message, kind, name)
+    return message, True
+
+
+DEFAULT_ACK_WINDOW = 1800       # seconds, when ackRequired names no deadline
+DEFAULT_MAX_DELIVERIES = 3
+
+
+def ack_columns(m: dict, now: int) -> tuple:
+    """(ack_required, ack_by, max_deliveries, escalate_to) of a message to send."""
+    if not m.get("ackRequired"):
+        return 0, None, None, None
+    ack_by = m.get("ackBy") or now + 1000 * (m.get("ackWithinSeconds") or DEFAULT_ACK_WINDOW)
+    return (1, ack_by, m.get("maxDeliveries") or DEFAULT_MAX_DELIVERIES, m.get("escalateTo"))
 
 
 # --- reading -------------------------------------------------------------
 
 def inbox(conn, agent: dict, now: int, *, since: int = 0, unread: bool = False,
-          kind: str | None = None, channel: str | None = None, limit: int = 100) -> JsonArray:
+          kind: str | None = None, channel: str | None = None, ack_pending: bool = False,
+          limit: int = 100) -> tuple[JsonArray, list[int]]:
     """What `agent` reads: addressed to it (at read time for groups), not its own,
-    not claimed by someone else; ascending from `since`. The answer's JSON text.
+    not claimed by someone else; ascending from `since`. The answer's JSON text,
+    and the ids of the messages in it that ask for an ack (found only when
+    there are some: ordinary answers are not parsed).
+
+    Messages redelivered to the agent (README "Acknowledgements and receipts")
+    come first, even below `since`, with `redelivered: true` (the `again`
+    rows; ids above `since` are flagged in place): their ids are at most
+    `since` and the others' above it, so the answer stays in id order. With
+    no redelivery pending, that costs one seek into an empty partial index;
+    per message, a test of ack_required.
 
     SQLite writes the whole answer in one statement (json_object per message,
     json_group_array over them). These are SQLite-only functions (PostgreSQL
@@ -166,35 +220,77 @@ def inbox(conn, agent: dict, now: int, *, since: int = 0, unread: bool = False,
     aggregate (3.44's ORDER BY inside the aggregate would say so; this
     SQLite is 3.40); tests check the order.
     """
+    me = agent["id"]
     addrs = inbox_addresses(agent)
-    sql = [f"""SELECT count(*), json_group_array({MESSAGE_JSON}) FROM (
-               SELECT * FROM messages
-               WHERE (to_addr IN ({placeholders(addrs)}) OR resolved_to = ?) AND id > ?
-                 AND from_agent != ?
-                 AND NOT (claimed_by IS NOT NULL AND claimed_by != ? AND claim_expires_at > ?)"""]
-    args = [*addrs, agent["id"], since, agent["id"], agent["id"], now]
-    if unread:
-        sql.append("AND NOT EXISTS (SELECT 1 FROM json_each(messages.read_by) WHERE value = ?)")
-        args.append(agent["id"])
+    common = ["AND NOT (claimed_by IS NOT NULL AND claimed_by != ? AND claim_expires_at > ?)"]
+    common_args = [me, now]
     if kind:
-        sql.append("AND kind = ?")
-        args.append(kind)
+        common.append("AND kind = ?")
+        common_args.append(kind)
     if channel:
-        sql.append("AND channel = ?")
-        args.append(channel)
-    # HAVING: an empty inbox is no row, so one sqlite3_step (each gives up
-    # the GIL) answers the commonest poll, as it did row by row.
-    sql.append("ORDER BY id LIMIT ?) HAVING count(*) > 0")
-    args.append(limit)
-    row = conn.execute(" ".join(sql), args).fetchone()
-    return JsonArray(row[1], row[0]) if row else JsonArray("[]", 0)
+        common.append("AND channel = ?")
+        common_args.append(channel)
+    common = " ".join(common)
+    fresh, fresh_args = [], []
+    if unread:
+        fresh.append("AND NOT EXISTS (SELECT 1 FROM json_each(messages.read_by) WHERE value = ?)")
+        fresh_args.append(me)
+    if ack_pending:
+        fresh.append("AND ack_required = 1 AND EXISTS (SELECT 1 FROM receipts WHERE message_id = "
+                     "messages.id AND agent_id = ? AND owed = 1 AND state != 'acked')")
+        fresh_args.append(me)
+    fresh = " ".join(fresh)
+    flagged = (f"CASE WHEN NOT ack_required THEN {_PLAIN_JSON} WHEN EXISTS (SELECT 1 FROM receipts "
+               f"WHERE message_id = m.id AND agent_id = ? AND redelivered = 1) THEN {_SHOWN_AGAIN} "
+               f"ELSE {_ACK_JSON} END")
+    # `pending`: a redelivery at or below `since` waits for the agent (a seek into a
+    # partial index that is empty but for late acks). HAVING: an empty inbox is no
+    # row, so one sqlite3_step (each gives up the GIL) answers the commonest poll.
+    sql = f"""SELECT count(*), json_group_array({flagged}),
+                     EXISTS (SELECT 1 FROM receipts WHERE agent_id = ? AND redelivered = 1
+                                AND message_id <= ?) AS pending
+                FROM (SELECT * FROM messages
+                       WHERE (to_addr IN ({placeholders(addrs)}) OR resolved_to = ?) AND id > ?
+                         AND from_agent != ? {common} {fresh}
+                       ORDER BY id LIMIT ?) AS m
+              HAVING count(*) > 0 OR pending"""
+    args = [me, me, since, *addrs, me, since, me, *common_args, *fresh_args]
+    row = conn.execute(sql, [*args, limit]).fetchone()
+    if not row:
+        return JsonArray("[]", 0), []
+    count, text, pending = row
+    if pending:
+        again, shown = conn.execute(
+            f"""SELECT count(*), json_group_array({_SHOWN_AGAIN}) FROM (
+                  SELECT * FROM messages
+                   WHERE id IN (SELECT message_id FROM receipts
+                                 WHERE agent_id = ? AND redelivered = 1 AND message_id <= ?)
+                     {common} ORDER BY id LIMIT ?)""", (me, since, *common_args, limit)).fetchone()
+        if again and count > limit - again:
+            count, text, _ = conn.execute(sql, [*args, limit - again]).fetchone() \
+                if limit > again else (0, "[]", 1)
+        if again:
+            text = shown[:-1] + ("," + text[1:] if count else "]")
+            count += again
+    # Only a message asking for an ack has this key (a string value would have its quotes
+    # escaped), so an ordinary answer is never parsed here.
+    asking = []
+    if '"ackRequired":true' in text:
+        asking = [m["id"] for m in loads(text) if m.get("ackRequired") is True]
+    return JsonArray(text, count), asking
+
+
+# A message someone still owes an ack for (overdue included).
+AWAITING_ACK = ("ack_required = 1 AND EXISTS (SELECT 1 FROM receipts WHERE message_id = "
+                "messages.id AND owed = 1 AND state != 'acked')")
 
 
 def recent(conn, *, sender=None, to=None, kind=None, channel=None, before=None,
-           limit=100) -> list[dict]:
+           awaiting_ack=False, limit=100) -> list[dict]:
     """The dashboard's view: newest first."""
     clause, args = where(("from_agent = ?", sender), ("to_addr = ?", to), ("kind = ?", kind),
-                         ("channel = ?", channel), ("id < ?", before))
+                         ("channel = ?", channel), ("id < ?", before),
+                         (AWAITING_ACK,) if awaiting_ack else ("", None))
     rows = conn.execute(f"SELECT * FROM messages{clause} ORDER BY id DESC LIMIT ?", (*args, limit))
     return [to_dict(r) for r in rows]
 
@@ -295,7 +391,15 @@ def resolve_queued(conn, address: str, agent_id: str, now: int) -> list[dict]:
         """UPDATE messages SET delivery_status = 'delivered', resolved_to = ?
             WHERE delivery_status = 'queued' AND to_addr = ? AND expires_at > ?
         RETURNING *""", (agent_id, address, now))
-    return in_id_order(rows)
+    return owe_acks(conn, in_id_order(rows))
+
+
+def owe_acks(conn, resolved: list[dict]) -> list[dict]:
+    """Queued messages that reached an agent: those asking for an ack are owed by it."""
+    for message in resolved:
+        if message.get("ackRequired"):
+            receipts.open_for_agent(conn, message, message["resolvedToAgent"])
+    return resolved
 
 
 def resolve_pool_queues(conn, agent: dict, now: int) -> list[dict]:
@@ -316,7 +420,7 @@ def resolve_pool_queues(conn, agent: dict, now: int) -> list[dict]:
                 (member, message["id"])).fetchone()
             if row:
                 delivered.append(to_dict(row))
-    return delivered
+    return owe_acks(conn, delivered)
 
 
 def expire_queued(conn, now: int) -> list[dict]:

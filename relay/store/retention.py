@@ -22,10 +22,13 @@ def _delete(conn, table: str, where: str, params: tuple, limit: int) -> int:
 
 
 def messages(conn, older_than: int, now: int, limit: int) -> int:
-    """Messages made before `older_than` that are settled: not queued and not
-    under a live claim (those are kept until they are)."""
+    """Messages made before `older_than` that are settled: not queued, not
+    under a live claim, and not waiting for an ack that is not yet overdue
+    (those are kept until they are)."""
     return _delete(conn, "messages", "created_at < ? AND delivery_status != 'queued' AND "
-                   "(claimed_by IS NULL OR claim_expires_at <= ?)", (older_than, now), limit)
+                   "(claimed_by IS NULL OR claim_expires_at <= ?) AND (ack_required = 0 OR "
+                   "NOT EXISTS (SELECT 1 FROM receipts WHERE message_id = messages.id AND "
+                   "due_at IS NOT NULL))", (older_than, now), limit)
 
 
 def channel_events(conn, older_than: int, limit: int) -> int:

@@ -14,7 +14,7 @@ import sys
 from ..context import Context, UsageError
 from ..transport import RelayError, Unreachable
 
-MODULES = ("messages", "agents", "tasks", "run", "mcp", "hooks")
+MODULES = ("messages", "acks", "agents", "tasks", "run", "mcp", "hooks")
 
 REGISTRY = {}       # name -> (help, arguments, run)
 

@@ -37,7 +37,12 @@ def register(ctx, args):
       arg("--subject"), arg("--claimable", action="store_true", default=None),
       arg("--reply-to", type=int, metavar="ID"), arg("--kind"),
       arg("--payload", metavar="JSON", help="a JSON object"),
-      arg("--key", metavar="IDEMPOTENCY_KEY"), arg("--from", dest="sender", metavar="ID"))
+      arg("--key", metavar="IDEMPOTENCY_KEY"), arg("--from", dest="sender", metavar="ID"),
+      arg("--ack", action="store_true", default=None,
+          help="each recipient owes an ack (relay ack); redelivered, then escalated, if late"),
+      arg("--ack-within", type=int, metavar="S", help="the ack deadline (default 1800 s)"),
+      arg("--max-deliveries", type=int, metavar="N"),
+      arg("--escalate-to", metavar="ADDRESS", help="told when a recipient is overdue"))
 def send(ctx, args):
     payload = None
     if args.payload is not None:
@@ -47,7 +52,9 @@ def send(ctx, args):
             raise UsageError(f"--payload is not JSON: {error}") from None
     message = ctx.client.send(args.sender or ctx.me, args.to, body_of(args), subject=args.subject,
                               claimable=args.claimable, replyTo=args.reply_to, kind=args.kind,
-                              payload=payload, idempotencyKey=args.key)
+                              payload=payload, idempotencyKey=args.key, ackRequired=args.ack,
+                              ackWithinSeconds=args.ack_within, maxDeliveries=args.max_deliveries,
+                              escalateTo=args.escalate_to)
     ctx.out(message, f"#{message['id']} {message['deliveryStatus']}")
 
 

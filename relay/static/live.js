@@ -1,11 +1,17 @@
-"use strict";
-// app.js: the page kept current from /api/events, and its start.
+// live.js: the page kept current from /api/events.
 //
 // The stream is opened first and what it sends is held while the lists load, so
 // nothing committed between a list's read and the stream's start is missed.
 // After a dropped connection EventSource resumes with Last-Event-ID (the relay
 // replays what was missed); `event: reset` reloads everything. No polling loop:
 // lists are read on start, on reset, and when an event names something partly.
+// The page listens at once to the types it handles; the other types (which only
+// move the health numbers) are added once the OpenAPI document names them.
+
+import { api, currentToken, timedFetch } from "./api.js";
+import { clearNotice, notify } from "./notice.js";
+import { HANDLERS, SECTIONS, load } from "./sections.js";
+import { eventTypes, readSpec, specRead } from "./spec.js";
 
 const live = {
   source: null,
@@ -14,22 +20,15 @@ const live = {
   loaded: false,
   retry: 1000,           // backoff when the stream is refused (EventSource gave up)
   retryTimer: null,
+  heard: new Set(),      // the types the current source listens to
 };
 
-// API.md §10: every event moves the health numbers, handled or not.
-const EVENT_TYPES = ["agent.status", "agent.removed", "message.new", "message.queued",
-  "message.available", "message.expired", "message.claimed", "message.claim_released",
-  "message.read", "message.deleted", "task.created", "task.updated", "task.event",
-  "channel.activity", "pool.binding.changed", "pair.updated", "orchestrator.status",
-  "orchestrator.removed", "command.created", "command.updated", "config.changed",
-  "policy.state.changed", "activity.created", "system.broadcast"];
-
-function setConnection(state, text) {
+export function setConnection(state, text, why) {
   const conn = document.getElementById("conn");
   conn.dataset.state = state;
   const label = document.getElementById("conn-text");
   label.textContent = text || state;
-  label.title = label.textContent;
+  conn.title = why || label.textContent;
 }
 
 function streamUrl(since) {
@@ -37,20 +36,30 @@ function streamUrl(since) {
   const token = currentToken();
   if (token) params.set("token", token);
   if (since) params.set("since", String(since));
-  const query = params.toString();
-  return "/api/events" + (query ? `?${query}` : "");
+  const text = params.toString();
+  return "/api/events" + (text ? `?${text}` : "");
 }
 
-function openStream() {
+function listen(source, types) {
+  for (const type of types) {
+    if (live.heard.has(type)) continue;
+    live.heard.add(type);
+    source.addEventListener(type, (event) => receive(type, event));
+  }
+}
+
+export function openStream() {
   clearTimeout(live.retryTimer);
   if (live.source) live.source.close();
   setConnection("connecting", live.loaded ? "reconnecting" : "connecting");
   // A fresh EventSource resumes with ?since; its own reconnects send Last-Event-ID.
   const source = new EventSource(streamUrl(live.lastEventId));
   live.source = source;
+  live.heard = new Set();
   source.onopen = () => {
     live.retry = 1000;
     setConnection("live", "live");
+    clearNotice("stream");
     // With no event seen there is nothing to resume from: read everything again.
     if (!live.loaded || !live.lastEventId) loadAll();
     else load("health");
@@ -64,15 +73,12 @@ function openStream() {
       setConnection("reconnecting", "reconnecting");
     }
   };
-  source.onmessage = (event) => receive("message", event);
   source.addEventListener("reset", () => {
     if (source !== live.source) return;
     notify("The event stream was reset; reloading everything.");
     loadAll();
   });
-  for (const type of new Set([...EVENT_TYPES, ...Object.keys(HANDLERS)])) {
-    source.addEventListener(type, (event) => receive(type, event));
-  }
+  listen(source, [...Object.keys(HANDLERS), ...eventTypes()]);
 }
 
 // EventSource gives up on an answer that is not a stream (401, 503) without
@@ -82,9 +88,11 @@ async function streamRefused() {
   try {
     await api("GET", "/api/stats");     // a 401 asks for the token here
     const why = await streamProblem();
-    setConnection("offline", why ? `offline: ${why}; retrying` : "offline; retrying");
+    setConnection("offline", "offline; retrying", why ? `offline: ${why}; retrying` : null);
+    if (why) notify(`The event stream is refused: ${why}. Retrying.`, { error: true, cause: "stream" });
   } catch (error) {
-    setConnection("offline", `offline: ${error.message}`);
+    setConnection("offline", error.status === 401 ? "needs a token" : "offline", error.message);
+    notify(error.message, { error: true, cause: "stream" });
     if (error.status === 401) return;   // no token given: the Token button starts again
   }
   live.retryTimer = setTimeout(openStream, live.retry);
@@ -93,16 +101,13 @@ async function streamRefused() {
 
 // The relay's sentence for refusing the stream (503: no stream slot free), or null.
 async function streamProblem() {
-  const stop = new AbortController();
   try {
-    const response = await fetch(streamUrl(0), { signal: stop.signal, cache: "no-store" });
-    if (response.ok) return null;
+    const response = await timedFetch(streamUrl(0), { cache: "no-store" });
+    if (response.ok) { response.body?.cancel(); return null; }
     const answer = await response.json().catch(() => null);
     return answer?.error || `the stream answered ${response.status}`;
   } catch (error) {
     return error.message;
-  } finally {
-    stop.abort();
   }
 }
 
@@ -123,20 +128,23 @@ function apply(type, envelope) {
 }
 
 // One load at a time; a load asked for during another runs after it.
-function loadAll() {
+export function loadAll() {
   live.loading = (live.loading || Promise.resolve()).then(loadEverything);
   return live.loading;
 }
 
 async function loadEverything() {
   live.held = [];
-  await readSpec();
   await Promise.all(Object.keys(SECTIONS).map(load));
   const held = live.held;
   live.held = null;
   live.loaded = true;
   for (const [type, envelope] of held) apply(type, envelope);
   document.body.dataset.ready = "1";
+  if (!specRead()) {
+    await readSpec();
+    if (live.source) listen(live.source, eventTypes());
+  }
 }
 
 // Health numbers follow events, at most once every two seconds.
@@ -146,39 +154,7 @@ function healthSoon() {
   if (!healthTimer) healthTimer = setTimeout(() => { healthTimer = null; load("health"); }, 2000);
 }
 
-// Buttons in lists: data-action on the button, data-key on its row.
-function onAction(event) {
-  const target = event.target.closest("[data-action]");
-  if (!target) return;
-  const row = target.closest("[data-key]");
-  const section = SECTIONS[target.closest("[data-section]")?.dataset.section
-                           || target.closest("section, dialog")?.id];
-  const act = section?.act?.[target.dataset.action];
-  if (act) act(row ? row.dataset.key : null, target, section);
+export function restart() {
+  live.loaded = false;
+  openStream();
 }
-
-function tokenButton() {
-  askToken("button").then((given) => {
-    if (!given) return;
-    live.loaded = false;
-    openStream();
-  });
-}
-
-function start() {
-  document.body.addEventListener("click", onAction);
-  document.getElementById("token-button").onclick = tokenButton;
-  for (const dialog of document.querySelectorAll("#thread")) {
-    dialog.querySelector("[data-close]").onclick = () => dialog.close();
-  }
-  for (const section of Object.values(SECTIONS)) section.setup?.(section);
-  // The first call settles the token before the stream needs it.
-  api("GET", "/api/stats").then(openStream, (error) => {
-    setConnection("offline", `offline: ${error.message}`);
-    notify(error.message, true);
-    if (error.status !== 401) live.retryTimer = setTimeout(openStream, live.retry);
-  });
-  setInterval(tickUptime, 1000);     // local clock only: no request
-}
-
-document.addEventListener("DOMContentLoaded", start);
