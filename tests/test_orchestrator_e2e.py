@@ -208,9 +208,10 @@ def test_the_relays_proxies_reach_its_api(guarded):
     status, dirs = orch.api("directories")
     assert status == 200 and dirs["directories"] == [
         {"name": "app", "path": str(orch.base.resolve() / "app")}]
-    # Outside the base dir: its 400, which the relay's proxy reports as a 502 (it passes
-    # only 200 and 404 through).
-    assert orch.api("directories?path=..") == (502, {"error": "orchestrator h1 API answered 400"})
+    # Outside the base dir: its own 400, passed through as it is.
+    status, refused = orch.api("directories?path=..")
+    assert status == 400 and list(refused) == ["error"]
+    assert refused["error"].startswith("path must be inside the base dir: cwd .. is outside")
     status, sessions = orch.api("sessions")
     assert status == 200 and [(s["sessionName"], s["agentId"], s["status"]) for s in sessions] == [
         (state["tmuxSession"], state["agentId"], "running")]

@@ -9,7 +9,7 @@ from ..errors import bad_request
 from ..schemas.system import Event, EventFilter, StreamFilter
 from ..store import event_log
 from ..streaming import REPLAY_BATCH, follow, read_filter, take_slot
-from ..wire import CLIENT_SOCKET, CLOSE_AFTER, STREAM_SOCKET, send_some, sse_chunk
+from ..wire import CLIENT_SOCKET, CLOSE_AFTER, STREAM_SOCKET, client_address, send_some, sse_chunk
 from . import answer, conn, relay
 
 bp = Blueprint("streams", __name__, url_prefix="/api")
@@ -78,7 +78,7 @@ def events_stream(query: StreamFilter):
     since = request.headers.get("Last-Event-ID") or query.since
     if since is not None:
         since = cursor(since, "Last-Event-ID or since")
-    holder = take_slot(r, "sse", request.remote_addr or "")
+    holder = take_slot(r, "sse", client_address(request.environ))
     subscription = r.broadcaster.subscribe(event_filter)
     # Served by serving.py, the body goes out as the chunks made here, and
     # the socket is ours once the headers are out; elsewhere (the test
