@@ -45,7 +45,7 @@ def test_registers_offering_only_available_providers(orch, relay):
         ["fake"], str(orch.base.resolve()), "online")
     assert record["apiUrl"].startswith("http://127.0.0.1:") and "apiToken" not in record
     r = relay.call("POST", "/api/orchestrators/h1/spawn", {"provider": "claude"})
-    assert r == (400, {"error": "provider must be one the orchestrator offers (fake)"})
+    assert r == (422, {"error": "provider must be one the orchestrator offers (fake)"})
 
 
 def test_an_always_policy_comes_up_answers_and_comes_back_after_its_session_is_killed(orch, relay):
