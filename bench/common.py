@@ -27,8 +27,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until_up(port: int, path: str, proc) -> None:
-    deadline = time.monotonic() + 30
+def wait_until_up(port: int, path: str, proc, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"server exited with {proc.returncode}")
@@ -47,18 +47,25 @@ def start_bare(threads: int = 16):
     return proc, port
 
 
-def start_relay(db_path: str, source: str | None = None, **env):
+def start_relay(db_path: str, source: str | None = None, command=None, **env):
     """The relay as a subprocess; `source`: a directory holding another
-    version's `relay` package to run instead (an A/B comparison)."""
+    version's `relay` package to run instead (an A/B comparison); `command`:
+    the arguments after the interpreter (default `-m relay serve`)."""
     port = free_port()
     environment = {**os.environ, "RELAY_DB": db_path, "RELAY_PORT": str(port),
                    "RELAY_LOG_LEVEL": "WARNING", "RELAY_REAP_INTERVAL": "3600", **env}
     environment.pop("AGENT_RELAY_TOKEN", None)
     if source:
         environment["PYTHONPATH"] = os.path.abspath(source)
-    proc = subprocess.Popen([python_for(source), "-m", "relay", "serve"], env=environment,
+    proc = subprocess.Popen([python_for(source), *(command or ["-m", "relay", "serve"])],
+                            env=environment,
                             stdout=subprocess.DEVNULL, cwd=source)
-    wait_until_up(port, "/api/health", proc)
+    try:
+        # Under a tracer (bench/tracemem.py) imports alone take tens of seconds.
+        wait_until_up(port, "/api/health", proc, timeout=30 if command is None else 180)
+    except BaseException:
+        stop(proc)
+        raise
     return proc, port
 
 

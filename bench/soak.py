@@ -9,6 +9,7 @@ threads, open descriptors and database size (file + WAL) and prints one row;
 at the end one JSON line with every sample.
 
     .venv/bin/python bench/soak.py --minutes 10
+    .venv/bin/python bench/soak.py --minutes 10 --trace /tmp/trace.txt   # bench/tracemem.py
     cd ../base && .venv/bin/python ../issue-20/bench/soak.py --minutes 10 --label before
 """
 import argparse
@@ -110,12 +111,21 @@ def main() -> None:
     parser.add_argument("--reap-interval", default="15")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="a setting for the relay (e.g. RELAY_MESSAGE_RETENTION=120)")
+    parser.add_argument("--trace", metavar="FILE",
+                        help="run the relay under tracemalloc (bench/tracemem.py), "
+                             "writing its growth to FILE every minute")
+    parser.add_argument("--trace-option", action="append", default=[], metavar="ARG",
+                        help="passed to bench/tracemem.py (e.g. --trace-option=--frames=0)")
     args = parser.parse_args()
 
     folder = tempfile.mkdtemp(prefix="relay-soak-")
     db_path = os.path.join(folder, "soak.db")
     settings = dict(pair.split("=", 1) for pair in args.env)
-    proc, port = start_relay(db_path, source=os.getcwd(),
+    command = None
+    if args.trace:
+        command = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "tracemem.py"),
+                   "--out", os.path.abspath(args.trace), *args.trace_option]
+    proc, port = start_relay(db_path, source=os.getcwd(), command=command,
                              RELAY_REAP_INTERVAL=args.reap_interval, **settings)
     try:
         load = Load(port, time.monotonic() + 60 * args.minutes)

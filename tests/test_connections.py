@@ -32,6 +32,17 @@ def closed_by_server(sock) -> bool:
         return False
 
 
+def closed_once(socks, expected: int) -> list:
+    """The sockets the server has closed, looked at until `expected` of them
+    are (each look waits up to the sockets' timeout; bounded)."""
+    closed = []
+    for _ in range(100):
+        closed += [sock for sock in socks if sock not in closed and closed_by_server(sock)]
+        if len(closed) >= expected:
+            break
+    return closed
+
+
 def answer(sock) -> tuple[int, dict]:
     raw = b""
     while b"\r\n\r\n" not in raw:
@@ -67,11 +78,7 @@ def test_one_client_holds_at_most_its_connections(live_factory):
     live = live_factory(max_connections_per_client=20)
     held = [connect(live.port, "127.0.0.2", timeout=0.05) for _ in range(30)]
     try:
-        closed = []
-        for _ in range(100):              # until the server has accepted all thirty
-            closed += [sock for sock in held if sock not in closed and closed_by_server(sock)]
-            if len(closed) >= 10:
-                break
+        closed = closed_once(held, 10)
         assert len(closed) == 10
         assert not any(closed_by_server(sock) for sock in held if sock not in closed)
         assert live.server.waitress.relay_limits.clients.get("127.0.0.2") == 20

@@ -45,7 +45,7 @@ def test_registers_offering_only_available_providers(orch, relay):
         ["fake"], str(orch.base.resolve()), "online")
     assert record["apiUrl"].startswith("http://127.0.0.1:") and "apiToken" not in record
     r = relay.call("POST", "/api/orchestrators/h1/spawn", {"provider": "claude"})
-    assert r == (400, {"error": "provider must be one the orchestrator offers (fake)"})
+    assert r == (422, {"error": "provider must be one the orchestrator offers (fake)"})
 
 
 def test_an_always_policy_comes_up_answers_and_comes_back_after_its_session_is_killed(orch, relay):
@@ -208,9 +208,10 @@ def test_the_relays_proxies_reach_its_api(guarded):
     status, dirs = orch.api("directories")
     assert status == 200 and dirs["directories"] == [
         {"name": "app", "path": str(orch.base.resolve() / "app")}]
-    # Outside the base dir: its 400, which the relay's proxy reports as a 502 (it passes
-    # only 200 and 404 through).
-    assert orch.api("directories?path=..") == (502, {"error": "orchestrator h1 API answered 400"})
+    # Outside the base dir: its own 400, passed through as it is.
+    status, refused = orch.api("directories?path=..")
+    assert status == 400 and list(refused) == ["error"]
+    assert refused["error"].startswith("path must be inside the base dir: cwd .. is outside")
     status, sessions = orch.api("sessions")
     assert status == 200 and [(s["sessionName"], s["agentId"], s["status"]) for s in sessions] == [
         (state["tmuxSession"], state["agentId"], "running")]

@@ -166,7 +166,6 @@ def test_spawn_cwd_cannot_escape_base_dir(client, base, cwd):
 
 @pytest.mark.parametrize("body,error", [
     ({}, "provider is required"),
-    ({"provider": "gemini"}, "provider must be one the orchestrator offers (claude, codex)"),
     ({"provider": "claude", "approvalMode": "yolo"},
      "approvalMode must be one of open, guarded, read-only"),
     ({"provider": "claude", "prompt": "p" * 4001}, "prompt must be at most 4000 characters"),
@@ -178,6 +177,13 @@ def test_bad_spawn_names_the_field(client, body, error):
     add(client)
     r = client.post("/api/orchestrators/h1/spawn", json=body)
     assert (r.status_code, r.get_json()) == (400, {"error": error})
+
+
+def test_spawn_of_a_provider_not_offered_is_422(client):
+    add(client)
+    r = client.post("/api/orchestrators/h1/spawn", json={"provider": "gemini"})
+    assert (r.status_code, r.get_json()) == (422, {
+        "error": "provider must be one the orchestrator offers (claude, codex)"})
 
 
 def test_spawn_on_unknown_orchestrator_is_404(client):
@@ -263,7 +269,7 @@ def test_a_custom_provider_the_orchestrator_offers_spawns_and_runs_policies(clie
     for put in (lambda b: client.put("/api/spawn-policy/q", json=b),
                 lambda b: client.put("/api/config/spawn-policy/q", json={"value": b})):
         r = put({"orchestratorId": "h1", "provider": "codex", "cwd": "/srv/app"})
-        assert (r.status_code, r.get_json()) == (400, {
+        assert (r.status_code, r.get_json()) == (422, {
             "error": "provider must be one the orchestrator offers (claude, my-agent2)"})
     assert client.get("/api/spawn-policy/q").status_code == 404
     # An orchestrator not registered yet: the policy is kept, and checked when it starts.

@@ -21,15 +21,29 @@ class Upstream(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path.startswith("/api/logs/stream"):
             return self.stream()
+        if self.path.startswith("/api/directories?status="):
+            return self.refuse()
         status = {"/api/sessions?fail=1": 500, "/api/logs/none": 404}.get(self.path, 200)
         body = json.dumps({"path": self.path,
                            "token": self.headers.get("X-Agent-Relay-Token"),
-                           "authorization": self.headers.get("Authorization")}).encode()
+                           "authorization": self.headers.get("Authorization"),
+                           **({"error": "no such session"} if status == 404 else {})}).encode()
         html = self.path.startswith("/api/logs/page")
         if html:
             body = b"<script>fetch('/api/messages?token='+localStorage.token)</script>"
         self.send_response(status)
         self.send_header("Content-Type", "text/html" if html else "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def refuse(self):
+        """?status=N&type=T&body=B: that answer, as the orchestrator's API would give it."""
+        from urllib.parse import parse_qs, urlsplit
+        query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+        body = query["body"].encode()
+        self.send_response(int(query["status"]))
+        self.send_header("Content-Type", query["type"])
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -145,13 +159,51 @@ def test_statuses(client, upstream, clock):
     assert (r.status_code, r.get_json()) == (422, {"error": "orchestrator bare has no apiUrl"})
     add(client, upstream)
     r = client.get("/api/orchestrators/h1/logs/none")
-    assert (r.status_code, r.get_json()["path"]) == (404, "/api/logs/none")
+    assert (r.status_code, r.get_json()) == (404, {
+        "path": "/api/logs/none", "token": None, "authorization": None,
+        "error": "no such session"})
     r = client.get("/api/orchestrators/h1/sessions?fail=1")
     assert (r.status_code, r.get_json()) == (502, {"error": "orchestrator h1 API answered 500"})
     clock.advance(91)
     client.post("/api/system/reap")
     r = client.get("/api/orchestrators/h1/version")
     assert (r.status_code, r.get_json()) == (422, {"error": "orchestrator h1 is stale, not online"})
+
+
+OUTSIDE = '{"error": "path must be inside the base dir: cwd ../x is outside the base dir"}'
+
+
+@pytest.mark.parametrize("status, kind, body, expected", [
+    # The orchestrator's own refusal of what was asked, in the relay's error shape: as it is.
+    (400, "application/json", OUTSIDE, 400),
+    (403, "application/json; charset=utf-8", '{"error": "path /x cannot be read"}', 403),
+    (404, "application/json", '{"error": "path x is not a directory"}', 404),
+    (409, "application/json", '{"error": "busy"}', 409),
+    (422, "application/json", '{"error": "no"}', 422),
+    # Not the caller's to fix, or not an error in the relay's shape: a 502.
+    (401, "application/json", '{"error": "missing or wrong token"}', 502),
+    (405, "application/json", '{"error": "method GET is not allowed"}', 502),
+    (400, "text/html", "<h1>bad</h1>", 502),
+    (400, "application/json", "not json", 502),
+    (400, "application/json", '{"message": "bad"}', 502),
+    (400, "application/json", '["error"]', 502),
+    (500, "application/json", '{"error": "boom"}', 502),
+    (503, "application/json", '{"error": "later"}', 502),
+])
+def test_an_orchestrators_own_4xx_error_is_passed_through(client, upstream, status, kind, body,
+                                                           expected):
+    from urllib.parse import urlencode
+    add(client, upstream)
+    query = urlencode({"status": status, "type": kind, "body": body})
+    r = client.get(f"/api/orchestrators/h1/directories?{query}")
+    if expected == 502:
+        assert (r.status_code, r.get_json()) == (502, {
+            "error": f"orchestrator h1 API answered {status}"})
+    else:
+        assert (r.status_code, r.mimetype, r.get_data(as_text=True)) == (
+            expected, "application/json", body)
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+        assert "Content-Disposition" not in r.headers
 
 
 def test_unreachable_is_502(client):

@@ -262,7 +262,7 @@ def test_start_needs_a_known_online_orchestrator_offering_the_providers(client, 
     assert (r.status_code, r.get_json()) == (404, {"error": "recipe nope not found"})
     add_orchestrator(client, providers=["claude"])
     r = client.post("/api/recipes/debug/start", json={"orchestratorId": "h1", "vars": {"bug": "b"}})
-    assert (r.status_code, r.get_json()) == (400, {
+    assert (r.status_code, r.get_json()) == (422, {
         "error": "orchestratorId h1 cannot run role fixer: provider must be one the orchestrator "
                  "offers (claude)"})
     add_orchestrator(client, providers=["claude", "codex"])
@@ -305,7 +305,7 @@ def test_a_custom_provider_role_starts_where_the_orchestrator_offers_it(tmp_path
     try:
         client = app.test_client()
         add_orchestrator(client)
-        assert start(client, "pair", status=400) == {
+        assert start(client, "pair", status=422) == {
             "error": "orchestratorId h1 cannot run role b: provider must be one the orchestrator "
                      "offers (claude, codex)"}
         assert client.get("/api/commands").get_json() == []

@@ -16,9 +16,10 @@ from waitress.task import ErrorTask, WSGITask
 from . import db
 from .app import create_app
 from .db import SchemaError
+from .forwarded import TrustedProxies
 from .settings import ConfigError, Settings
-from .wire import (CLIENT_SOCKET, CLOSE_AFTER, SSE_END, STREAM_SOCKET, UPGRADED, send_all,
-                   send_some)
+from .wire import (CLIENT_ADDRESS, CLIENT_SOCKET, CLOSE_AFTER, SSE_END, STREAM_SOCKET, UPGRADED,
+                   send_all, send_some)
 
 log = logging.getLogger("relay")
 
@@ -70,6 +71,9 @@ class RelayTask(WSGITask):
             environ["werkzeug.socket"] = self.take_socket()
         environ[STREAM_SOCKET] = self.take_socket
         environ[CLIENT_SOCKET] = self.channel.socket
+        # Read here: waitress clears X-Forwarded-For before the app sees it.
+        environ[CLIENT_ADDRESS] = self.channel.server.relay_limits.proxies.client(
+            environ.get("REMOTE_ADDR") or "", environ.get("HTTP_X_FORWARDED_FOR"))
         return environ
 
     def write(self, data):
@@ -163,6 +167,10 @@ class RelayChannel(HTTPChannel):
         super().__init__(server, sock, addr, adj, map)
         client = addr[0] if isinstance(addr, tuple) and addr else ""
         limits = server.relay_limits
+        if limits.proxies.is_proxy(client):
+            # A trusted proxy carries many clients' requests, and pools its
+            # connections: they are not one client's (README "Configuration").
+            return
         with limits.lock:
             held = limits.clients.get(client, 0) + 1
             limits.clients[client] = held
@@ -212,11 +220,14 @@ class RelayChannel(HTTPChannel):
 
 
 class Limits:
-    """Per-client connection counts, and the read deadline (slowloris)."""
+    """Per-client connection counts, the read deadline (slowloris), and the
+    trusted proxies whose X-Forwarded-For names the client."""
 
-    def __init__(self, per_client: int, read_timeout: float):
+    def __init__(self, per_client: int, read_timeout: float,
+                 proxies: TrustedProxies | None = None):
         self.per_client = per_client
         self.read_timeout = read_timeout
+        self.proxies = proxies or TrustedProxies(None)
         self.clients: dict[str, int] = {}
         self.lock = threading.Lock()
 
@@ -266,6 +277,7 @@ class Server:
             raise ConfigError(
                 f"refusing to listen on {settings.host} without a token: set AGENT_RELAY_TOKEN "
                 "(or RELAY_ALLOW_NO_TOKEN=1 to accept anyone who can reach it)")
+        proxies = TrustedProxies(settings.trusted_proxies)
         self.settings = settings
         self.app = create_app(settings, clock)
         self.relay = self.app.extensions["relay"]
@@ -278,7 +290,7 @@ class Server:
         self.waitress.channel_class = RelayChannel
         self.waitress.relay_write_timeout = settings.write_timeout      # RelayTask.take_socket
         self.waitress.relay_limits = Limits(settings.max_connections_per_client,
-                                            settings.read_timeout)
+                                            settings.read_timeout, proxies)
         self.waitress.maintenance = with_read_deadline(self.waitress, self.waitress.maintenance)
         self._stopping = threading.Event()
 

@@ -47,6 +47,7 @@ class Settings:
     outbound_allow: str | None = None
     allowed_origins: str | None = None
     allowed_hosts: str | None = None
+    trusted_proxies: str | None = None
     # Retention, seconds (0 keeps forever); config history in versions per key.
     message_retention: float = 7776000
     activity_retention: float = 604800
@@ -102,6 +103,7 @@ ENV = {
     "outbound_allow": (str, "RELAY_OUTBOUND_ALLOW"),
     "allowed_origins": (str, "RELAY_ALLOWED_ORIGINS"),
     "allowed_hosts": (str, "RELAY_ALLOWED_HOSTS"),
+    "trusted_proxies": (str, "RELAY_TRUSTED_PROXIES"),
     "message_retention": (float, "RELAY_MESSAGE_RETENTION"),
     "activity_retention": (float, "RELAY_ACTIVITY_RETENTION"),
     "task_retention": (float, "RELAY_TASK_RETENTION"),
@@ -153,6 +155,11 @@ MEANING = {
                        "relay besides its own; any other Origin is 403",
     "allowed_hosts": "Host names the relay answers besides loopback names and its bound "
                      "address (a reverse proxy's name); any other Host is 421",
+    "trusted_proxies": "addresses or CIDRs of load balancers (comma separated) whose "
+                       "X-Forwarded-For names the client: a request from one counts under the "
+                       "right-most address in it that is not a trusted proxy, for the per-client "
+                       "stream cap; their connections are not capped per client. From any "
+                       "other peer the header is ignored",
     "message_retention": "seconds messages are kept (queued or claimed ones until settled; "
                          "0: forever)",
     "activity_retention": "seconds activity entries and automation runs are kept (0: forever)",
@@ -226,6 +233,8 @@ def check(s: Settings) -> None:
                  "command_retention", "config_history"):
         if getattr(s, name) < 0:
             raise ConfigError(f"{ENV[name][1]} must not be negative (0 keeps forever)")
+    from .forwarded import TrustedProxies
+    TrustedProxies(s.trusted_proxies)          # an entry that is not an address is refused here
     if s.stream_queue_bytes < 65536:
         raise ConfigError("RELAY_STREAM_QUEUE_BYTES must be at least 65536")
     if s.max_body_bytes < 1024:

@@ -18,6 +18,14 @@ STREAM_SOCKET = "relay.stream_socket"
 CLIENT_SOCKET = "relay.client_socket"
 # Set by the WebSocket view once the handshake is done: no HTTP answer may follow.
 UPGRADED = "relay.websocket.upgraded"
+# Put in by the server: the address the per-client limits count the request under
+# (the forwarded client behind a trusted proxy: README "Configuration").
+CLIENT_ADDRESS = "relay.client_address"
+
+
+def client_address(environ) -> str:
+    """The client a request's stream slots and connections are counted for."""
+    return environ.get(CLIENT_ADDRESS) or environ.get("REMOTE_ADDR") or ""
 
 
 class WriteTimeout(TimeoutError):

@@ -15,7 +15,7 @@ from ..schemas.messages import (AckIn, Cursor, Inbox, Message, MessageIn, Messag
                                 OverdueFilter, OverdueReceipt, QueuedFor, ReadMany, ReadResult,
                                 Receipt, SearchHit, SearchQuery)
 from ..store import messages, receipts
-from ..wire import CLIENT_SOCKET
+from ..wire import CLIENT_SOCKET, client_address
 from . import answer, commit, conn, now, relay, release_conn
 
 bp = Blueprint("messages", __name__, url_prefix="/api/messages")
@@ -89,7 +89,7 @@ def long_poll(agent: dict, poll, wait: int):
     wakes it; the broadcaster wakes it, nothing sleeps and re-queries.
     """
     r = relay()
-    holder = request.remote_addr or ""
+    holder = client_address(request.environ)
     refused = r.slots.acquire("poll", holder)
     if refused:
         raise ApiError(503, "no stream slot free for a long poll"

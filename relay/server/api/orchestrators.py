@@ -73,10 +73,11 @@ def delete_orchestrator(orchestrator_id):
 
 @route(bp, "POST", "/orchestrators/<orchestrator_id>/spawn", "Queue an agent.spawn command for "
        "the orchestrator's agent (correlationId = spawnRequestId). provider must be one the "
-       "orchestrator lists; cwd must resolve inside baseDir (symlinks and .. resolved, relative "
+       "orchestrator lists (422 otherwise); cwd must resolve inside baseDir (symlinks and .. resolved, relative "
        "paths taken from baseDir; compared by path component, so /srv/app-evil is not inside "
        "/srv/app); without cwd the command carries baseDir. An orchestrator without baseDir "
-       "takes cwd as given.", body=SpawnIn, answers={202: Queued, 404: UNKNOWN})
+       "takes cwd as given.", body=SpawnIn, answers={202: Queued, 404: UNKNOWN,
+                                                   422: "a provider the orchestrator does not offer"})
 def spawn(orchestrator_id, body: SpawnIn):
     spec, t = body.model_dump(), now()
     return answer(commit(lambda c: domain.spawn(c, orchestrator_id, spec, "dashboard", t)), 202)

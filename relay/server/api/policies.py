@@ -40,12 +40,12 @@ def get_policy(name):
 @route(bp, "PUT", "/spawn-policy/<name>", "Create or replace a policy: {value: policy, "
        "updatedBy?, expectedVersion?} or the bare policy; checked, and stored with every default "
        "filled in (name is the path's). provider is claude, codex or a custom name; when the "
-       "policy's orchestrator is registered it must be one it offers (400), otherwise it is "
+       "policy's orchestrator is registered it must be one it offers (422), otherwise it is "
        "checked when the policy starts. 201 when it did not exist before, else 200; a stale "
        "expectedVersion is 409. Emits config.changed.", body=SpawnPolicyPut,
        answers={201: ConfigEntry, 200: ConfigEntry,
-                400: "a bad field, or a provider the policy's registered orchestrator does "
-                     "not offer",
+                400: "a bad field",
+                422: "a provider the policy's registered orchestrator does not offer",
                 409: "expectedVersion is not current"})
 def put_policy(name, body):
     t = now()

@@ -8,6 +8,7 @@ the orchestrator sends nothing for 10 s (EventSource reconnects) or the
 client goes away.
 """
 import http.client
+import json
 import socket
 import time
 from urllib.parse import quote, unquote, urlsplit
@@ -20,24 +21,37 @@ from ..errors import ApiError
 from ..outbound import Refused
 from ..store import orchestrators
 from ..streaming import take_slot
-from ..wire import CLOSE_AFTER, STREAM_SOCKET, sse_chunk
+from ..wire import CLOSE_AFTER, STREAM_SOCKET, client_address, sse_chunk
 from . import conn, relay
 
 bp = Blueprint("proxies", __name__, url_prefix="/api/orchestrators")
 
 TIMEOUT = 10.0                 # seconds: the whole exchange (an idle gap, for a stream)
 BODY_MAX = 8 * 1024 * 1024     # a proxied answer larger than this is a 502
+# The orchestrator's own refusals of what the caller asked (a path outside its
+# base dir, an unknown session), in the relay's error shape, reach the caller
+# as they are. Its 401 is not the caller's to fix (the orchestrator's apiToken
+# is wrong): that, any other status and anything else are a 502.
+PASSED = {400: "the orchestrator's own 400 (e.g. a path outside its base dir), passed through",
+          403: "apiUrl resolves to an address the outbound rules refuse (RELAY_OUTBOUND_ALLOW), "
+               "or the orchestrator's own 403, passed through",
+          404: "unknown orchestrator, or the orchestrator's own 404, passed through",
+          409: "the orchestrator's own 409, passed through",
+          410: "the orchestrator's own 410, passed through",
+          422: "the orchestrator has no apiUrl or is not online, or the orchestrator's own 422, "
+               "passed through"}
 ANSWERS = {200: "the orchestrator's answer, passed through (JSON, or an event stream)",
-           404: "unknown orchestrator, or the orchestrator's own 404",
-           403: "apiUrl resolves to an address the outbound rules refuse (RELAY_OUTBOUND_ALLOW)",
-           422: "the orchestrator has no apiUrl or is not online",
-           502: "the orchestrator's API is unreachable, timed out, or answered another error",
+           **PASSED,
+           502: "the orchestrator's API is unreachable, timed out, answered 5xx, 401 (its "
+                "apiToken is wrong) or another status, or a 4xx that is not a JSON error",
            503: "no stream slot free for an event stream"}
 SUMMARY = ("Proxied to <apiUrl>/api/{name} with the orchestrator's own apiToken as "
            "Authorization: Bearer (never the relay token) and the query string kept less any "
-           "token parameter; 10 s for the whole answer. The orchestrator's 200 and 404 are "
-           "passed through, any other status is a 502; an event stream is streamed through on "
-           "a stream slot. A proxied answer carries X-Content-Type-Options: nosniff and a "
+           "token parameter; 10 s for the whole answer. The orchestrator's 200, and its 400, "
+           "403, 404, 409, 410 and 422 when the body is a JSON {{\"error\": \"...\"}}, are "
+           "passed through with their status and body; any other answer is a 502 (a 401: "
+           "the apiToken is wrong). An event stream is streamed through on a stream slot. "
+           "A proxied answer carries X-Content-Type-Options: nosniff and a "
            "Content-Security-Policy that runs nothing, and is sent as an attachment unless it "
            "is JSON or an event stream.")
 # A proxied answer is the orchestrator's bytes served from the relay's origin,
@@ -99,9 +113,22 @@ def proxy(orchestrator_id: str, path: str):
         raise ApiError(502, f"orchestrator {orchestrator_id} API is unreachable: "
                        f"{error or type(error).__name__}") from None
     upstream.close()
-    if answer.status not in (200, 404):
-        raise ApiError(502, f"orchestrator {orchestrator_id} API answered {answer.status}")
+    if answer.status != 200:
+        if answer.status not in PASSED or not is_error(body, mimetype):
+            raise ApiError(502, f"orchestrator {orchestrator_id} API answered {answer.status}")
+        mimetype = "application/json"
     return Response(body, answer.status, content_type=mimetype, headers=safe_headers(mimetype))
+
+
+def is_error(body: bytes, mimetype: str) -> bool:
+    """Whether an answer is an error in the relay's shape: {"error": "..."}."""
+    if mimetype.split(";")[0].strip().lower() != "application/json":
+        return False
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(parsed, dict) and isinstance(parsed.get("error"), str)
 
 
 def safe_headers(mimetype: str) -> dict:
@@ -136,7 +163,7 @@ def read_all(answer, sock, deadline: Deadline) -> bytes:
 
 def stream_through(upstream, sock, answer, mimetype: str) -> Response:
     try:
-        holder = take_slot(relay(), "sse", request.remote_addr or "")
+        holder = take_slot(relay(), "sse", client_address(request.environ))
     except ApiError:
         upstream.close()
         raise
@@ -202,7 +229,8 @@ def version(orchestrator_id):
 
 
 @route(bp, "GET", "/<orchestrator_id>/logs/<session>", SUMMARY.format(name="logs/<session>"),
-       answers={**ANSWERS, 400: "session is . or .., or holds / or a control character"},
+       answers={**ANSWERS, 400: "session is . or .., or holds / or a control character; or "
+                               "the orchestrator's own 400, passed through"},
        stream="text/event-stream")
 def logs(orchestrator_id, session):
     return proxy(orchestrator_id, "/api/logs/" + segment("session", session))

@@ -34,8 +34,8 @@ def get_recipe(name):
 
 @route(bp, "POST", "/recipes/<name>/start", "Start a team: one agent.spawn command per role for "
        "the orchestrator's agent, made as POST /api/orchestrators/:id/spawn makes it (each "
-       "role's provider must be one the orchestrator offers, cwd must resolve inside its "
-       "baseDir; 400 otherwise). {{name}} placeholders in prompts and labels take vars, then "
+       "role's provider must be one the orchestrator offers (422 otherwise), cwd must resolve "
+       "inside its baseDir (400 otherwise). {{name}} placeholders in prompts and labels take vars, then "
        "the recipe's defaults, then the built-ins cwd, orchestratorId, recipe, instanceId, "
        "role; a placeholder without a value is 400. Each role gets its own spawnRequestId "
        "(rs_...): a succeeded spawn command or an agent registering with it in meta runs the "
@@ -43,7 +43,8 @@ def get_recipe(name):
        "role starts, failed if one failed, else running. 409 when the orchestrator is not "
        "online. Emits command.created per role and recipe.instance.updated.",
        body=StartIn, answers={202: Started, 404: "unknown recipe or orchestrator",
-                              409: "the orchestrator is not online"})
+                              409: "the orchestrator is not online",
+                              422: "a role's provider the orchestrator does not offer"})
 def start_recipe(name, body: StartIn):
     recipe = recipe_runs.recipe_named(book(), name)
     t = now()

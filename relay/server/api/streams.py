@@ -8,7 +8,7 @@ from ..contract import MAX_ID, route
 from ..errors import bad_request
 from ..schemas.system import Event, EventFilter, StreamFilter
 from ..streaming import follow, matching, read_filter, take_slot
-from ..wire import CLIENT_SOCKET, CLOSE_AFTER, STREAM_SOCKET, send_some, sse_chunk
+from ..wire import CLIENT_SOCKET, CLOSE_AFTER, STREAM_SOCKET, client_address, send_some, sse_chunk
 from . import answer, conn, relay, release_conn
 
 bp = Blueprint("streams", __name__, url_prefix="/api")
@@ -77,7 +77,7 @@ def events_stream(query: StreamFilter):
     since = request.headers.get("Last-Event-ID") or query.since
     if since is not None:
         since = cursor(since, "Last-Event-ID or since")
-    holder = take_slot(r, "sse", request.remote_addr or "")
+    holder = take_slot(r, "sse", client_address(request.environ))
     release_conn()          # a stream holds no pooled connection (replay borrows its own)
     subscription = r.broadcaster.subscribe(event_filter)
     # Served by serving.py, the body goes out as the chunks made here, and

@@ -13,7 +13,7 @@ from ..errors import ApiError, bad_request, status_of
 from ..schemas.agents import Heartbeat
 from ..schemas.messages import MessageIn
 from ..streaming import follow, read_filter, take_slot
-from ..wire import UPGRADED, ws_text_frame
+from ..wire import UPGRADED, client_address, ws_text_frame
 from ..ws_transport import websocket_view
 from . import commit, conn, relay, release_conn
 
@@ -22,7 +22,7 @@ bp = Blueprint("websocket", __name__, url_prefix="/api")
 @bp.before_request
 def websocket_slot():
     if request.endpoint == "websocket.websocket":
-        g.ws_slot = take_slot(relay(), "ws", request.remote_addr or "")
+        g.ws_slot = take_slot(relay(), "ws", client_address(request.environ))
 
 
 @bp.teardown_request

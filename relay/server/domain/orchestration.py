@@ -5,7 +5,7 @@ lifecycle manager (lifecycle.py) call them inside their `commit()`.
 """
 import secrets
 
-from .errors import Conflict, Invalid, NotFound, Refused
+from .errors import Conflict, Invalid, NotFound, Refused, Unprocessable
 from ..events import Event, activity_event, command_event
 from ..store import activity, commands, orchestrators, policies
 
@@ -33,10 +33,11 @@ def checked_cwd(orch: dict, cwd: str | None) -> str | None:
 
 
 def checked_provider(orch: dict, provider: str) -> str:
-    """A provider the orchestrator offers (claude, codex or a custom name); 400 otherwise."""
+    """A provider the orchestrator offers (claude, codex or a custom name); 422 otherwise:
+    the name is valid, but this orchestrator cannot run it."""
     if provider not in orch["providers"]:
         offered = ", ".join(orch["providers"]) or "none"
-        raise Invalid(f"provider must be one the orchestrator offers ({offered})")
+        raise Unprocessable(f"provider must be one the orchestrator offers ({offered})")
     return provider
 
 

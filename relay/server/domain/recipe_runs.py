@@ -52,8 +52,8 @@ def spawn_specs(recipe: dict, orch: dict, cwd, given: dict, instance_id: str,
             params = orchestration.spawn_params(orch, {
                 **role, "cwd": resolved, "label": label, "prompt": prompt,
                 "spawnRequestId": request_id}, "recipe", t)
-        except Refused as error:
-            raise Invalid(f"orchestratorId {orch['id']} cannot run role {role['role']}: "
+        except Refused as error:    # the role's own status (400 or 422), its reason named
+            raise type(error)(f"orchestratorId {orch['id']} cannot run role {role['role']}: "
                               f"{error.message}") from None
         specs.append({**params, "recipe": recipe["name"], "recipeInstanceId": instance_id,
                       "role": role["role"]})
