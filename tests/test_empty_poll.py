@@ -244,7 +244,8 @@ def test_a_redelivery_by_the_reaper_shows_the_message_again(client, known_empty,
     extra = {"ackPending": "1"} if ack_pending else {}
     params = known_empty("me", since=m["id"], **extra)
     if how == "nack":
-        r = client.post(f"/api/messages/{m['id']}/nack", json={"agentId": "me", "retryInSeconds": 30})
+        r = client.post(f"/api/messages/{m['id']}/nack",
+                        json={"agentId": "me", "retryInSeconds": 30})
         assert r.status_code == 200, r.get_json()
         assert same_as_database(client, relay_, clock, "me", **params) == []
         clock.advance(30)
