@@ -417,13 +417,13 @@ def test_a_resend_with_the_same_idempotency_key_answers_the_first(client, team, 
     assert (r.status_code, r.get_json()) == (200, first)
 
 
-def test_a_redelivery_wakes_a_held_long_poll(tmp_path, clock):
+def test_a_redelivery_wakes_a_held_long_poll(db_path, clock):
     import threading
 
     from relay.server.settings import Settings
 
     from .conftest import Live
-    live = Live(Settings(db=str(tmp_path / "live.db"), port=0, reap_interval=3600), clock)
+    live = Live(Settings(db=db_path, port=0, reap_interval=3600), clock)
     try:
         for agent in ("alice", "bob"):
             live.request("POST", "/api/agents", {"id": agent})

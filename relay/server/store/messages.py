@@ -229,6 +229,15 @@ def inbox(conn, agent_id: str, addrs: list[str], now: int, *, since: int = 0,
     return JsonArray(text, count), asking
 
 
+def readable(addrs: list[str], agent_id: str, now: int) -> tuple[str, list]:
+    """A condition on messages `m`: what the agent's inbox shows (claims by others
+    hidden), or what it sent (the search's `for`, on either engine)."""
+    return (f"((m.to_addr IN ({placeholders(addrs)}) OR m.resolved_to = ?)"
+            " AND NOT (m.claimed_by IS NOT NULL AND m.claimed_by != ?"
+            " AND m.claim_expires_at > ?) OR m.from_agent = ?)",
+            [*addrs, agent_id, agent_id, now, agent_id])
+
+
 # A message someone still owes an ack for (overdue included).
 AWAITING_ACK = ("ack_required = 1 AND EXISTS (SELECT 1 FROM receipts WHERE message_id = "
                 "messages.id AND owed = 1 AND state != 'acked')")

@@ -15,8 +15,8 @@ import re
 import unicodedata
 
 from ..search_query import Parsed, Term
-from . import placeholders, where
-from .messages import to_dict
+from . import where
+from .messages import readable, to_dict
 
 SCHEMA = """
 CREATE EXTENSION IF NOT EXISTS unaccent;
@@ -69,10 +69,9 @@ def search(conn, parsed: Parsed, *, agent: dict | None, addrs: list[str], now: i
     clause = clause.replace(" WHERE ", " AND ", 1)
     args = list(args)
     if agent is not None:
-        clause += (f" AND ((m.to_addr IN ({placeholders(addrs)}) OR m.resolved_to = ?)"
-                   " AND NOT (m.claimed_by IS NOT NULL AND m.claimed_by != ?"
-                   " AND m.claim_expires_at > ?) OR m.from_agent = ?)")
-        args += [*addrs, agent["id"], agent["id"], now, agent["id"]]
+        scope, scope_args = readable(addrs, agent["id"], now)
+        clause += " AND " + scope
+        args += scope_args
     # The newest RANK_WINDOW matches are ranked (as on SQLite: a word in most
     # messages must not rank them all); the GIN index finds the matches.
     rows = conn.execute(
