@@ -13,7 +13,7 @@ install: $(STAMP)
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,mcp]'
+	$(PY) -m pip install --quiet -e '.[test,mcp,postgres]'
 	touch $(STAMP)
 
 run: install

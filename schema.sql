@@ -92,6 +92,16 @@ CREATE TABLE events (
     scope    TEXT               -- JSON {to, agents}: whom the event concerns, for agentId filters
 );
 
+-- Whom each event concerns, one row per agent and `to` address of its scope:
+-- one agent's view of the log (agentId) reads its rows here instead of the
+-- whole log (the summary of GET /api/events/recent). Rows of trimmed events
+-- go with them.
+CREATE TABLE event_targets (
+    target    TEXT NOT NULL,
+    event_id  INTEGER NOT NULL,
+    PRIMARY KEY (target, event_id)
+) WITHOUT ROWID;
+
 CREATE TABLE pools (
     name        TEXT PRIMARY KEY,
     selector    TEXT NOT NULL DEFAULT '{}',

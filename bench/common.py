@@ -57,7 +57,7 @@ def start_relay(db_path: str, source: str | None = None, command=None, **env):
     environment.pop("AGENT_RELAY_TOKEN", None)
     if source:
         environment["PYTHONPATH"] = os.path.abspath(source)
-    proc = subprocess.Popen([sys.executable, *(command or ["-m", "relay", "serve"])],
+    proc = subprocess.Popen([python_for(source), *(command or ["-m", "relay", "serve"])],
                             env=environment,
                             stdout=subprocess.DEVNULL, cwd=source)
     try:
@@ -67,6 +67,32 @@ def start_relay(db_path: str, source: str | None = None, command=None, **env):
         stop(proc)
         raise
     return proc, port
+
+
+def python_for(source: str | None) -> str:
+    """The other checkout's own interpreter when it has one (its dependencies
+    as it pinned them), else this one."""
+    own = os.path.join(source, ".venv", "bin", "python") if source else ""
+    return own if own and os.access(own, os.X_OK) else sys.executable
+
+
+INIT_SCHEMA = """
+import sys
+try:
+    from relay.server import db
+except ImportError:          # a checkout from before relay/server/
+    from relay import db
+db.init(sys.argv[1])
+"""
+
+
+def init_schema(db_path: str, source: str | None = None) -> None:
+    """An empty database with the schema of `source`'s relay (or this one's)."""
+    environment = dict(os.environ)
+    if source:
+        environment["PYTHONPATH"] = os.path.abspath(source)
+    subprocess.run([python_for(source), "-c", INIT_SCHEMA, db_path], env=environment,
+                   cwd=source, check=True, stdout=subprocess.DEVNULL)
 
 
 def stop(proc) -> None:

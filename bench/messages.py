@@ -5,7 +5,12 @@ messages stored.
 Everything runs in this one invocation on this machine, bare and relay in
 turn, so the ratios are comparable across runs even when absolute numbers move:
 
-    .venv/bin/python bench/messages.py [--seconds 2] [--rounds 3] [--clients 4,16]
+    .venv/bin/python bench/messages.py [--seconds 2] [--rounds 3] [--clients 4,16] [--base DIR]
+
+With --base DIR, the relay package found in DIR (another checkout: its own
+.venv is used when it has one) runs beside this one on its own copy of the
+same data, and each kind is measured on both right after the same bare run:
+"x base" is this one's requests/s over base's.
 
 "x bare" is requests/s over bare's; beside the server's CPU per request,
 bare's CPU per request over the kind's, which moves less when other work
@@ -28,8 +33,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench import load  # noqa: E402
-from bench.common import cpu_seconds, percentile, start_bare, start_relay, stop  # noqa: E402
-from relay.server import db  # noqa: E402
+from bench.common import cpu_seconds, init_schema, percentile, start_bare, start_relay, stop  # noqa: E402
 
 AGENTS = 100
 READERS = 16          # agents whose inbox ends with TAIL messages only for them
@@ -85,11 +89,13 @@ def poll_latency(port, cursor, polls=3000):
     return percentile(latencies, 0.5), percentile(latencies, 0.99)
 
 
-def seed(path: str, count: int, readers: int = 0) -> int:
-    """`count` messages straight into SQLite: direct, tag and broadcast
-    addresses over AGENTS agents; then, for each of `readers` agents, TAIL
-    messages to it alone. Returns the highest id."""
-    db.init(path)
+def seed(path: str, count: int, readers: int = 0, source: str | None = None,
+         init: bool = True) -> int:
+    """`count` messages straight into SQLite (the schema of `source`'s relay):
+    direct, tag and broadcast addresses over AGENTS agents; then, for each of
+    `readers` agents, TAIL messages to it alone. Returns the highest id."""
+    if init:
+        init_schema(path, source)
     conn = sqlite3.connect(path)
     now = int(time.time() * 1000)
     conn.executemany(
@@ -149,80 +155,112 @@ def main():
     parser.add_argument("--clients", default="4,16", help="keep-alive connections, comma list")
     parser.add_argument("--large", type=int, default=1_000_000)
     parser.add_argument("--synchronous", default="FULL", choices=["FULL", "NORMAL"])
+    parser.add_argument("--base", metavar="DIR",
+                        help="also run the relay package found in DIR (another checkout), "
+                             "kind by kind beside this one: a fair before/after on a machine "
+                             "whose load drifts")
     args = parser.parse_args()
     client_counts = [int(c) for c in args.clients.split(",")]
     workdir = tempfile.mkdtemp(prefix="relay-bench-")
+    labels = ["base", ""] if args.base else [""]
+    sources = {"": None, "base": args.base}
     try:
-        run(args, client_counts, workdir)
+        run(args, client_counts, workdir, labels, sources)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def run(args, client_counts, workdir):
-    # Both servers run side by side and are measured in turn, round after round:
+def run(args, client_counts, workdir, labels, sources):
+    # Every server runs side by side and is measured in turn, round after round:
     # this machine's speed drifts over a minute (and other work shares it), so
     # every kind is measured right after a bare run and compared with that one.
     # The median round is reported.
-    small_db = os.path.join(workdir, "small.db")
-    seed(small_db, 10_000, READERS)
-    cursors = reader_cursors(small_db)
+    relays, cursors = {}, None
+    for label in labels:
+        path = os.path.join(workdir, f"small{label}.db")
+        seed(path, 10_000, READERS, sources[label])
+        cursors = reader_cursors(path)          # the same rows: the same cursors
+        relays[label] = start_relay(path, sources[label], RELAY_SYNCHRONOUS=args.synchronous)
     bare, bare_port = start_bare()
-    relay, port = start_relay(small_db, RELAY_SYNCHRONOUS=args.synchronous)
-    results = {(c, k): [] for c in client_counts for k in KINDS}
+    # results[label, clients, kind]: one tuple per round; "bare" rows pair with
+    # the kind measured right after them.
+    results = {}
+    small = {}
     try:
-        sizes = check_polls(port, cursors)
+        for label in labels:
+            sizes = check_polls(relays[label][1], cursors)
         for _ in range(args.rounds):
             for clients in client_counts:
                 for kind in KINDS[1:]:
-                    # Each kind right after its own bare run: the ratio is of two
-                    # neighbouring runs, whatever else the machine does meanwhile.
-                    results[clients, "bare"].append(measure(
-                        bare, bare_port, requests_for("bare", cursors), args.seconds, clients))
-                    results[clients, kind].append(measure(
-                        relay, port, requests_for(kind, cursors), args.seconds, clients))
-        latest = json.loads(http_get(port, "/api/messages/cursor"))["latestId"]
-        small_p50, small_p99 = poll_latency(port, latest)
+                    b = measure(bare, bare_port, requests_for("bare", cursors), args.seconds, clients)
+                    results.setdefault(("", clients, "bare"), []).append(b)
+                    for label in labels:
+                        proc, port = relays[label]
+                        r = measure(proc, port, requests_for(kind, cursors), args.seconds, clients)
+                        results.setdefault((label, clients, kind), []).append((r, b))
+        for label in labels:
+            port = relays[label][1]
+            latest = json.loads(http_get(port, "/api/messages/cursor"))["latestId"]
+            small[label] = poll_latency(port, latest)
     finally:
         stop(bare)
-        stop(relay)
-    os.remove(small_db)
+        for proc, _ in relays.values():
+            stop(proc)
 
-    large_db = os.path.join(workdir, "large.db")
-    started = time.monotonic()
-    cursor = seed(large_db, args.large)
-    seed_seconds = time.monotonic() - started
-    relay, port = start_relay(large_db, RELAY_SYNCHRONOUS=args.synchronous)
-    try:
-        large_p50, large_p99 = poll_latency(port, cursor)
-    finally:
-        stop(relay)
+    large = {}
+    seed_seconds = 0.0
+    for label in labels:
+        large_db = os.path.join(workdir, f"large{label}.db")
+        started = time.monotonic()
+        cursor = seed(large_db, args.large, 0, sources[label])
+        seed_seconds = time.monotonic() - started
+        relay, port = start_relay(large_db, sources[label], RELAY_SYNCHRONOUS=args.synchronous)
+        try:
+            large[label] = poll_latency(port, cursor)
+        finally:
+            stop(relay)
+            os.remove(large_db)
 
     print(f"{args.rounds} rounds of {args.seconds:g} s per figure, {os.cpu_count()} cores, "
-          f"synchronous={args.synchronous}; medians over rounds; poll N answers N messages "
-          f"(poll 0: {sizes['poll 0']} B, poll 1: {sizes['poll 1']} B, poll 50: {sizes['poll 50']} B)")
+          f"load average {os.getloadavg()[0]:.1f}, synchronous={args.synchronous}; medians over "
+          f"rounds; poll N answers N messages (poll 0: {sizes['poll 0']} B, poll 1: "
+          f"{sizes['poll 1']} B, poll 50: {sizes['poll 50']} B)")
+    base_col = "  x base" if len(labels) > 1 else ""
     for clients in client_counts:
-        print(f"\n{clients} keep-alive clients   req/s    x bare  (rounds)           "
+        print(f"\n{clients} keep-alive clients   req/s    x bare  (rounds)       {base_col}    "
               "p50 ms  p99 ms  p99/p50  server CPU ms/req (x bare)  client CPU ms/req")
-        bare_runs = results[clients, "bare"]
-        for kind in KINDS:
-            rounds = results[clients, kind]
-            if kind == "bare":
-                ratios = cpu_ratios = [1.0] * args.rounds
-            else:        # bare ran before each kind in turn, round after round
-                paired = bare_runs[KINDS.index(kind) - 1::len(KINDS) - 1]
-                ratios = [r[0] / b[0] for r, b in zip(rounds, paired)]
-                cpu_ratios = [b[3] / r[3] for r, b in zip(rounds, paired)]
-            p50 = statistics.median(r[1] for r in rounds)
-            p99 = statistics.median(r[2] for r in rounds)
-            print(f"  {kind:18} {statistics.median(r[0] for r in rounds):7.0f}   "
-                  f"{statistics.median(ratios):5.2f}   ({' '.join(f'{x:.2f}' for x in ratios):15})"
-                  f" {p50:6.2f}  {p99:6.2f}  {p99 / p50:6.1f}   "
-                  f"{statistics.median(r[3] for r in rounds):10.3f} ({statistics.median(cpu_ratios):.2f})"
-                  f"{statistics.median(r[4] for r in rounds):14.3f}")
-    print(f"\npoll latency, 10 000 messages:   p50 {small_p50:.2f} ms  p99 {small_p99:.2f} ms")
-    print(f"poll latency, {args.large:,} messages: p50 {large_p50:.2f} ms  p99 {large_p99:.2f} ms"
-          f"  (seeded in {seed_seconds:.0f} s)")
-    print(f"large / small: p50 {large_p50 / small_p50:.2f}  p99 {large_p99 / small_p99:.2f}")
+        bare_runs = results["", clients, "bare"]
+        row(clients, "bare", [(b, b) for b in bare_runs], None)
+        for kind in KINDS[1:]:
+            for label in labels:
+                base = results["base", clients, kind] if len(labels) > 1 and label == "" else None
+                row(clients, f"{label + ' ' if label else ''}{kind}", results[label, clients, kind], base)
+    for name, figures in (("10 000", small), (f"{args.large:,}", large)):
+        for label in labels:
+            p50, p99 = figures[label]
+            print(f"{(label + ' ') if label else ''}poll latency, {name} messages: "
+                  f"p50 {p50:.2f} ms  p99 {p99:.2f} ms")
+    print(f"(large seeded in {seed_seconds:.0f} s)")
+    for label in labels:
+        print(f"{(label + ' ') if label else ''}large / small: p50 {large[label][0] / small[label][0]:.2f}"
+              f"  p99 {large[label][1] / small[label][1]:.2f}")
+
+
+def row(clients, name, rounds, base):
+    """One printed line: `rounds` is [(relay figures, the bare figures just before)]."""
+    ratios = [r[0] / b[0] for r, b in rounds]
+    cpu_ratios = [b[3] / r[3] for r, b in rounds]
+    figures = [r for r, _ in rounds]
+    p50 = statistics.median(r[1] for r in figures)
+    p99 = statistics.median(r[2] for r in figures)
+    versus = ""
+    if base is not None:
+        versus = f"  {statistics.median(r[0] / o[0] for (r, _), (o, _) in zip(rounds, base)):5.2f}"
+    print(f"  {name:18} {statistics.median(r[0] for r in figures):7.0f}   "
+          f"{statistics.median(ratios):5.2f}   ({' '.join(f'{x:.2f}' for x in ratios):15})"
+          f"{versus:8} {p50:6.2f}  {p99:6.2f}  {p99 / p50:6.1f}   "
+          f"{statistics.median(r[3] for r in figures):10.3f} ({statistics.median(cpu_ratios):.2f})"
+          f"{statistics.median(r[4] for r in figures):14.3f}")
 
 
 def http_get(port, path):

@@ -10,7 +10,7 @@ import sys
 
 from . import __version__
 
-SERVER_COMMANDS = ("serve", "init-db")
+SERVER_COMMANDS = ("serve", "init-db", "copy-db")
 
 
 def add_server_commands(commands, flags=True) -> None:
@@ -19,6 +19,9 @@ def add_server_commands(commands, flags=True) -> None:
     commands.add_parser("orchestrator", help="run agents for the relay in tmux "
                         "(relay orchestrator --help)")
     init.add_argument("--db", dest="RELAY_DB", metavar="PATH", help="overrides RELAY_DB")
+    copy = commands.add_parser("copy-db", help="copy a SQLite relay's data into an empty database")
+    copy.add_argument("--from", dest="copy_from", metavar="PATH", required=True)
+    copy.add_argument("--to", dest="copy_to", metavar="URL", required=True)
     if not flags:
         return
     from .server.settings import ENV, MEANING, Settings
@@ -56,6 +59,9 @@ def main(argv=None) -> int:
 def server_main(args) -> int:
     from .server import db
     from .server.settings import ConfigError, parse
+    if args.command == "copy-db":
+        from .server.copy_db import main as copy_db
+        return copy_db(args.copy_from, args.copy_to)
     flags = {k: v for k, v in vars(args).items() if k != "command" and v is not None}
     try:
         settings = parse({**os.environ, **flags})
@@ -68,7 +74,7 @@ def server_main(args) -> int:
         except db.SchemaError as error:
             print(f"relay: {error}", file=sys.stderr)
             return 2
-        print(f"relay: database {os.path.abspath(settings.db)} at schema version {version}")
+        print(f"relay: database {db.url_shown(settings.db)} at schema version {version}")
         return 0
     from .server import serve
     return serve(settings)

@@ -9,10 +9,73 @@ from relay.server.clock import ManualClock
 from relay.server.settings import Settings
 from relay.server.serving import Server
 
+from . import pg
+
+# The route tests (through the Flask test client and a real waitress server)
+# run on both engines; the others (pragmas, query plans, the committer, the
+# SQLite file itself) on SQLite only.
+ROUTE_TESTS = {
+    "test_acks", "test_activity", "test_agents", "test_automations", "test_callbacks", "test_channels",
+    "test_claims", "test_commands", "test_config", "test_hostile_input", "test_integrations",
+    "test_lifecycle", "test_messages", "test_orchestrators", "test_pairs", "test_policies",
+    "test_pools", "test_presence", "test_providers", "test_proxies", "test_queued", "test_empty_poll",
+    "test_recipes", "test_retention", "test_search", "test_stream_input", "test_streams", "test_system",
+    "test_tasks",
+    "test_websocket",
+}
+
+
+def pytest_generate_tests(metafunc):
+    if ("backend" in metafunc.fixturenames and metafunc.module.__name__.rsplit(".", 1)[-1] in ROUTE_TESTS
+            and not metafunc.definition.get_closest_marker("sqlite_only")):
+        metafunc.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+
+
+def pytest_terminal_summary(terminalreporter):
+    why = pg.unreachable() if pg._state else None
+    if why:
+        terminalreporter.write_line(
+            f"PostgreSQL SKIPPED: no server reachable at {pg.ADMIN_URL} ({why}); the route tests "
+            "ran on SQLite only. Set RELAY_TEST_PG to a server's URL to run them on both.",
+            yellow=True, bold=True)
+
+
+def pytest_sessionfinish(session):
+    if pg._state.get("template"):
+        pg.finish()
+
 
 @pytest.fixture
-def db_path(tmp_path):
-    return str(tmp_path / "relay.db")
+def backend(request):
+    """The engine a test runs on: route tests run once on each (ROUTE_TESTS)."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def db_factory(backend, tmp_path):
+    """Makes databases of this test's engine: a SQLite file under tmp_path or a
+    PostgreSQL database (with the schema) dropped after the test."""
+    made = []
+    if backend == "postgres":
+        why = pg.unreachable()
+        if why:
+            pytest.skip(f"PostgreSQL not reachable at {pg.ADMIN_URL}: {why}")
+
+    def make(name: str = "relay", empty: bool = False) -> str:
+        """`empty`: no schema yet on PostgreSQL (a SQLite file is made empty anyway)."""
+        url = pg.create(empty) if backend == "postgres" else str(tmp_path / f"{name}.db")
+        made.append(url)
+        return url
+
+    yield make
+    if backend == "postgres":
+        for url in made:
+            pg.drop(url)
+
+
+@pytest.fixture
+def db_path(db_factory):
+    return db_factory("relay")
 
 
 @pytest.fixture
@@ -106,9 +169,9 @@ class Live:
 
 
 @pytest.fixture
-def live(tmp_path):
+def live(db_factory):
     # Every test client is on 127.0.0.1: no per-client stream cap unless a test sets one.
-    settings = Settings(db=str(tmp_path / "live.db"), port=0, threads=48, keepalive=0.5,
+    settings = Settings(db=db_factory("live"), port=0, threads=48, keepalive=0.5,
                         reap_interval=3600, max_streams_per_client=0)
     server = Live(settings)
     yield server
@@ -116,11 +179,11 @@ def live(tmp_path):
 
 
 @pytest.fixture
-def live_factory(tmp_path):
+def live_factory(db_factory):
     servers = []
 
     def make(**overrides):
-        settings = Settings(db=str(tmp_path / f"live{len(servers)}.db"), port=0,
+        settings = Settings(db=db_factory(f"live{len(servers)}"), port=0,
                             reap_interval=3600, **{"max_streams_per_client": 0, **overrides})
         servers.append(Live(settings))
         return servers[-1]

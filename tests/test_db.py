@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from relay.server import db
+from relay.server.dialects.sqlite import INCREMENTAL
 
 
 def test_connection_pragmas(db_path):
@@ -91,7 +92,7 @@ def test_version_1_database_migrates_to_the_fresh_schema(tmp_path):
     fresh, old = str(tmp_path / "fresh.db"), str(tmp_path / "old.db")
     db.init(fresh)
     conn = db.connect(old)
-    for statement in db._statements((Path(__file__).parent / "data" / "schema_v1.sql").read_text()):
+    for statement in db.dialect_of(str(old)).statements((Path(__file__).parent / "data" / "schema_v1.sql").read_text()):
         conn.execute(statement)
     conn.execute("INSERT INTO pools (name, created_at, updated_at) VALUES ('kept', 1, 1)")
     conn.execute("INSERT INTO tasks (title, created_at, updated_at) VALUES ('kept', 1, 1)")
@@ -102,8 +103,23 @@ def test_version_1_database_migrates_to_the_fresh_schema(tmp_path):
     assert shape(old) == shape(fresh)
     conn = db.connect(old)
     # Free pages can be given back (incremental_vacuum in the reap cycle), old and new alike.
-    assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == db.INCREMENTAL
-    assert db.connect(fresh).execute("PRAGMA auto_vacuum").fetchone()[0] == db.INCREMENTAL
+    assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == INCREMENTAL
+    assert db.connect(fresh).execute("PRAGMA auto_vacuum").fetchone()[0] == INCREMENTAL
     assert conn.execute("SELECT name FROM pools").fetchall()[0][0] == "kept"
     assert [tuple(r) for r in conn.execute("SELECT title, integration FROM tasks")] == [
         ("kept", None)]
+
+
+def test_migration_indexes_the_events_already_logged(db_path):
+    # A database from before event_targets: its logged events are indexed
+    # by the migration, so agentId views of them stay whole.
+    db.init(db_path)
+    conn = db.connect(db_path)
+    conn.execute("DROP TABLE event_targets")
+    conn.execute("INSERT INTO events (type, source, subject, time, data, scope) VALUES "
+                 "('message.new', 'x', '1', 0, '{}', '{\"to\": \"tag:t\", \"agents\": [\"x\", \"a\"]}'),"
+                 "('activity.created', 'x', '2', 0, '{}', NULL)")
+    conn.execute("PRAGMA user_version = 7")
+    assert db.init(db_path) == db.SCHEMA_VERSION
+    assert sorted(tuple(r) for r in conn.execute("SELECT target, event_id FROM event_targets")) == [
+        ("a", 1), ("tag:t", 1), ("x", 1)]

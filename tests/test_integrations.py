@@ -2,7 +2,7 @@
 and the signed callbacks of the tasks they open."""
 import hashlib
 import hmac
-import sqlite3
+from relay.server import db
 
 import pytest
 
@@ -51,7 +51,7 @@ def test_create_answers_the_token_once_and_stores_only_its_hash(guarded, db_path
                                       "lastEventAt": None, "createdAt": clock()}
     listed = guarded.get("/api/integrations", headers=RELAY).get_json()
     assert listed == [created["integration"]]
-    row = sqlite3.connect(db_path).execute("SELECT * FROM integrations").fetchone()
+    row = tuple(db.connect(db_path).execute("SELECT * FROM integrations").fetchone())
     assert hashlib.sha256(token.encode()).hexdigest() in row
     assert token not in row
     r = guarded.post("/api/integrations", json={"name": "ci", "scopes": ["tasks:write"]},

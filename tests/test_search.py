@@ -142,18 +142,22 @@ def test_the_index_follows_deletes(client, team):
     assert ids(client, "ephemeral") == []
 
 
-def test_the_migration_indexes_existing_messages(tmp_path, clock):
+def test_the_migration_indexes_existing_messages(db_factory, clock):
     """A database from before search (the first release's schema) is migrated,
     and what it already held is found."""
     from relay.server import create_app
     from relay.server.settings import Settings
-    path = str(tmp_path / "old.db")
+    path = db_factory("old", empty=True)
     conn = db.connect(path)
-    for statement in db._statements((Path(__file__).parent / "data" / "schema_v1.sql").read_text()):
-        conn.execute(statement)
-    conn.execute("INSERT INTO messages (from_agent, to_addr, body, subject, created_at) "
-                 "VALUES ('alice', 'bob', 'kept from before', 'old café', 1)")
-    conn.execute("PRAGMA user_version = 1")
+    dialect = conn.dialect
+    with db.transaction(conn):
+        dialect.schema_version(conn)
+        v1 = (Path(__file__).parent / "data" / "schema_v1.sql").read_text()
+        for statement in dialect.statements(dialect.ddl(v1)):
+            conn.execute(statement)
+        conn.execute("INSERT INTO messages (from_agent, to_addr, body, subject, created_at) "
+                     "VALUES ('alice', 'bob', 'kept from before', 'old café', 1)")
+        dialect.set_schema_version(conn, 1)
     conn.close()
     app = create_app(Settings(db=path), clock)
     try:
@@ -164,22 +168,26 @@ def test_the_migration_indexes_existing_messages(tmp_path, clock):
         app.extensions["relay"].stop()
 
 
-def test_past_the_window_the_newest_matches_are_ranked(client, team, monkeypatch):
-    from relay.server.store import search_sqlite
-    monkeypatch.setattr(search_sqlite, "RANK_WINDOW", 3)
+@pytest.fixture
+def engine(db_path):
+    """The store module that searches on this test's engine (FTS5 or a tsvector)."""
+    return db.dialect_of(db_path).search_store()
+
+
+def test_past_the_window_the_newest_matches_are_ranked(client, team, monkeypatch, engine):
+    monkeypatch.setattr(engine, "RANK_WINDOW", 3)
     best_old = send(client, "alice", "bob", "deploy deploy deploy")["id"]
     newer = [send(client, "alice", "bob", f"deploy number {i} of many words here")["id"]
              for i in range(4)]
     assert sorted(ids(client, "deploy")) == newer[1:]               # the newest three
     assert ids(client, "deploy", before=newer[1]) == [best_old, newer[0]]   # before moves it back
-    monkeypatch.setattr(search_sqlite, "RANK_WINDOW", 100)
+    monkeypatch.setattr(engine, "RANK_WINDOW", 100)
     assert ids(client, "deploy")[0] == best_old
     assert len(ids(client, "deploy", **{"for": "bob"})) == 5         # through the join too
 
 
-def test_a_narrow_filter_past_the_window_still_finds(client, team, monkeypatch):
-    from relay.server.store import search_sqlite
-    monkeypatch.setattr(search_sqlite, "RANK_WINDOW", 2)
+def test_a_narrow_filter_past_the_window_still_finds(client, team, monkeypatch, engine):
+    monkeypatch.setattr(engine, "RANK_WINDOW", 2)
     old = send(client, "alice", "carol", "deploy for carol")["id"]
     reply = send(client, "carol", "alice", "deploy reply", replyTo=old)["id"]
     for i in range(3):

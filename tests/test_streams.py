@@ -339,3 +339,39 @@ def test_gone_clients_leave_no_descriptors_or_slots(live):
     assert live.request("GET", "/api/health")[1]["streams"]["sse"] == 0
     time.sleep(0.2)
     assert open_fds() <= before + 2
+
+
+def test_agent_view_reads_its_own_events_with_the_addresses_it_had(live):
+    # agentId reads through event_targets: what it answers must be exactly
+    # what filtering the whole log would, across batches (more than
+    # REPLAY_BATCH unrelated events in between) and tag changes on the way.
+    post(live, "/api/agents", {"id": "me", "tags": ["py"]})
+    post(live, "/api/agents", {"id": "other", "tags": ["go"]})
+    for to in ("me", "other", "tag:py", "tag:go", "broadcast"):
+        post(live, "/api/messages", {"from": "x", "to": to, "body": "1 " + to})
+    for i in range(520):
+        post(live, "/api/messages", {"from": "x", "to": "other", "body": "noise"})
+    live.request("PATCH", "/api/agents/me", {"tags": ["go"]})
+    for to in ("tag:go", "tag:py"):
+        post(live, "/api/messages", {"from": "x", "to": to, "body": "2 " + to})
+    claimable = post(live, "/api/messages", {"from": "x", "to": "other", "body": "claimed",
+                                             "claimable": True})
+    post(live, f"/api/messages/{claimable['id']}/claim", {"agentId": "me"})
+    expected = [("agent.status", ["py"]), ("message.new", "1 me"), ("message.new", "1 tag:py"),
+                ("message.new", "1 broadcast"), ("agent.status", ["go"]),
+                ("message.new", "2 tag:go"), ("message.claimed", "claimed")]
+
+    def seen(events):
+        return [(e["type"], e["data"]["tags"] if e["type"] == "agent.status" else e["data"]["body"])
+                for e in events]
+    status, mine = live.request("GET", "/api/events/recent?agentId=me&types=message.,agent.status"
+                                       "&limit=500")
+    assert status == 200 and seen(mine) == expected
+    _, first = live.request("GET", "/api/events/recent?agentId=me&types=message.,agent.status&limit=3")
+    assert first == mine[:3]
+    # A stream resumed from 0 with agentId replays the same, then goes live.
+    stream = SSE(live.port, "/api/events?agentId=me&types=message.,agent.status&since=0")
+    assert seen(e for _, e in stream.events(len(expected))) == expected
+    post(live, "/api/messages", {"from": "x", "to": "me", "body": "live"})
+    assert seen(e for _, e in stream.events(1)) == [("message.new", "live")]
+    stream.close()

@@ -4,7 +4,7 @@ import re
 from .conftest import inbox, register, send
 
 
-def test_health(client, settings):
+def test_health(client, settings, backend):
     register(client, "a")
     register(client, "b", status="offline")
     send(client, "a", "b")
@@ -12,8 +12,13 @@ def test_health(client, settings):
     assert health["status"] == "ok"
     assert health["version"] == "0.1.0"
     assert health["uptimeSeconds"] == 0
-    assert health["db"]["ok"] is True and health["db"]["path"].endswith("relay.db")
-    assert health["db"]["sizeBytes"] > 0 and health["db"]["walBytes"] > 0
+    if backend == "sqlite":
+        assert health["db"]["ok"] is True and health["db"]["path"].endswith("relay.db")
+        assert health["db"]["sizeBytes"] > 0 and health["db"]["walBytes"] > 0
+    else:       # the URL without a password; the database's size
+        assert health["db"] == {"ok": True, "path": settings.db,
+                                "sizeBytes": health["db"]["sizeBytes"]}
+        assert health["db"]["sizeBytes"] > 1_000_000
     assert health["streams"] == {"sse": 0, "ws": 0, "poll": 0, "max": 88}
     assert health["counts"] == {"agentsOnline": 1, "messages": 1, "queued": 0, "openTasks": 0}
     assert health["lastReapAt"] is None
@@ -22,10 +27,10 @@ def test_health(client, settings):
 
 
 def test_health_is_503_when_database_unreadable(client, relay_, monkeypatch):
-    import sqlite3
+    from relay.server import db
 
-    def broken(conn):
-        raise sqlite3.DatabaseError("file is not a database")
+    def broken(conn, *_):
+        raise db.dialect_of(relay_.settings.db).Error("the database cannot be read")
     monkeypatch.setattr("relay.server.store.system.health_counts", broken)
     r = client.get("/api/health")
     assert r.status_code == 503
@@ -90,3 +95,10 @@ def test_spec_operations_are_complete(client):
             assert op["summary"] and op["responses"], (method, path)
             for name in re.findall(r"{(\w+)}", path):
                 assert any(p["name"] == name and p["in"] == "path" for p in op["parameters"])
+
+
+def test_health_shows_a_postgres_url_without_its_password():
+    from relay.server import db
+    assert (db.url_shown("postgresql://relay:s3cret@db.internal:5433/relay?sslmode=require")
+            == "postgresql://relay@db.internal:5433/relay?sslmode=require")
+    assert db.url_shown("postgres://db.internal/relay") == "postgres://db.internal/relay"

@@ -21,7 +21,9 @@ LIMIT = 10_000               # beyond this many ids (most of them unknown sender
 
 
 class AgentCache:
-    def __init__(self):
+    def __init__(self, enabled: bool = True):
+        # Disabled (several processes on PostgreSQL): get() always loads.
+        self.enabled = enabled
         self._agents: dict[str, dict | None] = {}
         self._presence: dict[str, int] = {}
         self._generation = 0
@@ -29,6 +31,8 @@ class AgentCache:
 
     def get(self, agent_id: str, load) -> dict | None:
         """The agent (None if there is none), from memory or from `load()`."""
+        if not self.enabled:
+            return load()
         found = self._agents.get(agent_id, _NOT_CACHED)
         if found is not _NOT_CACHED:
             return found

@@ -21,7 +21,10 @@ SCOPED_ROUTES = {
 
 
 def presented_token() -> str | None:
-    header = request.headers.get("X-Agent-Relay-Token")
+    # Straight from the WSGI environ (what request.headers reads, through a
+    # proxy and a key rewrite): this runs before every /api request.
+    environ = request.environ
+    header = environ.get("HTTP_X_AGENT_RELAY_TOKEN")
     if header:
         return header
     bearer = presented_bearer()
@@ -31,7 +34,7 @@ def presented_token() -> str | None:
 
 
 def presented_bearer() -> str | None:
-    authorization = request.headers.get("Authorization")
+    authorization = request.environ.get("HTTP_AUTHORIZATION")    # as presented_token
     if authorization is None:
         return None
     scheme, _, credentials = authorization.strip().partition(" ")

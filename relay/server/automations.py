@@ -204,4 +204,8 @@ class Automations(Worker):
                 with self._run_lock:
                     self.step(f"automations on event {envelope['id']}", self.handle, envelope,
                               depth)
+            if self.relay.shared:
+                # Another process may have changed the automations (no event says
+                # so): read them again every tick, so they apply here within one.
+                self.step("automations reload", self.reload)
             self.step("interval automations", self.run_due)

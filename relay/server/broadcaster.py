@@ -243,9 +243,10 @@ class Broadcaster(Worker):
                 continue
             with self._subscribers_lock:
                 subscribers = list(self._subscribers)
+            by_types: dict = {}
             for subscription in subscribers:
                 try:
-                    self._deliver(subscription, stored)
+                    self._deliver(subscription, stored, by_types)
                 except Exception as error:
                     # One subscriber's broken filter must not starve the rest.
                     self.failed("a subscriber's filter (dropped)", error)
@@ -253,10 +254,20 @@ class Broadcaster(Worker):
                     subscription.close()
             self.last_run_at = self.clock()
 
-    def _deliver(self, subscription: Subscription, stored) -> None:
+    def _deliver(self, subscription: Subscription, stored, by_types: dict) -> None:
         # One offer per batch: one lock, one wake-up (or one write) for all its events.
-        wants = subscription.filter.wants
-        wanted = [envelope for envelope, scope in stored if wants(envelope, scope)]
+        event_filter = subscription.filter
+        if event_filter.agent is None:
+            # Filtered by type alone: streams asking the same types share one
+            # pass over the batch (hundreds of dashboards and watchers ask alike).
+            key = (type(event_filter), event_filter.types)
+            wanted = by_types.get(key)
+            if wanted is None:
+                wanted = by_types[key] = [
+                    envelope for envelope, scope in stored if event_filter.wants(envelope, scope)]
+        else:
+            wants = event_filter.wants
+            wanted = [envelope for envelope, scope in stored if wants(envelope, scope)]
         if wanted and not subscription.offer(wanted):
             self.unsubscribe(subscription)
         elif wanted and subscription.filter.carries and self.on_carried is not None:

@@ -1,7 +1,8 @@
 """Every write goes through here: a change, its events, one commit, then fan-out.
 
 A change is a function of a connection that returns (result, events). It
-runs inside a `BEGIN IMMEDIATE` transaction; its events are recorded in the
+runs inside a write transaction (`dialect.begin()`: SQLite's BEGIN
+IMMEDIATE, PostgreSQL's advisory write lock); its events are recorded in the
 same transaction, so an event exists exactly when its change does. Only
 after COMMIT are they handed to the listeners (the agent cache, then the
 broadcaster; still under the write lock, so the live order is the id
@@ -53,6 +54,7 @@ class _Failed(Exception):
 class Committer:
     def __init__(self, db_path: str, synchronous: str, clock, listeners):
         """`listeners` are called with each commit's [(envelope, scope)], in order."""
+        self.db_path, self.synchronous = db_path, synchronous
         self.conn = db.connect(db_path, synchronous)
         self.clock = clock
         self.listeners = listeners
@@ -110,6 +112,10 @@ class Committer:
                 job.turn.release()
 
     def _run(self, batch: list[_Job]) -> None:
+        if getattr(self.conn, "closed", False):
+            # A PostgreSQL server restarted or dropped the connection: the batch
+            # that found it broken failed; this one gets a new connection.
+            self.conn = db.connect(self.db_path, self.synchronous)
         conn = self.conn
         guarded = False
         with conn.write_lock:
@@ -118,7 +124,7 @@ class Committer:
                 if not runnable:
                     return
                 now = self.clock()
-                conn.execute("BEGIN IMMEDIATE")
+                conn.dialect.begin(conn)
                 try:
                     for job in runnable:
                         self._apply(conn, job, guarded, now)

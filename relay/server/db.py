@@ -1,23 +1,21 @@
-"""SQLite connections, transactions, and the schema's version.
+"""Connections, transactions, and the schema's version, on either engine.
 
-Every connection runs in autocommit mode; writes open their own
-`BEGIN IMMEDIATE` so concurrent writers queue on SQLite's lock instead of
-failing halfway through with "database is locked".
+RELAY_DB picks the engine (dialects/): a SQLite path (the default) or a
+postgresql:// URL. Every connection runs in autocommit mode; writes open
+their own transaction with `dialect.begin()`, which makes the writer the
+database's only one until COMMIT (SQLite's BEGIN IMMEDIATE, PostgreSQL's
+advisory lock), so concurrent writers queue instead of failing halfway.
 """
 import os
-import queue
-import sqlite3
-import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-from .store import search_sqlite
+from . import dialects
 
 # relay/server/schema.sql links to the top-level schema.sql in a checkout and is
 # a copy of it in a built wheel (package data), so every install can create a database.
 SCHEMA_PATH = Path(__file__).with_name("schema.sql")
-SCHEMA_VERSION = 7
-INCREMENTAL = 2           # PRAGMA auto_vacuum value
+SCHEMA_VERSION = 8
 
 # version -> SQL that brings a database from version-1 to version. A new
 # schema change adds a row here *and* edits schema.sql, so new and old
@@ -193,7 +191,8 @@ ALTER TABLE callback_deliveries ADD COLUMN integration TEXT;
 ALTER TABLE callback_deliveries ADD COLUMN retried_at INTEGER;
 """,
     # 7: acknowledgements (message columns, receipts) and full-text search; the
-    # search table indexes every message already stored.
+    # search part is the engine's (SEARCH_STEP below), and indexes every message
+    # already stored.
     7: """
 ALTER TABLE messages ADD COLUMN ack_required INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE messages ADD COLUMN ack_by INTEGER;
@@ -210,49 +209,58 @@ CREATE INDEX receipts_due ON receipts (due_at) WHERE due_at IS NOT NULL;
 CREATE INDEX receipts_redelivered ON receipts (agent_id, message_id) WHERE redelivered = 1;
 CREATE INDEX receipts_pending ON receipts (agent_id, message_id) WHERE owed = 1 AND state != 'acked';
 CREATE INDEX receipts_overdue ON receipts (message_id) WHERE state = 'overdue';
-""" + search_sqlite.SCHEMA + search_sqlite.INDEX_EXISTING,
+""",
+    # Whom each event concerns, indexed (schema.sql: event_targets); the rows
+    # of events already logged are filled in by MIGRATION_STEPS[8].
+    8: """
+CREATE TABLE event_targets (
+    target    TEXT NOT NULL,
+    event_id  INTEGER NOT NULL,
+    PRIMARY KEY (target, event_id)
+) WITHOUT ROWID;
+""",
 }
+# The migration whose step also makes the engine's search index (SQLite: an FTS5
+# table and its triggers; PostgreSQL: a generated tsvector column and a GIN index).
+SEARCH_STEP = 7
+
+
+def _fill_event_targets(conn) -> None:
+    from .store import event_log       # the store imports nothing of db: no cycle
+    event_log.index_logged(conn)
+
+
+# version -> what a migration does besides its SQL (data both engines read
+# the same way in Python but spell differently in SQL), run right after it.
+MIGRATION_STEPS = {8: _fill_event_targets}
 
 
 class SchemaError(RuntimeError):
     pass
 
 
-class Connection(sqlite3.Connection):
-    """A connection that knows its database's in-process write lock."""
-    write_lock: threading.Lock
+def dialect_of(url: str):
+    return dialects.for_url(url)
 
 
-_write_locks: dict[str, threading.Lock] = {}
-_write_locks_guard = threading.Lock()
+def connect(url: str, synchronous: str = "FULL"):
+    """A connection to RELAY_DB (a SQLite path or a PostgreSQL URL) in autocommit
+    mode; `conn.dialect` is its engine's module."""
+    return dialect_of(url).connect(url, synchronous)
 
 
-def write_lock_for(path: str) -> threading.Lock:
-    # SQLite admits one writer at a time; a waiting writer sleeps in its busy
-    # handler with growing back-off (1, 2, 5, 10 ms ...). Queueing this
-    # process's writers on a lock first hands the database over without sleeps.
-    key = os.path.realpath(path)
-    with _write_locks_guard:
-        return _write_locks.setdefault(key, threading.Lock())
-
-
-def connect(path: str, synchronous: str = "FULL") -> Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5.0,
-                           factory=Connection)
-    conn.write_lock = write_lock_for(path)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute(f"PRAGMA synchronous={'NORMAL' if synchronous.upper() == 'NORMAL' else 'FULL'}")
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute("PRAGMA busy_timeout=5000")
-    return conn
+def ConnectionPool(url: str, synchronous: str = "FULL", size: int = 64, pg_size: int = 16):
+    """Idle connections reused across requests (dialects/*.py: Pool)."""
+    if dialects.is_postgres(url):
+        return dialect_of(url).Pool(url, synchronous, pg_size)
+    return dialect_of(url).Pool(url, synchronous, size)
 
 
 @contextmanager
-def transaction(conn: Connection):
+def transaction(conn):
     """One write transaction: commits on success, rolls back on any error."""
     with conn.write_lock:
-        conn.execute("BEGIN IMMEDIATE")
+        conn.dialect.begin(conn)
         try:
             yield conn
         except BaseException:
@@ -261,82 +269,50 @@ def transaction(conn: Connection):
         conn.execute("COMMIT")
 
 
-def init(path: str) -> int:
-    """Create or migrate the database at `path`; returns its schema version.
-    A file that cannot be opened or is not SQLite is a SchemaError saying so."""
+def init(url: str) -> int:
+    """Create or migrate the database at `url`; returns its schema version.
+    Both engines run the same schema and migrations (dialect.ddl spells the types).
+    A database that cannot be opened (or a file that is not SQLite) is a SchemaError."""
+    dialect = dialect_of(url)
     try:
-        conn = connect(path)
-    except sqlite3.Error as error:
-        where = os.path.abspath(path)
-        hint = ("its folder does not exist" if not os.path.isdir(os.path.dirname(where))
-                else "is it an SQLite database?")
-        raise SchemaError(f"cannot use the database {where}: {error} ({hint})") from None
+        conn = connect(url)
+    except dialect.Error as error:
+        raise SchemaError(f"cannot use the database {url_shown(url)}: {error} "
+                          f"({dialect.open_hint(url)})") from None
     try:
-        # A new file takes incremental auto-vacuum before its first table; an older
-        # one is converted once by the VACUUM below (README "Configuration", retention).
-        conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        dialect.before_schema(conn)
         with transaction(conn):
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            version = dialect.schema_version(conn)
             if version > SCHEMA_VERSION:
                 raise SchemaError(
-                    f"database {path} has schema version {version}, newer than this relay "
-                    f"({SCHEMA_VERSION}); upgrade relay")
+                    f"database {url_shown(url)} has schema version {version}, newer than this "
+                    f"relay ({SCHEMA_VERSION}); upgrade relay")
             if version == 0:
-                for statement in _statements(SCHEMA_PATH.read_text() + search_sqlite.SCHEMA):
+                search = dialect.search_store()
+                for statement in dialect.statements(dialect.ddl(SCHEMA_PATH.read_text())
+                                                    + search.SCHEMA):
                     conn.execute(statement)
             else:
                 for step in range(version + 1, SCHEMA_VERSION + 1):
-                    for statement in _statements(MIGRATIONS[step]):
+                    script = dialect.ddl(MIGRATIONS[step])
+                    if step == SEARCH_STEP:
+                        search = dialect.search_store()
+                        script += search.SCHEMA + search.INDEX_EXISTING
+                    for statement in dialect.statements(script):
                         conn.execute(statement)
-            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        if conn.execute("PRAGMA auto_vacuum").fetchone()[0] != INCREMENTAL:
-            conn.execute("VACUUM")       # applies the auto_vacuum mode set above
+                    if step in MIGRATION_STEPS:
+                        MIGRATION_STEPS[step](conn)
+            dialect.set_schema_version(conn, SCHEMA_VERSION)
+        dialect.after_schema(conn)
+        # Each start: the planner's statistics, as of what the database holds.
+        dialect.analyse(conn)
         return SCHEMA_VERSION
     finally:
         conn.close()
 
 
-def _statements(script: str):
-    # executescript() would COMMIT our transaction first; splitting keeps the
-    # whole schema change atomic. complete_statement() respects quoted ';'.
-    pending = ""
-    for piece in script.split(";"):
-        pending += piece + ";"
-        if sqlite3.complete_statement(pending):
-            if pending.strip(" \n\t;"):
-                yield pending
-            pending = ""
-
-
-class ConnectionPool:
-    """Idle connections to one database, reused across requests.
-
-    Opening a connection and setting its pragmas costs more than a small
-    query, so each request borrows one and gives it back at teardown.
-    """
-
-    def __init__(self, path: str, synchronous: str = "FULL", size: int = 64):
-        self.path = path
-        self.synchronous = synchronous
-        self._idle: queue.LifoQueue = queue.LifoQueue(maxsize=size)
-
-    def acquire(self) -> sqlite3.Connection:
-        try:
-            return self._idle.get_nowait()
-        except queue.Empty:
-            return connect(self.path, self.synchronous)
-
-    def release(self, conn: sqlite3.Connection) -> None:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        try:
-            self._idle.put_nowait(conn)
-        except queue.Full:
-            conn.close()
-
-    def close(self) -> None:
-        while True:
-            try:
-                self._idle.get_nowait().close()
-            except queue.Empty:
-                return
+def url_shown(url: str) -> str:
+    """RELAY_DB as the relay shows it: a SQLite file's absolute path, a URL without its password."""
+    if dialects.is_postgres(url):
+        return dialect_of(url).redacted(url)
+    return os.path.abspath(url)

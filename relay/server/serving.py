@@ -2,7 +2,6 @@
 import ipaddress
 import json
 import logging
-import os
 import signal
 import socket
 import sys
@@ -14,6 +13,7 @@ from waitress.channel import ClientDisconnected, HTTPChannel
 from waitress.server import create_server
 from waitress.task import ErrorTask, WSGITask
 
+from . import db
 from .app import create_app
 from .db import SchemaError
 from .forwarded import TrustedProxies
@@ -351,6 +351,6 @@ def serve(settings: Settings) -> int:
     host = f"[{settings.host}]" if ":" in settings.host else settings.host     # IPv6
     url = f"http://{host}:{server.port}"
     print(f"relay {url} (dashboard {url}/, OpenAPI {url}/api/spec, database "
-          f"{os.path.abspath(settings.db)}); Ctrl-C stops it", flush=True)
+          f"{db.url_shown(settings.db)}); Ctrl-C stops it", flush=True)
     server.run()
     return 0

@@ -54,6 +54,9 @@ class Settings:
     task_retention: float = 2592000
     command_retention: float = 604800
     config_history: int = 100
+    # PostgreSQL only: connections per process, and LISTEN/NOTIFY (0: poll only).
+    pg_pool: int = 16
+    pg_notify: bool = True
 
     @property
     def stream_limit(self) -> int:
@@ -106,11 +109,13 @@ ENV = {
     "task_retention": (float, "RELAY_TASK_RETENTION"),
     "command_retention": (float, "RELAY_COMMAND_RETENTION"),
     "config_history": (int, "RELAY_CONFIG_HISTORY"),
+    "pg_pool": (int, "RELAY_PG_POOL"),
+    "pg_notify": (bool, "RELAY_PG_NOTIFY"),
 }
 
 # What each setting means, for `relay serve --help`.
 MEANING = {
-    "db": "SQLite file, created with its schema if missing",
+    "db": "SQLite file, created with its schema if missing, or a postgresql:// URL",
     "host": "address to listen on",
     "port": "port to listen on",
     "token": "shared token every /api route but health and spec asks for",
@@ -161,6 +166,8 @@ MEANING = {
     "task_retention": "seconds final tasks and their history are kept (0: forever)",
     "command_retention": "seconds final commands are kept (0: forever)",
     "config_history": "config versions kept per key (0: all)",
+    "pg_pool": "PostgreSQL: connections per process (opened lazily from 2)",
+    "pg_notify": "PostgreSQL: 0 polls the event log instead of LISTEN/NOTIFY (transaction poolers)",
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -205,6 +212,8 @@ def check(s: Settings) -> None:
         raise ConfigError("RELAY_SYNCHRONOUS must be FULL or NORMAL")
     if not 0 < s.port < 65536:
         raise ConfigError("RELAY_PORT must be between 1 and 65535")
+    if s.pg_pool < 2:
+        raise ConfigError("RELAY_PG_POOL must be at least 2")
     if s.threads < 2:
         raise ConfigError("RELAY_THREADS must be at least 2")
     if s.max_streams is not None and s.max_streams < 0:

@@ -2,7 +2,7 @@
 proxied orchestrator stream): the filter it asks for, its stream slot, and
 replay-then-follow over the event log and the broadcaster."""
 from .broadcaster import CLOSED, RESET, Filter
-from .domain import agents
+from .domain import addresses, agents
 from .errors import ApiError, bad_request
 from .schemas.common import ID_MAX
 from .store import event_log
@@ -44,17 +44,51 @@ def replay(r, since: int, event_filter: Filter):
         first_kept = event_log.first_kept_id(c)
         if since + 1 < first_kept:
             yield RESET, {"reason": "retention", "lastEventId": since, "firstKeptId": first_kept}
-        while True:
-            batch = event_log.after(c, since, REPLAY_BATCH, list(event_filter.types) or None)
-            if batch:
-                since = batch[-1][0]["id"]
-                wanted = [e for e, scope in batch if event_filter.wants(e, scope)]
-                if wanted:
-                    if event_filter.carries:
-                        r.stream_receipts.note(event_filter.agent["id"], wanted)
-                    yield "events", wanted
+        for wanted in matching(c, since, event_filter):
+            if event_filter.carries:
+                r.stream_receipts.note(event_filter.agent["id"], wanted)
+            yield "events", wanted
+    finally:
+        r.connections.release(c)
+
+
+def matching(c, since: int, event_filter: Filter):
+    """Logged events after `since` that pass the filter, oldest first, in
+    non-empty batches (lists).
+
+    One agent's view reads only the events naming it or an address that
+    reaches it (event_log.concerning), with the addresses it has at that
+    point: the filter follows the agent's own status events, and each one
+    that changes its addresses starts the next read from there.
+    """
+    types = list(event_filter.types) or None
+    while True:
+        if event_filter.agent is None:
+            batch = event_log.after(c, since, REPLAY_BATCH, types)
+        else:
+            reach = addresses.inbox_addresses(event_filter.agent)
+            batch = event_log.concerning(c, since, REPLAY_BATCH, reach, types)
+        wanted = []
+        for e, scope in batch:
+            since = e["id"]
+            if event_filter.wants(e, scope):
+                wanted.append(e)
+                if (event_filter.agent is not None
+                        and addresses.inbox_addresses(event_filter.agent) != reach):
+                    break
+        else:
+            if wanted:
+                yield wanted
             if len(batch) < REPLAY_BATCH:
                 return
+            continue
+        yield wanted
+
+
+def latest_event_id(r) -> int:
+    c = r.connections.acquire()
+    try:
+        return event_log.latest_id(c)
     finally:
         r.connections.release(c)
 
@@ -74,6 +108,10 @@ def follow(r, subscription, since: int | None, event_filter: Filter, idle: float
     in a list, to be written before anything else.
     """
     last = since or 0
+    if since is None and r.shared:
+        # Live from now: the log's tail (event_tail.py) may still hand over
+        # events committed before this subscription; they are not this stream's.
+        last = latest_event_id(r)
     if since is not None:
         for kind, item in replay(r, since, event_filter):
             if kind == "events":

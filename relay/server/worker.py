@@ -122,6 +122,10 @@ class Periodic(Worker):
         self._wake = threading.Event()
         # run_once from a route and from the thread: one at a time.
         self._run_lock = threading.Lock()
+        # Whether this process runs the work now (leader.py: one process of several on
+        # PostgreSQL); a pass it skips leaves `following` set.
+        self.gate = None
+        self.following = False
 
     def run_once(self):
         raise NotImplementedError
@@ -134,5 +138,7 @@ class Periodic(Worker):
             self._wake.wait(self.interval)
         while not self.stopping.is_set():
             self._wake.clear()
-            self.step(f"{self.name} pass", self.run_once)
+            self.following = self.gate is not None and not self.gate()
+            if not self.following:
+                self.step(f"{self.name} pass", self.run_once)
             self._wake.wait(self.interval)

@@ -16,7 +16,7 @@ from ..schemas.messages import (AckIn, Cursor, Inbox, Message, MessageIn, Messag
                                 Receipt, SearchHit, SearchQuery)
 from ..store import messages, receipts
 from ..wire import CLIENT_SOCKET, client_address
-from . import answer, commit, conn, now, relay
+from . import answer, commit, conn, now, relay, release_conn
 
 bp = Blueprint("messages", __name__, url_prefix="/api/messages")
 
@@ -44,7 +44,7 @@ WAKING_EVENTS = ["message.new", "message.claim_released", "message.redelivered"]
                      "ackBy and ackWithinSeconds"})
 def post_message(body: MessageIn):
     fields = domain.checked_sender(g.get("integration"), body.fields())
-    message, created = domain.send(relay(), conn(), fields, now())
+    message, created = domain.send(relay(), conn, fields, now())
     return answer(message, 201 if created else 200)
 
 
@@ -54,8 +54,11 @@ def post_message(body: MessageIn):
        "because its ack is late comes first, with redelivered: true, even below since. "
        "Answering a message sent with ackRequired moves the agent's receipt (delivered); "
        "other messages write nothing. ackPending=1: only what the agent still owes an ack for. "
-       "Without for: recent messages, newest first (from, to, kind, channel, before, "
-       "awaitingAck), each sent with ackRequired carrying its receipts.", query=Inbox,
+       "An empty answer may come from memory while nothing that can reach the agent (a "
+       "redelivery included) has happened since an earlier empty one (not with several relays "
+       "on PostgreSQL; README). Without for: recent messages, newest first (from, to, kind, "
+       "channel, before, awaitingAck), each sent with ackRequired carrying its receipts.",
+       query=Inbox,
        answers={200: [Message], 404: "unknown agent", 503: "no stream slot free for wait"})
 def list_messages(query: Inbox):
     agent_id = query.for_
@@ -63,17 +66,19 @@ def list_messages(query: Inbox):
         return answer(domain.with_receipts(conn(), messages.recent(
             conn(), sender=query.from_, to=query.to, kind=query.kind, channel=query.channel,
             before=query.before, awaiting_ack=query.awaitingAck, limit=query.limit)))
-    agent = domain.poll_agent(relay(), conn(), agent_id, now())
+    agent = domain.poll_agent(relay(), conn, agent_id, now())
     asking = []
 
     def poll():
-        found, asking[:] = domain.inbox(
-            conn(), agent, now(), since=query.since or 0, unread=query.unread, kind=query.kind,
-            channel=query.channel, ack_pending=query.ackPending, limit=query.limit)
+        found, asking[:] = domain.poll(
+            relay(), conn, agent, now(), since=query.since or 0, unread=query.unread,
+            kind=query.kind, channel=query.channel, ack_pending=query.ackPending,
+            limit=query.limit)
         return found
 
     found = long_poll(agent, poll, query.wait) if query.wait else poll()
-    domain.carried(relay(), conn(), agent_id, asking, now())
+    if asking:          # an answer from memory asks for no connection
+        domain.carried(relay(), conn(), agent_id, asking, now())
     return answer(found)
 
 
@@ -97,6 +102,7 @@ def long_poll(agent: dict, poll, wait: int):
         deadline = time.monotonic() + wait
         found = poll()
         while not found:
+            release_conn()      # a held poll holds no pooled connection while it waits
             remaining = deadline - time.monotonic()
             taken = subscription.take(remaining) if remaining > 0 else []
             if taken == [] or taken == CLOSED:

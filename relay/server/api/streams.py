@@ -7,10 +7,9 @@ from ..broadcaster import RESET, split_owed
 from ..contract import MAX_ID, route
 from ..errors import bad_request
 from ..schemas.system import Event, EventFilter, StreamFilter
-from ..store import event_log
-from ..streaming import REPLAY_BATCH, follow, read_filter, take_slot
+from ..streaming import follow, matching, read_filter, take_slot
 from ..wire import CLIENT_SOCKET, CLOSE_AFTER, STREAM_SOCKET, client_address, send_some, sse_chunk
-from . import answer, conn, relay
+from . import answer, conn, relay, release_conn
 
 bp = Blueprint("streams", __name__, url_prefix="/api")
 
@@ -79,6 +78,7 @@ def events_stream(query: StreamFilter):
     if since is not None:
         since = cursor(since, "Last-Event-ID or since")
     holder = take_slot(r, "sse", client_address(request.environ))
+    release_conn()          # a stream holds no pooled connection (replay borrows its own)
     subscription = r.broadcaster.subscribe(event_filter)
     # Served by serving.py, the body goes out as the chunks made here, and
     # the socket is ours once the headers are out; elsewhere (the test
@@ -117,12 +117,9 @@ def events_stream(query: StreamFilter):
 def recent_events(query: EventFilter):
     limit = query.limit
     event_filter = read_filter(conn(), split_types(query.types), query.agentId)
-    found, position = [], query.since or 0
-    # Filter by agent in Python (scope matching), so keep reading until full.
-    while len(found) < limit:
-        batch = event_log.after(conn(), position, REPLAY_BATCH, list(event_filter.types) or None)
-        found += [e for e, scope in batch if event_filter.wants(e, scope)]
-        if len(batch) < REPLAY_BATCH:
+    found = []
+    for wanted in matching(conn(), query.since or 0, event_filter):
+        found += wanted
+        if len(found) >= limit:
             break
-        position = batch[-1][0]["id"]
     return answer(found[:limit])

@@ -1,11 +1,10 @@
 """System routes: health, spec, stats, reap, broadcast."""
 import logging
-import os
-import sqlite3
 
 from flask import Blueprint
 
 from relay import __version__
+from .. import db
 from ..contract import route
 from ..openapi import document
 from ..schemas.messages import Message
@@ -18,13 +17,6 @@ bp = Blueprint("system", __name__, url_prefix="/api")
 log = logging.getLogger("relay")
 
 
-def file_size(path: str) -> int:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0
-
-
 @route(bp, "GET", "/health", "Health (no auth). 503 when the database cannot be read. status "
        "is degraded when the reap thread is overdue by three periods. tables: per growing "
        "table, rows (an estimate from its row ids: newest minus oldest plus one, so rows "
@@ -34,24 +26,27 @@ def file_size(path: str) -> int:
 def health():
     r = relay()
     t = now()
+    dialect = db.dialect_of(r.settings.db)
     try:
-        counts = system.health_counts(conn())
-        tables = retention.figures(conn(), t)
-    except sqlite3.Error as error:
+        c = conn()
+        tables = retention.figures(c, t)
+        counts = system.health_counts(c, tables)
+        size = dialect.size(r.settings.db, c)
+    except dialect.Error as error:
         log.error("health: database unreadable: %s", error)
         return answer({"status": "degraded", "version": __version__,
-                       "db": {"ok": False, "path": r.settings.db, "error": str(error)}}, 503)
+                       "db": {"ok": False, "path": db.url_shown(r.settings.db),
+                              "error": str(error)}}, 503)
     last_reap = r.reaper.last_reap_at
     # The reap thread should have run within a few periods once started.
-    overdue = (r.reaper.running and (last_reap or r.started_at)
+    # A process that follows another's lead (PostgreSQL) runs no reap of its own.
+    overdue = (r.reaper.running and not r.reaper.following and (last_reap or r.started_at)
                < t - 3000 * r.settings.reap_interval - 5000)
     return answer({
         "status": "degraded" if overdue else "ok",
         "version": __version__,
         "uptimeSeconds": (t - r.started_at) // 1000,
-        "db": {"ok": True, "path": os.path.abspath(r.settings.db),
-               "sizeBytes": file_size(r.settings.db),
-               "walBytes": file_size(r.settings.db + "-wal")},
+        "db": {"ok": True, **size},
         "streams": r.slots.snapshot(),
         "counts": counts,
         "tables": tables,

@@ -15,7 +15,7 @@ from ..schemas.messages import MessageIn
 from ..streaming import follow, read_filter, take_slot
 from ..wire import UPGRADED, client_address, ws_text_frame
 from ..ws_transport import websocket_view
-from . import commit, conn, relay
+from . import commit, conn, relay, release_conn
 
 bp = Blueprint("websocket", __name__, url_prefix="/api")
 
@@ -82,6 +82,8 @@ class Connection:
         except Refused as error:
             self.send({"type": "error", "id": frame_id, "error": error.message,
                        "status": status_of(error)})
+        finally:
+            release_conn()      # an open socket holds no pooled connection between frames
         # Events of a new subscription go out only after its ack.
         if self.forwarder is not None and self.forwarder.ident is None:
             self.forwarder.start()
@@ -93,7 +95,7 @@ class Connection:
         message = frame.get("message")
         if not isinstance(message, dict):
             raise bad_request("message must be a JSON object")
-        stored, created = messages.send(self.relay, conn(), parse(MessageIn, message).fields(),
+        stored, created = messages.send(self.relay, conn, parse(MessageIn, message).fields(),
                                         self.relay.clock())
         return {"type": "ack", "message": stored, "created": created}
 

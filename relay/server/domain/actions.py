@@ -99,7 +99,7 @@ def _action(relay, kind: str, body: dict, source: str, depth: int):
         def message():
             fields = parse(MessageIn, {"from": source, **body}).fields()
             with borrowed(relay) as conn:
-                sent, created = messages.send(relay, conn, fields, relay.clock(), depth)
+                sent, created = messages.send(relay, lambda: conn, fields, relay.clock(), depth)
             return (201 if created else 200), sent
         return "/api/messages", message
     if kind == "task":

@@ -2,7 +2,7 @@
 deletes, and the inbox poll with its presence."""
 from ..events import Event, message_deleted, message_event
 from .. import search_query
-from ..store import messages, policies, receipts, search_sqlite
+from ..store import JsonArray, messages, policies, receipts
 from . import acks, addresses, agents, presence
 from .errors import Conflict, Forbidden, Invalid, NotFound
 
@@ -77,11 +77,13 @@ def arrived(message: dict):
     return message_event("message.queued" if queued else "message.new", message, message["from"])
 
 
-def send(relay, conn, fields: dict, t: int, depth: int = 0) -> tuple[dict, bool]:
+def send(relay, connect, fields: dict, t: int, depth: int = 0) -> tuple[dict, bool]:
     """POST /api/messages, the WebSocket's send and an automation's message action:
     store and publish one message; (message, created). Sending counts as
-    presence for `from` when it is a registered agent (throttled: presence.py)."""
-    touch = presence.due(relay, presence.known(relay, conn, fields["from"]), t)
+    presence for `from` when it is a registered agent (throttled: presence.py).
+    `connect()` gives a connection only when the sender is not in memory: the
+    change runs on the committer's own."""
+    touch = presence.due(relay, presence.known_lazily(relay, connect, fields["from"]), t)
 
     def change(c):
         message, created = store(c, fields, t)
@@ -95,9 +97,10 @@ def send(relay, conn, fields: dict, t: int, depth: int = 0) -> tuple[dict, bool]
     return message, created
 
 
-def poll_agent(relay, conn, agent_id: str, t: int) -> dict:
-    """The polling agent (404 when unknown), its presence noted."""
-    agent = presence.known(relay, conn, agent_id)
+def poll_agent(relay, connect, agent_id: str, t: int) -> dict:
+    """The polling agent (404 when unknown), its presence noted; `connect()`
+    gives a connection when the agent must be read."""
+    agent = presence.known_lazily(relay, connect, agent_id)
     if agent is None:
         raise NotFound(f"agent {agent_id} not found")
     presence.note(relay, agent, t)
@@ -108,6 +111,31 @@ def inbox(conn, agent: dict, t: int, **filters):
     """What `agent` reads (store/messages.py inbox), to every address that reaches
     it: (the answer's JSON text, ids of the messages in it asking for an ack)."""
     return messages.inbox(conn, agent["id"], addresses.inbox_addresses(agent), t, **filters)
+
+
+def poll(relay, connect, agent: dict, t: int, *, since: int, unread: bool = False,
+         kind: str | None = None, channel: str | None = None, ack_pending: bool = False,
+         limit: int = 100) -> tuple[JsonArray, list[int]]:
+    """The inbox poll: inbox(), or [] from memory when nothing can have
+    arrived since an empty one (empty_polls.py); `connect()` gives the
+    connection only when the database is read. A redelivery (a late ack)
+    shows a message again below `since`: its message.redelivered event
+    forgets what was learned, as any message event naming the agent does."""
+    known = relay.empty_polls
+    reach = tuple(addresses.inbox_addresses(agent))
+    filters = ((unread, kind, channel, ack_pending) if unread or kind or channel or ack_pending
+               else ())
+    if known.empty(agent["id"], reach, filters, since, t):
+        return JsonArray("[]", 0), []
+    mark = known.mark(agent["id"])
+    conn = connect()
+    found, asking = messages.inbox(conn, agent["id"], list(reach), t, since=since, unread=unread,
+                                   kind=kind, channel=channel, ack_pending=ack_pending,
+                                   limit=limit)
+    if not found.count and known.enabled:
+        until = messages.first_claim_end(conn, since, t)
+        known.learn(agent["id"], reach, filters, since, until, mark)
+    return found, asking
 
 
 def carried(relay, conn, agent_id: str, asking: list[int], t: int) -> None:
@@ -143,7 +171,8 @@ def search(relay, conn, query, t: int) -> list[dict]:
         agent = presence.known(relay, conn, query.for_)
         if agent is None:
             raise NotFound(f"agent {query.for_} not found")
-    return search_sqlite.search(
+    # The engine's own index: FTS5 on SQLite, a tsvector on PostgreSQL (dialects/).
+    return conn.dialect.search_store().search(
         conn, search_query.parse(query.q), agent=agent,
         addrs=addresses.inbox_addresses(agent) if agent else [], now=t, sender=query.from_,
         to=query.to, kind=query.kind, channel=query.channel, thread=query.thread,

@@ -8,7 +8,13 @@ from . import agents
 def known(relay, conn, agent_id: str) -> dict | None:
     """The agent as of the latest commit, for the hot paths; its lastSeen may
     lag (agent_cache.py). Answers that show an agent read it fresh."""
-    return relay.agent_cache.get(agent_id, lambda: agent_rows.get(conn, agent_id))
+    return known_lazily(relay, lambda: conn, agent_id)
+
+
+def known_lazily(relay, connect, agent_id: str) -> dict | None:
+    """known(), with `connect()` giving the connection only if the agent is
+    not in memory: a poll answered from memory borrows none."""
+    return relay.agent_cache.get(agent_id, lambda: agent_rows.get(connect(), agent_id))
 
 
 def due(relay, agent: dict | None, t: int) -> bool:

@@ -41,9 +41,11 @@ class Event(Answer):
 
 class Db(Answer):
     ok: bool
-    path: str
-    sizeBytes: int | None = None
-    walBytes: int | None = None
+    path: str = Field(description="The SQLite file's absolute path, or the PostgreSQL URL "
+                      "without its password")
+    sizeBytes: int | None = Field(None, description="The SQLite file's size, or "
+                                  "pg_database_size on PostgreSQL")
+    walBytes: int | None = Field(None, description="SQLite only: the write-ahead log's size")
     error: str | None = None
 
 
@@ -56,7 +58,9 @@ class Streams(Answer):
 
 class Counts(Answer):
     agentsOnline: int
-    messages: int
+    messages: int = Field(description="an estimate: newest message id minus oldest plus one (messages "
+                          "deleted in between still count), so health costs the same at any size; "
+                          "the same figure as tables.messages.rows; GET /api/stats counts exactly")
     queued: int
     openTasks: int
 

@@ -139,8 +139,8 @@ def listing(conn, *, status=None, kind=None, tag=None, capability=None, label=No
             include_offline=True) -> list[dict]:
     clause, args = where(
         ("status = ?", status), ("kind = ?", kind), ("label = ?", label),
-        ("EXISTS (SELECT 1 FROM json_each(agents.tags) WHERE value = ?)", tag),
-        ("EXISTS (SELECT 1 FROM json_each(agents.capabilities) WHERE value = ?)", capability),
+        (conn.dialect.json_has("agents.tags"), tag),
+        (conn.dialect.json_has("agents.capabilities"), capability),
         ("status != ?", None if include_offline else "offline"))
     return [to_dict(r) for r in conn.execute(f"SELECT * FROM agents{clause} ORDER BY id", args)]
 

@@ -95,7 +95,7 @@ def _reached(conn, target: dict) -> tuple[str, list]:
         sql, args = "label = ?", [name]
     elif kind in ("tag", "capability"):
         column = "tags" if kind == "tag" else "capabilities"
-        sql, args = f"EXISTS (SELECT 1 FROM json_each(agents.{column}) WHERE value = ?)", [name]
+        sql, args = conn.dialect.json_has(f"agents.{column}"), [name]
     else:
         sql, args = "1 = 1", []
     return f"SELECT 1 FROM agents WHERE {_LIVE} AND {sql}", [*LIVE_STATUSES, *args]
@@ -103,7 +103,7 @@ def _reached(conn, target: dict) -> tuple[str, list]:
 
 def online_agents(conn, target: dict) -> int:
     sql, args = _reached(conn, target)
-    return conn.execute(f"SELECT count(*) FROM ({sql})", args).fetchone()[0]
+    return conn.execute(f"SELECT count(*) FROM ({sql}) AS reached", args).fetchone()[0]
 
 
 def healthy(conn, target: dict) -> bool:

@@ -4,7 +4,7 @@ import hashlib
 import hmac
 from urllib.parse import urlsplit
 
-from . import dumps
+from . import dumps, placeholders
 
 EVENT = "task.updated"
 
@@ -57,11 +57,13 @@ def due(conn, now: int, busy_tasks, full_hosts=(), limit: int = 50) -> list:
     its task (a task's callbacks go out in order), skipping tasks in flight
     and hosts that have all the senders they may have (so a receiver that
     is down, with many deliveries due, never hides the others')."""
-    skip_hosts = ",".join("?" * len(full_hosts))
+    # An empty IN () is SQLite's alone: with no host full the condition is left out.
+    skip_hosts = (f"AND coalesce(host, '') NOT IN ({placeholders(full_hosts)})"
+                  if full_hosts else "")
     rows = conn.execute(
         f"""SELECT * FROM callback_deliveries AS d
             WHERE status = 'pending' AND next_attempt_at <= ?
-              AND coalesce(host, '') NOT IN ({skip_hosts})
+              {skip_hosts}
               AND NOT EXISTS (SELECT 1 FROM callback_deliveries AS e WHERE e.task_id = d.task_id
                               AND e.status = 'pending' AND e.id < d.id)
             ORDER BY id LIMIT ?""", (now, *full_hosts, limit + len(busy_tasks))).fetchall()

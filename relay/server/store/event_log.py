@@ -40,16 +40,60 @@ def rows_for(events, now: int) -> list[tuple]:
 
 
 def append(conn, rows: list[tuple]) -> list[int]:
-    """Store event rows in order, in one statement; returns their ids in that order.
+    """Store event rows in order; returns their ids in that order (each
+    engine's way: dialects/*.py append_events), and whom each concerns."""
+    ids = conn.dialect.append_events(conn, rows)
+    _index(conn, [(i, row[5]) for i, row in zip(ids, rows) if row[5]])
+    return ids
 
-    One statement inside the write transaction numbers its rows one after
-    another, so the ids follow from the last one (no RETURNING rows to step through).
-    """
-    last = conn.execute(
-        "INSERT INTO events (type, source, subject, time, data, scope) VALUES "
-        + ",".join(["(?,?,?,?,?,?)"] * len(rows)),
-        [value for row in rows for value in row]).lastrowid
-    return list(range(last - len(rows) + 1, last + 1))
+
+def targets(scope: dict | None) -> set[str]:
+    """The event_targets rows of one event: every agent of its scope and its
+    `to` address (addresses.concerns matches an agent against exactly these)."""
+    if not scope:
+        return set()
+    found = set(scope.get("agents") or ())
+    if scope.get("to"):
+        found.add(scope["to"])
+    return found
+
+
+def _index(conn, scoped: list[tuple[int, str]]) -> None:
+    pairs = [(t, event_id) for event_id, scope in scoped for t in targets(json.loads(scope))]
+    for start in range(0, len(pairs), 400):         # bound the statement's parameters
+        chunk = pairs[start:start + 400]
+        conn.execute("INSERT INTO event_targets (target, event_id) VALUES "
+                     + ",".join(["(?,?)"] * len(chunk)), [v for pair in chunk for v in pair])
+
+
+def index_logged(conn) -> None:
+    """Fill event_targets for the events already logged (the migration adding it)."""
+    position = 0
+    while True:
+        rows = conn.execute("SELECT id, scope FROM events WHERE id > ? AND scope IS NOT NULL"
+                            " ORDER BY id LIMIT 1000", (position,)).fetchall()
+        if not rows:
+            return
+        _index(conn, [(r[0], r[1]) for r in rows])
+        position = rows[-1][0]
+
+
+def concerning(conn, since: int, limit: int, addresses: list[str],
+               types: list[str] | None = None) -> list[tuple[dict, dict | None]]:
+    """Events with id > since whose scope names one of `addresses` (agent ids
+    or `to` values), oldest first, as (envelope, scope): read through
+    event_targets, so the cost follows those events, not the log's length."""
+    marks = ",".join("?" * len(addresses))
+    sql = ("SELECT * FROM events WHERE id IN (SELECT DISTINCT event_id FROM event_targets"
+           f" WHERE target IN ({marks}) AND event_id > ?")
+    args = [*addresses, since]
+    if types:
+        sql = ("SELECT * FROM events WHERE id IN (SELECT DISTINCT t.event_id FROM event_targets t"
+               f" JOIN events e ON e.id = t.event_id WHERE t.target IN ({marks}) AND t.event_id > ?"
+               " AND (" + " OR ".join("e.type LIKE ? ESCAPE '\\'" for _ in types) + ")")
+        args += [_like_prefix(t) for t in types]
+    rows = conn.execute(sql + " ORDER BY event_id LIMIT ?) ORDER BY id", (*args, limit))
+    return [(envelope(r), json.loads(r["scope"]) if r["scope"] else None) for r in rows]
 
 
 def after(conn, since: int, limit: int, types: list[str] | None = None) -> list[tuple[dict, dict | None]]:
@@ -71,13 +115,11 @@ def first_kept_id(conn) -> int:
     row = conn.execute("SELECT min(id) FROM events").fetchone()
     if row[0] is not None:
         return row[0]
-    seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
-    return (seq[0] if seq else 0) + 1
+    return latest_id(conn) + 1
 
 
 def latest_id(conn) -> int:
-    seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
-    return seq[0] if seq else 0
+    return conn.dialect.last_id(conn, "events")
 
 
 def trim(conn, keep: int, older_than: int) -> int:
@@ -85,4 +127,7 @@ def trim(conn, keep: int, older_than: int) -> int:
     latest = latest_id(conn)
     count = conn.execute("DELETE FROM events WHERE id <= ?", (latest - keep,)).rowcount
     count += conn.execute("DELETE FROM events WHERE time < ?", (older_than,)).rowcount
+    # Rows below the oldest kept event are gone with it; a row above it whose
+    # event was trimmed by age is never read (concerning() reads events by id).
+    conn.execute("DELETE FROM event_targets WHERE event_id < ?", (first_kept_id(conn),))
     return count

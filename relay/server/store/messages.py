@@ -41,21 +41,24 @@ def to_dict(row) -> Record:
 # The same message as to_dict() gives, as SQLite's JSON, for the inbox poll
 # (see inbox()). The two are kept equal field by field by
 # tests/test_message_json.py::test_one_representation_of_a_message.
-_PLAIN_JSON = """json_object(
-    'id', id, 'from', from_agent, 'to', to_addr, 'kind', kind, 'subject', subject,
-    'body', body, 'payload', json(payload), 'meta', json(meta), 'channel', channel,
-    'replyTo', reply_to, 'threadId', coalesce(thread_id, id),
-    'claimable', json(CASE WHEN claimable THEN 'true' ELSE 'false' END),
-    'claimTtlSeconds', claim_ttl_seconds, 'claimedBy', claimed_by, 'claimedAt', claimed_at,
-    'claimExpiresAt', claim_expires_at, 'idempotencyKey', idempotency_key,
-    'readBy', json(read_by), 'deliveryStatus', delivery_status,
-    'resolvedToAgent', resolved_to, 'expiresAt', expires_at, 'createdAt', created_at)"""
-_ACK_JSON = f"""json_set({_PLAIN_JSON},
-    '$.ackRequired', json('true'), '$.ackBy', ack_by, '$.maxDeliveries', max_deliveries,
-    '$.escalateTo', escalate_to)"""
-MESSAGE_JSON = f"CASE WHEN ack_required THEN {_ACK_JSON} ELSE {_PLAIN_JSON} END"
+# (key, column expression, form): 'json' embeds a JSON text column, 'bool' a 0/1 flag.
+# The dialect spells the object (dialects/: json_object).
+MESSAGE_JSON = [
+    ("id", "id", ""), ("from", "from_agent", ""), ("to", "to_addr", ""), ("kind", "kind", ""),
+    ("subject", "subject", ""), ("body", "body", ""), ("payload", "payload", "json"),
+    ("meta", "meta", "json"), ("channel", "channel", ""), ("replyTo", "reply_to", ""),
+    ("threadId", "coalesce(thread_id, id)", ""), ("claimable", "claimable", "bool"),
+    ("claimTtlSeconds", "claim_ttl_seconds", ""), ("claimedBy", "claimed_by", ""),
+    ("claimedAt", "claimed_at", ""), ("claimExpiresAt", "claim_expires_at", ""),
+    ("idempotencyKey", "idempotency_key", ""), ("readBy", "read_by", "json"),
+    ("deliveryStatus", "delivery_status", ""), ("resolvedToAgent", "resolved_to", ""),
+    ("expiresAt", "expires_at", ""), ("createdAt", "created_at", "")]
+# A message that asks for an ack says so (to_dict() adds the same keys).
+ACK_JSON = MESSAGE_JSON + [("ackRequired", "1", "bool"), ("ackBy", "ack_by", ""),
+                           ("maxDeliveries", "max_deliveries", ""),
+                           ("escalateTo", "escalate_to", "")]
 # A message shown again because its ack is late (only messages asking for one are).
-_SHOWN_AGAIN = f"json_set({_ACK_JSON}, '$.redelivered', json('true'))"
+SHOWN_AGAIN_JSON = ACK_JSON + [("redelivered", "1", "bool")]
 
 
 def in_id_order(rows) -> list[dict]:
@@ -98,8 +101,12 @@ _COLUMNS = ("from_agent", "to_addr", "kind", "subject", "body", "payload", "meta
             "reply_to", "thread_id", "claimable", "claim_ttl_seconds", "idempotency_key",
             "delivery_status", "resolved_to", "expires_at", "created_at", "ack_required", "ack_by",
             "max_deliveries", "escalate_to")
-_INSERT = (f"INSERT INTO messages ({', '.join(_COLUMNS)}) SELECT {placeholders(_COLUMNS)}"
-           " WHERE ? IS NULL OR EXISTS (SELECT 1 FROM agents WHERE id = ?)")
+# Integer columns are cast: a NULL selected without a type is text to PostgreSQL.
+_INTEGERS = {"reply_to", "thread_id", "claimable", "claim_ttl_seconds", "expires_at", "created_at",
+             "ack_required", "ack_by", "max_deliveries"}
+_INSERT = (f"INSERT INTO messages ({', '.join(_COLUMNS)}) SELECT "
+           + ",".join("CAST(? AS BIGINT)" if c in _INTEGERS else "?" for c in _COLUMNS)
+           + " WHERE ? IS NULL OR EXISTS (SELECT 1 FROM agents WHERE id = ?)")
 
 
 def thread_of(conn, message_id: int) -> int | None:
@@ -122,10 +129,11 @@ def insert(conn, m: dict, thread_id: int | None, status: str, resolved_to: str |
         m.get("escalateTo"))))
     # One statement: the direct target's existence is checked by the INSERT itself,
     # and the stored row is known without reading it back.
-    inserted = conn.execute(_INSERT, (*row.values(), direct, direct))
+    dialect = conn.dialect
+    inserted = conn.execute(_INSERT + dialect.RETURNING_ID, (*row.values(), direct, direct))
     if inserted.rowcount == 0:
         return None
-    return to_dict({**row, "id": inserted.lastrowid, "read_by": "[]", "claimed_by": None,
+    return to_dict({**row, "id": dialect.inserted_id(inserted), "read_by": "[]", "claimed_by": None,
                     "claimed_at": None, "claim_expires_at": None})
 
 
@@ -147,9 +155,9 @@ def inbox(conn, agent_id: str, addrs: list[str], now: int, *, since: int = 0,
     no redelivery pending, that costs one seek into an empty partial index;
     per message, a test of ack_required.
 
-    SQLite writes the whole answer in one statement (json_object per message,
-    json_group_array over them). These are SQLite-only functions (PostgreSQL
-    has json_build_object and json_agg); they are used because row by row,
+    The database writes the whole answer in one statement (SQLite's
+    json_object per message, json_group_array over them; PostgreSQL's
+    json_build_object and json_agg: dialects/), because row by row,
     each row is one sqlite3_step that gives up the GIL and must win it back,
     and a dict to build and encode: for 50 messages that took 310 us of
     the poll's 680 in process, and under 16 concurrent polls it doubled the
@@ -158,6 +166,7 @@ def inbox(conn, agent_id: str, addrs: list[str], now: int, *, since: int = 0,
     aggregate (3.44's ORDER BY inside the aggregate would say so; this
     SQLite is 3.40); tests check the order.
     """
+    dialect = conn.dialect
     me = agent_id
     common = ["AND NOT (claimed_by IS NOT NULL AND claimed_by != ? AND claim_expires_at > ?)"]
     common_args = [me, now]
@@ -170,56 +179,77 @@ def inbox(conn, agent_id: str, addrs: list[str], now: int, *, since: int = 0,
     common = " ".join(common)
     fresh, fresh_args = [], []
     if unread:
-        fresh.append("AND NOT EXISTS (SELECT 1 FROM json_each(messages.read_by) WHERE value = ?)")
+        fresh.append(f"AND NOT {dialect.json_has('messages.read_by')}")
         fresh_args.append(me)
     if ack_pending:
         fresh.append("AND ack_required = 1 AND EXISTS (SELECT 1 FROM receipts WHERE message_id = "
                      "messages.id AND agent_id = ? AND owed = 1 AND state != 'acked')")
         fresh_args.append(me)
     fresh = " ".join(fresh)
-    flagged = (f"CASE WHEN NOT ack_required THEN {_PLAIN_JSON} WHEN EXISTS (SELECT 1 FROM receipts "
-               f"WHERE message_id = m.id AND agent_id = ? AND redelivered = 1) THEN {_SHOWN_AGAIN} "
-               f"ELSE {_ACK_JSON} END")
+    flagged = (f"CASE WHEN ack_required = 0 THEN {dialect.json_object(MESSAGE_JSON)} "
+               f"WHEN EXISTS (SELECT 1 FROM receipts WHERE message_id = m.id AND agent_id = ? "
+               f"AND redelivered = 1) THEN {dialect.json_object(SHOWN_AGAIN_JSON)} "
+               f"ELSE {dialect.json_object(ACK_JSON)} END")
     # `pending`: a redelivery at or below `since` waits for the agent (a seek into a
     # partial index that is empty but for late acks). HAVING: an empty inbox is no
     # row, so one sqlite3_step (each gives up the GIL) answers the commonest poll.
-    sql = f"""SELECT count(*), json_group_array({flagged}),
-                     EXISTS (SELECT 1 FROM receipts WHERE agent_id = ? AND redelivered = 1
-                                AND message_id <= ?) AS pending
+    # (Spelled twice: PostgreSQL's HAVING cannot name a column of the SELECT.)
+    pending = ("EXISTS (SELECT 1 FROM receipts WHERE agent_id = ? AND redelivered = 1"
+               " AND message_id <= ?)")
+    sql = f"""SELECT count(*), {dialect.json_array(flagged)}, {pending} AS pending
                 FROM (SELECT * FROM messages
                        WHERE (to_addr IN ({placeholders(addrs)}) OR resolved_to = ?) AND id > ?
                          AND from_agent != ? {common} {fresh}
                        ORDER BY id LIMIT ?) AS m
-              HAVING count(*) > 0 OR pending"""
+              HAVING count(*) > 0 OR {pending}"""
     args = [me, me, since, *addrs, me, since, me, *common_args, *fresh_args]
-    row = conn.execute(sql, [*args, limit]).fetchone()
+    row = conn.execute(sql, [*args, limit, me, since]).fetchone()
     if not row:
         return JsonArray("[]", 0), []
     count, text, pending = row
     if pending:
         again, shown = conn.execute(
-            f"""SELECT count(*), json_group_array({_SHOWN_AGAIN}) FROM (
-                  SELECT * FROM messages
-                   WHERE id IN (SELECT message_id FROM receipts
-                                 WHERE agent_id = ? AND redelivered = 1 AND message_id <= ?)
-                     {common} ORDER BY id LIMIT ?)""", (me, since, *common_args, limit)).fetchone()
+            f"""SELECT count(*), {dialect.json_array(dialect.json_object(SHOWN_AGAIN_JSON))}
+                  FROM (SELECT * FROM messages
+                         WHERE id IN (SELECT message_id FROM receipts
+                                       WHERE agent_id = ? AND redelivered = 1 AND message_id <= ?)
+                           {common} ORDER BY id LIMIT ?) AS again""",
+            (me, since, *common_args, limit)).fetchone()
         if again and count > limit - again:
-            count, text, _ = conn.execute(sql, [*args, limit - again]).fetchone() \
+            count, text, _ = conn.execute(sql, [*args, limit - again, me, since]).fetchone() \
                 if limit > again else (0, "[]", 1)
         if again:
             text = shown[:-1] + ("," + text[1:] if count else "]")
             count += again
     # Only a message asking for an ack has this key (a string value would have its quotes
-    # escaped), so an ordinary answer is never parsed here.
+    # escaped), so an ordinary answer is never parsed here. (PostgreSQL writes `"key" : value`.)
     asking = []
-    if '"ackRequired":true' in text:
+    if '"ackRequired"' in text:
         asking = [m["id"] for m in loads(text) if m.get("ackRequired") is True]
     return JsonArray(text, count), asking
+
+
+def readable(addrs: list[str], agent_id: str, now: int) -> tuple[str, list]:
+    """A condition on messages `m`: what the agent's inbox shows (claims by others
+    hidden), or what it sent (the search's `for`, on either engine)."""
+    return (f"((m.to_addr IN ({placeholders(addrs)}) OR m.resolved_to = ?)"
+            " AND NOT (m.claimed_by IS NOT NULL AND m.claimed_by != ?"
+            " AND m.claim_expires_at > ?) OR m.from_agent = ?)",
+            [*addrs, agent_id, agent_id, now, agent_id])
 
 
 # A message someone still owes an ack for (overdue included).
 AWAITING_ACK = ("ack_required = 1 AND EXISTS (SELECT 1 FROM receipts WHERE message_id = "
                 "messages.id AND owed = 1 AND state != 'acked')")
+
+
+def first_claim_end(conn, since: int, now: int) -> float:
+    """When the first live claim on a message after `since` ends (infinity
+    when none is live): until then, what claims hide from an inbox stays
+    hidden. Through messages_claims: as many rows as claims are live."""
+    row = conn.execute("SELECT min(claim_expires_at) FROM messages WHERE claimed_by IS NOT NULL"
+                       " AND claim_expires_at > ? AND id > ?", (now, since)).fetchone()
+    return float("inf") if row[0] is None else row[0]
 
 
 def recent(conn, *, sender=None, to=None, kind=None, channel=None, before=None,
@@ -293,9 +323,9 @@ def release_claims_of(conn, agent_id: str) -> list[dict]:
 def mark_read(conn, message_ids: list[int], agent_id: str) -> list[dict]:
     """Add agent_id to readBy where it is missing; returns the messages that changed."""
     rows = conn.execute(
-        f"""UPDATE messages SET read_by = json_insert(read_by, '$[#]', ?)
+        f"""UPDATE messages SET read_by = {conn.dialect.json_append('read_by')}
              WHERE id IN ({placeholders(message_ids)})
-               AND NOT EXISTS (SELECT 1 FROM json_each(messages.read_by) WHERE value = ?)
+               AND NOT {conn.dialect.json_has('messages.read_by')}
          RETURNING *""", (agent_id, *message_ids, agent_id))
     return in_id_order(rows)
 
@@ -339,12 +369,6 @@ def expire_queued(conn, now: int) -> list[dict]:
 
 
 # --- counts ---------------------------------------------------------------------
-
-def count(conn) -> int:
-    # count(*) reads the smallest index; grouping by kind reads the whole table
-    # (about 30 times slower at a million messages), which health cannot afford.
-    return conn.execute("SELECT count(*) FROM messages").fetchone()[0]
-
 
 def counts_by_kind(conn) -> dict:
     return {r["kind"]: r["n"] for r in

@@ -53,13 +53,13 @@ def is_member(selector: dict, agent: dict) -> bool:
     return not selector.get("agentIds") or agent["id"] in selector["agentIds"]
 
 
-def _matching(selector: dict) -> tuple[str, list]:
+def _matching(dialect, selector: dict) -> tuple[str, list]:
     """WHERE clause and arguments selecting the agents `selector` matches: the
     SQL form of is_member, used when a pool is put."""
     where, args = [], []
     for part, column in (("tags", "tags"), ("capabilities", "capabilities")):
         for value in selector.get(part) or ():
-            where.append(f"EXISTS (SELECT 1 FROM json_each(agents.{column}) WHERE value = ?)")
+            where.append(dialect.json_has(f"agents.{column}"))
             args.append(value)
     for part, column in (("labels", "label"), ("agentIds", "id")):
         values = selector.get(part) or ()
@@ -152,10 +152,11 @@ _LAST_PICK = ("coalesce((SELECT seq FROM pool_picks pp WHERE pp.pool = ? "
 
 def _remember_members(conn, pool: dict) -> None:
     conn.execute("DELETE FROM pool_members WHERE pool = ?", (pool["name"],))
-    where, args = _matching(pool["selector"])
+    where, args = _matching(conn.dialect, pool["selector"])
     conn.execute(
         f"""INSERT INTO pool_members (pool, agent_id, online, seq)
-            SELECT ?, id, status IN ({placeholders(ONLINE)}), {_LAST_PICK}
+            SELECT ?, id, CASE WHEN status IN ({placeholders(ONLINE)}) THEN 1 ELSE 0 END,
+                   {_LAST_PICK}
               FROM agents WHERE {where}""",
         (pool["name"], *ONLINE, pool["name"], *args))
 

@@ -29,17 +29,18 @@ def _sorted(rows) -> list[dict]:
 
 # Agents a group address reaches, matched now (the recipients owed at send time).
 _REACHED = {
-    "broadcast": ("1 = 1", False),
-    "label": ("label = ?", True),
-    "tag": ("EXISTS (SELECT 1 FROM json_each(agents.tags) WHERE value = ?)", True),
-    "cap": ("EXISTS (SELECT 1 FROM json_each(agents.capabilities) WHERE value = ?)", True),
-    "direct": ("id = ?", True),
+    "broadcast": (lambda dialect: "1 = 1", False),
+    "label": (lambda dialect: "label = ?", True),
+    "tag": (lambda dialect: dialect.json_has("agents.tags"), True),
+    "cap": (lambda dialect: dialect.json_has("agents.capabilities"), True),
+    "direct": (lambda dialect: "id = ?", True),
 }
 
 
 def open_for_address(conn, message: dict, kind: str, name: str) -> None:
     """Owe receipts for every agent the message's address reaches now (not the sender)."""
-    condition, named = _REACHED[kind]
+    spell, named = _REACHED[kind]
+    condition = spell(conn.dialect)        # the engine spells JSON membership (dialects/)
     conn.execute(
         f"""INSERT INTO receipts (message_id, agent_id, due_at)
             SELECT ?, id, ? FROM agents WHERE {condition} AND id != ?""",

@@ -16,9 +16,10 @@ TABLES = {"messages": "created_at", "activity": "created_at", "tasks": "created_
 
 
 def _delete(conn, table: str, where: str, params: tuple, limit: int) -> int:
+    key = conn.dialect.row_key(table)      # SQLite's rowid; PostgreSQL's id or ctid
     return conn.execute(
-        f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE {where} "
-        "ORDER BY rowid LIMIT ?)", (*params, limit)).rowcount
+        f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} WHERE {where} "
+        f"ORDER BY {key} LIMIT ?)", (*params, limit)).rowcount
 
 
 def messages(conn, older_than: int, now: int, limit: int) -> int:
@@ -61,9 +62,10 @@ def commands(conn, older_than: int, limit: int) -> int:
 def config_history(conn, keep: int, limit: int) -> int:
     """All but the last `keep` versions of each key (versions grow by one per
     set or delete, so those are the versions at least `keep` below current)."""
+    key = conn.dialect.row_key("config_history")
     return conn.execute(
-        """DELETE FROM config_history WHERE rowid IN (
-               SELECT h.rowid FROM config_history AS h JOIN config_entries AS e
+        f"""DELETE FROM config_history WHERE {key} IN (
+               SELECT h.{key} FROM config_history AS h JOIN config_entries AS e
                    ON e.namespace = h.namespace AND e.key = h.key
                 WHERE h.version <= e.version - ? LIMIT ?)""", (keep, limit)).rowcount
 
@@ -74,13 +76,8 @@ def figures(conn, now: int) -> dict:
     seconds. Two index look-ups per table, whatever its size."""
     out = {}
     for table, made in TABLES.items():
-        row = conn.execute(f"SELECT min(rowid) AS lo, max(rowid) AS hi FROM {table}").fetchone()
-        if row["lo"] is None:
-            out[table] = {"rows": 0, "oldestAgeSeconds": None}
-            continue
-        oldest = conn.execute(f"SELECT {made} FROM {table} WHERE rowid = ?",
-                              (row["lo"],)).fetchone()[0]
-        out[table] = {"rows": row["hi"] - row["lo"] + 1,
+        rows, oldest = conn.dialect.table_figures(conn, table, made)
+        out[table] = {"rows": rows,
                       "oldestAgeSeconds": max(0, (now - oldest) // 1000) if oldest else None}
     return out
 
@@ -90,6 +87,4 @@ def maintain(conn, pages: int) -> int:
     pages (incremental auto-vacuum, migration 6); answers the pages left free.
     Its own write, outside any transaction: executescript steps each pragma to
     the end (execute() would free one page per call)."""
-    with conn.write_lock:
-        conn.executescript(f"PRAGMA optimize; PRAGMA incremental_vacuum({int(pages)});")
-    return conn.execute("PRAGMA freelist_count").fetchone()[0]
+    return conn.dialect.maintain(conn, pages)

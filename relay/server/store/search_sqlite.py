@@ -7,8 +7,8 @@ search (the query syntax, scoping, filters) is shared; PostgreSQL will do
 the same with a generated tsvector column and a GIN index.
 """
 from ..search_query import Parsed, Term
-from . import placeholders, where
-from .messages import to_dict
+from . import where
+from .messages import readable, to_dict
 
 # unicode61 with remove_diacritics 2: "cafe" finds "café", and the other way round.
 SCHEMA = """
@@ -70,10 +70,9 @@ def search(conn, parsed: Parsed, *, agent: dict | None, addrs: list[str], now: i
     joined_args = list(joined_args)
     if agent is not None:
         # What the agent's inbox shows (claims by others hidden), and what it sent.
-        joined += (f" AND ((m.to_addr IN ({placeholders(addrs)}) OR m.resolved_to = ?)"
-                   " AND NOT (m.claimed_by IS NOT NULL AND m.claimed_by != ?"
-                   " AND m.claim_expires_at > ?) OR m.from_agent = ?)")
-        joined_args += [*addrs, agent["id"], agent["id"], now, agent["id"]]
+        scope, scope_args = readable(addrs, agent["id"], now)
+        joined += " AND " + scope
+        joined_args += scope_args
     expression = match_expression(parsed)
     # Ranking reads every candidate (about 2 us each): a word in most messages
     # would cost seconds at a million. Past RANK_WINDOW matches, the newest

@@ -184,9 +184,9 @@ def move(conn, before: dict, status: str, now: int, *, agent_id=None, note=None,
         f"""UPDATE tasks
                SET status = :status, updated_at = :now,
                    result = coalesce(:result, result),
-                   resolved_at = CASE WHEN :final THEN :now ELSE resolved_at END,
+                   resolved_at = CASE WHEN :final = 1 THEN :now ELSE resolved_at END,
                    claimed_by = CASE WHEN :status = 'open' THEN NULL ELSE claimed_by END,
-                   claim_expires_at = CASE WHEN :status = 'open' OR :final THEN NULL
+                   claim_expires_at = CASE WHEN :status = 'open' OR :final = 1 THEN NULL
                                            ELSE claim_expires_at END
              WHERE id = :id AND status IN ({_OPEN_SQL}) RETURNING *""",
         {"status": status, "now": now, "result": dumps(result) if result is not None else None,

@@ -1,0 +1,353 @@
+"""PostgreSQL: any number of relay processes on one database (README: "Several
+relays on PostgreSQL").
+
+Connections come from psycopg 3 (the `relay[postgres]` extra) in autocommit
+mode, like the SQLite ones: a write opens its own transaction (begin()).
+Parameters are bound client-side (psycopg's ClientCursor): the store's SQL
+is written once, with `?` placeholders and SQLite's loose typing in mind,
+and a literal takes its type from where it stands, as it does there.
+
+Writes are serialized across processes: begin() takes one transaction-level
+advisory lock, the counterpart of SQLite's BEGIN IMMEDIATE, held until
+COMMIT. This is what keeps every conditional move to one winner without
+auditing each read-then-write for isolation, and it numbers events and
+messages in commit order: a reader that has seen id N has seen every id
+below it, so a resume or an inbox `since` never skips a row that commits
+later. (Reading only below the oldest transaction in flight would allow
+concurrent writers, at the cost of a snapshot check on every read and a
+delay on every live event; one writer at a time is what SQLite gives too.)
+"""
+import functools
+import re
+import sys
+import threading
+from urllib.parse import urlsplit, urlunsplit
+
+try:
+    import psycopg
+    from psycopg.types.numeric import IntDumper
+except ImportError:                         # pragma: no cover - the extra is not installed
+    psycopg = None
+
+from . import object_pairs, sqlite
+
+name = "postgres"
+Error = psycopg.Error if psycopg else Exception
+
+WRITE_LOCK = 0x52454C4159            # "RELAY": the advisory lock every write transaction takes
+LEADER_LOCK = WRITE_LOCK + 1         # held for its whole session by the process running periodic work
+CHANNEL = "relay_events"             # NOTIFY carries the last event id a commit wrote
+
+
+def require() -> None:
+    if psycopg is None:
+        raise RuntimeError("RELAY_DB is a PostgreSQL URL but psycopg is not installed: "
+                           "pip install 'relay[postgres]'")
+
+
+def redacted(url: str) -> str:
+    """The URL without its password (health shows it)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    user = f"{parts.username}@" if parts.username else ""
+    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
+
+
+# --- connections ---------------------------------------------------------------------
+
+class Row(tuple):
+    """A row read by position or by column name, like sqlite3.Row."""
+    __slots__ = ()
+    _index: dict
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self._index[key])
+        return tuple.__getitem__(self, key)
+
+    def keys(self):
+        return list(self._index)
+
+
+def _rows(cursor):
+    description = cursor.description
+    if description is None:
+        return tuple
+    return _row_type(tuple(c.name for c in description))
+
+
+@functools.lru_cache(maxsize=1024)
+def _row_type(names: tuple) -> type:
+    return type("Row", (Row,), {"_index": {n: i for i, n in enumerate(names)}, "__slots__": ()})
+
+
+_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+@functools.lru_cache(maxsize=4096)
+def translate(sql: str, named: bool = False) -> str:
+    """The store's placeholders (`?`, or `:name` with a dict) as psycopg's
+    `%s` and `%(name)s`; a literal `%` doubled."""
+    sql = sql.replace("%", "%%")
+    return _NAMED.sub(r"%(\1)s", sql) if named else sql.replace("?", "%s")
+
+
+class _BoolAsInt(IntDumper if psycopg else object):
+    """Flags are INTEGER columns (0/1) on both engines."""
+
+    def dump(self, obj):
+        return b"1" if obj else b"0"
+
+
+class Connection:
+    """A psycopg connection with the sqlite3 calls the store makes."""
+
+    dialect = sys.modules[__name__]
+
+    def __init__(self, raw):
+        self.raw = raw
+        self.write_lock = threading.Lock()      # threads sharing this connection (the committer's)
+
+    def execute(self, sql: str, params=()):
+        cursor = self.raw.cursor(row_factory=_rows)
+        if params:
+            cursor.execute(translate(sql, isinstance(params, dict)), params)
+        else:
+            cursor.execute(sql)
+        return cursor
+
+    def executemany(self, sql: str, seq):
+        cursor = self.raw.cursor()
+        cursor.executemany(translate(sql), list(seq))
+        return cursor
+
+    def commit(self) -> None:
+        self.raw.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self.raw.execute("ROLLBACK")
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+
+    @property
+    def closed(self) -> bool:
+        return self.raw.closed
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+def configure(raw) -> None:
+    raw.adapters.register_dumper(bool, _BoolAsInt)
+
+
+def raw_connect(url: str):
+    require()
+    raw = psycopg.connect(url, autocommit=True, cursor_factory=psycopg.ClientCursor)
+    configure(raw)
+    return raw
+
+
+def connect(url: str, synchronous: str = "FULL") -> Connection:
+    return Connection(raw_connect(url))
+
+
+def begin(conn) -> None:
+    """Open a write transaction: the database's one writer from here to COMMIT
+    (the module's docstring says why one)."""
+    conn.raw.execute(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})")     # one round trip
+
+
+# --- the schema --------------------------------------------------------------------
+
+_DDL = [
+    (re.compile(r"\bINTEGER PRIMARY KEY AUTOINCREMENT\b", re.I),
+     "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"),
+    (re.compile(r"\bINTEGER\b"), "BIGINT"),        # times are milliseconds: 64 bits
+    (re.compile(r"\bREAL\b"), "DOUBLE PRECISION"),
+    (re.compile(r"\bBLOB\b"), "BYTEA"),
+    (re.compile(r"\)\s*WITHOUT ROWID;"), ");"),     # SQLite's clustered table: a heap here
+]
+
+
+def ddl(script: str) -> str:
+    """The shared schema text in PostgreSQL's types: the same tables, indexes
+    and migrations; 64-bit integers, identity columns for AUTOINCREMENT."""
+    for pattern, replacement in _DDL:
+        script = pattern.sub(replacement, script)
+    return script
+
+
+statements = sqlite.statements
+
+
+def open_hint(url: str) -> str:
+    return "is the server up, and the database made (createdb)?"
+
+
+def before_schema(conn) -> None:
+    """PostgreSQL reclaims space by autovacuum: nothing to switch on."""
+
+
+def after_schema(conn) -> None:
+    pass
+
+
+def schema_version(conn) -> int:
+    conn.raw.execute("CREATE TABLE IF NOT EXISTS relay_schema (version BIGINT NOT NULL)")
+    # Two processes starting at once: the second waits, then sees the first's version.
+    conn.raw.execute(f"SELECT pg_advisory_xact_lock({LEADER_LOCK + 1})")
+    row = conn.execute("SELECT version FROM relay_schema").fetchone()
+    return row[0] if row else 0
+
+
+def set_schema_version(conn, version: int) -> None:
+    conn.execute("DELETE FROM relay_schema")
+    conn.execute("INSERT INTO relay_schema (version) VALUES (?)", (int(version),))
+
+
+# --- what the engines spell differently -----------------------------------------------
+
+def json_has(column: str) -> str:
+    return f"jsonb_exists(({column})::jsonb, ?)"
+
+
+def json_append(column: str) -> str:
+    return f"((({column})::jsonb || jsonb_build_array(?::text))::text)"
+
+
+def json_object(fields: list[tuple[str, str, str]]) -> str:
+    return f"json_build_object({object_pairs(fields, {'json': '({})::json', 'bool': '(({}) <> 0)'})})"
+
+
+def json_array(expression: str, order: str = "id") -> str:
+    # json_agg of no rows is NULL where SQLite's json_group_array is '[]'.
+    return f"coalesce(json_agg({expression} ORDER BY {order})::text, '[]')"
+
+
+def json_array_of(fields: list[tuple[str, str, str]], order: str = "id") -> str:
+    return json_array(json_object(fields), order)
+
+
+RETURNING_ID = " RETURNING id"
+
+
+def inserted_id(cursor) -> int:
+    return cursor.fetchone()[0]
+
+
+def append_events(conn, rows: list[tuple]) -> list[int]:
+    """Store event rows in order; returns their ids in that order. The NOTIFY
+    is delivered at COMMIT, to every relay process listening (event_tail.py)."""
+    return [r[0] for r in conn.execute(
+        "WITH e AS (INSERT INTO events (type, source, subject, time, data, scope) VALUES "
+        + ",".join(["(?,?,?,?,?,?)"] * len(rows)) + " RETURNING id) "
+        "SELECT e.id FROM e CROSS JOIN (SELECT pg_notify(?, max(id)::text) FROM e) AS n "
+        "ORDER BY e.id",
+        [*(value for row in rows for value in row), CHANNEL]).fetchall()]
+
+
+def last_id(conn, table: str) -> int:
+    # The highest committed id: the sequence also counts ids a transaction in
+    # flight holds, which a reader starting "from now" must still be given.
+    row = conn.execute(
+        f"SELECT coalesce((SELECT max(id) FROM {table}), "
+        "pg_sequence_last_value(pg_get_serial_sequence(?, 'id')::regclass), 0)",
+        (table,)).fetchone()
+    return row[0]
+
+
+def continue_ids(conn, tables: list[str]) -> None:
+    """After rows were copied in with their ids: each identity column goes on
+    after the highest one (copy_db.py)."""
+    rows = conn.execute(
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE is_identity = 'YES' AND table_schema = current_schema()").fetchall()
+    for table, column in rows:
+        if table in tables:
+            conn.execute(f"SELECT setval(pg_get_serial_sequence(?, ?), "
+                         f"coalesce((SELECT max({column}) FROM {table}), 0) + 1, false)",
+                         (table, column))
+
+
+def analyse(conn) -> None:
+    """Autovacuum keeps PostgreSQL's statistics."""
+
+
+# Tables with an identity column (AUTOINCREMENT in the schema); the others page by ctid.
+IDENTITY = {"activity": "id", "messages": "id", "events": "id", "tasks": "id",
+            "task_events": "id", "callback_deliveries": "id", "channel_bindings": "id",
+            "pairs": "id", "commands": "seq", "recipe_instances": "seq", "automations": "seq",
+            "automation_runs": "id"}
+
+
+def row_key(table: str) -> str:
+    return IDENTITY.get(table, "ctid")
+
+
+def table_figures(conn, table: str, made: str) -> tuple[int, int | None]:
+    key = IDENTITY.get(table)
+    if key is None:                          # no row ids to estimate from: counted
+        row = conn.execute(f"SELECT count(*), min({made}) FROM {table}").fetchone()
+        return row[0], row[1]
+    row = conn.execute(f"SELECT min({key}), max({key}) FROM {table}").fetchone()
+    if row[0] is None:
+        return 0, None
+    oldest = conn.execute(f"SELECT {made} FROM {table} WHERE {key} = ?", (row[0],)).fetchone()
+    return row[1] - row[0] + 1, oldest[0] if oldest else None
+
+
+def maintain(conn, pages: int) -> int:
+    """PostgreSQL's autovacuum analyses and reclaims space by itself."""
+    return 0
+
+
+def size(url: str, conn) -> dict:
+    row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+    return {"path": redacted(url), "sizeBytes": row[0]}
+
+
+class Pool:
+    """A bounded pool (RELAY_PG_POOL, default 16, opened lazily from 2):
+    a request borrows one connection and gives it back at teardown; a
+    held long poll or stream gives it back before it waits."""
+
+    def __init__(self, url: str, synchronous: str = "FULL", size: int = 16):
+        require()
+        from psycopg_pool import ConnectionPool
+        self.url = url
+        self._pool = ConnectionPool(
+            url, min_size=min(2, size), max_size=size, open=False, timeout=30,
+            kwargs={"autocommit": True, "cursor_factory": psycopg.ClientCursor},
+            configure=configure, name="relay")
+        self._opened = False
+        self._open_lock = threading.Lock()
+
+    def acquire(self) -> Connection:
+        if not self._opened:
+            with self._open_lock:
+                if not self._opened:
+                    self._pool.open(wait=False)
+                    self._opened = True
+        return Connection(self._pool.getconn())
+
+    def release(self, conn: Connection) -> None:
+        if not conn.raw.closed and conn.in_transaction:
+            conn.raw.execute("ROLLBACK")
+        self._pool.putconn(conn.raw)
+
+    def close(self) -> None:
+        if self._opened:
+            self._pool.close()
+
+
+def search_store():
+    """The store module that searches messages on this engine (a tsvector and GIN)."""
+    from ..store import search_postgres
+    return search_postgres
