@@ -2,7 +2,7 @@
 from flask import Blueprint
 
 from ..contract import route
-from ..events import activity_event
+from ..domain import activity as feed
 from ..schemas.activity import Activity, ActivityFilter, ActivityIn
 from ..store import activity
 from . import answer, commit, conn, now
@@ -14,14 +14,8 @@ bp = Blueprint("activity", __name__, url_prefix="/api/activity")
        "the first). An empty clientId counts as none.", body=ActivityIn,
        answers={201: Activity, 200: Activity})
 def post_activity(body: ActivityIn):
-    entry = body.model_dump()
-    entry["clientId"] = entry["clientId"] or None
-    t = now()
-
-    def change(c):
-        stored, created = activity.add(c, entry, t)
-        return (stored, created), [activity_event(stored) if created else None]
-    stored, created = commit(change)
+    entry, t = body.model_dump(), now()
+    stored, created = commit(lambda c: feed.add(c, entry, t))
     return answer(stored, 201 if created else 200)
 
 

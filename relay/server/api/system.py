@@ -9,7 +9,7 @@ from ..contract import route
 from ..openapi import document
 from ..schemas.messages import Message
 from ..schemas.system import BroadcastIn, Health, ReapResult, Stats
-from ..domain import messages
+from ..domain import health as health_rules, messages
 from ..store import retention, system
 from . import answer, commit, conn, now, relay
 
@@ -37,11 +37,7 @@ def health():
         return answer({"status": "degraded", "version": __version__,
                        "db": {"ok": False, "path": db.url_shown(r.settings.db),
                               "error": str(error)}}, 503)
-    last_reap = r.reaper.last_reap_at
-    # The reap thread should have run within a few periods once started.
-    # A process that follows another's lead (PostgreSQL) runs no reap of its own.
-    overdue = (r.reaper.running and not r.reaper.following and (last_reap or r.started_at)
-               < t - 3000 * r.settings.reap_interval - 5000)
+    overdue = health_rules.reap_overdue(r.reaper, r.started_at, r.settings.reap_interval, t)
     return answer({
         "status": "degraded" if overdue else "ok",
         "version": __version__,
@@ -50,7 +46,7 @@ def health():
         "streams": r.slots.snapshot(),
         "counts": counts,
         "tables": tables,
-        "lastReapAt": last_reap,
+        "lastReapAt": r.reaper.last_reap_at,
         "workers": {name: worker.status() for name, worker in r.workers().items()},
     })
 
