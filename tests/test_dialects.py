@@ -1,10 +1,15 @@
 """The one place the engines' SQL differs (dialects/): placeholders, the
 schema's types, URLs shown without a password, and RELAY_DB's choice."""
+import threading
+
 import pytest
 
 from relay.server import db, dialects
 from relay.server.dialects import postgres, sqlite
 from relay.server.settings import ConfigError, parse
+from relay.server.store import event_log
+
+from . import pg
 
 
 def test_relay_db_picks_the_engine():
@@ -44,3 +49,98 @@ def test_pg_settings():
     assert (parse({}).pg_pool, parse({}).pg_notify) == (16, True)
     with pytest.raises(ConfigError, match="RELAY_PG_POOL must be at least 2"):
         parse({"RELAY_PG_POOL": "1"})
+
+
+# --- PostgreSQL's write transactions (README: "Several relays on PostgreSQL") -----------
+
+pg_only = pytest.mark.skipif(pg.unreachable() is not None,
+                             reason=f"PostgreSQL not reachable at {pg.ADMIN_URL}")
+
+
+@pytest.fixture
+def pg_url():
+    url = pg.create()
+    yield url
+    pg.drop(url)
+
+
+def event_rows(*subjects):
+    return [("test.appended", "t", s, 0, "{}", None) for s in subjects]
+
+
+def waits_for_a_lock(watcher, conn) -> bool:
+    """Whether `conn`'s backend is waiting for a lock (asked of the server, not timed)."""
+    pid = conn.raw.info.backend_pid
+    return watcher.execute("SELECT count(*) FROM pg_locks WHERE pid = ? AND NOT granted",
+                           (pid,)).fetchone()[0] > 0
+
+
+def until(condition):
+    for _ in range(2000):
+        if condition():
+            return
+        threading.Event().wait(0.005)
+    raise AssertionError("the condition never held")
+
+
+@pg_only
+def test_write_transactions_run_at_once_until_one_appends(pg_url):
+    """Two processes' write transactions both write without waiting for the
+    other; only the event append waits, for the transaction holding it."""
+    a, b, watcher = db.connect(pg_url), db.connect(pg_url), db.connect(pg_url)
+    b.execute("SET lock_timeout = '10s'")       # the old one writer at a time fails here
+    postgres.begin(a)
+    postgres.begin(b)
+    a.execute("INSERT INTO config_entries (namespace, key, value, version, updated_at) "
+              "VALUES ('t', 'a', '1', 1, 0)")
+    b.execute("INSERT INTO config_entries (namespace, key, value, version, updated_at) "
+              "VALUES ('t', 'b', '1', 1, 0)")
+    assert b.execute("SELECT key FROM config_entries").fetchall() == [("b",)]
+    first = event_log.append(a, event_rows("a"))
+    appended = []
+    later = threading.Thread(target=lambda: appended.extend(event_log.append(b, event_rows("b"))))
+    later.start()
+    until(lambda: waits_for_a_lock(watcher, b))
+    assert appended == []
+    a.commit()
+    later.join(10)
+    b.commit()
+    assert appended[0] > first[0]
+    for c in (a, b, watcher):
+        c.close()
+
+
+@pg_only
+def test_overlapping_appends_are_read_in_id_order_without_a_gap(pg_url):
+    """A reader never sees an event id before every lower one is committed,
+    whichever transaction began first (API.md §17: resume with no gap)."""
+    a, b, reader = db.connect(pg_url), db.connect(pg_url), db.connect(pg_url)
+
+    def seen():
+        return [e["subject"] for e, _ in event_log.after(reader, 0, 100)]
+    postgres.begin(b)                        # b begins first and writes first ...
+    b.execute("INSERT INTO config_entries (namespace, key, value, version, updated_at) "
+              "VALUES ('t', 'b', '1', 1, 0)")
+    postgres.begin(a)
+    a_ids = event_log.append(a, event_rows("a1", "a2"))     # ... a appends first
+    assert seen() == []
+    b_ids = []
+    later = threading.Thread(target=lambda: b_ids.extend(event_log.append(b, event_rows("b1"))))
+    later.start()
+    until(lambda: waits_for_a_lock(reader, b))
+    assert seen() == []
+    a.commit()
+    later.join(10)
+    assert seen() == ["a1", "a2"]            # b1 holds a higher id, not committed yet
+    b.commit()
+    assert seen() == ["a1", "a2", "b1"]
+    assert b_ids[0] > a_ids[-1]
+    postgres.begin(a)
+    event_log.append(a, event_rows("a3"))
+    a.rollback()                             # an id given up: skipped, never a gap to wait on
+    postgres.begin(b)
+    event_log.append(b, event_rows("b2"))
+    b.commit()
+    assert seen() == ["a1", "a2", "b1", "b2"]
+    for c in (a, b, reader):
+        c.close()

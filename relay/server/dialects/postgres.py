@@ -7,15 +7,31 @@ Parameters are bound client-side (psycopg's ClientCursor): the store's SQL
 is written once, with `?` placeholders and SQLite's loose typing in mind,
 and a literal takes its type from where it stands, as it does there.
 
-Writes are serialized across processes: begin() takes one transaction-level
-advisory lock, the counterpart of SQLite's BEGIN IMMEDIATE, held until
-COMMIT. This is what keeps every conditional move to one winner without
-auditing each read-then-write for isolation, and it numbers events and
-messages in commit order: a reader that has seen id N has seen every id
-below it, so a resume or an inbox `since` never skips a row that commits
-later. (Reading only below the oldest transaction in flight would allow
-concurrent writers, at the cost of a snapshot check on every read and a
-delay on every live event; one writer at a time is what SQLite gives too.)
+Write transactions run at once, across processes, at SERIALIZABLE
+isolation (begin()): PostgreSQL makes every read-then-write of the store
+(a claim, an idempotency key, a pool pick, a config version) behave as if
+it ran alone, without auditing each one, and reports a conflict as
+SQLSTATE 40001 (40P01 a deadlock); the committer runs the batch again
+(retryable()).
+
+Ids are appended in order: a reader that has seen event or message id N
+has seen every id below it, so a resume, a `since` or an inbox cursor on
+any process never skips a row that commits later (API.md §17). Of the two
+ways to promise that with concurrent transactions, this serializes the
+append rather than reading only below the oldest transaction in flight
+(which costs a snapshot check on every read, a column on every row and a
+delay on every live event): each table's ids are taken under its own
+advisory lock held to COMMIT, so they commit in id order. ordered() takes
+the events' lock right before a transaction's events are inserted (the
+committer inserts them last, so it is held for that insert and COMMIT
+only). A batch that inserts messages takes the messages' lock as a
+session lock before BEGIN (begin(ordered=True)), so its snapshot is taken
+after the previous sender committed: sends do not conflict with each
+other over the rows they all touch (a sender's presence, a counter), and
+a lock holder never waits for a row whose holder waits for the same
+lock (ordered() takes it at the insert, as a safety net, when a change
+inserting messages was not declared so). The events' lock is a key of
+its own for the same reason: its holder only inserts and commits.
 """
 import functools
 import re
@@ -34,8 +50,12 @@ from . import object_pairs, sqlite
 name = "postgres"
 Error = psycopg.Error if psycopg else Exception
 
-WRITE_LOCK = 0x52454C4159            # "RELAY": the advisory lock every write transaction takes
-LEADER_LOCK = WRITE_LOCK + 1         # held for its whole session by the process running periodic work
+EVENTS_LOCK = 0x52454C4159           # "RELAY": held from a transaction's event insert to COMMIT
+LEADER_LOCK = EVENTS_LOCK + 1        # held for its session by the process running periodic work
+SCHEMA_LOCK = EVENTS_LOCK + 2        # a schema change or a copy-db (begin_exclusive)
+MESSAGES_LOCK = EVENTS_LOCK + 3      # held from a transaction's first message insert to COMMIT
+ORDERED = {"events": EVENTS_LOCK, "messages": MESSAGES_LOCK}
+RETRYABLE = {"40001", "40P01"}       # serialization failure, deadlock
 CHANNEL = "relay_events"             # NOTIFY carries the last event id a commit wrote
 
 
@@ -111,6 +131,8 @@ class Connection:
     def __init__(self, raw):
         self.raw = raw
         self.write_lock = threading.Lock()      # threads sharing this connection (the committer's)
+        self.ordered: set[str] = set()          # tables whose append lock this transaction holds
+        self.session_lock: int | None = None    # begin(ordered=True)'s, released at the end
 
     def execute(self, sql: str, params=()):
         cursor = self.raw.cursor(row_factory=_rows)
@@ -126,10 +148,18 @@ class Connection:
         return cursor
 
     def commit(self) -> None:
-        self.raw.execute("COMMIT")
+        self._end("COMMIT")
 
     def rollback(self) -> None:
-        self.raw.execute("ROLLBACK")
+        self._end("ROLLBACK")
+
+    def _end(self, statement: str) -> None:
+        try:
+            self.raw.execute(statement)
+        finally:
+            key, self.session_lock = self.session_lock, None
+            if key is not None:
+                self.raw.execute(f"SELECT pg_advisory_unlock({key})")
 
     @property
     def in_transaction(self) -> bool:
@@ -158,10 +188,38 @@ def connect(url: str, synchronous: str = "FULL") -> Connection:
     return Connection(raw_connect(url))
 
 
-def begin(conn) -> None:
-    """Open a write transaction: the database's one writer from here to COMMIT
-    (the module's docstring says why one)."""
-    conn.raw.execute(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})")     # one round trip
+def begin(conn, ordered: bool = False) -> None:
+    """Open a write transaction, concurrent with other processes' (the module's
+    docstring says how); `ordered`: it will insert messages, so it takes their
+    lock first, as a session lock its commit() or rollback() releases."""
+    conn.ordered = set()
+    if ordered:
+        conn.raw.execute(f"SELECT pg_advisory_lock({MESSAGES_LOCK})")
+        conn.session_lock = MESSAGES_LOCK
+        conn.ordered.add("messages")
+    conn.raw.execute("BEGIN ISOLATION LEVEL SERIALIZABLE")
+
+
+def ordered(conn, table: str) -> None:
+    """Right before this transaction first inserts into `table` (events,
+    messages): take its append lock, held to COMMIT, so ids commit in order."""
+    if table not in conn.ordered:
+        conn.raw.execute(f"SELECT pg_advisory_xact_lock({ORDERED[table]})")
+        conn.ordered.add(table)
+
+
+def retryable(error: BaseException) -> bool:
+    """Whether running the transaction again may succeed: a serialization
+    failure or a deadlock, which SERIALIZABLE reports instead of a wrong answer."""
+    return getattr(error, "sqlstate", None) in RETRYABLE
+
+
+def begin_exclusive(conn) -> None:
+    """A transaction no other exclusive one overlaps (a schema change, a
+    copy-db), at READ COMMITTED: each statement after the lock sees what the
+    previous holder committed."""
+    conn.ordered = set()
+    conn.raw.execute(f"BEGIN; SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")     # one round trip
 
 
 # --- the schema --------------------------------------------------------------------
@@ -200,9 +258,9 @@ def after_schema(conn) -> None:
 
 
 def schema_version(conn) -> int:
+    # Inside begin_exclusive(): two processes starting at once, the second waits, then
+    # sees the first's version.
     conn.raw.execute("CREATE TABLE IF NOT EXISTS relay_schema (version BIGINT NOT NULL)")
-    # Two processes starting at once: the second waits, then sees the first's version.
-    conn.raw.execute(f"SELECT pg_advisory_xact_lock({LEADER_LOCK + 1})")
     row = conn.execute("SELECT version FROM relay_schema").fetchone()
     return row[0] if row else 0
 
