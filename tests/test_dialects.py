@@ -144,3 +144,26 @@ def test_overlapping_appends_are_read_in_id_order_without_a_gap(pg_url):
     assert seen() == ["a1", "a2", "b1", "b2"]
     for c in (a, b, reader):
         c.close()
+
+
+@pg_only
+def test_the_latest_id_of_an_empty_log_waits_for_the_append_in_flight(pg_url):
+    """A stream "from now" starts after the latest id: with no event kept, that
+    is the sequence's, which an append in flight may hold and commit later."""
+    a, reader = db.connect(pg_url), db.connect(pg_url)
+    assert event_log.latest_id(reader) == 0
+    postgres.begin(a)
+    held = event_log.append(a, event_rows("a"))
+    latest = []
+    asking = threading.Thread(target=lambda: latest.append(event_log.latest_id(reader)))
+    asking.start()
+    until(lambda: waits_for_a_lock(a, reader))
+    a.commit()
+    asking.join(10)
+    assert latest == held                    # asked before a's commit, answered after it
+    postgres.begin(a)
+    event_log.append(a, event_rows("b"))
+    assert event_log.latest_id(reader) == held[0]      # kept events: the highest committed
+    a.rollback()
+    for c in (a, reader):
+        c.close()

@@ -312,13 +312,17 @@ def append_events(conn, rows: list[tuple]) -> list[int]:
 
 
 def last_id(conn, table: str) -> int:
-    # The highest committed id: the sequence also counts ids a transaction in
-    # flight holds, which a reader starting "from now" must still be given.
-    row = conn.execute(
-        f"SELECT coalesce((SELECT max(id) FROM {table}), "
-        "pg_sequence_last_value(pg_get_serial_sequence(?, 'id')::regclass), 0)",
-        (table,)).fetchone()
-    return row[0]
+    """The highest id a reader starting "from now" has seen (`table`: events or
+    messages). Ids in flight are above every committed one (ordered()), so
+    that is the highest kept; with none kept, the sequence's last value, read
+    once no append is in flight (one may hold that id and commit later)."""
+    row = conn.execute(f"SELECT max(id) FROM {table}").fetchone()
+    if row[0] is not None:
+        return row[0]
+    return conn.execute(
+        "SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence(?, 'id')::regclass), 0) "
+        f"FROM (SELECT pg_advisory_xact_lock_shared({ORDERED[table]})) AS appended",
+        (table,)).fetchone()[0]
 
 
 def continue_ids(conn, tables: list[str]) -> None:
