@@ -1,6 +1,7 @@
 """Sends/s on SQLite and PostgreSQL, one process and two, against the bare
 waitress+Flask baseline, and the cross-process event latency (send on A,
-SSE on B) p50/p99 (README: "Several relays on PostgreSQL").
+SSE on B) p50/p99, and how many transactions PostgreSQL rolled back (README:
+"Several relays on PostgreSQL").
 
     .venv/bin/python bench/pg.py [--seconds 3] [--clients 16] [--pg postgresql://...]
                                  [--source DIR]
@@ -68,6 +69,20 @@ def latency(a, b, count=300):
     return percentile(samples, 0.5), percentile(samples, 0.99)
 
 
+def conflicts(admin, name):
+    """The run's transactions rolled back (a batch run again after a conflict:
+    README "Several relays on PostgreSQL"; the bench's sends fail no other way)
+    and deadlocks, as the server counted them once the relays had stopped."""
+    import psycopg
+    with psycopg.connect(admin, autocommit=True) as c:
+        c.execute("SELECT pg_stat_clear_snapshot()")
+        commits, rollbacks, deadlocks = c.execute(
+            "SELECT xact_commit, xact_rollback, deadlocks FROM pg_stat_database "
+            "WHERE datname = %s", (name,)).fetchone()
+    return (f"   rolled back {rollbacks} of {commits + rollbacks} transactions"
+            f" ({deadlocks} deadlocks)")
+
+
 def pg_database(admin):
     import psycopg
     name = f"relay_bench_{uuid.uuid4().hex[:8]}"
@@ -105,9 +120,11 @@ def main():
             if processes == 2:
                 p50, p99 = latency(procs[0][1], procs[1][1])
                 line += f"   A->B event latency p50 {p50:.1f} ms, p99 {p99:.1f} ms"
-            print(line, flush=True)
             for proc, _ in procs:
                 stop(proc)
+            if name:
+                line += conflicts(args.pg, name)
+            print(line, flush=True)
             if name:
                 import psycopg
                 with psycopg.connect(args.pg, autocommit=True) as c:
