@@ -11,6 +11,11 @@ from relay.server.store import event_log
 
 from . import pg
 
+try:
+    import psycopg
+except ImportError:                     # the postgres extra: the PostgreSQL tests are skipped
+    psycopg = None
+
 
 def test_relay_db_picks_the_engine():
     assert db.dialect_of("./relay.db") is sqlite
@@ -167,3 +172,45 @@ def test_the_latest_id_of_an_empty_log_waits_for_the_append_in_flight(pg_url):
     a.rollback()
     for c in (a, reader):
         c.close()
+
+
+@pg_only
+def test_a_transaction_inserting_messages_waits_for_the_last_one_and_sees_it(pg_url):
+    """begin(ordered=True) takes the messages' lock before its snapshot: a
+    sender updates a row the previous sender updated (a presence) without a
+    conflict, where a transaction whose snapshot came first must run again."""
+    a, b, c, watcher = (db.connect(pg_url) for _ in range(4))
+
+    def value(conn):
+        return conn.execute("SELECT value FROM config_entries WHERE key = 'n'").fetchone()[0]
+
+    def update(conn, to):
+        conn.execute("UPDATE config_entries SET value = ? WHERE key = 'n'", (to,))
+    a.execute("INSERT INTO config_entries (namespace, key, value, version, updated_at) "
+              "VALUES ('t', 'n', '1', 1, 0)")
+    postgres.begin(c)
+    assert value(c) == "1"                   # c's snapshot: before a's commit
+    postgres.begin(a, ordered=True)
+    update(a, "2")
+    a.commit()
+    with pytest.raises(psycopg.errors.SerializationFailure) as conflict:
+        update(c, "x")
+    assert postgres.retryable(conflict.value)
+    c.rollback()
+    postgres.begin(a, ordered=True)
+    update(a, "3")
+    seen = []
+
+    def next_sender():
+        postgres.begin(b, ordered=True)
+        seen.append(value(b))
+        update(b, "4")
+        b.commit()
+    later = threading.Thread(target=next_sender)
+    later.start()
+    until(lambda: waits_for_a_lock(watcher, b))
+    a.commit()
+    later.join(10)
+    assert seen == ["3"] and value(watcher) == "4"
+    for conn in (a, b, c, watcher):
+        conn.close()

@@ -21,16 +21,18 @@ ways to promise that with concurrent transactions, this serializes the
 append rather than reading only below the oldest transaction in flight
 (which costs a snapshot check on every read, a column on every row and a
 delay on every live event): each table's ids are taken under its own
-advisory lock held to COMMIT, so they commit in id order. ordered() takes
-the events' lock right before a transaction's events are inserted (the
+lock held to COMMIT, so they commit in id order. append_events() takes
+the events' advisory lock in the round trip that inserts them (the
 committer inserts them last, so it is held for that insert and COMMIT
-only). A batch that inserts messages takes the messages' lock as a
-session lock before BEGIN (begin(ordered=True)), so its snapshot is taken
-after the previous sender committed: sends do not conflict with each
-other over the rows they all touch (a sender's presence, a counter), and
-a lock holder never waits for a row whose holder waits for the same
+only). A batch that inserts messages takes the messages' lock, a table
+lock on MESSAGES_LOCK, in the round trip that begins it (begin(ordered=
+True)): LOCK TABLE is the one statement that waits before a SERIALIZABLE
+transaction takes its snapshot, so the snapshot follows the previous
+sender's commit. Sends then do not conflict with each other over the
+rows they all touch (a sender's presence, a counter), and a holder of
+the messages' lock never waits for a row whose holder waits for that
 lock (ordered() takes it at the insert, as a safety net, when a change
-inserting messages was not declared so). The events' lock is a key of
+inserting messages was not declared so). The events' lock is a lock of
 its own for the same reason: its holder only inserts and commits.
 """
 import functools
@@ -53,8 +55,9 @@ Error = psycopg.Error if psycopg else Exception
 EVENTS_LOCK = 0x52454C4159           # "RELAY": held from a transaction's event insert to COMMIT
 LEADER_LOCK = EVENTS_LOCK + 1        # held for its session by the process running periodic work
 SCHEMA_LOCK = EVENTS_LOCK + 2        # a schema change or a copy-db (begin_exclusive)
-MESSAGES_LOCK = EVENTS_LOCK + 3      # held from a transaction's first message insert to COMMIT
-ORDERED = {"events": EVENTS_LOCK, "messages": MESSAGES_LOCK}
+MESSAGES_LOCK = "relay_message_appends"     # a table of no rows, locked from a transaction's
+#                                             first message insert to COMMIT
+LOCK_MESSAGES = f"LOCK TABLE {MESSAGES_LOCK} IN EXCLUSIVE MODE"     # readers are not held
 RETRYABLE = {"40001", "40P01"}       # serialization failure, deadlock
 CHANNEL = "relay_events"             # NOTIFY carries the last event id a commit wrote
 
@@ -131,8 +134,7 @@ class Connection:
     def __init__(self, raw):
         self.raw = raw
         self.write_lock = threading.Lock()      # threads sharing this connection (the committer's)
-        self.ordered: set[str] = set()          # tables whose append lock this transaction holds
-        self.session_lock: int | None = None    # begin(ordered=True)'s, released at the end
+        self.ordered = False                    # this transaction holds the messages' lock
 
     def execute(self, sql: str, params=()):
         cursor = self.raw.cursor(row_factory=_rows)
@@ -148,18 +150,10 @@ class Connection:
         return cursor
 
     def commit(self) -> None:
-        self._end("COMMIT")
+        self.raw.execute("COMMIT")
 
     def rollback(self) -> None:
-        self._end("ROLLBACK")
-
-    def _end(self, statement: str) -> None:
-        try:
-            self.raw.execute(statement)
-        finally:
-            key, self.session_lock = self.session_lock, None
-            if key is not None:
-                self.raw.execute(f"SELECT pg_advisory_unlock({key})")
+        self.raw.execute("ROLLBACK")
 
     @property
     def in_transaction(self) -> bool:
@@ -191,21 +185,18 @@ def connect(url: str, synchronous: str = "FULL") -> Connection:
 def begin(conn, ordered: bool = False) -> None:
     """Open a write transaction, concurrent with other processes' (the module's
     docstring says how); `ordered`: it will insert messages, so it takes their
-    lock first, as a session lock its commit() or rollback() releases."""
-    conn.ordered = set()
-    if ordered:
-        conn.raw.execute(f"SELECT pg_advisory_lock({MESSAGES_LOCK})")
-        conn.session_lock = MESSAGES_LOCK
-        conn.ordered.add("messages")
-    conn.raw.execute("BEGIN ISOLATION LEVEL SERIALIZABLE")
+    lock before its snapshot."""
+    conn.ordered = ordered
+    conn.raw.execute("BEGIN ISOLATION LEVEL SERIALIZABLE" + (f"; {LOCK_MESSAGES}" if ordered
+                                                              else ""))    # one round trip
 
 
-def ordered(conn, table: str) -> None:
-    """Right before this transaction first inserts into `table` (events,
-    messages): take its append lock, held to COMMIT, so ids commit in order."""
-    if table not in conn.ordered:
-        conn.raw.execute(f"SELECT pg_advisory_xact_lock({ORDERED[table]})")
-        conn.ordered.add(table)
+def ordered(conn) -> None:
+    """Right before this transaction first inserts a message: the messages'
+    lock, held to COMMIT, so their ids commit in order."""
+    if not conn.ordered:
+        conn.raw.execute(LOCK_MESSAGES)
+        conn.ordered = True
 
 
 def retryable(error: BaseException) -> bool:
@@ -218,7 +209,7 @@ def begin_exclusive(conn) -> None:
     """A transaction no other exclusive one overlaps (a schema change, a
     copy-db), at READ COMMITTED: each statement after the lock sees what the
     previous holder committed."""
-    conn.ordered = set()
+    conn.ordered = False
     conn.raw.execute(f"BEGIN; SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")     # one round trip
 
 
@@ -260,7 +251,8 @@ def after_schema(conn) -> None:
 def schema_version(conn) -> int:
     # Inside begin_exclusive(): two processes starting at once, the second waits, then
     # sees the first's version.
-    conn.raw.execute("CREATE TABLE IF NOT EXISTS relay_schema (version BIGINT NOT NULL)")
+    conn.raw.execute("CREATE TABLE IF NOT EXISTS relay_schema (version BIGINT NOT NULL); "
+                     f"CREATE TABLE IF NOT EXISTS {MESSAGES_LOCK} ()")
     row = conn.execute("SELECT version FROM relay_schema").fetchone()
     return row[0] if row else 0
 
@@ -301,27 +293,32 @@ def inserted_id(cursor) -> int:
 
 
 def append_events(conn, rows: list[tuple]) -> list[int]:
-    """Store event rows in order; returns their ids in that order. The NOTIFY
-    is delivered at COMMIT, to every relay process listening (event_tail.py)."""
-    return [r[0] for r in conn.execute(
+    """Store event rows in order; returns their ids in that order. Under the
+    events' lock, taken in the same round trip and held to COMMIT (the
+    module's docstring). The NOTIFY is delivered at COMMIT, to every relay
+    process listening (event_tail.py)."""
+    cursor = conn.execute(
+        f"SELECT pg_advisory_xact_lock({EVENTS_LOCK}); "
         "WITH e AS (INSERT INTO events (type, source, subject, time, data, scope) VALUES "
         + ",".join(["(?,?,?,?,?,?)"] * len(rows)) + " RETURNING id) "
         "SELECT e.id FROM e CROSS JOIN (SELECT pg_notify(?, max(id)::text) FROM e) AS n "
         "ORDER BY e.id",
-        [*(value for row in rows for value in row), CHANNEL]).fetchall()]
+        [*(value for row in rows for value in row), CHANNEL])
+    cursor.nextset()
+    return [r[0] for r in cursor.fetchall()]
 
 
 def last_id(conn, table: str) -> int:
-    """The highest id a reader starting "from now" has seen (`table`: events or
-    messages). Ids in flight are above every committed one (ordered()), so
-    that is the highest kept; with none kept, the sequence's last value, read
-    once no append is in flight (one may hold that id and commit later)."""
+    """The highest id a reader starting "from now" has seen (`table`: events).
+    Ids in flight are above every committed one (append_events), so that is
+    the highest kept; with none kept, the sequence's last value, read once
+    no append is in flight (one may hold that id and commit later)."""
     row = conn.execute(f"SELECT max(id) FROM {table}").fetchone()
     if row[0] is not None:
         return row[0]
     return conn.execute(
         "SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence(?, 'id')::regclass), 0) "
-        f"FROM (SELECT pg_advisory_xact_lock_shared({ORDERED[table]})) AS appended",
+        f"FROM (SELECT pg_advisory_xact_lock_shared({EVENTS_LOCK})) AS appended",
         (table,)).fetchone()[0]
 
 

@@ -56,7 +56,7 @@ def begin(conn, ordered: bool = False) -> None:
 begin_exclusive = begin
 
 
-def ordered(conn, table: str) -> None:
+def ordered(conn) -> None:
     """The writer is alone already: ids commit in order."""
 
 

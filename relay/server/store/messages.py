@@ -131,7 +131,7 @@ def insert(conn, m: dict, thread_id: int | None, status: str, resolved_to: str |
     # and the stored row is known without reading it back. Under the messages' append
     # lock, so ids commit in order (dialects/postgres.py).
     dialect = conn.dialect
-    dialect.ordered(conn, "messages")
+    dialect.ordered(conn)
     inserted = conn.execute(_INSERT + dialect.RETURNING_ID, (*row.values(), direct, direct))
     if inserted.rowcount == 0:
         return None
