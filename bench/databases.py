@@ -5,6 +5,8 @@ import os
 import uuid
 from contextlib import contextmanager
 
+from bench.common import cpu_seconds
+
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -49,3 +51,22 @@ def backend_pids(url: str) -> list[int]:
         return [row[0] for row in conn.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
             " AND pid <> pg_backend_pid()")]
+
+
+def server_cpu(pids: list[int], url: str) -> dict:
+    """{pid: CPU seconds so far} of the relay processes `pids` and of the
+    database server's processes serving `url`; one gone (or not on this
+    machine) is left out. Subtract with cpu_since."""
+    figures = {}
+    for pid in pids + backend_pids(url):
+        try:
+            figures[pid] = cpu_seconds(pid)
+        except FileNotFoundError:
+            pass
+    return figures
+
+
+def cpu_since(before: dict, after: dict) -> float:
+    """CPU seconds spent between two server_cpu figures; a database connection
+    opened in between counts from zero."""
+    return sum(spent - before.get(pid, 0.0) for pid, spent in after.items())

@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench import databases, load  # noqa: E402
-from bench.common import cpu_seconds, percentile, start_bare, start_relay, stop  # noqa: E402
+from bench.common import percentile, start_bare, start_relay, stop  # noqa: E402
 from bench.event_latency import event_latency  # noqa: E402
 from bench.seed import AGENTS, BODY, READERS, SUBJECT, TAIL, reader_cursors, seed  # noqa: E402
 
@@ -87,34 +87,21 @@ def requests_for(kind: str, cursors: dict) -> list[bytes]:
             for r in range(READERS)]
 
 
-def server_cpu(pids: list[int]) -> dict:
-    """{pid: CPU seconds so far}; a process gone (or not on this machine) is left out."""
-    figures = {}
-    for pid in pids:
-        try:
-            figures[pid] = cpu_seconds(pid)
-        except FileNotFoundError:
-            pass
-    return figures
-
-
 def measure(procs, url, requests, seconds, clients):
     """(requests/s, p50 ms, p99 ms, the server's CPU ms per request, the
     client's CPU ms per request): CPU per request is steadier than requests/s
     where the machine's speed drifts. `procs`: [(process, port)] sharing `url`."""
     pids = [proc.pid for proc, _ in procs]
-    before = server_cpu(pids + databases.backend_pids(url))
+    before = databases.server_cpu(pids, url)
     client_before = time.process_time()
     rps, latencies, failures = load.run([port for _, port in procs], requests, seconds, clients)
     client_cpu = time.process_time() - client_before
-    # A database connection opened during the run counts from zero.
-    after = server_cpu(pids + databases.backend_pids(url))
+    after = databases.server_cpu(pids, url)
     if failures:
         raise SystemExit(f"HTTP {failures[0]} ({len(failures)} failures)")
     served = len(latencies)
-    cpu = sum(spent - before.get(pid, 0.0) for pid, spent in after.items())
     return (rps, percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000,
-            cpu * 1000 / served, client_cpu * 1000 / served)
+            databases.cpu_since(before, after) * 1000 / served, client_cpu * 1000 / served)
 
 
 def poll_latency(port, cursor, polls=3000):
