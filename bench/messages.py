@@ -265,7 +265,7 @@ def report(args, setups, no_base, results, sizes, small, large, seed_seconds, cr
         name = f"{s.label + ' ' if s.label else ''}{s.config}"
         figures = [("10 000", small[key(s)])]
         if key(s) in large:
-            figures.append((f"{args.large:,}", large[key(s)]))
+            figures.append((f"{args.large:,}".replace(",", " "), large[key(s)]))
         for count, (p50, p99) in figures:
             print(f"{name}: poll latency, {count} messages: p50 {p50:.2f} ms  p99 {p99:.2f} ms")
         if key(s) in large:
@@ -276,7 +276,8 @@ def report(args, setups, no_base, results, sizes, small, large, seed_seconds, cr
             print(f"{name}: event latency, a send on one process to an SSE stream on another: "
                   f"p50 {p50:.1f} ms  p99 {p99:.1f} ms")
     for engine, seconds in seed_seconds.items():
-        print(f"({args.large:,} messages seeded on {engine} in {seconds:.0f} s)")
+        count = f"{args.large:,}".replace(",", " ")
+        print(f"({count} messages seeded on {engine} in {seconds:.0f} s)")
     if no_base:
         print(f"base ({args.base}) has no PostgreSQL support: no base rows for "
               f"{', '.join(no_base)} ('x base' n/a)")
