@@ -123,16 +123,17 @@ def poll_latency(port, cursor, polls=3000):
     return percentile(latencies, 0.5), percentile(latencies, 0.99)
 
 
-def check_polls(port, cursors) -> dict:
-    """Each poll kind answers exactly its count; returns its answer's size in bytes."""
-    sizes = {}
+def check_polls(port, cursors) -> str:
+    """Each poll kind answers exactly its count; returns their answers' sizes in bytes
+    (the engines spell the same JSON differently)."""
+    sizes = []
     for n in (0, 1, TAIL):
         body = http_get(port, f"/api/messages?for=reader-0&since={cursors[0][n]}&limit={TAIL}")
         got = len(json.loads(body))
         if got != n:
             raise SystemExit(f"poll {n} answered {got} messages")
-        sizes[f"poll {n}"] = len(body)
-    return sizes
+        sizes.append(str(len(body)))
+    return "/".join(sizes)
 
 
 def plan(args) -> tuple[list[Setup], list[str]]:
@@ -200,12 +201,12 @@ def run(args, setups, no_base):
     # this machine's speed drifts over a minute (and other work shares it), so
     # every kind is measured right after a bare run and compared with that one.
     # The median round is reported.
-    results, small, crossing = {}, {}, {}
+    results, small, crossing, sizes = {}, {}, {}, {}
     with ExitStack() as stack:
         for s in setups:
             start(s, args, stack, 10_000, READERS, s.processes)
             s.cursors = reader_cursors(s.url)
-            sizes = check_polls(s.ports[0], s.cursors)
+            sizes[s.engine] = check_polls(s.ports[0], s.cursors)
         bare = start_bare()
         stack.callback(stop, bare[0])
         # results[key, clients, kind]: one tuple per round; relay rows pair each
@@ -245,8 +246,8 @@ def key(s: Setup) -> tuple:
 def report(args, setups, no_base, results, sizes, small, large, seed_seconds, crossing):
     print(f"{args.rounds} rounds of {args.seconds:g} s per figure, {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f}, synchronous={args.synchronous} (SQLite); "
-          f"medians over rounds; poll N answers N messages (poll 0: {sizes['poll 0']} B, "
-          f"poll 1: {sizes['poll 1']} B, poll 50: {sizes['poll 50']} B); server CPU: the relay "
+          "medians over rounds; poll N answers N messages (poll 0/1/50: "
+          f"{'; '.join(f'{e} {b} B' for e, b in sizes.items())}); server CPU: the relay "
           "processes' and, on PostgreSQL, the backends serving its database")
     base_col = "  x base" if args.base else ""
     for clients in args.clients:
