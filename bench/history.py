@@ -19,7 +19,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.common import init_schema, percentile, start_relay, stop  # noqa: E402
-from bench.messages import seed  # noqa: E402
+from bench.seed import seed  # noqa: E402
 
 PATHS = ("/api/events/recent?agentId=quiet", "/api/events/recent?agentId=quiet&since={mid}",
          "/api/health", "/api/stats")

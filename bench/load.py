@@ -53,10 +53,11 @@ class Connection:
         return int(self.buffer[9:12])
 
 
-def run(port: int, requests: list[bytes], seconds: float, clients: int):
-    """(answers per second, latencies in seconds, statuses other than 2xx)."""
+def run(ports: list[int], requests: list[bytes], seconds: float, clients: int):
+    """(answers per second, latencies in seconds, statuses other than 2xx); the
+    connections are dealt out over `ports` (several relays on one database) in turn."""
     selector = selectors.DefaultSelector()
-    connections = [Connection(port, requests, i * 7) for i in range(clients)]
+    connections = [Connection(ports[i % len(ports)], requests, i * 7) for i in range(clients)]
     for c in connections:
         selector.register(c.sock, selectors.EVENT_READ, c)
         c.send()

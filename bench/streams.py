@@ -5,6 +5,14 @@ events delivered per second, the server's RSS and CPU per event delivered
 of the N x messages expected, at each N; exits 1 when any row fell short.
 
     .venv/bin/python bench/streams.py [--messages 1000] [--subscribers 1,50,200,500]
+        [--db sqlite|postgres] [--pg URL] [--base DIR]
+
+--db postgres runs the relay on a PostgreSQL database of its own (made on
+--pg's server, default postgresql://postgres@127.0.0.1:5432/postgres, and
+dropped after); CPU per event then counts the database's server processes
+too. With --base DIR the relay package found in DIR runs beside this one,
+row by row; a base from before PostgreSQL support runs on SQLite only, so on
+postgres its rows are left out (the output says so).
 """
 import argparse
 import http.client
@@ -17,10 +25,12 @@ import tempfile
 import threading
 import time
 import urllib.request
+from contextlib import ExitStack
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import cpu_seconds, percentile, rss_mib, start_relay, stop  # noqa: E402
+from bench import databases  # noqa: E402
+from bench.common import init_schema, percentile, rss_mib, start_relay, stop  # noqa: E402
 
 
 # A row ends once no event has arrived for this long after the last was sent.
@@ -111,7 +121,8 @@ def stamps(data: bytes) -> list[float]:
     return found
 
 
-def run(port: int, pid: int, mode: str, count: int, messages: int, rate: float = 0) -> dict:
+def run(port: int, pid: int, url: str, mode: str, count: int, messages: int,
+        rate: float = 0) -> dict:
     selector = selectors.DefaultSelector()
     subscribers = [Subscriber(port, mode) for _ in range(count)]
     for s in subscribers:
@@ -142,17 +153,19 @@ def run(port: int, pid: int, mode: str, count: int, messages: int, rate: float =
     deadline = time.monotonic() + 60
     while not all(s.ready for s in subscribers):
         if time.monotonic() > deadline:
-            raise SystemExit(f"{mode}: only {sum(s.ready for s in subscribers)} of {count} subscribed")
+            ready = sum(s.ready for s in subscribers)
+            raise SystemExit(f"{mode}: only {ready} of {count} subscribed")
         time.sleep(0.05)
 
     conn = http.client.HTTPConnection("127.0.0.1", port)
-    cpu_before = cpu_seconds(pid)
+    cpu_before = databases.server_cpu([pid], url)
     started = time.time()
     for i in range(messages):
         if rate:
             time.sleep(max(0.0, started + i / rate - time.time()))
         body = json.dumps({"from": "bench", "to": "target", "body": repr(time.time())})
-        conn.request("POST", "/api/messages", body=body, headers={"Content-Type": "application/json"})
+        conn.request("POST", "/api/messages", body=body,
+                     headers={"Content-Type": "application/json"})
         response = conn.getresponse()
         response.read()
         assert response.status == 201, response.status
@@ -165,7 +178,7 @@ def run(port: int, pid: int, mode: str, count: int, messages: int, rate: float =
     done.set()
     reader.join()
     finished = time.time()
-    cpu = cpu_seconds(pid) - cpu_before
+    cpu = databases.cpu_since(cpu_before, databases.server_cpu([pid], url))
     rss = rss_mib(pid)
     for s in subscribers:
         if s not in dropped:
@@ -188,14 +201,19 @@ def wait_for_idle_streams(port: int) -> None:
         time.sleep(0.2)
 
 
-def start(args, sizes, source=None):
-    db_path = os.path.join(tempfile.mkdtemp(prefix="relay-bench-"), "streams.db")
-    proc, port = start_relay(db_path, source, RELAY_THREADS=str(max(sizes) + 40), RELAY_KEEPALIVE="1")
+def start(args, sizes, stack: ExitStack, label: str, source=None):
+    """A relay on a fresh database with the agent the publisher writes to; it is
+    stopped and its database dropped when `stack` closes."""
+    url = stack.enter_context(
+        databases.fresh(args.db, args.workdir, f"streams{label.strip()}", args.pg))
+    init_schema(url, source)
+    proc, port = start_relay(url, source, RELAY_THREADS=str(max(sizes) + 40), RELAY_KEEPALIVE="1")
+    stack.callback(stop, proc)
     conn = http.client.HTTPConnection("127.0.0.1", port)
     conn.request("POST", "/api/agents", body=json.dumps({"id": "target"}),
                  headers={"Content-Type": "application/json"})
     conn.getresponse().read()
-    return proc, port
+    return label, proc, port, url
 
 
 def main():
@@ -203,43 +221,53 @@ def main():
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--subscribers", default="1,50,200,500")
     parser.add_argument("--rate", type=float, default=0,
-                        help="messages per second (default 0: each as soon as the last is answered)")
+                        help="messages per second (default 0: each as soon as the last is "
+                             "answered)")
     parser.add_argument("--modes", default="sse,ws")
+    parser.add_argument("--db", default="sqlite", choices=["sqlite", "postgres"])
+    parser.add_argument("--pg", default=databases.PG_ADMIN,
+                        help="a PostgreSQL server's URL where CREATE DATABASE works")
     parser.add_argument("--base", metavar="DIR",
                         help="also run the relay package found in DIR (e.g. a `git archive` of "
                              "the base commit), row by row beside this one: a fair before/after "
                              "on a machine whose load drifts")
     args = parser.parse_args()
     sizes = [int(n) for n in args.subscribers.split(",")]
-    servers = [("", *start(args, sizes))]
-    if args.base:
-        servers.insert(0, ("base ", *start(args, sizes, args.base)))
-    short = []
-    try:
-        print(f"idle server RSS {rss_mib(servers[-1][1].pid):.0f} MiB; {args.messages} messages "
-              f"per run{f' at {args.rate:g}/s' if args.rate else ''}; {os.cpu_count()} cores")
-        width = 10 if args.base else 5
-        print(f"{'mode':{width}} {'N':>4} {'p50 ms':>9} {'p99 ms':>9} {'events/s':>10} {'RSS MiB':>8} "
-              f"{'CPU us/ev':>9} {'delivered/expected':>20}")
-        for mode in args.modes.split(","):
-            for count in sizes:
-                for label, proc, port in servers:
-                    result = run(port, proc.pid, mode, count, args.messages, args.rate)
-                    tally = f"{result['delivered']}/{result['expected']}"
-                    mark = "" if result["delivered"] == result["expected"] else \
-                        f"  SHORT ({result['dropped']} of {count} streams closed by the server)"
-                    print(f"{label + mode:{width}} {count:4d} {result['p50']:9.1f} {result['p99']:9.1f} "
-                          f"{result['rate']:10.0f} {result['rss']:8.0f} "
-                          f"{result['cpu_us']:9.0f} {tally:>20}{mark}", flush=True)
-                    if mark:
-                        short.append(f"{label}{mode} N={count}: {tally}")
-                    wait_for_idle_streams(port)
-    finally:
-        for _, proc, _ in servers:
-            stop(proc)
+    with tempfile.TemporaryDirectory(prefix="relay-bench-") as args.workdir, ExitStack() as stack:
+        short = measure(args, sizes, stack)
     if short:
         print("FAILED: events lost in " + "; ".join(short), file=sys.stderr)
         sys.exit(1)
+
+
+def measure(args, sizes, stack: ExitStack) -> list[str]:
+    """Prints the table; returns the rows that fell short."""
+    base = args.base and (args.db == "sqlite" or databases.speaks_postgres(args.base))
+    servers = [start(args, sizes, stack, label, source)
+               for label, source in ([("base ", args.base)] if base else []) + [("", None)]]
+    short = []
+    print(f"idle server RSS {rss_mib(servers[-1][1].pid):.0f} MiB; {args.messages} messages "
+          f"per run{f' at {args.rate:g}/s' if args.rate else ''}; {os.cpu_count()} cores; "
+          f"{args.db}")
+    if args.base and not base:
+        print(f"base ({args.base}) has no PostgreSQL support: no base rows")
+    width = 10 if base else 5
+    print(f"{'mode':{width}} {'N':>4} {'p50 ms':>9} {'p99 ms':>9} {'events/s':>10} {'RSS MiB':>8} "
+          f"{'CPU us/ev':>9} {'delivered/expected':>20}")
+    for mode in args.modes.split(","):
+        for count in sizes:
+            for label, proc, port, url in servers:
+                result = run(port, proc.pid, url, mode, count, args.messages, args.rate)
+                tally = f"{result['delivered']}/{result['expected']}"
+                mark = "" if result["delivered"] == result["expected"] else \
+                    f"  SHORT ({result['dropped']} of {count} streams closed by the server)"
+                print(f"{label + mode:{width}} {count:4d} {result['p50']:9.1f} "
+                      f"{result['p99']:9.1f} {result['rate']:10.0f} {result['rss']:8.0f} "
+                      f"{result['cpu_us']:9.0f} {tally:>20}{mark}", flush=True)
+                if mark:
+                    short.append(f"{label}{mode} N={count}: {tally}")
+                wait_for_idle_streams(port)
+    return short
 
 
 if __name__ == "__main__":
