@@ -10,15 +10,11 @@ from relay.server import committer
 from relay.server.api import commit, conn
 from relay.server.clock import ManualClock
 from relay.server.committer import Committer
+from relay.server.dialects import postgres
 from relay.server.errors import not_found
 from relay.server.events import Event
 
 from . import pg
-
-try:
-    import psycopg
-except ImportError:                     # the postgres extra: the PostgreSQL tests are skipped
-    psycopg = None
 
 
 def add_row(name):
@@ -199,10 +195,6 @@ def test_a_failed_begin_fails_the_batch_and_the_next_one_runs(relay_):
 
 # --- PostgreSQL: concurrent write transactions (README: "Several relays on PostgreSQL") ---
 
-pg_only = pytest.mark.skipif(pg.unreachable() is not None,
-                             reason=f"PostgreSQL not reachable at {pg.ADMIN_URL}")
-
-
 @pytest.fixture
 def two_committers():
     """Two committers on one PostgreSQL database, as two relay processes have."""
@@ -231,7 +223,7 @@ def increment(read=lambda: None):
     return change
 
 
-@pg_only
+@pg.only
 def test_a_conflicting_batch_runs_again_on_what_the_other_committed(two_committers):
     a, b = two_committers
     b_committed = threading.Event()
@@ -247,7 +239,7 @@ def test_a_conflicting_batch_runs_again_on_what_the_other_committed(two_committe
     assert counted(a.conn) == 2
 
 
-@pg_only
+@pg.only
 def test_racing_read_then_write_on_two_committers_is_the_serial_outcome(two_committers):
     """2 x 50 concurrent increments: every one counted once, events in id order."""
     outcomes = []
@@ -267,15 +259,32 @@ def test_racing_read_then_write_on_two_committers_is_the_serial_outcome(two_comm
     assert subjects == [str(n) for n in range(1, 101)]
 
 
-@pg_only
+@pg.only
 def test_a_batch_that_keeps_conflicting_fails_after_its_attempts(two_committers):
     a, _ = two_committers
-    conflict = psycopg.errors.SerializationFailure("could not serialize access")
+    conflict = postgres.psycopg.errors.SerializationFailure("could not serialize access")
 
     def change(c):
         increment()(c)
         raise conflict
-    with pytest.raises(psycopg.errors.SerializationFailure):
+    with pytest.raises(postgres.psycopg.errors.SerializationFailure):
         a.commit(change)
     assert a.retries == committer.ATTEMPTS - 1
     assert counted(a.conn) == 0
+
+
+@pg.only
+def test_a_change_waiting_long_for_a_row_runs_again(two_committers):
+    """A row held by another transaction past ROW_WAIT (two batches updating rows
+    in opposite orders deadlock) fails the attempt, not the change: it runs again."""
+    a, b = two_committers
+    holder = b.conn
+    postgres.begin(holder)
+    holder.execute("UPDATE config_entries SET value = '10' WHERE key = 'n'")
+    done = []
+    waiting = threading.Thread(target=lambda: done.append(a.commit(increment())))
+    waiting.start()
+    pg.until(lambda: a.retries > 0)
+    holder.commit()
+    waiting.join(10)
+    assert done == [11] and counted(a.conn) == 11

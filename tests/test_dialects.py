@@ -10,11 +10,7 @@ from relay.server.settings import ConfigError, parse
 from relay.server.store import event_log
 
 from . import pg
-
-try:
-    import psycopg
-except ImportError:                     # the postgres extra: the PostgreSQL tests are skipped
-    psycopg = None
+from .pg import until, waits_for_a_lock
 
 
 def test_relay_db_picks_the_engine():
@@ -58,10 +54,6 @@ def test_pg_settings():
 
 # --- PostgreSQL's write transactions (README: "Several relays on PostgreSQL") -----------
 
-pg_only = pytest.mark.skipif(pg.unreachable() is not None,
-                             reason=f"PostgreSQL not reachable at {pg.ADMIN_URL}")
-
-
 @pytest.fixture
 def pg_url():
     url = pg.create()
@@ -73,22 +65,7 @@ def event_rows(*subjects):
     return [("test.appended", "t", s, 0, "{}", None) for s in subjects]
 
 
-def waits_for_a_lock(watcher, conn) -> bool:
-    """Whether `conn`'s backend is waiting for a lock (asked of the server, not timed)."""
-    pid = conn.raw.info.backend_pid
-    return watcher.execute("SELECT count(*) FROM pg_locks WHERE pid = ? AND NOT granted",
-                           (pid,)).fetchone()[0] > 0
-
-
-def until(condition):
-    for _ in range(2000):
-        if condition():
-            return
-        threading.Event().wait(0.005)
-    raise AssertionError("the condition never held")
-
-
-@pg_only
+@pg.only
 def test_write_transactions_run_at_once_until_one_appends(pg_url):
     """Two processes' write transactions both write without waiting for the
     other; only the event append waits, for the transaction holding it."""
@@ -115,7 +92,7 @@ def test_write_transactions_run_at_once_until_one_appends(pg_url):
         c.close()
 
 
-@pg_only
+@pg.only
 def test_overlapping_appends_are_read_in_id_order_without_a_gap(pg_url):
     """A reader never sees an event id before every lower one is committed,
     whichever transaction began first (API.md §17: resume with no gap)."""
@@ -151,7 +128,7 @@ def test_overlapping_appends_are_read_in_id_order_without_a_gap(pg_url):
         c.close()
 
 
-@pg_only
+@pg.only
 def test_the_latest_id_of_an_empty_log_waits_for_the_append_in_flight(pg_url):
     """A stream "from now" starts after the latest id: with no event kept, that
     is the sequence's, which an append in flight may hold and commit later."""
@@ -174,7 +151,7 @@ def test_the_latest_id_of_an_empty_log_waits_for_the_append_in_flight(pg_url):
         c.close()
 
 
-@pg_only
+@pg.only
 def test_a_transaction_inserting_messages_waits_for_the_last_one_and_sees_it(pg_url):
     """begin(ordered=True) takes the messages' lock before its snapshot: a
     sender updates a row the previous sender updated (a presence) without a
@@ -193,7 +170,7 @@ def test_a_transaction_inserting_messages_waits_for_the_last_one_and_sees_it(pg_
     postgres.begin(a, ordered=True)
     update(a, "2")
     a.commit()
-    with pytest.raises(psycopg.errors.SerializationFailure) as conflict:
+    with pytest.raises(postgres.psycopg.errors.SerializationFailure) as conflict:
         update(c, "x")
     assert postgres.retryable(conflict.value)
     c.rollback()

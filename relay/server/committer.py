@@ -14,9 +14,9 @@ events are inserted under an append lock held to COMMIT, so event ids commit
 in id order (dialects/postgres.py says why that technique). A change that
 inserts messages is committed `ordered`: its batch takes the messages' lock
 before it begins, so its snapshot follows the previous sender's commit. A
-conflict (dialect.retryable: a serialization failure or a deadlock) runs
-the whole batch again, up to ATTEMPTS times with a short jittered pause;
-then its jobs fail with the error.
+conflict (dialect.retryable: a serialization failure, a deadlock, a row
+waited for too long) runs the whole batch again, up to ATTEMPTS times
+with a short jittered pause; then its jobs fail with the error.
 
 Group commit. Requests that arrive while a transaction is running wait;
 when it ends, the first of them is handed the lead and runs all the

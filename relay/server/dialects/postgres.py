@@ -12,7 +12,11 @@ isolation (begin()): PostgreSQL makes every read-then-write of the store
 (a claim, an idempotency key, a pool pick, a config version) behave as if
 it ran alone, without auditing each one, and reports a conflict as
 SQLSTATE 40001 (40P01 a deadlock); the committer runs the batch again
-(retryable()).
+(retryable()). A change waits at most ROW_WAIT for a row another
+transaction holds (55P03, run again too): two group-committed batches
+that update the same rows (agents' presence) in opposite orders deadlock,
+and PostgreSQL's deadlock_timeout (1 s, a superuser's setting) would stall
+a whole batch that long before it tells.
 
 Ids are appended in order: a reader that has seen event or message id N
 has seen every id below it, so a resume, a `since` or an inbox cursor on
@@ -58,7 +62,8 @@ SCHEMA_LOCK = EVENTS_LOCK + 2        # a schema change or a copy-db (begin_exclu
 MESSAGES_LOCK = "relay_message_appends"     # a table of no rows, locked from a transaction's
 #                                             first message insert to COMMIT
 LOCK_MESSAGES = f"LOCK TABLE {MESSAGES_LOCK} IN EXCLUSIVE MODE"     # readers are not held
-RETRYABLE = {"40001", "40P01"}       # serialization failure, deadlock
+RETRYABLE = {"40001", "40P01", "55P03"}    # serialization failure, deadlock, lock_timeout
+ROW_WAIT = "100ms"                   # the longest a change waits for another transaction's row
 CHANNEL = "relay_events"             # NOTIFY carries the last event id a commit wrote
 
 
@@ -188,14 +193,16 @@ def begin(conn, ordered: bool = False) -> None:
     lock before its snapshot."""
     conn.ordered = ordered
     conn.raw.execute("BEGIN ISOLATION LEVEL SERIALIZABLE" + (f"; {LOCK_MESSAGES}" if ordered
-                                                              else ""))    # one round trip
+                                                              else "")
+                     + f"; SET LOCAL lock_timeout = '{ROW_WAIT}'")     # one round trip
 
 
 def ordered(conn) -> None:
     """Right before this transaction first inserts a message: the messages'
     lock, held to COMMIT, so their ids commit in order."""
     if not conn.ordered:
-        conn.raw.execute(LOCK_MESSAGES)
+        conn.raw.execute(f"SET LOCAL lock_timeout = 0; {LOCK_MESSAGES}; "
+                         f"SET LOCAL lock_timeout = '{ROW_WAIT}'")
         conn.ordered = True
 
 
@@ -298,13 +305,14 @@ def append_events(conn, rows: list[tuple]) -> list[int]:
     module's docstring). The NOTIFY is delivered at COMMIT, to every relay
     process listening (event_tail.py)."""
     cursor = conn.execute(
-        f"SELECT pg_advisory_xact_lock({EVENTS_LOCK}); "
+        f"SET LOCAL lock_timeout = 0; SELECT pg_advisory_xact_lock({EVENTS_LOCK}); "
         "WITH e AS (INSERT INTO events (type, source, subject, time, data, scope) VALUES "
         + ",".join(["(?,?,?,?,?,?)"] * len(rows)) + " RETURNING id) "
         "SELECT e.id FROM e CROSS JOIN (SELECT pg_notify(?, max(id)::text) FROM e) AS n "
         "ORDER BY e.id",
         [*(value for row in rows for value in row), CHANNEL])
-    cursor.nextset()
+    while cursor.nextset():
+        pass
     return [r[0] for r in cursor.fetchall()]
 
 
