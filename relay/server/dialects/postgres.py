@@ -208,7 +208,8 @@ def ordered(conn) -> None:
 
 def retryable(error: BaseException) -> bool:
     """Whether running the transaction again may succeed: a serialization
-    failure or a deadlock, which SERIALIZABLE reports instead of a wrong answer."""
+    failure or a deadlock, which SERIALIZABLE reports instead of a wrong answer,
+    or a row waited for longer than ROW_WAIT."""
     return getattr(error, "sqlstate", None) in RETRYABLE
 
 
