@@ -305,6 +305,30 @@ def test_a_tasks_callbacks_go_out_in_order(client, relay_, clock):
         receiver.close()
 
 
+def test_a_delivery_taken_and_not_recorded_within_its_lease_is_taken_again(
+        client, relay_, receiver, clock):
+    """A process that died mid-send: the row it took comes due again when its
+    lease ends, and that process's late record changes nothing."""
+    t = open_task(client, receiver.url)
+    client.post(f"/api/tasks/{t['id']}/status", json={"status": "resolved"})
+    lease = int(1000 * relay_.callbacks.lease)
+    [taken] = relay_.callbacks.claim()               # taken, then never sent
+    [d] = deliveries(client, t["id"])
+    assert (d["status"], d["attempts"], d["nextAttemptAt"]) == ("pending", 0, clock() + lease)
+    assert relay_.callbacks.run_once() == 0           # leased: taken by no one else
+    clock.advance((lease - 1) / 1000)
+    assert relay_.callbacks.run_once() == 0
+    clock.advance(0.001)
+    assert relay_.callbacks.run_once() == 1           # the lease ended
+    assert receiver.take()["json"]["task"]["status"] == "resolved"
+    [d] = deliveries(client, t["id"])
+    assert (d["status"], d["attempts"], d["deliveredAt"]) == ("delivered", 1, clock())
+    clock.advance(1)
+    relay_.callbacks.deliver(taken)                    # the first taker's try, recorded late
+    receiver.take()
+    assert deliveries(client, t["id"]) == [d]
+
+
 def test_owed_callbacks_go_out_after_the_task_is_deleted(client, relay_, receiver):
     t = open_task(client, receiver.url)
     client.post(f"/api/tasks/{t['id']}/status", json={"status": "cancelled"})
