@@ -3,6 +3,7 @@ the callback worker to a real local HTTP server, retried with backoff, in order.
 import json
 import queue
 import socket
+import threading
 import time
 
 import pytest
@@ -283,6 +284,45 @@ def test_network_errors_and_timeouts_are_retried(client, relay_, clock):
         assert (d["status"], d["attempts"], d["lastError"]) == ("pending", 1, "timed out")
     finally:
         slow.close()
+
+
+def dripping_receiver(seconds: float) -> socket.socket:
+    """Answers 200 a byte at a time, 50 ms apart, for `seconds`: every read is
+    quick, the whole answer is not."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        conn, _ = server.accept()
+        with conn, conn.makefile("rb") as request:
+            length = 0
+            while (line := request.readline()) not in (b"\r\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            request.read(length)
+            try:
+                conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                for _ in range(int(seconds / 0.05)):
+                    time.sleep(0.05)
+                    conn.sendall(b"a")
+                conn.sendall(b"\r\nContent-Length: 0\r\n\r\n")
+            except OSError:
+                pass                                   # the relay hung up
+    threading.Thread(target=serve, daemon=True).start()
+    return server
+
+
+def test_a_try_is_cut_at_the_timeout_even_when_the_answer_drips(client, relay_):
+    """A try never outlasts its lease (a delivery would be taken again while sent)."""
+    server = dripping_receiver(5)
+    try:
+        relay_.callbacks.timeout = 0.2
+        t = open_task(client, f"http://127.0.0.1:{server.getsockname()[1]}/hook")
+        client.post(f"/api/tasks/{t['id']}/status", json={"status": "blocked"})
+        assert relay_.callbacks.run_once() == 1
+        [d] = deliveries(client, t["id"])
+        assert (d["status"], d["attempts"], d["lastError"]) == ("pending", 1, "timed out")
+    finally:
+        server.close()
 
 
 def test_a_tasks_callbacks_go_out_in_order(client, relay_, clock):
