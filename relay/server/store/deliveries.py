@@ -57,11 +57,6 @@ def any_due(conn, now: int) -> bool:
                         "AND next_attempt_at <= ? LIMIT 1", (now,)).fetchone() is not None
 
 
-# Due rows looked at per claim beyond the room: a host's backlog capped to its
-# room leaves the others' rows in the look.
-LOOK = 50
-
-
 def claim(conn, now: int, lease_until: int, room: int, host_room: dict[str, int],
           per_host: int) -> list:
     """Take up to `room` due deliveries for this process to send, in one
@@ -69,10 +64,12 @@ def claim(conn, now: int, lease_until: int, room: int, host_room: dict[str, int]
     callbacks go out in order, whichever process sends them), at most
     `host_room[host]` (else `per_host`) per host, and leased by pushing
     `next_attempt_at` to `lease_until`, so no other process takes them while
-    this one sends. Hosts with no room are left out of the look (so a receiver
-    that is down, with many deliveries due, never hides the others'). Rows
-    another transaction is taking are skipped, not waited for (the dialect's
-    SKIP_LOCKED). Answers the rows taken, oldest first, each with its lease in
+    this one sends. Rows another transaction is taking are skipped, not waited
+    for (the dialect's SKIP_LOCKED). The look takes `room` rows (it locks what
+    it looks at: a longer one would hold rows from the other processes) and the
+    host caps thin it; a host with no room is left out of it, so a receiver
+    that is down, with many deliveries due, holds back the others' only until
+    this process's senders for it are all taken. Answers the rows taken, oldest first, each with its lease in
     next_attempt_at (record() names the lease by it)."""
     full = [host for host, left in host_room.items() if left <= 0]
     # An empty IN () is SQLite's alone: with no host full the condition is left out.
@@ -83,19 +80,17 @@ def claim(conn, now: int, lease_until: int, room: int, host_room: dict[str, int]
         f"""UPDATE callback_deliveries SET next_attempt_at = ?
             WHERE status = 'pending' AND next_attempt_at <= ? AND id IN (
               SELECT id FROM (
-                SELECT id, coalesce(host, '') AS host,
-                       row_number() OVER (PARTITION BY coalesce(host, '') ORDER BY id) AS nth
-                FROM callback_deliveries WHERE id IN (
-                  SELECT id FROM callback_deliveries AS d
-                  WHERE status = 'pending' AND next_attempt_at <= ? {skip_full}
-                    AND NOT EXISTS (SELECT 1 FROM callback_deliveries AS e
-                                    WHERE e.task_id = d.task_id AND e.status = 'pending'
-                                      AND e.id < d.id)
-                  ORDER BY id LIMIT ?{conn.dialect.SKIP_LOCKED})) AS taken
-              WHERE nth <= {cap} ORDER BY id LIMIT ?)
+                SELECT id, host, row_number() OVER (PARTITION BY host ORDER BY id) AS nth
+                FROM (SELECT id, coalesce(host, '') AS host FROM callback_deliveries AS d
+                      WHERE status = 'pending' AND next_attempt_at <= ? {skip_full}
+                        AND NOT EXISTS (SELECT 1 FROM callback_deliveries AS e
+                                        WHERE e.task_id = d.task_id AND e.status = 'pending'
+                                          AND e.id < d.id)
+                      ORDER BY id LIMIT ?{conn.dialect.SKIP_LOCKED}) AS look) AS taken
+              WHERE nth <= {cap})
             RETURNING *""",
-        (lease_until, now, now, *full, room + LOOK,
-         *(value for pair in caps for value in pair), per_host, room)).fetchall()
+        (lease_until, now, now, *full, room,
+         *(value for pair in caps for value in pair), per_host)).fetchall()
     return sorted(rows, key=lambda r: r["id"])
 
 
