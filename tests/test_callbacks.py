@@ -369,6 +369,31 @@ def test_a_delivery_taken_and_not_recorded_within_its_lease_is_taken_again(
     assert deliveries(client, t["id"]) == [d]
 
 
+def test_a_try_whose_outcome_cannot_be_recorded_waits_out_its_lease(
+        client, relay_, receiver, clock, monkeypatch):
+    """The database refuses the record: the row is not taken again at once (no
+    spin), and is sent again when its lease ends (at least once)."""
+    from relay.server.store import deliveries as store
+
+    def refused(*args, **kwargs):
+        raise RuntimeError("the database refused the write")
+    t = open_task(client, receiver.url)
+    client.post(f"/api/tasks/{t['id']}/status", json={"status": "resolved"})
+    record = store.record
+    monkeypatch.setattr(store, "record", refused)
+    assert relay_.callbacks.run_once() == 1
+    first = receiver.take()
+    monkeypatch.setattr(store, "record", record)
+    assert relay_.callbacks.run_once() == 0
+    [d] = deliveries(client, t["id"])
+    assert (d["status"], d["attempts"]) == ("pending", 0)
+    clock.advance((d["nextAttemptAt"] - clock()) / 1000)       # its lease ends
+    assert relay_.callbacks.run_once() == 1
+    assert receiver.take()["raw"] == first["raw"]
+    [d] = deliveries(client, t["id"])
+    assert (d["status"], d["attempts"]) == ("delivered", 1)
+
+
 def test_owed_callbacks_go_out_after_the_task_is_deleted(client, relay_, receiver):
     t = open_task(client, receiver.url)
     client.post(f"/api/tasks/{t['id']}/status", json={"status": "cancelled"})
