@@ -8,7 +8,9 @@ next one on the same database. Every process runs this worker (README:
 (store/deliveries.py claim(), through the committer like every write), which
 leases each row for `lease` seconds, longer than a try can last
 (callback_send.py cuts a try at `timeout`), and hands them to a small pool of
-sender threads. A row leased by one process is taken by no other while its
+sender threads; a sender's record of a try also takes the next due delivery to
+the same host, in the same write, so a busy receiver's callbacks need no claim
+of their own each (bench/tasks.py: the callback lag). A row leased by one process is taken by no other while its
 sender lives; one whose process died comes due again when its lease ends (at
 least once). A slow or dead callback server holds a sender for at most
 `timeout` seconds, and at most half of this process's senders at once, so it
@@ -122,33 +124,43 @@ class Callbacks(Periodic):
             row = outbox.get()
             if row is None or self.stopping.is_set():
                 return                   # stopping: a row not sent comes due when its lease ends
-            self.deliver(row)
+            self.deliver(row, chain=True)
 
-    def deliver(self, row) -> None:
-        """Try a claimed delivery once and record the outcome."""
+    def deliver(self, row, chain: bool = False) -> None:
+        """Send a claimed delivery, then give back its sender. With `chain`
+        (a sender thread), each try's record also takes the next due delivery
+        to the same host, in the same write, and the sender goes on with it:
+        a busy receiver's callbacks go out without a claim of their own each."""
+        host = row["host"] or ""                  # a chain stays on one host
         try:
-            try:
-                outcome = post(row, self.policy, self.timeout)
-            except Exception as error:      # noqa: BLE001 - post() answers; this is a bug
-                outcome = Outcome(None, f"cannot be sent: {describe(error)}", False)
-            self._record(row, outcome)
-        except Exception:
-            # Not recorded (the database refused): pending, due when its lease ends.
-            log.exception("callback delivery %s: its outcome could not be recorded", row["id"])
+            while row is not None:
+                row = self._try(row, chain and not self.stopping.is_set())
         finally:
             with self._in_flight_lock:
-                host = row["host"] or ""
                 if self._in_flight[host] > 1:
                     self._in_flight[host] -= 1
                 else:
                     self._in_flight.pop(host, None)
             self._wake.set()         # the task's next delivery may go now
 
+    def _try(self, row, take_next: bool):
+        """One try, recorded; answers the next row taken (or None)."""
+        try:
+            try:
+                outcome = post(row, self.policy, self.timeout)
+            except Exception as error:      # noqa: BLE001 - post() answers; this is a bug
+                outcome = Outcome(None, f"cannot be sent: {describe(error)}", False)
+            return self._record(row, outcome, take_next)
+        except Exception:
+            # Not recorded (the database refused): pending, due when its lease ends.
+            log.exception("callback delivery %s: its outcome could not be recorded", row["id"])
+            return None
+
     def backoff(self, attempts: int) -> float:
         """Seconds to wait after the `attempts`-th failed try."""
         return min(self.base_delay * 2 ** min(attempts - 1, 60), self.max_delay)
 
-    def _record(self, row, outcome: Outcome) -> None:
+    def _record(self, row, outcome: Outcome, take_next: bool):
         now = self.relay.clock()
         attempts = row["attempts"] + 1
         give_up_at = (row["retried_at"] or row["created_at"]) + int(1000 * self.retry_for)
@@ -163,14 +175,21 @@ class Callbacks(Periodic):
             log.warning("callback %s for task %s to %s: %s (%s)", row["id"], row["task_id"],
                         row["url"][:200], outcome.error, status)
 
+        host = row["host"] or ""
+
         def change(c):
-            return deliveries.record(
+            recorded = deliveries.record(
                 c, row["id"], row["next_attempt_at"], status=status, attempts=attempts,
                 next_attempt_at=next_at, error=outcome.error and outcome.error[:500],
-                response_status=outcome.status, delivered_at=delivered_at), []
-        if not self.relay.committer.commit(change):
+                response_status=outcome.status, delivered_at=delivered_at)
+            taken = deliveries.claim(c, now, now + int(1000 * self.lease), 1, {host: 1},
+                                     self.per_host, host) if take_next else []
+            return (recorded, taken), []
+        recorded, taken = self.relay.committer.commit(change)
+        if not recorded:
             log.warning("callback %s for task %s: its lease ended before this try was "
                         "recorded; the row was taken again", row["id"], row["task_id"])
+        return taken[0] if taken else None
 
     # --- the thread (worker.py: the loop, start/stop) ------------------------------
 

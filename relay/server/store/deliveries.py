@@ -58,7 +58,7 @@ def any_due(conn, now: int) -> bool:
 
 
 def claim(conn, now: int, lease_until: int, room: int, host_room: dict[str, int],
-          per_host: int) -> list:
+          per_host: int, host: str | None = None) -> list:
     """Take up to `room` due deliveries for this process to send, in one
     conditional statement: each the oldest pending one of its task (a task's
     callbacks go out in order, whichever process sends them), at most
@@ -70,10 +70,13 @@ def claim(conn, now: int, lease_until: int, room: int, host_room: dict[str, int]
     host caps thin it; a host with no room is left out of it, so a receiver
     that is down, with many deliveries due, holds back the others' only until
     this process's senders for it are all taken. Answers the rows taken, oldest first, each with its lease in
-    next_attempt_at (record() names the lease by it)."""
+    next_attempt_at (record() names the lease by it). With `host`, only
+    deliveries to that host."""
     full = [host for host, left in host_room.items() if left <= 0]
+    only = [] if host is None else [host]
     # An empty IN () is SQLite's alone: with no host full the condition is left out.
-    skip_full = (f"AND coalesce(host, '') NOT IN ({placeholders(full)})" if full else "")
+    hosts = ((f"AND coalesce(host, '') NOT IN ({placeholders(full)})" if full else "")
+             + (" AND coalesce(host, '') = ?" if only else ""))
     caps = [(host, left) for host, left in host_room.items() if left > 0]
     cap = (f"CASE host {' '.join('WHEN ? THEN ?' for _ in caps)} ELSE ? END" if caps else "?")
     rows = conn.execute(
@@ -82,14 +85,14 @@ def claim(conn, now: int, lease_until: int, room: int, host_room: dict[str, int]
               SELECT id FROM (
                 SELECT id, host, row_number() OVER (PARTITION BY host ORDER BY id) AS nth
                 FROM (SELECT id, coalesce(host, '') AS host FROM callback_deliveries AS d
-                      WHERE status = 'pending' AND next_attempt_at <= ? {skip_full}
+                      WHERE status = 'pending' AND next_attempt_at <= ? {hosts}
                         AND NOT EXISTS (SELECT 1 FROM callback_deliveries AS e
                                         WHERE e.task_id = d.task_id AND e.status = 'pending'
                                           AND e.id < d.id)
                       ORDER BY id LIMIT ?{conn.dialect.SKIP_LOCKED}) AS look) AS taken
               WHERE nth <= {cap})
             RETURNING *""",
-        (lease_until, now, now, *full, room,
+        (lease_until, now, now, *full, *only, room,
          *(value for pair in caps for value in pair), per_host)).fetchall()
     return sorted(rows, key=lambda r: r["id"])
 
