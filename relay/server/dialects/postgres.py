@@ -351,3 +351,8 @@ def search_store():
     """The store module that searches messages on this engine (a tsvector and GIN)."""
     from ..store import search_postgres
     return search_postgres
+
+
+# Ends the SELECT of a claim that takes rows (store/deliveries.py claim()): rows another
+# transaction is taking are skipped, not waited for.
+SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"

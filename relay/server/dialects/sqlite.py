@@ -249,3 +249,7 @@ def search_store():
     """The store module that searches messages on this engine (FTS5)."""
     from ..store import search_sqlite
     return search_sqlite
+
+
+# SQLite has one writer and no row locks: a claim's SELECT takes its rows as it is.
+SKIP_LOCKED = ""
