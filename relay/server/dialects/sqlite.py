@@ -111,11 +111,16 @@ def json_append(column: str) -> str:
     return f"json_insert({column}, '$[#]', ?)"
 
 
+# Most payload, meta and readBy texts are {} or []: json() of a constant is worked
+# out once per statement, json() of a column once per row (parsed and written again).
+JSON_TEXT = "CASE {0} WHEN '{{}}' THEN json('{{}}') WHEN '[]' THEN json('[]') ELSE json({0}) END"
+JSON_FLAG = "CASE WHEN {} THEN json('true') ELSE json('false') END"
+
+
 def json_object(fields: list[tuple[str, str, str]]) -> str:
     """An expression: one row as a JSON object. `fields` are (key, expression, form):
     form 'json' embeds JSON text, 'bool' a 0/1 flag."""
-    pairs = object_pairs(fields, {"json": "json({})",
-                                  "bool": "json(CASE WHEN {} THEN 'true' ELSE 'false' END)"})
+    pairs = object_pairs(fields, {"json": JSON_TEXT, "bool": JSON_FLAG})
     return f"json_object({pairs})"
 
 
