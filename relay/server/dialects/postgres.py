@@ -29,7 +29,7 @@ try:
 except ImportError:                         # pragma: no cover - the extra is not installed
     psycopg = None
 
-from . import object_pairs, sqlite
+from . import sqlite
 
 name = "postgres"
 Error = psycopg.Error if psycopg else Exception
@@ -219,16 +219,28 @@ def json_has(column: str) -> str:
 
 
 def json_append(column: str) -> str:
-    return f"((({column})::jsonb || jsonb_build_array(?::text))::text)"
+    # Written compact, as SQLite's json_insert writes it: the poll embeds the text as stored.
+    return (f"(CASE WHEN ({column}) = '[]' THEN '[' ELSE left({column}, -1) || ',' END"
+            " || to_json(?::text)::text || ']')")
+
+
+# json_build_object writes `"key" : value, ...` and json_agg `, ` between items: a
+# poll of 50 messages was 14% larger than SQLite's. Written as text instead, each
+# value by to_json (the escapes of SQLite's json_quote), both engines answer the
+# same bytes; JSON text columns are embedded as stored.
+_FORMS = {"": "coalesce(to_json({})::text, 'null')", "json": "coalesce({}, 'null')",
+          "bool": "CASE WHEN ({}) <> 0 THEN 'true' ELSE 'false' END"}
 
 
 def json_object(fields: list[tuple[str, str, str]]) -> str:
-    return f"json_build_object({object_pairs(fields, {'json': '({})::json', 'bool': '(({}) <> 0)'})})"
+    pairs = " || ".join(f"'{',' if i else '{'}\"{key}\":' || {_FORMS[form].format(expr)}"
+                        for i, (key, expr, form) in enumerate(fields))
+    return f"({pairs} || '}}')"
 
 
 def json_array(expression: str, order: str = "id") -> str:
-    # json_agg of no rows is NULL where SQLite's json_group_array is '[]'.
-    return f"coalesce(json_agg({expression} ORDER BY {order})::text, '[]')"
+    # string_agg of no rows is NULL where SQLite's json_group_array is '[]'.
+    return f"coalesce('[' || string_agg({expression}, ',' ORDER BY {order}) || ']', '[]')"
 
 
 def json_array_of(fields: list[tuple[str, str, str]], order: str = "id") -> str:
