@@ -130,9 +130,11 @@ def json_array(expression: str, order: str = "id") -> str:
     return f"json_group_array({expression})"
 
 
-def json_array_of(fields: list[tuple[str, str, str]], order: str = "id") -> str:
-    """An aggregate: a JSON array text of one object per row (json_object, json_array)."""
-    return json_array(json_object(fields), order)
+def json_objects(alias: str, shapes: dict[str, list[tuple[str, str, str]]]) -> tuple[dict, str]:
+    """Per shape (its fields: key, expression on `alias`'s columns, form), an
+    expression writing `alias`'s row as that JSON object's text; and what the
+    FROM clause needs after `alias` for them (nothing: json_object() needs no join)."""
+    return {name: json_object(fields) for name, fields in shapes.items()}, ""
 
 
 # send's INSERT ... SELECT: the new row's id without RETURNING rows to step through.

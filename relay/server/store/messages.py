@@ -43,22 +43,23 @@ def to_dict(row) -> Record:
 # The same message as to_dict() gives, as SQLite's JSON, for the inbox poll
 # (see inbox()). The two are kept equal field by field by
 # tests/test_message_json.py::test_one_representation_of_a_message.
-# (key, column expression, form): 'json' embeds a JSON text column, 'bool' a 0/1 flag.
-# The dialect spells the object (dialects/: json_object).
+# (key, expression on the inbox's row `m`, form): 'json' embeds a JSON text column,
+# 'bool' a 0/1 flag. The dialect spells the object (dialects/: json_objects).
 MESSAGE_JSON = [
-    ("id", "id", ""), ("from", "from_agent", ""), ("to", "to_addr", ""), ("kind", "kind", ""),
-    ("subject", "subject", ""), ("body", "body", ""), ("payload", "payload", "json"),
-    ("meta", "meta", "json"), ("channel", "channel", ""), ("replyTo", "reply_to", ""),
-    ("threadId", "coalesce(thread_id, id)", ""), ("claimable", "claimable", "bool"),
-    ("claimTtlSeconds", "claim_ttl_seconds", ""), ("claimedBy", "claimed_by", ""),
-    ("claimedAt", "claimed_at", ""), ("claimExpiresAt", "claim_expires_at", ""),
-    ("idempotencyKey", "idempotency_key", ""), ("readBy", "read_by", "json"),
-    ("deliveryStatus", "delivery_status", ""), ("resolvedToAgent", "resolved_to", ""),
-    ("expiresAt", "expires_at", ""), ("createdAt", "created_at", "")]
+    ("id", "m.id", ""), ("from", "m.from_agent", ""), ("to", "m.to_addr", ""),
+    ("kind", "m.kind", ""), ("subject", "m.subject", ""), ("body", "m.body", ""),
+    ("payload", "m.payload", "json"), ("meta", "m.meta", "json"), ("channel", "m.channel", ""),
+    ("replyTo", "m.reply_to", ""), ("threadId", "coalesce(m.thread_id, m.id)", ""),
+    ("claimable", "m.claimable", "bool"), ("claimTtlSeconds", "m.claim_ttl_seconds", ""),
+    ("claimedBy", "m.claimed_by", ""), ("claimedAt", "m.claimed_at", ""),
+    ("claimExpiresAt", "m.claim_expires_at", ""), ("idempotencyKey", "m.idempotency_key", ""),
+    ("readBy", "m.read_by", "json"), ("deliveryStatus", "m.delivery_status", ""),
+    ("resolvedToAgent", "m.resolved_to", ""), ("expiresAt", "m.expires_at", ""),
+    ("createdAt", "m.created_at", "")]
 # A message that asks for an ack says so (to_dict() adds the same keys).
-ACK_JSON = MESSAGE_JSON + [("ackRequired", "1", "bool"), ("ackBy", "ack_by", ""),
-                           ("maxDeliveries", "max_deliveries", ""),
-                           ("escalateTo", "escalate_to", "")]
+ACK_JSON = MESSAGE_JSON + [("ackRequired", "1", "bool"), ("ackBy", "m.ack_by", ""),
+                           ("maxDeliveries", "m.max_deliveries", ""),
+                           ("escalateTo", "m.escalate_to", "")]
 # A message shown again because its ack is late (only messages asking for one are).
 SHOWN_AGAIN_JSON = ACK_JSON + [("redelivered", "1", "bool")]
 
@@ -212,27 +213,29 @@ def _inbox_sql(dialect, addr_count: int, kind: bool, channel: bool, unread: bool
         fresh.append("AND ack_required = 1 AND EXISTS (SELECT 1 FROM receipts WHERE message_id = "
                      "messages.id AND agent_id = ? AND owed = 1 AND state != 'acked')")
     fresh = " ".join(fresh)
-    flagged = (f"CASE WHEN ack_required = 0 THEN {dialect.json_object(MESSAGE_JSON)} "
+    objects, joins = dialect.json_objects("m", {"plain": MESSAGE_JSON, "ack": ACK_JSON,
+                                                "again": SHOWN_AGAIN_JSON})
+    flagged = (f"CASE WHEN m.ack_required = 0 THEN {objects['plain']} "
                f"WHEN EXISTS (SELECT 1 FROM receipts WHERE message_id = m.id AND agent_id = ? "
-               f"AND redelivered = 1) THEN {dialect.json_object(SHOWN_AGAIN_JSON)} "
-               f"ELSE {dialect.json_object(ACK_JSON)} END")
+               f"AND redelivered = 1) THEN {objects['again']} ELSE {objects['ack']} END")
+    again_object, again_joins = dialect.json_objects("m", {"again": SHOWN_AGAIN_JSON})
     # `pending`: a redelivery at or below `since` waits for the agent (a seek into a
     # partial index that is empty but for late acks). HAVING: an empty inbox is no
     # row, so one sqlite3_step (each gives up the GIL) answers the commonest poll.
     # (Spelled twice: PostgreSQL's HAVING cannot name a column of the SELECT.)
     pending = ("EXISTS (SELECT 1 FROM receipts WHERE agent_id = ? AND redelivered = 1"
                " AND message_id <= ?)")
-    sql = f"""SELECT count(*), {dialect.json_array(flagged)}, {pending} AS pending
+    sql = f"""SELECT count(*), {dialect.json_array(flagged, "m.id")}, {pending} AS pending
                 FROM (SELECT * FROM messages
                        WHERE (to_addr IN ({placeholders(range(addr_count))}) OR resolved_to = ?)
                          AND id > ? AND from_agent != ? {common} {fresh}
-                       ORDER BY id LIMIT ?) AS m
+                       ORDER BY id LIMIT ?) AS m{joins}
               HAVING count(*) > 0 OR {pending}"""
-    again = f"""SELECT count(*), {dialect.json_array(dialect.json_object(SHOWN_AGAIN_JSON))}
+    again = f"""SELECT count(*), {dialect.json_array(again_object["again"], "m.id")}
                   FROM (SELECT * FROM messages
                          WHERE id IN (SELECT message_id FROM receipts
                                        WHERE agent_id = ? AND redelivered = 1 AND message_id <= ?)
-                           {common} ORDER BY id LIMIT ?) AS again"""
+                           {common} ORDER BY id LIMIT ?) AS m{again_joins}"""
     return sql, again
 
 
