@@ -14,6 +14,8 @@ class Receiver:
         self.default = default
         self.received: queue.Queue = queue.Queue()
         self.release = threading.Event()
+        self.holding = 0                      # requests held now (concurrent senders)
+        self._lock = threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -23,7 +25,7 @@ class Receiver:
                 receiver.received.put({"path": self.path, "headers": dict(self.headers),
                                        "raw": raw, "json": json.loads(raw)})
                 if status is None:
-                    receiver.release.wait(10)
+                    receiver.hold()
                     status = 200
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
@@ -37,6 +39,13 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}{path}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def hold(self) -> None:
+        with self._lock:
+            self.holding += 1
+        self.release.wait(10)
+        with self._lock:
+            self.holding -= 1
 
     def take(self, timeout=5.0) -> dict:
         return self.received.get(timeout=timeout)

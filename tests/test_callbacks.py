@@ -3,6 +3,7 @@ the callback worker to a real local HTTP server, retried with backoff, in order.
 import json
 import queue
 import socket
+import threading
 import time
 
 import pytest
@@ -285,6 +286,45 @@ def test_network_errors_and_timeouts_are_retried(client, relay_, clock):
         slow.close()
 
 
+def dripping_receiver(seconds: float) -> socket.socket:
+    """Answers 200 a byte at a time, 50 ms apart, for `seconds`: every read is
+    quick, the whole answer is not."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        conn, _ = server.accept()
+        with conn, conn.makefile("rb") as request:
+            length = 0
+            while (line := request.readline()) not in (b"\r\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            request.read(length)
+            try:
+                conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                for _ in range(int(seconds / 0.05)):
+                    time.sleep(0.05)
+                    conn.sendall(b"a")
+                conn.sendall(b"\r\nContent-Length: 0\r\n\r\n")
+            except OSError:
+                pass                                   # the relay hung up
+    threading.Thread(target=serve, daemon=True).start()
+    return server
+
+
+def test_a_try_is_cut_at_the_timeout_even_when_the_answer_drips(client, relay_):
+    """A try never outlasts its lease (a delivery would be taken again while sent)."""
+    server = dripping_receiver(5)
+    try:
+        relay_.callbacks.timeout = 0.2
+        t = open_task(client, f"http://127.0.0.1:{server.getsockname()[1]}/hook")
+        client.post(f"/api/tasks/{t['id']}/status", json={"status": "blocked"})
+        assert relay_.callbacks.run_once() == 1
+        [d] = deliveries(client, t["id"])
+        assert (d["status"], d["attempts"], d["lastError"]) == ("pending", 1, "timed out")
+    finally:
+        server.close()
+
+
 def test_a_tasks_callbacks_go_out_in_order(client, relay_, clock):
     receiver = Receiver([500])
     try:
@@ -303,6 +343,55 @@ def test_a_tasks_callbacks_go_out_in_order(client, relay_, clock):
         assert [d["status"] for d in deliveries(client, t["id"])] == ["delivered", "delivered"]
     finally:
         receiver.close()
+
+
+def test_a_delivery_taken_and_not_recorded_within_its_lease_is_taken_again(
+        client, relay_, receiver, clock):
+    """A process that died mid-send: the row it took comes due again when its
+    lease ends, and that process's late record changes nothing."""
+    t = open_task(client, receiver.url)
+    client.post(f"/api/tasks/{t['id']}/status", json={"status": "resolved"})
+    lease = int(1000 * relay_.callbacks.lease)
+    [taken] = relay_.callbacks.claim()               # taken, then never sent
+    [d] = deliveries(client, t["id"])
+    assert (d["status"], d["attempts"], d["nextAttemptAt"]) == ("pending", 0, clock() + lease)
+    assert relay_.callbacks.run_once() == 0           # leased: taken by no one else
+    clock.advance((lease - 1) / 1000)
+    assert relay_.callbacks.run_once() == 0
+    clock.advance(0.001)
+    assert relay_.callbacks.run_once() == 1           # the lease ended
+    assert receiver.take()["json"]["task"]["status"] == "resolved"
+    [d] = deliveries(client, t["id"])
+    assert (d["status"], d["attempts"], d["deliveredAt"]) == ("delivered", 1, clock())
+    clock.advance(1)
+    relay_.callbacks.deliver(taken)                    # the first taker's try, recorded late
+    receiver.take()
+    assert deliveries(client, t["id"]) == [d]
+
+
+def test_a_try_whose_outcome_cannot_be_recorded_waits_out_its_lease(
+        client, relay_, receiver, clock, monkeypatch):
+    """The database refuses the record: the row is not taken again at once (no
+    spin), and is sent again when its lease ends (at least once)."""
+    from relay.server.store import deliveries as store
+
+    def refused(*args, **kwargs):
+        raise RuntimeError("the database refused the write")
+    t = open_task(client, receiver.url)
+    client.post(f"/api/tasks/{t['id']}/status", json={"status": "resolved"})
+    record = store.record
+    monkeypatch.setattr(store, "record", refused)
+    assert relay_.callbacks.run_once() == 1
+    first = receiver.take()
+    monkeypatch.setattr(store, "record", record)
+    assert relay_.callbacks.run_once() == 0
+    [d] = deliveries(client, t["id"])
+    assert (d["status"], d["attempts"]) == ("pending", 0)
+    clock.advance((d["nextAttemptAt"] - clock()) / 1000)       # its lease ends
+    assert relay_.callbacks.run_once() == 1
+    assert receiver.take()["raw"] == first["raw"]
+    [d] = deliveries(client, t["id"])
+    assert (d["status"], d["attempts"]) == ("delivered", 1)
 
 
 def test_owed_callbacks_go_out_after_the_task_is_deleted(client, relay_, receiver):

@@ -191,3 +191,29 @@ def test_a_transaction_inserting_messages_waits_for_the_last_one_and_sees_it(pg_
     assert seen == ["3"] and value(watcher) == "4"
     for conn in (a, b, c, watcher):
         conn.close()
+
+
+@pg.only
+def test_a_claim_skips_the_rows_a_concurrent_claim_is_taking_on_postgresql():
+    """Two write transactions side by side (plain BEGIN, without the write lock):
+    the second claim takes the other due rows instead of waiting on the first's."""
+    from relay.server.store import deliveries
+    url = pg.create()
+    first, second = postgres.connect(url), postgres.connect(url)
+    try:
+        first.executemany(
+            "INSERT INTO callback_deliveries (task_id, event, url, body, next_attempt_at, "
+            "created_at, host) VALUES (?, 'e', 'u', 'b', 0, 0, 'h')", [(1,), (2,), (3,)])
+        first.execute("BEGIN")
+        [taken] = deliveries.claim(first, 10, 99, 1, {}, 4)
+        second.execute("BEGIN")
+        second.execute("SET LOCAL lock_timeout = '5s'")     # a wait fails the test, not hangs it
+        others = deliveries.claim(second, 10, 99, 8, {}, 4)
+        assert (taken["task_id"], [r["task_id"] for r in others]) == (1, [2, 3])
+        first.commit()
+        second.commit()
+        assert deliveries.claim(first, 10, 99, 8, {}, 4) == []     # all leased until 99
+    finally:
+        first.close()
+        second.close()
+        pg.drop(url)

@@ -1,4 +1,6 @@
 """Every address form, the inbox poll, idempotency, threads, reads, deletes."""
+import json
+
 import pytest
 
 from relay.server import db
@@ -186,6 +188,25 @@ def test_read_single_and_batch(client, team):
     assert len(inbox(client, "bob")) == 3
     reads = [e for e in client.get("/api/events/recent?types=message.read").get_json()]
     assert [e["subject"] for e in reads] == [str(i) for i in ids]
+
+
+def test_poll_answer_is_compact_json_on_either_engine(client, team):
+    """The poll's JSON is written by the database (store/messages.py): on both
+    engines, no space after a colon or comma, keys in the documented order."""
+    # (A payload is stored as the relay encodes it: non-ASCII escaped, as the poll shows it.)
+    escaped = 'quote " backslash \\ newline \n control \x01'
+    tricky = escaped + ' é 中 😀'
+    first = send(client, "alice", "broadcast", subject=tricky,
+                 payload={"n": 1, "f": 2.5, "list": [True, None, {"x": []}], "s": escaped},
+                 meta={"m": {"deep": [1, "two"]}})["id"]
+    send(client, "alice", "bob", ackRequired=True, maxDeliveries=5)
+    client.post("/api/messages/read", json={"agentId": "bob", "ids": [first]})
+    client.post("/api/messages/read", json={"agentId": "carol", "ids": [first]})
+    raw = client.get("/api/messages?for=bob").get_data(as_text=True)
+    polled = json.loads(raw)
+    assert [m.get("ackRequired") for m in polled] == [None, True]
+    assert polled[0]["readBy"] == ["bob", "carol"] and polled[0]["subject"] == tricky
+    assert raw == json.dumps(polled, separators=(",", ":"), ensure_ascii=False) + "\n"
 
 
 @pytest.mark.parametrize("body,status,error", [

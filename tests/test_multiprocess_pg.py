@@ -213,6 +213,41 @@ def test_one_callback_delivery_sent_once_with_both_processes_running(cluster):
     receiver.server.shutdown()
 
 
+def test_both_processes_send_callbacks_each_once_and_each_tasks_in_order(cluster):
+    """Every process runs the sender. Which one sent a callback shows nowhere (no
+    header names it), so the sharing is proved by the per-host limit: a process
+    sends at most `per_host` (4 of its 8 senders) to one receiver at once, and
+    the receiver holds eight at once."""
+    from .receiver import Receiver
+    held = 8
+    receiver = Receiver([None] * held)
+    a, b = cluster(), cluster()
+    try:
+        tasks = [body for _, body in both(a, b, 100, lambda p, i: p.call(
+            "POST", "/api/tasks", {"title": f"t{i}", "callbackUrl": receiver.url}))]
+        moves = ["blocked", "open", "resolved"]
+        for status in moves:
+            answers = both(a, b, 100, lambda p, i: p.call(
+                "POST", f"/api/tasks/{tasks[i]['id']}/status", {"status": status}))
+            assert [code for code, _ in answers] == [200] * 100
+        deadline = time.monotonic() + 30
+        while receiver.holding < held:
+            assert time.monotonic() < deadline, f"{receiver.holding} held at once: one sender"
+            time.sleep(0.05)
+        receiver.release.set()
+        got = [receiver.take(timeout=20) for _ in range(300)]
+        time.sleep(3)                    # both senders look (every second) several times
+        assert receiver.nothing_more()
+        delivered = [int(r["headers"]["X-Relay-Delivery"]) for r in got]
+        assert len(set(delivered)) == 300                       # each delivery once
+        by_task: dict = {}
+        for r in got:
+            by_task.setdefault(r["json"]["task"]["id"], []).append(r["json"]["task"]["status"])
+        assert by_task == {t["id"]: moves for t in tasks}      # each task's in order
+    finally:
+        receiver.close()
+
+
 def test_killing_the_leader_hands_the_lifecycle_over_without_a_second_spawn(cluster):
     from .fake_orchestrator import FakeOrchestrator
     a = cluster(RELAY_LIFECYCLE_TICK="0.3", RELAY_REAP_INTERVAL="0.3")

@@ -135,9 +135,14 @@ def test_owed_callbacks_read_the_pending_index_once_analysed(db_path):
     db.init(db_path)                # what each start does; its connections open after it
     conn = db.connect(db_path)
     recorder = Recorder(conn)
-    deliveries.due(recorder, 10, set())
-    steps = plan(conn, *recorder.statements[0])
-    assert steps[0] == "SEARCH d USING INDEX callback_deliveries_pending (next_attempt_at<?)", steps
+    deliveries.any_due(recorder, 10)
+    with db.transaction(conn):
+        assert len(deliveries.claim(recorder, 10, 20, 8, {}, 4)) == 4     # one host's four
+    look, claim = (plan(conn, *statement) for statement in recorder.statements)
+    pending = "USING INDEX callback_deliveries_pending (next_attempt_at<?)"
+    assert look == [f"SEARCH callback_deliveries {pending}"], look
+    assert f"SEARCH d {pending}" in claim, claim
+    assert not any(s.startswith(("SCAN callback_deliveries", "SCAN d", "SCAN e")) for s in claim)
 
 
 def test_ack_deadlines_and_views_use_indexes(db_path):

@@ -14,7 +14,8 @@ log = logging.getLogger("relay.access")
 
 
 def started() -> None:
-    g.started = time.monotonic()
+    if log.isEnabledFor(logging.DEBUG):      # only the access log reads it
+        g.started = time.monotonic()
 
 
 def finished(response):

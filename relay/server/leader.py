@@ -1,5 +1,7 @@
-"""Which process runs the periodic work (reap cycle, lifecycle manager,
-callback delivery) when several share one PostgreSQL database.
+"""Which process runs the periodic work (reap cycle, lifecycle manager)
+when several share one PostgreSQL database. (Callback delivery needs no
+leader: every process sends, each delivery taken by a per-row claim,
+callbacks.py; interval automations are claimed by a conditional UPDATE.)
 
 The leader is the process holding a session-level advisory lock on its
 own dedicated connection. It keeps it as long as that connection lives;

@@ -49,13 +49,14 @@ class Relay:
         self.event_tail = None
         if self.shared:
             # Streams hear every process's commits from the log, in id order (event_tail.py);
-            # the periodic work runs in the one process holding the lead (leader.py).
+            # the periodic work runs in the one process holding the lead (leader.py); every
+            # process sends callbacks, each delivery taken by one claim (callbacks.py).
             self.event_tail = EventTail(settings.db, [self.broadcaster.submit,
                                                       self.callbacks.committed],
                                         settings.pg_notify, clock)
             listeners.append(self.event_tail.committed)
             self.leader = Leader(settings.db)
-            for worker in (self.reaper, self.lifecycle, self.callbacks):
+            for worker in (self.reaper, self.lifecycle):
                 worker.gate = self.leader.holds
         else:
             self.leader = SoleProcess()

@@ -15,12 +15,13 @@ def relay():
 
 def conn():
     """This request's connection, borrowed from the pool until teardown."""
-    if relay().committer.in_change():
+    r = relay()
+    if r.committer.in_change():
         # Another request's thread may be running this change: only the
         # connection it was given is inside the transaction.
         raise RuntimeError("conn() inside a change: use the connection the change is given")
     if "db" not in g:
-        g.db = relay().connections.acquire()
+        g.db = r.connections.acquire()
     return g.db
 
 

@@ -66,19 +66,20 @@ def list_messages(query: Inbox):
         return answer(domain.with_receipts(conn(), messages.recent(
             conn(), sender=query.from_, to=query.to, kind=query.kind, channel=query.channel,
             before=query.before, awaiting_ack=query.awaitingAck, limit=query.limit)))
-    agent = domain.poll_agent(relay(), conn, agent_id, now())
+    r = relay()         # looked up once: each relay() or now() goes through Flask's proxy
+    agent = domain.poll_agent(r, conn, agent_id, r.clock())
     asking = []
 
     def poll():
         found, asking[:] = domain.poll(
-            relay(), conn, agent, now(), since=query.since or 0, unread=query.unread,
+            r, conn, agent, r.clock(), since=query.since or 0, unread=query.unread,
             kind=query.kind, channel=query.channel, ack_pending=query.ackPending,
             limit=query.limit)
         return found
 
     found = long_poll(agent, poll, query.wait) if query.wait else poll()
     if asking:          # an answer from memory asks for no connection
-        domain.carried(relay(), conn(), agent_id, asking, now())
+        domain.carried(r, conn(), agent_id, asking, r.clock())
     return answer(found)
 
 

@@ -51,7 +51,7 @@ try:
 except ImportError:                         # pragma: no cover - the extra is not installed
     psycopg = None
 
-from . import object_pairs, sqlite
+from . import sqlite
 
 name = "postgres"
 Error = psycopg.Error if psycopg else Exception
@@ -277,20 +277,33 @@ def json_has(column: str) -> str:
 
 
 def json_append(column: str) -> str:
-    return f"((({column})::jsonb || jsonb_build_array(?::text))::text)"
+    # Written compact, as SQLite's json_insert writes it: the poll embeds the text as stored.
+    return (f"(CASE WHEN ({column}) = '[]' THEN '[' ELSE left({column}, -1) || ',' END"
+            " || to_json(?::text)::text || ']')")
 
 
-def json_object(fields: list[tuple[str, str, str]]) -> str:
-    return f"json_build_object({object_pairs(fields, {'json': '({})::json', 'bool': '(({}) <> 0)'})})"
+# json_build_object writes `"key" : value, ` and json_agg `, ` between items: a poll of
+# 50 messages was 14% larger than SQLite's. row_to_json writes a row compact, its
+# columns in order, and a LATERAL projection names them (as the planner flattens it,
+# a poll of 50 costs less than with json_build_object); JSON text columns are
+# embedded as stored. Both engines answer the same bytes.
+_FORMS = {"": "{}", "json": "({})::json", "bool": "(({}) <> 0)"}
+
+
+def json_objects(alias: str, shapes: dict[str, list[tuple[str, str, str]]]) -> tuple[dict, str]:
+    """Per shape (its fields: key, expression on `alias`'s columns, form), an
+    expression writing `alias`'s row as that JSON object's text; and what the
+    FROM clause needs after `alias` for them."""
+    joins = "".join(
+        f" CROSS JOIN LATERAL (SELECT "
+        + ", ".join(f'{_FORMS[form].format(expr)} AS "{key}"' for key, expr, form in fields)
+        + f") AS {alias}_{name}" for name, fields in shapes.items())
+    return {name: f"row_to_json({alias}_{name})::text" for name in shapes}, joins
 
 
 def json_array(expression: str, order: str = "id") -> str:
-    # json_agg of no rows is NULL where SQLite's json_group_array is '[]'.
-    return f"coalesce(json_agg({expression} ORDER BY {order})::text, '[]')"
-
-
-def json_array_of(fields: list[tuple[str, str, str]], order: str = "id") -> str:
-    return json_array(json_object(fields), order)
+    # string_agg of no rows is NULL where SQLite's json_group_array is '[]'.
+    return f"coalesce('[' || string_agg({expression}, ',' ORDER BY {order}) || ']', '[]')"
 
 
 RETURNING_ID = " RETURNING id"
@@ -419,3 +432,8 @@ def search_store():
     """The store module that searches messages on this engine (a tsvector and GIN)."""
     from ..store import search_postgres
     return search_postgres
+
+
+# Ends the SELECT of a claim that takes rows (store/deliveries.py claim()): rows another
+# transaction is taking are skipped, not waited for.
+SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"

@@ -52,22 +52,49 @@ def host_of(url: str) -> str:
         return url
 
 
-def due(conn, now: int, busy_tasks, full_hosts=(), limit: int = 50) -> list:
-    """Pending deliveries whose time has come, each the oldest pending one of
-    its task (a task's callbacks go out in order), skipping tasks in flight
-    and hosts that have all the senders they may have (so a receiver that
-    is down, with many deliveries due, never hides the others')."""
+def any_due(conn, now: int) -> bool:
+    return conn.execute("SELECT 1 FROM callback_deliveries WHERE status = 'pending' "
+                        "AND next_attempt_at <= ? LIMIT 1", (now,)).fetchone() is not None
+
+
+def claim(conn, now: int, lease_until: int, room: int, host_room: dict[str, int],
+          per_host: int, host: str | None = None) -> list:
+    """Take up to `room` due deliveries for this process to send, in one
+    conditional statement: each the oldest pending one of its task (a task's
+    callbacks go out in order, whichever process sends them), at most
+    `host_room[host]` (else `per_host`) per host, and leased by pushing
+    `next_attempt_at` to `lease_until`, so no other process takes them while
+    this one sends. Rows another transaction is taking are skipped, not waited
+    for (the dialect's SKIP_LOCKED). The look takes `room` rows (it locks what
+    it looks at: a longer one would hold rows from the other processes) and the
+    host caps thin it; a host with no room is left out of it, so a receiver
+    that is down, with many deliveries due, holds back the others' only until
+    this process's senders for it are all taken. Answers the rows taken, oldest first, each with its lease in
+    next_attempt_at (record() names the lease by it). With `host`, only
+    deliveries to that host."""
+    full = [host for host, left in host_room.items() if left <= 0]
+    only = [] if host is None else [host]
     # An empty IN () is SQLite's alone: with no host full the condition is left out.
-    skip_hosts = (f"AND coalesce(host, '') NOT IN ({placeholders(full_hosts)})"
-                  if full_hosts else "")
+    hosts = ((f"AND coalesce(host, '') NOT IN ({placeholders(full)})" if full else "")
+             + (" AND coalesce(host, '') = ?" if only else ""))
+    caps = [(host, left) for host, left in host_room.items() if left > 0]
+    cap = (f"CASE host {' '.join('WHEN ? THEN ?' for _ in caps)} ELSE ? END" if caps else "?")
     rows = conn.execute(
-        f"""SELECT * FROM callback_deliveries AS d
-            WHERE status = 'pending' AND next_attempt_at <= ?
-              {skip_hosts}
-              AND NOT EXISTS (SELECT 1 FROM callback_deliveries AS e WHERE e.task_id = d.task_id
-                              AND e.status = 'pending' AND e.id < d.id)
-            ORDER BY id LIMIT ?""", (now, *full_hosts, limit + len(busy_tasks))).fetchall()
-    return [r for r in rows if r["task_id"] not in busy_tasks][:limit]
+        f"""UPDATE callback_deliveries SET next_attempt_at = ?
+            WHERE status = 'pending' AND next_attempt_at <= ? AND id IN (
+              SELECT id FROM (
+                SELECT id, host, row_number() OVER (PARTITION BY host ORDER BY id) AS nth
+                FROM (SELECT id, coalesce(host, '') AS host FROM callback_deliveries AS d
+                      WHERE status = 'pending' AND next_attempt_at <= ? {hosts}
+                        AND NOT EXISTS (SELECT 1 FROM callback_deliveries AS e
+                                        WHERE e.task_id = d.task_id AND e.status = 'pending'
+                                          AND e.id < d.id)
+                      ORDER BY id LIMIT ?{conn.dialect.SKIP_LOCKED}) AS look) AS taken
+              WHERE nth <= {cap})
+            RETURNING *""",
+        (lease_until, now, now, *full, *only, room,
+         *(value for pair in caps for value in pair), per_host)).fetchall()
+    return sorted(rows, key=lambda r: r["id"])
 
 
 def retry(conn, task_id: int, delivery_id: int, now: int) -> tuple[dict | None, str | None]:
@@ -85,12 +112,17 @@ def retry(conn, task_id: int, delivery_id: int, now: int) -> tuple[dict | None, 
     return None, row and row["status"]
 
 
-def record(conn, delivery_id: int, *, status: str, attempts: int, next_attempt_at: int,
-           error: str | None, response_status: int | None, delivered_at: int | None) -> None:
-    conn.execute(
+def record(conn, delivery_id: int, leased_until: int, *, status: str, attempts: int,
+           next_attempt_at: int, error: str | None, response_status: int | None,
+           delivered_at: int | None) -> bool:
+    """A try's outcome, if the sender still holds the lease it took the row
+    with (claim()); False when the lease ended and the row was taken again."""
+    return conn.execute(
         """UPDATE callback_deliveries SET status = ?, attempts = ?, next_attempt_at = ?,
-               last_error = ?, response_status = ?, delivered_at = ? WHERE id = ?""",
-        (status, attempts, next_attempt_at, error, response_status, delivered_at, delivery_id))
+               last_error = ?, response_status = ?, delivered_at = ?
+           WHERE id = ? AND status = 'pending' AND next_attempt_at = ?""",
+        (status, attempts, next_attempt_at, error, response_status, delivered_at, delivery_id,
+         leased_until)).rowcount == 1
 
 
 def trim(conn, older_than: int) -> int:
