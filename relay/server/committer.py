@@ -16,7 +16,8 @@ inserts messages is committed `ordered`: its batch takes the messages' lock
 before it begins, so its snapshot follows the previous sender's commit. A
 conflict (dialect.retryable: a serialization failure, a deadlock, a row
 waited for too long) runs the whole batch again, up to ATTEMPTS times
-with a short jittered pause; then its jobs fail with the error.
+after a jittered pause that doubles each time (the transactions it met
+end meanwhile); then its jobs fail with the error.
 
 Group commit. Requests that arrive while a transaction is running wait;
 when it ends, the first of them is handed the lead and runs all the
@@ -43,7 +44,8 @@ from .store.event_log import Envelope
 log = logging.getLogger("relay.committer")
 
 ATTEMPTS = 20           # runs of a batch that keeps conflicting, before its jobs fail
-PAUSE = 0.002           # seconds: the most the first pause after a conflict may last
+PAUSE = 0.001           # seconds: the most the first pause after a conflict may last, doubled
+MAX_PAUSE = 0.1         # at each conflict up to this (20 runs span about a second)
 
 
 class _Job:
@@ -160,7 +162,7 @@ class Committer:
                     attempt += 1
                     if conn.dialect.retryable(error) and attempt < ATTEMPTS:
                         self.retries += 1
-                        time.sleep(random.uniform(0, PAUSE * min(attempt, 10)))
+                        time.sleep(random.uniform(0, min(PAUSE * 2 ** attempt, MAX_PAUSE)))
                         continue
                     for job in runnable:
                         job.error = error
