@@ -6,7 +6,10 @@ none is reachable the PostgreSQL half of the route tests is skipped, and
 the run's summary says so.
 """
 import os
+import threading
 import uuid
+
+import pytest
 
 ADMIN_URL = os.environ.get("RELAY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 _state: dict = {}
@@ -60,3 +63,25 @@ def finish() -> None:
     template = _state.pop("template", None)
     if template:
         drop(f"{base()}/{template}")
+
+
+def only(test):
+    """Skip `test` when no PostgreSQL server is reachable."""
+    return pytest.mark.skipif(unreachable() is not None,
+                              reason=f"PostgreSQL not reachable at {ADMIN_URL}")(test)
+
+
+def waits_for_a_lock(watcher, conn) -> bool:
+    """Whether `conn`'s backend is waiting for a lock (asked of the server, not timed)."""
+    pid = conn.raw.info.backend_pid
+    return watcher.execute("SELECT count(*) FROM pg_locks WHERE pid = ? AND NOT granted",
+                           (pid,)).fetchone()[0] > 0
+
+
+def until(condition) -> None:
+    """Wait for `condition()` to hold (a state another connection reaches)."""
+    for _ in range(2000):
+        if condition():
+            return
+        threading.Event().wait(0.005)
+    raise AssertionError("the condition never held")

@@ -6,9 +6,15 @@ import threading
 
 import pytest
 
+from relay.server import committer
 from relay.server.api import commit, conn
+from relay.server.clock import ManualClock
+from relay.server.committer import Committer
+from relay.server.dialects import postgres
 from relay.server.errors import not_found
 from relay.server.events import Event
+
+from . import pg
 
 
 def add_row(name):
@@ -185,3 +191,100 @@ def test_a_failed_begin_fails_the_batch_and_the_next_one_runs(relay_):
     del conn.execute
     assert relay_.committer.commit(add_row("next")) == "next"
     assert stored_names(relay_) == ["next"]
+
+
+# --- PostgreSQL: concurrent write transactions (README: "Several relays on PostgreSQL") ---
+
+@pytest.fixture
+def two_committers():
+    """Two committers on one PostgreSQL database, as two relay processes have."""
+    url = pg.create()
+    made = [Committer(url, "FULL", ManualClock(), []) for _ in range(2)]
+    made[0].commit(lambda c: (c.execute(
+        "INSERT INTO config_entries (namespace, key, value, version, updated_at) "
+        "VALUES ('test', 'n', '0', 1, 0)"), []))
+    yield made
+    for committer in made:
+        committer.close()
+    pg.drop(url)
+
+
+def counted(c):
+    return int(c.execute("SELECT value FROM config_entries WHERE key = 'n'").fetchone()[0])
+
+
+def increment(read=lambda: None):
+    """Read the counter, then write it plus one: a lost update unless serialized."""
+    def change(c):
+        n = counted(c)
+        read()
+        c.execute("UPDATE config_entries SET value = ? WHERE key = 'n'", (str(n + 1),))
+        return n + 1, [Event("test.counted", str(n + 1), {"n": n + 1})]
+    return change
+
+
+@pg.only
+def test_a_conflicting_batch_runs_again_on_what_the_other_committed(two_committers):
+    a, b = two_committers
+    b_committed = threading.Event()
+    results = []
+
+    def read():
+        if not b_committed.is_set():           # a's first run: b commits between read and write
+            results.append(b.commit(increment()))
+            b_committed.set()
+    results.append(a.commit(increment(read)))
+    assert results == [1, 2]
+    assert (a.retries, b.retries) == (1, 0)
+    assert counted(a.conn) == 2
+
+
+@pg.only
+def test_racing_read_then_write_on_two_committers_is_the_serial_outcome(two_committers):
+    """2 x 50 concurrent increments: every one counted once, events in id order."""
+    outcomes = []
+
+    def run(committer):
+        outcomes.append(committer.commit(increment()))
+    threads = [threading.Thread(target=run, args=(two_committers[i % 2],)) for i in range(100)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(outcomes) == list(range(1, 101))
+    a = two_committers[0]
+    assert counted(a.conn) == 100
+    subjects = [r[0] for r in a.conn.execute(
+        "SELECT subject FROM events WHERE type = 'test.counted' ORDER BY id").fetchall()]
+    assert subjects == [str(n) for n in range(1, 101)]
+
+
+@pg.only
+def test_a_batch_that_keeps_conflicting_fails_after_its_attempts(two_committers):
+    a, _ = two_committers
+    conflict = postgres.psycopg.errors.SerializationFailure("could not serialize access")
+
+    def change(c):
+        increment()(c)
+        raise conflict
+    with pytest.raises(postgres.psycopg.errors.SerializationFailure):
+        a.commit(change)
+    assert a.retries == committer.ATTEMPTS - 1
+    assert counted(a.conn) == 0
+
+
+@pg.only
+def test_a_change_waiting_long_for_a_row_runs_again(two_committers):
+    """A row held by another transaction past ROW_WAIT (two batches updating rows
+    in opposite orders deadlock) fails the attempt, not the change: it runs again."""
+    a, b = two_committers
+    holder = b.conn
+    postgres.begin(holder)
+    holder.execute("UPDATE config_entries SET value = '10' WHERE key = 'n'")
+    done = []
+    waiting = threading.Thread(target=lambda: done.append(a.commit(increment())))
+    waiting.start()
+    pg.until(lambda: a.retries > 0)
+    holder.commit()
+    waiting.join(10)
+    assert done == [11] and counted(a.conn) == 11

@@ -1,12 +1,16 @@
 """The one place the engines' SQL differs (dialects/): placeholders, the
 schema's types, URLs shown without a password, and RELAY_DB's choice."""
+import threading
+
 import pytest
 
 from relay.server import db, dialects
 from relay.server.dialects import postgres, sqlite
 from relay.server.settings import ConfigError, parse
+from relay.server.store import event_log
 
 from . import pg
+from .pg import until, waits_for_a_lock
 
 
 def test_relay_db_picks_the_engine():
@@ -48,8 +52,148 @@ def test_pg_settings():
         parse({"RELAY_PG_POOL": "1"})
 
 
-@pytest.mark.skipif(pg.unreachable() is not None,
-                    reason=f"PostgreSQL not reachable at {pg.ADMIN_URL}")
+# --- PostgreSQL's write transactions (README: "Several relays on PostgreSQL") -----------
+
+@pytest.fixture
+def pg_url():
+    url = pg.create()
+    yield url
+    pg.drop(url)
+
+
+def event_rows(*subjects):
+    return [("test.appended", "t", s, 0, "{}", None) for s in subjects]
+
+
+@pg.only
+def test_write_transactions_run_at_once_until_one_appends(pg_url):
+    """Two processes' write transactions both write without waiting for the
+    other; only the event append waits, for the transaction holding it."""
+    a, b, watcher = db.connect(pg_url), db.connect(pg_url), db.connect(pg_url)
+    b.execute("SET lock_timeout = '10s'")       # the old one writer at a time fails here
+    postgres.begin(a)
+    postgres.begin(b)
+    a.execute("INSERT INTO config_entries (namespace, key, value, version, updated_at) "
+              "VALUES ('t', 'a', '1', 1, 0)")
+    b.execute("INSERT INTO config_entries (namespace, key, value, version, updated_at) "
+              "VALUES ('t', 'b', '1', 1, 0)")
+    assert b.execute("SELECT key FROM config_entries").fetchall() == [("b",)]
+    first = event_log.append(a, event_rows("a"))
+    appended = []
+    later = threading.Thread(target=lambda: appended.extend(event_log.append(b, event_rows("b"))))
+    later.start()
+    until(lambda: waits_for_a_lock(watcher, b))
+    assert appended == []
+    a.commit()
+    later.join(10)
+    b.commit()
+    assert appended[0] > first[0]
+    for c in (a, b, watcher):
+        c.close()
+
+
+@pg.only
+def test_overlapping_appends_are_read_in_id_order_without_a_gap(pg_url):
+    """A reader never sees an event id before every lower one is committed,
+    whichever transaction began first (API.md §17: resume with no gap)."""
+    a, b, reader = db.connect(pg_url), db.connect(pg_url), db.connect(pg_url)
+
+    def seen():
+        return [e["subject"] for e, _ in event_log.after(reader, 0, 100)]
+    postgres.begin(b)                        # b begins first and writes first ...
+    b.execute("INSERT INTO config_entries (namespace, key, value, version, updated_at) "
+              "VALUES ('t', 'b', '1', 1, 0)")
+    postgres.begin(a)
+    a_ids = event_log.append(a, event_rows("a1", "a2"))     # ... a appends first
+    assert seen() == []
+    b_ids = []
+    later = threading.Thread(target=lambda: b_ids.extend(event_log.append(b, event_rows("b1"))))
+    later.start()
+    until(lambda: waits_for_a_lock(reader, b))
+    assert seen() == []
+    a.commit()
+    later.join(10)
+    assert seen() == ["a1", "a2"]            # b1 holds a higher id, not committed yet
+    b.commit()
+    assert seen() == ["a1", "a2", "b1"]
+    assert b_ids[0] > a_ids[-1]
+    postgres.begin(a)
+    event_log.append(a, event_rows("a3"))
+    a.rollback()                             # an id given up: skipped, never a gap to wait on
+    postgres.begin(b)
+    event_log.append(b, event_rows("b2"))
+    b.commit()
+    assert seen() == ["a1", "a2", "b1", "b2"]
+    for c in (a, b, reader):
+        c.close()
+
+
+@pg.only
+def test_the_latest_id_of_an_empty_log_waits_for_the_append_in_flight(pg_url):
+    """A stream "from now" starts after the latest id: with no event kept, that
+    is the sequence's, which an append in flight may hold and commit later."""
+    a, reader = db.connect(pg_url), db.connect(pg_url)
+    assert event_log.latest_id(reader) == 0
+    postgres.begin(a)
+    held = event_log.append(a, event_rows("a"))
+    latest = []
+    asking = threading.Thread(target=lambda: latest.append(event_log.latest_id(reader)))
+    asking.start()
+    until(lambda: waits_for_a_lock(a, reader))
+    a.commit()
+    asking.join(10)
+    assert latest == held                    # asked before a's commit, answered after it
+    postgres.begin(a)
+    event_log.append(a, event_rows("b"))
+    assert event_log.latest_id(reader) == held[0]      # kept events: the highest committed
+    a.rollback()
+    for c in (a, reader):
+        c.close()
+
+
+@pg.only
+def test_a_transaction_inserting_messages_waits_for_the_last_one_and_sees_it(pg_url):
+    """begin(ordered=True) takes the messages' lock before its snapshot: a
+    sender updates a row the previous sender updated (a presence) without a
+    conflict, where a transaction whose snapshot came first must run again."""
+    a, b, c, watcher = (db.connect(pg_url) for _ in range(4))
+
+    def value(conn):
+        return conn.execute("SELECT value FROM config_entries WHERE key = 'n'").fetchone()[0]
+
+    def update(conn, to):
+        conn.execute("UPDATE config_entries SET value = ? WHERE key = 'n'", (to,))
+    a.execute("INSERT INTO config_entries (namespace, key, value, version, updated_at) "
+              "VALUES ('t', 'n', '1', 1, 0)")
+    postgres.begin(c)
+    assert value(c) == "1"                   # c's snapshot: before a's commit
+    postgres.begin(a, ordered=True)
+    update(a, "2")
+    a.commit()
+    with pytest.raises(postgres.psycopg.errors.SerializationFailure) as conflict:
+        update(c, "x")
+    assert postgres.retryable(conflict.value)
+    c.rollback()
+    postgres.begin(a, ordered=True)
+    update(a, "3")
+    seen = []
+
+    def next_sender():
+        postgres.begin(b, ordered=True)
+        seen.append(value(b))
+        update(b, "4")
+        b.commit()
+    later = threading.Thread(target=next_sender)
+    later.start()
+    until(lambda: waits_for_a_lock(watcher, b))
+    a.commit()
+    later.join(10)
+    assert seen == ["3"] and value(watcher) == "4"
+    for conn in (a, b, c, watcher):
+        conn.close()
+
+
+@pg.only
 def test_a_claim_skips_the_rows_a_concurrent_claim_is_taking_on_postgresql():
     """Two write transactions side by side (plain BEGIN, without the write lock):
     the second claim takes the other due rows instead of waiting on the first's."""

@@ -70,9 +70,9 @@ def commits(relay, monkeypatch):
     made = []
     real = relay.relay.committer.commit
 
-    def counting(change, *depth):
+    def counting(change, *depth, **options):
         made.append(change)
-        return real(change, *depth)
+        return real(change, *depth, **options)
     monkeypatch.setattr(relay.relay.committer, "commit", counting)
     return made
 

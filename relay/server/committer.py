@@ -2,12 +2,22 @@
 
 A change is a function of a connection that returns (result, events). It
 runs inside a write transaction (`dialect.begin()`: SQLite's BEGIN
-IMMEDIATE, PostgreSQL's advisory write lock); its events are recorded in the
-same transaction, so an event exists exactly when its change does. Only
-after COMMIT are they handed to the listeners (the agent cache, then the
+IMMEDIATE, PostgreSQL's SERIALIZABLE transaction); its events are recorded in
+the same transaction, last, so an event exists exactly when its change does.
+Only after COMMIT are they handed to the listeners (the agent cache, then the
 broadcaster; still under the write lock, so the live order is the id
 order) and the caller answered: nothing is acknowledged or streamed before
 it is durable.
+
+On PostgreSQL other processes' transactions run at the same time; the
+events are inserted under an append lock held to COMMIT, so event ids commit
+in id order (dialects/postgres.py says why that technique). A change that
+inserts messages is committed `ordered`: its batch takes the messages' lock
+before it begins, so its snapshot follows the previous sender's commit. A
+conflict (dialect.retryable: a serialization failure, a deadlock, a row
+waited for too long) runs the whole batch again, up to ATTEMPTS times
+after a jittered pause that doubles each time (the transactions it met
+end meanwhile); then its jobs fail with the error.
 
 Group commit. Requests that arrive while a transaction is running wait;
 when it ends, the first of them is handed the lead and runs all the
@@ -23,7 +33,9 @@ savepoint from then on. Running a change twice is safe: the first run was
 rolled back, and changes touch nothing but the database.
 """
 import logging
+import random
 import threading
+import time
 
 from . import db
 from .store import event_log
@@ -31,14 +43,19 @@ from .store.event_log import Envelope
 
 log = logging.getLogger("relay.committer")
 
+ATTEMPTS = 20           # runs of a batch that keeps conflicting, before its jobs fail
+PAUSE = 0.001           # seconds: the most the first pause after a conflict may last, doubled
+MAX_PAUSE = 0.1         # at each conflict up to this (20 runs span about a second)
+
 
 class _Job:
-    __slots__ = ("change", "depth", "turn", "done", "committed", "result", "events", "rows",
-                 "error")
+    __slots__ = ("change", "depth", "ordered", "turn", "done", "committed", "result", "events",
+                 "rows", "error")
 
-    def __init__(self, change, depth: int):
+    def __init__(self, change, depth: int, ordered: bool):
         self.change = change
         self.depth = depth
+        self.ordered = ordered
         # Held until the job is done or its thread is handed the lead: each
         # waiting thread is woken once, for its own reason.
         self.turn = threading.Lock()
@@ -62,20 +79,22 @@ class Committer:
         self._waiting: list[_Job] = []
         self._leading = False
         self._local = threading.local()
+        self.retries = 0            # batches run again after a conflict (PostgreSQL)
 
     def in_change(self) -> bool:
         """Whether this thread is running a change (and must use its connection)."""
         return getattr(self._local, "active", False)
 
-    def commit(self, change, depth: int = 0):
+    def commit(self, change, depth: int = 0, ordered: bool = False):
         """Run `change(conn) -> (result, events)` and commit; returns the result
         once committed and published, or raises what the change raised.
 
         `depth`: how many automation runs deep the change was caused (the
-        automations' loop guard); its envelopes carry it to the listeners."""
+        automations' loop guard); its envelopes carry it to the listeners.
+        `ordered`: the change may insert messages (the module's docstring)."""
         if self.in_change():
             raise RuntimeError("commit() inside a change: do all of it in the one change")
-        job = _Job(change, depth)
+        job = _Job(change, depth, ordered)
         with self._mutex:
             self._waiting.append(job)
             waits, self._leading = self._leading, True
@@ -118,13 +137,14 @@ class Committer:
             self.conn = db.connect(self.db_path, self.synchronous)
         conn = self.conn
         guarded = False
+        attempt = 0
         with conn.write_lock:
             while True:
                 runnable = [job for job in batch if job.error is None]
                 if not runnable:
                     return
                 now = self.clock()
-                conn.dialect.begin(conn)
+                conn.dialect.begin(conn, any(job.ordered for job in runnable))
                 try:
                     for job in runnable:
                         self._apply(conn, job, guarded, now)
@@ -137,8 +157,13 @@ class Committer:
                     conn.rollback()
                     guarded = True
                     continue
-                except BaseException as error:      # the events or the COMMIT failed
+                except BaseException as error:      # a conflict, the events or the COMMIT
                     conn.rollback()
+                    attempt += 1
+                    if conn.dialect.retryable(error) and attempt < ATTEMPTS:
+                        self.retries += 1
+                        time.sleep(random.uniform(0, min(PAUSE * 2 ** attempt, MAX_PAUSE)))
+                        continue
                     for job in runnable:
                         job.error = error
                     return
@@ -159,6 +184,8 @@ class Committer:
             job.events = [e for e in events if e is not None]
             job.rows = event_log.rows_for(job.events, now)
         except Exception as error:
+            if conn.dialect.retryable(error):
+                raise                           # the batch's, not the change's: run it again
             job.error = error
             if not guarded:
                 raise _Failed from error

@@ -2,9 +2,14 @@
 
 RELAY_DB picks the engine (dialects/): a SQLite path (the default) or a
 postgresql:// URL. Every connection runs in autocommit mode; writes open
-their own transaction with `dialect.begin()`, which makes the writer the
-database's only one until COMMIT (SQLite's BEGIN IMMEDIATE, PostgreSQL's
-advisory lock), so concurrent writers queue instead of failing halfway.
+their own transaction with `dialect.begin()`: on SQLite BEGIN IMMEDIATE,
+which makes the writer the database's only one until COMMIT, so concurrent
+writers queue instead of failing halfway; on PostgreSQL a SERIALIZABLE
+transaction that runs concurrently with other processes' and takes an
+append lock only for its inserts into messages and events, so their ids
+commit in order (dialects/postgres.py says why that technique). A
+conflict is run again by the committer. The schema change and copy-db run
+alone instead (transaction(): `dialect.begin_exclusive()`).
 """
 import os
 from contextlib import contextmanager
@@ -258,9 +263,10 @@ def ConnectionPool(url: str, synchronous: str = "FULL", size: int = 64, pg_size:
 
 @contextmanager
 def transaction(conn):
-    """One write transaction: commits on success, rolls back on any error."""
+    """One write transaction that no other transaction() overlaps (a schema change,
+    a copy-db): commits on success, rolls back on any error."""
     with conn.write_lock:
-        conn.dialect.begin(conn)
+        conn.dialect.begin_exclusive(conn)
         try:
             yield conn
         except BaseException:

@@ -7,8 +7,11 @@ each process follows the log: this worker keeps one dedicated connection
 that LISTENs on the channel each commit NOTIFYs with its last event id,
 and reads the events after the last one it handed on, in id order, to the
 broadcaster — its own process's commits included, so the live order is the
-id order across processes. The writers' advisory lock (dialects/postgres.py)
-makes ids commit in order: a read that sees id N has seen every id below it.
+id order across processes. Write transactions run at once, but each inserts
+its events under one advisory lock held to its COMMIT (dialects/postgres.py:
+the append is serialized, not the reads), so ids commit in order: a read
+that sees id N has seen every id below it, and reading after the last id
+handed on skips nothing.
 
 A notification only says "look"; the read is what counts, so a lost or
 merged notification costs nothing, and a look every POLL seconds anyway

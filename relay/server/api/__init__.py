@@ -35,10 +35,11 @@ def now() -> int:
     return relay().clock()
 
 
-def commit(change):
+def commit(change, ordered: bool = False):
     """Run `change(conn) -> (result, events)` in a write transaction; after
-    COMMIT its events are streamed and its result returned (committer.py)."""
-    return relay().committer.commit(change)
+    COMMIT its events are streamed and its result returned (committer.py;
+    `ordered`: the change may insert messages)."""
+    return relay().committer.commit(change, ordered=ordered)
 
 
 def answer(body, status: int = 200):

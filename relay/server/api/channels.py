@@ -76,7 +76,7 @@ def delete_binding(channel_id, binding_id):
 def post_event(channel_id, body: ChannelEventIn):
     event, t = body.model_dump(by_alias=True), now()
 
-    result, created = commit(lambda c: domain.inbound(c, channel_id, event, t))
+    result, created = commit(lambda c: domain.inbound(c, channel_id, event, t), ordered=True)
     return answer(result, 201 if created else 200)
 
 

@@ -22,7 +22,8 @@ UNKNOWN = "unknown pair"
                 422: "from and to are the same agent"})
 def invite(body: PairIn):
     t = now()
-    return answer(commit(lambda c: domain.invite(c, body.from_, body.to, body.topic, t)), 201)
+    return answer(commit(lambda c: domain.invite(c, body.from_, body.to, body.topic, t),
+                         ordered=True), 201)
 
 
 @route(bp, "GET", "", "Pairs, newest first; agentId (either member) and status filters.",

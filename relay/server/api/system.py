@@ -76,4 +76,4 @@ def reap():
 def broadcast(body: BroadcastIn):
     fields = {**body.model_dump(by_alias=True), "to": "broadcast", "kind": "system"}
     t = now()
-    return answer(commit(lambda c: messages.broadcast(c, fields, t)), 201)
+    return answer(commit(lambda c: messages.broadcast(c, fields, t), ordered=True), 201)

@@ -7,15 +7,37 @@ Parameters are bound client-side (psycopg's ClientCursor): the store's SQL
 is written once, with `?` placeholders and SQLite's loose typing in mind,
 and a literal takes its type from where it stands, as it does there.
 
-Writes are serialized across processes: begin() takes one transaction-level
-advisory lock, the counterpart of SQLite's BEGIN IMMEDIATE, held until
-COMMIT. This is what keeps every conditional move to one winner without
-auditing each read-then-write for isolation, and it numbers events and
-messages in commit order: a reader that has seen id N has seen every id
-below it, so a resume or an inbox `since` never skips a row that commits
-later. (Reading only below the oldest transaction in flight would allow
-concurrent writers, at the cost of a snapshot check on every read and a
-delay on every live event; one writer at a time is what SQLite gives too.)
+Write transactions run at once, across processes, at SERIALIZABLE
+isolation (begin()): PostgreSQL makes every read-then-write of the store
+(a claim, an idempotency key, a pool pick, a config version) behave as if
+it ran alone, without auditing each one, and reports a conflict as
+SQLSTATE 40001 (40P01 a deadlock); the committer runs the batch again
+(retryable()). A change waits at most ROW_WAIT for a row another
+transaction holds (55P03, run again too): two group-committed batches
+that update the same rows (agents' presence) in opposite orders deadlock,
+and PostgreSQL's deadlock_timeout (1 s, a superuser's setting) would stall
+a whole batch that long before it tells.
+
+Ids are appended in order: a reader that has seen event or message id N
+has seen every id below it, so a resume, a `since` or an inbox cursor on
+any process never skips a row that commits later (API.md §17). Of the two
+ways to promise that with concurrent transactions, this serializes the
+append rather than reading only below the oldest transaction in flight
+(which costs a snapshot check on every read, a column on every row and a
+delay on every live event): each table's ids are taken under its own
+lock held to COMMIT, so they commit in id order. append_events() takes
+the events' advisory lock in the round trip that inserts them (the
+committer inserts them last, so it is held for that insert and COMMIT
+only). A batch that inserts messages takes the messages' lock, a table
+lock on MESSAGES_LOCK, in the round trip that begins it (begin(ordered=
+True)): LOCK TABLE is the one statement that waits before a SERIALIZABLE
+transaction takes its snapshot, so the snapshot follows the previous
+sender's commit. Sends then do not conflict with each other over the
+rows they all touch (a sender's presence, a counter), and a holder of
+the messages' lock never waits for a row whose holder waits for that
+lock (ordered() takes it at the insert, as a safety net, when a change
+inserting messages was not declared so). The events' lock is a lock of
+its own for the same reason: its holder only inserts and commits.
 """
 import functools
 import re
@@ -34,8 +56,14 @@ from . import sqlite
 name = "postgres"
 Error = psycopg.Error if psycopg else Exception
 
-WRITE_LOCK = 0x52454C4159            # "RELAY": the advisory lock every write transaction takes
-LEADER_LOCK = WRITE_LOCK + 1         # held for its whole session by the process running periodic work
+EVENTS_LOCK = 0x52454C4159           # "RELAY": held from a transaction's event insert to COMMIT
+LEADER_LOCK = EVENTS_LOCK + 1        # held for its session by the process running periodic work
+SCHEMA_LOCK = EVENTS_LOCK + 2        # a schema change or a copy-db (begin_exclusive)
+MESSAGES_LOCK = "relay_message_appends"     # a table of no rows, locked from a transaction's
+#                                             first message insert to COMMIT
+LOCK_MESSAGES = f"LOCK TABLE {MESSAGES_LOCK} IN EXCLUSIVE MODE"     # readers are not held
+RETRYABLE = {"40001", "40P01", "55P03"}    # serialization failure, deadlock, lock_timeout
+ROW_WAIT = "100ms"                   # the longest a change waits for another transaction's row
 CHANNEL = "relay_events"             # NOTIFY carries the last event id a commit wrote
 
 
@@ -111,6 +139,7 @@ class Connection:
     def __init__(self, raw):
         self.raw = raw
         self.write_lock = threading.Lock()      # threads sharing this connection (the committer's)
+        self.ordered = False                    # this transaction holds the messages' lock
 
     def execute(self, sql: str, params=()):
         cursor = self.raw.cursor(row_factory=_rows)
@@ -158,10 +187,38 @@ def connect(url: str, synchronous: str = "FULL") -> Connection:
     return Connection(raw_connect(url))
 
 
-def begin(conn) -> None:
-    """Open a write transaction: the database's one writer from here to COMMIT
-    (the module's docstring says why one)."""
-    conn.raw.execute(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})")     # one round trip
+def begin(conn, ordered: bool = False) -> None:
+    """Open a write transaction, concurrent with other processes' (the module's
+    docstring says how); `ordered`: it will insert messages, so it takes their
+    lock before its snapshot."""
+    conn.ordered = ordered
+    conn.raw.execute("BEGIN ISOLATION LEVEL SERIALIZABLE" + (f"; {LOCK_MESSAGES}" if ordered
+                                                              else "")
+                     + f"; SET LOCAL lock_timeout = '{ROW_WAIT}'")     # one round trip
+
+
+def ordered(conn) -> None:
+    """Right before this transaction first inserts a message: the messages'
+    lock, held to COMMIT, so their ids commit in order."""
+    if not conn.ordered:
+        conn.raw.execute(f"SET LOCAL lock_timeout = 0; {LOCK_MESSAGES}; "
+                         f"SET LOCAL lock_timeout = '{ROW_WAIT}'")
+        conn.ordered = True
+
+
+def retryable(error: BaseException) -> bool:
+    """Whether running the transaction again may succeed: a serialization
+    failure or a deadlock, which SERIALIZABLE reports instead of a wrong answer,
+    or a row waited for longer than ROW_WAIT."""
+    return getattr(error, "sqlstate", None) in RETRYABLE
+
+
+def begin_exclusive(conn) -> None:
+    """A transaction no other exclusive one overlaps (a schema change, a
+    copy-db), at READ COMMITTED: each statement after the lock sees what the
+    previous holder committed."""
+    conn.ordered = False
+    conn.raw.execute(f"BEGIN; SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")     # one round trip
 
 
 # --- the schema --------------------------------------------------------------------
@@ -200,9 +257,10 @@ def after_schema(conn) -> None:
 
 
 def schema_version(conn) -> int:
-    conn.raw.execute("CREATE TABLE IF NOT EXISTS relay_schema (version BIGINT NOT NULL)")
-    # Two processes starting at once: the second waits, then sees the first's version.
-    conn.raw.execute(f"SELECT pg_advisory_xact_lock({LEADER_LOCK + 1})")
+    # Inside begin_exclusive(): two processes starting at once, the second waits, then
+    # sees the first's version.
+    conn.raw.execute("CREATE TABLE IF NOT EXISTS relay_schema (version BIGINT NOT NULL); "
+                     f"CREATE TABLE IF NOT EXISTS {MESSAGES_LOCK} ()")
     row = conn.execute("SELECT version FROM relay_schema").fetchone()
     return row[0] if row else 0
 
@@ -256,24 +314,34 @@ def inserted_id(cursor) -> int:
 
 
 def append_events(conn, rows: list[tuple]) -> list[int]:
-    """Store event rows in order; returns their ids in that order. The NOTIFY
-    is delivered at COMMIT, to every relay process listening (event_tail.py)."""
-    return [r[0] for r in conn.execute(
+    """Store event rows in order; returns their ids in that order. Under the
+    events' lock, taken in the same round trip and held to COMMIT (the
+    module's docstring). The NOTIFY is delivered at COMMIT, to every relay
+    process listening (event_tail.py)."""
+    cursor = conn.execute(
+        f"SET LOCAL lock_timeout = 0; SELECT pg_advisory_xact_lock({EVENTS_LOCK}); "
         "WITH e AS (INSERT INTO events (type, source, subject, time, data, scope) VALUES "
         + ",".join(["(?,?,?,?,?,?)"] * len(rows)) + " RETURNING id) "
         "SELECT e.id FROM e CROSS JOIN (SELECT pg_notify(?, max(id)::text) FROM e) AS n "
         "ORDER BY e.id",
-        [*(value for row in rows for value in row), CHANNEL]).fetchall()]
+        [*(value for row in rows for value in row), CHANNEL])
+    while cursor.nextset():
+        pass
+    return [r[0] for r in cursor.fetchall()]
 
 
 def last_id(conn, table: str) -> int:
-    # The highest committed id: the sequence also counts ids a transaction in
-    # flight holds, which a reader starting "from now" must still be given.
-    row = conn.execute(
-        f"SELECT coalesce((SELECT max(id) FROM {table}), "
-        "pg_sequence_last_value(pg_get_serial_sequence(?, 'id')::regclass), 0)",
-        (table,)).fetchone()
-    return row[0]
+    """The highest id a reader starting "from now" has seen (`table`: events).
+    Ids in flight are above every committed one (append_events), so that is
+    the highest kept; with none kept, the sequence's last value, read once
+    no append is in flight (one may hold that id and commit later)."""
+    row = conn.execute(f"SELECT max(id) FROM {table}").fetchone()
+    if row[0] is not None:
+        return row[0]
+    return conn.execute(
+        "SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence(?, 'id')::regclass), 0) "
+        f"FROM (SELECT pg_advisory_xact_lock_shared({EVENTS_LOCK})) AS appended",
+        (table,)).fetchone()[0]
 
 
 def continue_ids(conn, tables: list[str]) -> None:

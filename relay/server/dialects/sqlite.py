@@ -46,9 +46,22 @@ def connect(path: str, synchronous: str = "FULL") -> Connection:
     return conn
 
 
-def begin(conn) -> None:
-    """Open a write transaction: the database's one writer from here to COMMIT."""
+def begin(conn, ordered: bool = False) -> None:
+    """Open a write transaction: the database's one writer from here to COMMIT
+    (so its ids commit in order, whatever it inserts: `ordered` changes nothing)."""
     conn.execute("BEGIN IMMEDIATE")
+
+
+begin_exclusive = begin
+
+
+def ordered(conn) -> None:
+    """The writer is alone already: ids commit in order."""
+
+
+def retryable(error: BaseException) -> bool:
+    """A transaction that waited for the writer's lock never conflicts."""
+    return False
 
 
 # --- the schema --------------------------------------------------------------------

@@ -35,7 +35,7 @@ def event(relay, name: str | None, fields: dict, t: int):
                                "source": fields.get("source") or name},
                    "idempotencyKey": fields.get("dedupeKey")}
         return relay.committer.commit(
-            lambda c: channels.inbound(c, fields["channel"], inbound, t, counted))
+            lambda c: channels.inbound(c, fields["channel"], inbound, t, counted), ordered=True)
     task = {k: v for k, v in fields.items() if k not in ("type", "channel")}
     task["source"] = task.get("source") or name
     task["meta"] = {**(task.get("meta") or {}), "eventType": fields["type"]}
@@ -45,4 +45,4 @@ def event(relay, name: str | None, fields: dict, t: int):
         if counted is not None:
             counted(c)
         return tasks.open_task(c, task, name, t)
-    return relay.committer.commit(change)
+    return relay.committer.commit(change, ordered=bool(task.get("target")))

@@ -91,7 +91,7 @@ def send(relay, connect, fields: dict, t: int, depth: int = 0) -> tuple[dict, bo
             return (message, False), []
         return (message, True), [arrived(message),
                                  *(agents.presence(c, fields["from"], t) if touch else [])]
-    message, created = relay.committer.commit(change, depth)
+    message, created = relay.committer.commit(change, depth, ordered=True)
     if created and touch:
         presence.written(relay, fields["from"], t)
     return message, created

@@ -33,7 +33,8 @@ def checked_callback(outbound, fields: dict, integration: str | None) -> None:
 def create(relay, fields: dict, integration: str | None, t: int, depth: int = 0):
     """POST /api/tasks and an automation's task action: (task, created)."""
     checked_callback(relay.outbound, fields, integration)
-    return relay.committer.commit(lambda c: open_task(c, fields, integration, t), depth)
+    return relay.committer.commit(lambda c: open_task(c, fields, integration, t), depth,
+                                  ordered=bool(fields.get("target")))
 
 
 def open_task(c, fields: dict, integration: str | None, t: int):

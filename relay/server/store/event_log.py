@@ -41,7 +41,8 @@ def rows_for(events, now: int) -> list[tuple]:
 
 def append(conn, rows: list[tuple]) -> list[int]:
     """Store event rows in order; returns their ids in that order (each
-    engine's way: dialects/*.py append_events), and whom each concerns."""
+    engine's way: dialects/*.py append_events, so that ids commit in order),
+    and whom each concerns."""
     ids = conn.dialect.append_events(conn, rows)
     _index(conn, [(i, row[5]) for i, row in zip(ids, rows) if row[5]])
     return ids

@@ -131,8 +131,10 @@ def insert(conn, m: dict, thread_id: int | None, status: str, resolved_to: str |
         expires_at, now, int(bool(m.get("ackRequired"))), m.get("ackBy"), m.get("maxDeliveries"),
         m.get("escalateTo"))))
     # One statement: the direct target's existence is checked by the INSERT itself,
-    # and the stored row is known without reading it back.
+    # and the stored row is known without reading it back. Under the messages' append
+    # lock, so ids commit in order (dialects/postgres.py).
     dialect = conn.dialect
+    dialect.ordered(conn)
     inserted = conn.execute(_INSERT + dialect.RETURNING_ID, (*row.values(), direct, direct))
     if inserted.rowcount == 0:
         return None
