@@ -65,7 +65,7 @@ class Relay:
                              self.broadcaster.submit]
         self.committer = Committer(settings.db, settings.synchronous, clock, listeners)
         self.stream_receipts = StreamReceipts(self)
-        self.broadcaster.on_carried = self.stream_receipts.note
+        self.broadcaster.receipts = self.stream_receipts
         self.closing = threading.Event()      # set at shutdown: streams end
         # Called at shutdown: what wakes a stream blocked elsewhere than on the broadcaster
         # (a proxied orchestrator stream waiting on its upstream).
