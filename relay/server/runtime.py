@@ -45,13 +45,15 @@ class Relay:
         self.lifecycle = Lifecycle(self, settings.lifecycle_tick)
         # Event automations run in the process that committed the event (once);
         # interval ones are claimed by a conditional UPDATE (once across processes).
-        listeners = [self.callbacks.committed, self.automations.committed]
+        listeners = [self.callbacks.committed, self.automations.committed,
+                     self.lifecycle.committed]
         self.event_tail = None
         if self.shared:
             # Streams hear every process's commits from the log, in id order (event_tail.py);
             # the periodic work runs in the one process holding the lead (leader.py).
             self.event_tail = EventTail(settings.db, [self.broadcaster.submit,
-                                                      self.callbacks.committed],
+                                                      self.callbacks.committed,
+                                                      self.lifecycle.committed],
                                         settings.pg_notify, clock)
             listeners.append(self.event_tail.committed)
             self.leader = Leader(settings.db)
