@@ -77,15 +77,17 @@ class Subscription:
         self._sink = None
         self._holds = 0                         # offers held until release()
 
-    def offer(self, envelopes: list, hold: bool = False) -> bool:
+    def offer(self, envelopes: list, hold: bool = False, encodings: dict | None = None) -> bool:
         """Queue (or write) events; False once this subscriber is overflowed or closed.
-        With `hold`, nothing queued is handed over before release()."""
+        With `hold`, nothing queued is handed over before release(). `encodings`:
+        the bytes of these very events per sink type, shared by the subscribers
+        offered the same list (filled in by the first to need them)."""
         with self._cond:
             if self._state:
                 return False
             self._holds += hold
             if self._sink is not None and not self._holds:
-                envelopes = self._write(envelopes)
+                envelopes = self._write(envelopes, encodings)
                 if not envelopes:
                     return not self._state
             self._items.extend(envelopes)
@@ -103,15 +105,21 @@ class Subscription:
             self._cond.notify_all()
             return not self._state
 
-    def _write(self, envelopes: list) -> list:
+    def _write(self, envelopes: list, encodings: dict | None) -> list:
         """Hand events to the sink; what is left to queue (the bytes it did not take)."""
         if envelopes[0]["id"] <= self.sent_id:
             # Committed before the replay read the log, delivered after: already sent.
             envelopes = [e for e in envelopes if e["id"] > self.sent_id]
             if not envelopes:
                 return []
+            encodings = None
         sink = self._sink
-        data = sink.encode(envelopes)
+        form = type(sink)
+        data = encodings.get(form) if encodings is not None else None
+        if data is None:
+            data = sink.encode(envelopes)
+            if encodings is not None:
+                encodings[form] = data
         try:
             sent = sink.send_some(data)
         except OSError:
@@ -274,14 +282,17 @@ class Broadcaster(Worker):
     def _deliver(self, subscription: Subscription, stored, by_types: dict) -> None:
         # One offer per batch: one lock, one wake-up (or one write) for all its events.
         event_filter = subscription.filter
+        encodings = None
         if event_filter.agent is None:
             # Filtered by type alone: streams asking the same types share one
-            # pass over the batch (hundreds of dashboards and watchers ask alike).
+            # pass over the batch (hundreds of dashboards and watchers ask alike),
+            # and the bytes of what it kept, made once per wire form.
             key = (type(event_filter), event_filter.types)
-            wanted = by_types.get(key)
-            if wanted is None:
-                wanted = by_types[key] = [
-                    envelope for envelope, scope in stored if event_filter.wants(envelope, scope)]
+            shared = by_types.get(key)
+            if shared is None:
+                shared = by_types[key] = ([envelope for envelope, scope in stored
+                                           if event_filter.wants(envelope, scope)], {})
+            wanted, encodings = shared
         else:
             wants = event_filter.wants
             wanted = [envelope for envelope, scope in stored if wants(envelope, scope)]
@@ -292,7 +303,7 @@ class Broadcaster(Worker):
         # (this thread never waits on the database).
         agent_id = event_filter.agent["id"] if event_filter.carries else None
         ids = self.receipts.carried(agent_id, wanted) if agent_id and self.receipts else None
-        if not subscription.offer(wanted, hold=bool(ids)):
+        if not subscription.offer(wanted, bool(ids), encodings):
             self.unsubscribe(subscription)
         elif ids:
             self.receipts.note(agent_id, ids, subscription.release)
