@@ -81,6 +81,12 @@ CREATE INDEX messages_queued ON messages (delivery_status, to_addr, id)
     WHERE delivery_status = 'queued';
 CREATE INDEX messages_from ON messages (from_agent, id);
 CREATE INDEX messages_channel ON messages (channel, id) WHERE channel IS NOT NULL;
+-- Messages per kind, changed in the transaction of each message's insert and delete
+-- (store/messages.py), so /api/stats reads as many rows as there are kinds, not messages.
+CREATE TABLE message_counts (
+    kind  TEXT PRIMARY KEY,
+    n     INTEGER NOT NULL
+) WITHOUT ROWID;
 
 CREATE TABLE events (
     id       INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -45,13 +45,16 @@ def seed_events(path: str, count: int) -> None:
     conn.close()
 
 
-def index_events(path: str) -> None:
-    """This checkout's event_targets for the rows seeded straight into SQL."""
+def index_seeded(path: str) -> None:
+    """This checkout's event_targets and messages per kind for the rows seeded
+    straight into SQL (a relay keeps both as it writes)."""
     from relay.server import db
     from relay.server.store import event_log
     conn = db.connect(path)
     with db.transaction(conn):
         event_log.index_logged(conn)
+        conn.execute("INSERT INTO message_counts (kind, n) "
+                     "SELECT kind, count(*) FROM messages GROUP BY kind")
 
 
 def timings(port: int, path: str, count: int = 200):
@@ -85,7 +88,7 @@ def main():
             seed(path, args.messages, 0, source, init=False)
             seed_events(path, args.events)
             if source is None:
-                index_events(path)
+                index_seeded(path)
             relay, port = start_relay(path, source)
             try:
                 for template in PATHS:

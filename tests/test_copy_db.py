@@ -53,6 +53,8 @@ def test_copy_db_moves_every_resource(tmp_path, clock):
                                "--to", target], capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         assert "messages: 4" in done.stdout
+        # The counts per kind are copied as they are: exact, like the rows they count.
+        assert "message_counts: 1" in done.stdout
         moved = create_app(Settings(db=target), clock)
         try:
             client = moved.test_client()

@@ -116,6 +116,7 @@ def test_migration_indexes_the_events_already_logged(db_path):
     db.init(db_path)
     conn = db.connect(db_path)
     conn.execute("DROP TABLE event_targets")
+    conn.execute("DROP TABLE message_counts")          # migration 9's: not there at 7 either
     conn.execute("INSERT INTO events (type, source, subject, time, data, scope) VALUES "
                  "('message.new', 'x', '1', 0, '{}', '{\"to\": \"tag:t\", \"agents\": [\"x\", \"a\"]}'),"
                  "('activity.created', 'x', '2', 0, '{}', NULL)")
@@ -123,3 +124,17 @@ def test_migration_indexes_the_events_already_logged(db_path):
     assert db.init(db_path) == db.SCHEMA_VERSION
     assert sorted(tuple(r) for r in conn.execute("SELECT target, event_id FROM event_targets")) == [
         ("a", 1), ("tag:t", 1), ("x", 1)]
+
+
+def test_migration_counts_the_messages_already_stored(db_path):
+    # A database from before message_counts: the migration counts its messages
+    # per kind, and stats reads those counts from then on.
+    db.init(db_path)
+    conn = db.connect(db_path)
+    conn.execute("DROP TABLE message_counts")
+    conn.executemany("INSERT INTO messages (from_agent, to_addr, kind, body, created_at) "
+                     "VALUES ('a', 'b', ?, 'x', 0)", [("chat",)] * 3 + [("task",)] * 2)
+    conn.execute("PRAGMA user_version = 8")
+    assert db.init(db_path) == db.SCHEMA_VERSION
+    assert sorted(tuple(r) for r in conn.execute("SELECT kind, n FROM message_counts")) == [
+        ("chat", 3), ("task", 2)]

@@ -15,6 +15,7 @@ from relay.server.settings import Settings
 from relay.server.serving import Server
 
 from .fake_orchestrator import FakeOrchestrator
+from .sse import SSE
 
 POLICY = {"orchestratorId": "h1", "provider": "claude", "cwd": "/srv/app/repo"}
 
@@ -59,6 +60,8 @@ def relay(tmp_path):
     settings = Settings(db=str(tmp_path / "life.db"), port=0, threads=16, reap_interval=3600,
                         lifecycle_tick=3600, keepalive=0.5)
     r = Relay(settings, ManualClock())
+    # The test runs every pass itself: the thread (woken by each policy change) does not.
+    r.relay.lifecycle.stop()
     yield r
     r.server.stop()
     r.thread.join(10)
@@ -243,6 +246,21 @@ def test_the_thread_runs_with_the_server(live_factory):
     live.stop()
     assert not live.relay.lifecycle.running
 
+
+@pytest.mark.parametrize("path", ["/api/spawn-policy/keeper", "/api/config/spawn-policy/keeper"])
+def test_a_policy_put_is_planned_at_once_not_at_the_next_tick(live_factory, path):
+    live = live_factory(lifecycle_tick=3600)          # no tick comes during the test
+    FakeOrchestrator(live.port)
+    commands = SSE(live.port, "/api/events?types=command.created")
+    try:
+        policy = {**POLICY, "mode": "always"}
+        body = {"value": policy} if path.startswith("/api/config/") else policy
+        assert live.request("PUT", path, body)[0] == 201
+        [(_, event)] = commands.events(1)
+        assert (event["data"]["type"], event["data"]["params"]["policyName"]) == (
+            "agent.spawn", "keeper")
+    finally:
+        commands.close()
 
 def test_a_policy_whose_plan_fails_is_skipped_alone(relay, monkeypatch, caplog):
     from relay.server import lifecycle

@@ -369,3 +369,21 @@ def test_a_websocket_on_b_gets_a_send_made_on_a(cluster):
         assert (frame["type"], frame["event"]["data"]["id"]) == ("event", sent["id"])
     finally:
         ws.close()
+
+
+def test_a_policy_put_on_either_process_is_planned_by_the_leader_at_once(cluster):
+    from .fake_orchestrator import FakeOrchestrator
+    # No tick comes during the test; one of the two puts is made on the process
+    # that does not lead, whichever leads: its event wakes the leader's manager.
+    a, b = cluster(RELAY_LIFECYCLE_TICK="3600"), cluster(RELAY_LIFECYCLE_TICK="3600")
+    FakeOrchestrator(a.port)
+    commands = SSE(a.port, "/api/events?types=command.created")
+    try:
+        for process, name in ((a, "one"), (b, "two")):
+            assert process.call("PUT", f"/api/spawn-policy/{name}", {
+                "orchestratorId": "h1", "provider": "claude", "cwd": "/srv/app/repo",
+                "mode": "always"})[0] == 201
+        spawned = {e["data"]["params"]["policyName"] for _, e in commands.events(2)}
+        assert spawned == {"one", "two"}
+    finally:
+        commands.close()

@@ -144,3 +144,19 @@ def test_settings(db_path):
             Settings().config_history) == (7776000, 2592000, 604800, 604800, 100)
     with pytest.raises(ConfigError, match="RELAY_TASK_RETENTION must not be negative"):
         parse({"RELAY_TASK_RETENTION": "-1"})
+
+
+def test_stats_count_what_retention_trims(make, clock):
+    client, relay_ = make(message_retention=60)
+    relay_.reaper.retention.batch = 2            # several batches, each its own commit
+    post(client, "/api/agents", {"id": "a"})
+    for kind in ("chat", "chat", "chat", "control", "task"):
+        post(client, "/api/messages", {"from": "z", "to": "a", "body": "old", "kind": kind})
+    held = post(client, "/api/messages", {"from": "z", "to": "a", "body": "held", "kind": "task",
+                                          "claimable": True})
+    post(client, f"/api/messages/{held['id']}/claim", {"agentId": "a", "ttlSeconds": 3600})
+    clock.advance(61)
+    post(client, "/api/messages", {"from": "z", "to": "a", "body": "new", "kind": "control"})
+    assert client.post("/api/system/reap").get_json()["prunedMessages"] == 5
+    assert client.get("/api/stats").get_json()["messages"] == {
+        "total": 2, "byKind": {"control": 1, "task": 1}}

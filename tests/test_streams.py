@@ -5,7 +5,7 @@ import socket
 import threading
 import time
 
-from relay.server.broadcaster import CLOSED, RESET, Broadcaster, Filter
+from relay.server.broadcaster import CLOSED, RESET, Broadcaster, Filter, Subscription
 from relay.server.store.event_log import Envelope
 
 from .sse import SSE
@@ -219,6 +219,16 @@ def test_broadcaster_survives_a_broken_filter():
     assert bad.take(2) == CLOSED
     broadcaster.stop()
 
+
+def test_a_held_offer_and_those_after_it_wait_for_release():
+    # What the stream receipts worker holds (stream_receipts.py): nothing is
+    # handed over before it is released, and nothing overtakes it meanwhile.
+    subscription = Subscription(Filter(), maxsize=10)
+    assert subscription.offer([Envelope(id=1, type="x", subject=None, data={})], hold=True)
+    assert subscription.offer([Envelope(id=2, type="x", subject=None, data={})])
+    assert subscription.take(0) == []
+    subscription.release()
+    assert [e["id"] for e in subscription.take(0)] == [1, 2]
 
 def test_recent_events(live):
     post(live, "/api/agents", {"id": "a", "tags": ["t"]})

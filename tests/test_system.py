@@ -1,5 +1,6 @@
 """Health, spec, stats, broadcast."""
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 from .conftest import inbox, register, send
 
@@ -102,3 +103,39 @@ def test_health_shows_a_postgres_url_without_its_password():
     assert (db.url_shown("postgresql://relay:s3cret@db.internal:5433/relay?sslmode=require")
             == "postgresql://relay@db.internal:5433/relay?sslmode=require")
     assert db.url_shown("postgres://db.internal/relay") == "postgres://db.internal/relay"
+
+
+def test_stats_count_each_send_and_delete_once(client):
+    register(client, "a")
+    chats = [send(client, "a", "a", kind="chat") for _ in range(3)]
+    control = send(client, "a", "a", kind="control")
+    send(client, "a", "a", kind="pair")
+    send(client, "a", "a", kind="pair", idempotencyKey="k")
+    send(client, "a", "a", kind="pair", idempotencyKey="k")           # the same message again
+    assert client.post("/api/messages", json={"from": "a", "to": "nobody", "body": "x",
+                                              "kind": "task"}).status_code == 404
+    for message in (chats[0], control):
+        assert client.delete(f"/api/messages/{message['id']}").status_code == 200
+    assert client.delete(f"/api/messages/{control['id']}").status_code == 404
+    assert client.get("/api/stats").get_json()["messages"] == {
+        "total": 4, "byKind": {"chat": 2, "pair": 2}}
+
+
+def test_stats_exact_under_concurrent_sends_and_deletes(live):
+    """32 threads send and delete at once over real HTTP: every change counted once."""
+    assert live.request("POST", "/api/agents", {"id": "a"})[0] == 201
+    kinds = ("chat", "control", "task")
+    doomed = [live.request("POST", "/api/messages", {"from": "a", "to": "a", "body": "old",
+                                                     "kind": kinds[i % 3]})[1]["id"]
+              for i in range(12)]
+
+    def change(i):
+        if i < len(doomed):
+            return live.request("DELETE", f"/api/messages/{doomed[i]}")[0]
+        return live.request("POST", "/api/messages", {"from": "a", "to": "a", "body": "new",
+                                                      "kind": kinds[i % 2]})[0]
+    with ThreadPoolExecutor(32) as pool:
+        statuses = list(pool.map(change, range(72)))
+    assert statuses == [200] * 12 + [201] * 60
+    assert live.request("GET", "/api/stats")[1]["messages"] == {
+        "total": 60, "byKind": {"chat": 30, "control": 30}}

@@ -59,6 +59,10 @@ class Subscription:
     socket takes them whole at once. What does not fit is queued, as the
     bytes still owed, and the thread is woken to write it with a timeout.
     Waking one thread per subscriber per event is what made fan-out slow.
+
+    Events offered with `hold` wait in the queue, with everything offered
+    after them, until release(): the stream receipts worker records first
+    that they were delivered (stream_receipts.py).
     """
 
     def __init__(self, event_filter: Filter, maxsize: int, maxbytes: int = 8 << 20):
@@ -71,14 +75,19 @@ class Subscription:
         self._cond = threading.Condition()
         self._state = None                      # None, RESET or CLOSED
         self._sink = None
+        self._holds = 0                         # offers held until release()
 
-    def offer(self, envelopes: list) -> bool:
-        """Queue (or write) events; False once this subscriber is overflowed or closed."""
+    def offer(self, envelopes: list, hold: bool = False, encodings: dict | None = None) -> bool:
+        """Queue (or write) events; False once this subscriber is overflowed or closed.
+        With `hold`, nothing queued is handed over before release(). `encodings`:
+        the bytes of these very events per sink type, shared by the subscribers
+        offered the same list (filled in by the first to need them)."""
         with self._cond:
             if self._state:
                 return False
-            if self._sink is not None:
-                envelopes = self._write(envelopes)
+            self._holds += hold
+            if self._sink is not None and not self._holds:
+                envelopes = self._write(envelopes, encodings)
                 if not envelopes:
                     return not self._state
             self._items.extend(envelopes)
@@ -96,15 +105,21 @@ class Subscription:
             self._cond.notify_all()
             return not self._state
 
-    def _write(self, envelopes: list) -> list:
+    def _write(self, envelopes: list, encodings: dict | None) -> list:
         """Hand events to the sink; what is left to queue (the bytes it did not take)."""
         if envelopes[0]["id"] <= self.sent_id:
             # Committed before the replay read the log, delivered after: already sent.
             envelopes = [e for e in envelopes if e["id"] > self.sent_id]
             if not envelopes:
                 return []
+            encodings = None
         sink = self._sink
-        data = sink.encode(envelopes)
+        form = type(sink)
+        data = encodings.get(form) if encodings is not None else None
+        if data is None:
+            data = sink.encode(envelopes)
+            if encodings is not None:
+                encodings[form] = data
         try:
             sent = sink.send_some(data)
         except OSError:
@@ -128,12 +143,22 @@ class Subscription:
         if sent < len(data):
             self._items.append(data[sent:])
 
+    def release(self) -> None:
+        """One held offer may go (the last one: the stream's thread takes them)."""
+        with self._cond:
+            self._holds -= 1
+            if not self._holds:
+                self._cond.notify_all()
+
     def close(self) -> None:
         with self._cond:
             if not self._state:
                 self._state = CLOSED
             self._sink = None
             self._cond.notify_all()
+
+    def _ready(self) -> bool:
+        return bool(self._items) and not self._holds
 
     def take(self, timeout: float | None, limit: int = 500, sink=None, seen: int = 0,
              keepalive: bytes | None = None):
@@ -149,16 +174,16 @@ class Subscription:
         events that come meanwhile the slow way, through the caller's thread.
         """
         with self._cond:
-            while not self._items and not self._state:
+            while not self._ready() and not self._state:
                 self._sink = sink
                 self.sent_id = max(self.sent_id, seen)
-                self._cond.wait(timeout)
-                if keepalive is None or sink is None or self._sink is not sink \
-                        or self._items or self._state:
+                if self._cond.wait(timeout):
+                    continue            # woken: events, a state, or a held offer (wait on)
+                if keepalive is None or sink is None or self._sink is not sink:
                     break
                 self._write_raw(keepalive)
             self._sink = None
-            if self._items:
+            if self._ready():
                 count = min(limit, len(self._items))
                 taken = [self._items.popleft() for _ in range(count)]
                 self._bytes = 0 if not self._items else self._bytes - sum(
@@ -179,8 +204,8 @@ class Broadcaster(Worker):
         self._inbox: queue.Queue = queue.Queue()
         self._subscribers: set[Subscription] = set()
         self._subscribers_lock = threading.Lock()
-        # (agentId, envelopes) after events went to a stream that carries them to that agent.
-        self.on_carried = None
+        # The stream receipts worker (stream_receipts.py), set by the runtime.
+        self.receipts = None
 
     # --- the thread (worker.py: start/stop) ----------------------------------------
 
@@ -257,18 +282,28 @@ class Broadcaster(Worker):
     def _deliver(self, subscription: Subscription, stored, by_types: dict) -> None:
         # One offer per batch: one lock, one wake-up (or one write) for all its events.
         event_filter = subscription.filter
+        encodings = None
         if event_filter.agent is None:
             # Filtered by type alone: streams asking the same types share one
-            # pass over the batch (hundreds of dashboards and watchers ask alike).
+            # pass over the batch (hundreds of dashboards and watchers ask alike),
+            # and the bytes of what it kept, made once per wire form.
             key = (type(event_filter), event_filter.types)
-            wanted = by_types.get(key)
-            if wanted is None:
-                wanted = by_types[key] = [
-                    envelope for envelope, scope in stored if event_filter.wants(envelope, scope)]
+            shared = by_types.get(key)
+            if shared is None:
+                shared = by_types[key] = ([envelope for envelope, scope in stored
+                                           if event_filter.wants(envelope, scope)], {})
+            wanted, encodings = shared
         else:
             wants = event_filter.wants
             wanted = [envelope for envelope, scope in stored if wants(envelope, scope)]
-        if wanted and not subscription.offer(wanted):
+        if not wanted:
+            return
+        # Messages asking for an ack that a stream carries to its agent: held in its
+        # queue until their receipts say delivered, which the receipts worker writes
+        # (this thread never waits on the database).
+        agent_id = event_filter.agent["id"] if event_filter.carries else None
+        ids = self.receipts.carried(agent_id, wanted) if agent_id and self.receipts else None
+        if not subscription.offer(wanted, bool(ids), encodings):
             self.unsubscribe(subscription)
-        elif wanted and subscription.filter.carries and self.on_carried is not None:
-            self.on_carried(subscription.filter.agent["id"], wanted)
+        elif ids:
+            self.receipts.note(agent_id, ids, subscription.release)

@@ -20,7 +20,7 @@ from . import dialects
 # relay/server/schema.sql links to the top-level schema.sql in a checkout and is
 # a copy of it in a built wheel (package data), so every install can create a database.
 SCHEMA_PATH = Path(__file__).with_name("schema.sql")
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 # version -> SQL that brings a database from version-1 to version. A new
 # schema change adds a row here *and* edits schema.sql, so new and old
@@ -223,6 +223,15 @@ CREATE TABLE event_targets (
     event_id  INTEGER NOT NULL,
     PRIMARY KEY (target, event_id)
 ) WITHOUT ROWID;
+""",
+    # Messages per kind (schema.sql: message_counts), counted once here from the
+    # messages already stored; from then on each insert and delete keeps them.
+    9: """
+CREATE TABLE message_counts (
+    kind  TEXT PRIMARY KEY,
+    n     INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO message_counts (kind, n) SELECT kind, count(*) FROM messages GROUP BY kind;
 """,
 }
 # The migration whose step also makes the engine's search index (SQLite: an FTS5

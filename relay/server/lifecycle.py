@@ -103,6 +103,14 @@ class Lifecycle(Periodic):
         super().__init__(tick, relay.clock)
         self.relay = relay
 
+    def committed(self, stored) -> None:
+        """Committer listener (and the event tail's, for other processes' commits):
+        a policy written or deleted is planned now, not at the next tick."""
+        if any(envelope["type"] == "config.changed"
+               and envelope["data"]["namespace"] == policies.NAMESPACE
+               for envelope, _ in stored):
+            self.wake()
+
     def run_once(self) -> list[tuple[str, str]]:
         """One pass over the policies now; answers the (policy, action) steps taken."""
         with self._run_lock:

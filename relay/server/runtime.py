@@ -45,14 +45,16 @@ class Relay:
         self.lifecycle = Lifecycle(self, settings.lifecycle_tick)
         # Event automations run in the process that committed the event (once);
         # interval ones are claimed by a conditional UPDATE (once across processes).
-        listeners = [self.callbacks.committed, self.automations.committed]
+        listeners = [self.callbacks.committed, self.automations.committed,
+                     self.lifecycle.committed]
         self.event_tail = None
         if self.shared:
             # Streams hear every process's commits from the log, in id order (event_tail.py);
             # the periodic work runs in the one process holding the lead (leader.py); every
             # process sends callbacks, each delivery taken by one claim (callbacks.py).
             self.event_tail = EventTail(settings.db, [self.broadcaster.submit,
-                                                      self.callbacks.committed],
+                                                      self.callbacks.committed,
+                                                      self.lifecycle.committed],
                                         settings.pg_notify, clock)
             listeners.append(self.event_tail.committed)
             self.leader = Leader(settings.db)
@@ -66,7 +68,7 @@ class Relay:
                              self.broadcaster.submit]
         self.committer = Committer(settings.db, settings.synchronous, clock, listeners)
         self.stream_receipts = StreamReceipts(self)
-        self.broadcaster.on_carried = self.stream_receipts.note
+        self.broadcaster.receipts = self.stream_receipts
         self.closing = threading.Event()      # set at shutdown: streams end
         # Called at shutdown: what wakes a stream blocked elsewhere than on the broadcaster
         # (a proxied orchestrator stream waiting on its upstream).

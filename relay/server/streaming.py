@@ -46,7 +46,7 @@ def replay(r, since: int, event_filter: Filter):
             yield RESET, {"reason": "retention", "lastEventId": since, "firstKeptId": first_kept}
         for wanted in matching(c, since, event_filter):
             if event_filter.carries:
-                r.stream_receipts.note(event_filter.agent["id"], wanted)
+                r.stream_receipts.record(event_filter.agent["id"], wanted)
             yield "events", wanted
     finally:
         r.connections.release(c)

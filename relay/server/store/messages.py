@@ -1,6 +1,7 @@
 """Messages: rows, the inbox poll, claims, reads, threads, and the queue of
 pool:/policy: messages (the /api/messages summaries). Where a message goes and who may
 claim it is decided in domain/messages.py and domain/addresses.py."""
+from collections import Counter
 from functools import lru_cache
 
 from . import JsonArray, Record, dumps, loads, placeholders, policies, where
@@ -111,6 +112,18 @@ _INSERT = (f"INSERT INTO messages ({', '.join(_COLUMNS)}) SELECT "
            + ",".join("CAST(? AS BIGINT)" if c in _INTEGERS else "?" for c in _COLUMNS)
            + " WHERE ? IS NULL OR EXISTS (SELECT 1 FROM agents WHERE id = ?)")
 
+# Messages per kind (schema.sql: message_counts), changed by the store function that
+# inserts or deletes messages, right after it, in its transaction. One upsert, spelt
+# the same on both engines: a kind's first message makes its row.
+COUNT_KIND = ("INSERT INTO message_counts (kind, n) VALUES (?, ?) "
+              "ON CONFLICT (kind) DO UPDATE SET n = message_counts.n + excluded.n")
+
+
+def count_kinds(conn, kinds: list[str], step: int) -> None:
+    """COUNT_KIND for a batch: `step` (-1 for a delete) for each of `kinds`.
+    Kinds in sorted order: concurrent writers take the rows' locks in one order."""
+    conn.executemany(COUNT_KIND, [(kind, step * n) for kind, n in sorted(Counter(kinds).items())])
+
 
 def thread_of(conn, message_id: int) -> int | None:
     """The thread a reply to `message_id` joins; None when there is no such message."""
@@ -138,6 +151,7 @@ def insert(conn, m: dict, thread_id: int | None, status: str, resolved_to: str |
     inserted = conn.execute(_INSERT + dialect.RETURNING_ID, (*row.values(), direct, direct))
     if inserted.rowcount == 0:
         return None
+    conn.execute(COUNT_KIND, (row["kind"], 1))
     return to_dict({**row, "id": dialect.inserted_id(inserted), "read_by": "[]", "claimed_by": None,
                     "claimed_at": None, "claim_expires_at": None})
 
@@ -350,7 +364,10 @@ def existing_ids(conn, message_ids: list[int]) -> set[int]:
 
 def delete(conn, message_id: int) -> dict | None:
     row = conn.execute("DELETE FROM messages WHERE id = ? RETURNING *", (message_id,)).fetchone()
-    return to_dict(row) if row else None
+    if row is None:
+        return None
+    conn.execute(COUNT_KIND, (row["kind"], -1))
+    return to_dict(row)
 
 
 # --- queued delivery ---------------------------------------------
@@ -383,8 +400,10 @@ def expire_queued(conn, now: int) -> list[dict]:
 # --- counts ---------------------------------------------------------------------
 
 def counts_by_kind(conn) -> dict:
+    """Exact, and as many rows read as there are kinds (stats); a kind whose
+    messages are all deleted keeps its row at 0 and is left out."""
     return {r["kind"]: r["n"] for r in
-            conn.execute("SELECT kind, count(*) AS n FROM messages GROUP BY kind")}
+            conn.execute("SELECT kind, n FROM message_counts WHERE n > 0 ORDER BY kind")}
 
 
 def queued_count(conn) -> int:

@@ -5,6 +5,8 @@ Each delete takes at most `limit` rows, oldest first, so one transaction
 never holds the write lock for long; the reaper calls it again while it
 keeps finding rows (store functions never loop over commits themselves).
 """
+from . import messages as message_rows
+
 FINAL_TASKS = ("resolved", "failed", "cancelled")
 FINAL_COMMANDS = ("succeeded", "failed", "cancelled", "expired")
 
@@ -15,21 +17,28 @@ TABLES = {"messages": "created_at", "activity": "created_at", "tasks": "created_
           "callback_deliveries": "created_at", "automation_runs": "started_at"}
 
 
-def _delete(conn, table: str, where: str, params: tuple, limit: int) -> int:
+def _batch(conn, table: str, where: str, params: tuple, limit: int, returning: str = ""):
     key = conn.dialect.row_key(table)      # SQLite's rowid; PostgreSQL's id or ctid
     return conn.execute(
         f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} WHERE {where} "
-        f"ORDER BY {key} LIMIT ?)", (*params, limit)).rowcount
+        f"ORDER BY {key} LIMIT ?){returning}", (*params, limit))
+
+
+def _delete(conn, table: str, where: str, params: tuple, limit: int) -> int:
+    return _batch(conn, table, where, params, limit).rowcount
 
 
 def messages(conn, older_than: int, now: int, limit: int) -> int:
     """Messages made before `older_than` that are settled: not queued, not
     under a live claim, and not waiting for an ack that is not yet overdue
-    (those are kept until they are)."""
-    return _delete(conn, "messages", "created_at < ? AND delivery_status != 'queued' AND "
-                   "(claimed_by IS NULL OR claim_expires_at <= ?) AND (ack_required = 0 OR "
-                   "NOT EXISTS (SELECT 1 FROM receipts WHERE message_id = messages.id AND "
-                   "due_at IS NOT NULL))", (older_than, now), limit)
+    (those are kept until they are). Their kinds' counts go down with them."""
+    kinds = [row[0] for row in _batch(
+        conn, "messages", "created_at < ? AND delivery_status != 'queued' AND "
+        "(claimed_by IS NULL OR claim_expires_at <= ?) AND (ack_required = 0 OR "
+        "NOT EXISTS (SELECT 1 FROM receipts WHERE message_id = messages.id AND "
+        "due_at IS NOT NULL))", (older_than, now), limit, " RETURNING kind")]
+    message_rows.count_kinds(conn, kinds, -1)
+    return len(kinds)
 
 
 def channel_events(conn, older_than: int, limit: int) -> int:
