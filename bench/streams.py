@@ -207,7 +207,11 @@ def start(args, sizes, stack: ExitStack, label: str, source=None):
     url = stack.enter_context(
         databases.fresh(args.db, args.workdir, f"streams{label.strip()}", args.pg))
     init_schema(url, source)
-    proc, port = start_relay(url, source, RELAY_THREADS=str(max(sizes) + 40), RELAY_KEEPALIVE="1")
+    # Every subscriber connects from this one address: no per-client caps (an older
+    # base ignores the settings it does not know).
+    proc, port = start_relay(url, source, RELAY_THREADS=str(max(sizes) + 40), RELAY_KEEPALIVE="1",
+                             RELAY_MAX_STREAMS_PER_CLIENT="0",
+                             RELAY_MAX_CONNECTIONS_PER_CLIENT="0")
     stack.callback(stop, proc)
     conn = http.client.HTTPConnection("127.0.0.1", port)
     conn.request("POST", "/api/agents", body=json.dumps({"id": "target"}),
