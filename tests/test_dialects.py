@@ -95,7 +95,7 @@ def test_write_transactions_run_at_once_until_one_appends(pg_url):
 @pg.only
 def test_overlapping_appends_are_read_in_id_order_without_a_gap(pg_url):
     """A reader never sees an event id before every lower one is committed,
-    whichever transaction began first (API.md §17: resume with no gap)."""
+    whichever transaction began first (README "Several relays on PostgreSQL": resume with no gap)."""
     a, b, reader = db.connect(pg_url), db.connect(pg_url), db.connect(pg_url)
 
     def seen():

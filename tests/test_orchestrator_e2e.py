@@ -1,6 +1,7 @@
-"""`relay orchestrator` end to end (CLIENTS.md §5–6): a real relay on a free port with short
-ticks, the real orchestrator process, real tmux, and the fake provider (an agent that
-answers messages through the client) run by `relay run` in each session."""
+"""`relay orchestrator` end to end (README "Keeping an agent running"): a real
+relay on a free port with short ticks, the real orchestrator process, real tmux,
+and the fake provider (an agent that answers messages through the client) run by
+`relay run` in each session."""
 import http.client
 import json
 import shutil

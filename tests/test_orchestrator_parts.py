@@ -1,6 +1,7 @@
-"""The orchestrator's parts on their own (CLIENTS.md §5): providers and their flags, the
-base-dir checks, tmux driven without a shell or tmux command parsing (real tmux, on a
-server of the test's own), and its HTTP API over real HTTP."""
+"""The orchestrator's parts on their own (README "Keeping an agent running"):
+providers and their flags, the base-dir checks, tmux driven without a shell or
+tmux command parsing (real tmux, on a server of the test's own), and its HTTP API
+over real HTTP."""
 import http.client
 import json
 import os

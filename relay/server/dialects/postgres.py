@@ -20,7 +20,8 @@ a whole batch that long before it tells.
 
 Ids are appended in order: a reader that has seen event or message id N
 has seen every id below it, so a resume, a `since` or an inbox cursor on
-any process never skips a row that commits later (API.md §17). Of the two
+any process never skips a row that commits later (README: "Several
+relays on PostgreSQL"). Of the two
 ways to promise that with concurrent transactions, this serializes the
 append rather than reading only below the oldest transaction in flight
 (which costs a snapshot check on every read, a column on every row and a
