@@ -130,6 +130,28 @@ def test_since_query_replays(live):
     stream.close()
 
 
+def test_a_send_made_after_connected_reaches_the_stream_however_late_it_goes_on(live,
+                                                                              monkeypatch):
+    """`: connected` means live: a send the client makes once it read it reaches
+    it, even when the stream's thread goes on only after that send committed
+    (on PostgreSQL it used to read where live starts only then, and skip it)."""
+    from relay.server.api import streams
+    follow, sent = streams.follow, threading.Event()
+
+    def late(*args, **kwargs):
+        assert sent.wait(30)
+        yield from follow(*args, **kwargs)
+    monkeypatch.setattr(streams, "follow", late)
+    post(live, "/api/agents", {"id": "a"})
+    stream = SSE(live.port, "/api/events?types=message.")
+    assert stream.frame() == {"comment": "connected"}
+    message = post(live, "/api/messages", {"from": "z", "to": "a", "body": "after connected"})
+    sent.set()
+    [(name, event)] = stream.events(1)
+    assert (name, event["data"]["id"]) == ("message.new", message["id"])
+    stream.close()
+
+
 def test_bad_last_event_id(live):
     stream = SSE(live.port, headers={"Last-Event-ID": "abc"})
     assert stream.status == 400
