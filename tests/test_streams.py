@@ -5,6 +5,8 @@ import socket
 import threading
 import time
 
+import pytest
+
 from relay.server.broadcaster import CLOSED, RESET, Broadcaster, Filter, Subscription
 from relay.server.store.event_log import Envelope
 
@@ -149,6 +151,25 @@ def test_a_send_made_after_connected_reaches_the_stream_however_late_it_goes_on(
     sent.set()
     [(name, event)] = stream.events(1)
     assert (name, event["data"]["id"]) == ("message.new", message["id"])
+    stream.close()
+
+
+def test_a_stream_that_cannot_read_where_it_starts_is_500_and_frees_its_slot(live, monkeypatch):
+    """On PostgreSQL a stream live from now reads where it starts before it
+    answers (streaming.subscribe): when that read fails, it is refused and
+    holds neither a slot nor a subscription."""
+    if not live.relay.shared:
+        pytest.skip("one process on SQLite: a stream live from now reads nothing")
+    from relay.server import streaming
+
+    def unreadable(r):
+        raise RuntimeError("the event log is unreadable")
+    monkeypatch.setattr(streaming, "latest_event_id", unreadable)
+    stream = SSE(live.port, "/api/events?types=message.")
+    assert stream.status == 500
+    assert json.loads(stream.response.read())["error"] == "internal error"
+    assert live.request("GET", "/api/health")[1]["streams"]["sse"] == 0
+    assert live.relay.broadcaster.subscriber_count() == 0
     stream.close()
 
 

@@ -69,7 +69,9 @@ class Subscription:
         self.filter = event_filter
         self.maxsize = maxsize
         self.maxbytes = maxbytes
-        self.sent_id = 0                        # the last event id written straight to the sink
+        # The last event id written straight to the sink (at first, where a
+        # stream live from now starts: streaming.subscribe).
+        self.sent_id = 0
         self._items: deque = deque()            # envelopes, or bytes owed to the socket
         self._bytes = 0
         self._cond = threading.Condition()
