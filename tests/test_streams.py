@@ -273,6 +273,45 @@ def test_a_held_offer_and_those_after_it_wait_for_release():
     subscription.release()
     assert [e["id"] for e in subscription.take(0)] == [1, 2]
 
+
+class RecordingSink:
+    """A lent sink (Subscription.take) that takes every write whole and keeps it."""
+
+    def __init__(self):
+        self.written = []
+        self.lent = threading.Event()
+
+    @staticmethod
+    def encode(envelopes):
+        return ",".join(str(e["id"]) for e in envelopes).encode()
+
+    def send_some(self, data):
+        self.written.append(data)
+        self.lent.set()
+        return len(data)
+
+
+def test_an_offer_right_after_a_release_does_not_overtake_the_released_events():
+    # A release wakes the stream's thread to take the held events; an offer
+    # made before it runs must queue behind them, not go straight to the
+    # sink still lent: it would overtake them, and follow() would then skip
+    # them as already sent (ids up to sent_id).
+    subscription = Subscription(Filter(), maxsize=10)
+    sink, taken = RecordingSink(), []
+    waiting = threading.Thread(target=lambda: taken.extend(
+        subscription.take(0.01, sink=sink, keepalive=b"k")))
+    waiting.start()
+    assert sink.lent.wait(10)               # a keepalive went out: it waits, the sink lent
+    assert subscription.offer([Envelope(id=1, type="x", subject=None, data={})], hold=True)
+    with subscription._cond:                # the thread, woken, runs only after both
+        subscription.release()
+        assert subscription.offer([Envelope(id=2, type="x", subject=None, data={})])
+    waiting.join(10)
+    assert [e["id"] for e in taken] == [1, 2]
+    assert set(sink.written) == {b"k"}
+    assert subscription.sent_id == 0
+
+
 def test_recent_events(live):
     post(live, "/api/agents", {"id": "a", "tags": ["t"]})
     post(live, "/api/agents", {"id": "b"})
