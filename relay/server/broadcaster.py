@@ -88,7 +88,9 @@ class Subscription:
             if self._state:
                 return False
             self._holds += hold
-            if self._sink is not None and not self._holds:
+            # Not past anything queued: released events the stream's thread
+            # has not taken yet would be overtaken, then skipped as sent.
+            if self._sink is not None and not self._holds and not self._items:
                 envelopes = self._write(envelopes, encodings)
                 if not envelopes:
                     return not self._state
