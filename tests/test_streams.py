@@ -312,6 +312,25 @@ def test_an_offer_right_after_a_release_does_not_overtake_the_released_events():
     assert subscription.sent_id == 0
 
 
+def test_bytes_owed_go_out_before_anything_else_even_while_an_offer_is_held():
+    # A write the socket took only in part leaves the rest of its frame owed;
+    # a held offer coming next must not keep it back, or let a keepalive go
+    # through the sink meanwhile: that would land inside the frame begun.
+    subscription = Subscription(Filter(), maxsize=10)
+    sink, taken = RecordingSink(), []
+    waiting = threading.Thread(target=lambda: taken.extend(
+        subscription.take(0.01, sink=sink, keepalive=b"k")))
+    waiting.start()
+    assert sink.lent.wait(10)
+    sink.send_some = lambda data: sink.written.append(data[:1]) or 1    # the socket is full
+    with subscription._cond:
+        assert subscription.offer([Envelope(id=10, type="x", subject=None, data={})])
+        assert subscription.offer([Envelope(id=11, type="x", subject=None, data={})], hold=True)
+    waiting.join(10)
+    assert taken == [b"0"]                  # the rest of "10", alone: 11 is held
+    assert sink.written[-1] == b"1"         # and nothing went through the sink after its start
+
+
 def test_recent_events(live):
     post(live, "/api/agents", {"id": "a", "tags": ["t"]})
     post(live, "/api/agents", {"id": "b"})
