@@ -162,7 +162,8 @@ class Subscription:
             self._cond.notify_all()
 
     def _ready(self) -> bool:
-        return bool(self._items) and not self._holds
+        # Bytes owed finish a frame already begun on the wire: no hold keeps them.
+        return bool(self._items) and (not self._holds or type(self._items[0]) is bytes)
 
     def take(self, timeout: float | None, limit: int = 500, sink=None, seen: int = 0,
              keepalive: bytes | None = None):
@@ -179,7 +180,7 @@ class Subscription:
         """
         with self._cond:
             while not self._ready() and not self._state:
-                self._sink = sink
+                self._sink = None if self._items else sink      # nothing passes what is held
                 self.sent_id = max(self.sent_id, seen)
                 if self._cond.wait(timeout):
                     continue            # woken: events, a state, or a held offer (wait on)
@@ -188,7 +189,7 @@ class Subscription:
                 self._write_raw(keepalive)
             self._sink = None
             if self._ready():
-                count = min(limit, len(self._items))
+                count = 1 if self._holds else min(limit, len(self._items))     # the bytes alone
                 taken = [self._items.popleft() for _ in range(count)]
                 self._bytes = 0 if not self._items else self._bytes - sum(
                     len(e) if type(e) is bytes else len(e.text()) for e in taken)
