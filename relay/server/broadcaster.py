@@ -170,10 +170,11 @@ class Subscription:
         """Every queued item (up to `limit`) as a list, waiting up to `timeout`
         for the first; [] when it passes, RESET or CLOSED once that is the state.
 
-        With a `sink`, events that arrive meanwhile go straight to it, except
-        those with ids up to `seen` (the caller sent them already); it is
-        taken back before this returns, so the caller may write its socket.
-        Items are envelopes, and bytes owed to the socket (only ever first).
+        With a `sink`, events that arrive meanwhile go straight to it (when
+        nothing held is queued before them), except those with ids up to
+        `seen` (the caller sent them already); it is taken back before this
+        returns, so the caller may write its socket. Items are envelopes, and
+        bytes owed to the socket (only ever first, taken alone while held).
         With a `keepalive` too, each `timeout` of quiet writes it through the
         sink and goes on waiting: taking the sink back for it would send the
         events that come meanwhile the slow way, through the caller's thread.
