@@ -5,6 +5,8 @@ import socket
 import threading
 import time
 
+import pytest
+
 from relay.server.broadcaster import CLOSED, RESET, Broadcaster, Filter, Subscription
 from relay.server.store.event_log import Envelope
 
@@ -130,6 +132,47 @@ def test_since_query_replays(live):
     stream.close()
 
 
+def test_a_send_made_after_connected_reaches_the_stream_however_late_it_goes_on(live,
+                                                                              monkeypatch):
+    """`: connected` means live: a send the client makes once it read it reaches
+    it, even when the stream's thread goes on only after that send committed
+    (on PostgreSQL it used to read where live starts only then, and skip it)."""
+    from relay.server.api import streams
+    follow, sent = streams.follow, threading.Event()
+
+    def late(*args, **kwargs):
+        assert sent.wait(30)
+        yield from follow(*args, **kwargs)
+    monkeypatch.setattr(streams, "follow", late)
+    post(live, "/api/agents", {"id": "a"})
+    stream = SSE(live.port, "/api/events?types=message.")
+    assert stream.frame() == {"comment": "connected"}
+    message = post(live, "/api/messages", {"from": "z", "to": "a", "body": "after connected"})
+    sent.set()
+    [(name, event)] = stream.events(1)
+    assert (name, event["data"]["id"]) == ("message.new", message["id"])
+    stream.close()
+
+
+def test_a_stream_that_cannot_read_where_it_starts_is_500_and_frees_its_slot(live, monkeypatch):
+    """On PostgreSQL a stream live from now reads where it starts before it
+    answers (streaming.subscribe): when that read fails, it is refused and
+    holds neither a slot nor a subscription."""
+    if not live.relay.shared:
+        pytest.skip("one process on SQLite: a stream live from now reads nothing")
+    from relay.server import streaming
+
+    def unreadable(r):
+        raise RuntimeError("the event log is unreadable")
+    monkeypatch.setattr(streaming, "latest_event_id", unreadable)
+    stream = SSE(live.port, "/api/events?types=message.")
+    assert stream.status == 500
+    assert json.loads(stream.response.read())["error"] == "internal error"
+    assert live.request("GET", "/api/health")[1]["streams"]["sse"] == 0
+    assert live.relay.broadcaster.subscriber_count() == 0
+    stream.close()
+
+
 def test_bad_last_event_id(live):
     stream = SSE(live.port, headers={"Last-Event-ID": "abc"})
     assert stream.status == 400
@@ -229,6 +272,64 @@ def test_a_held_offer_and_those_after_it_wait_for_release():
     assert subscription.take(0) == []
     subscription.release()
     assert [e["id"] for e in subscription.take(0)] == [1, 2]
+
+
+class RecordingSink:
+    """A lent sink (Subscription.take) that takes every write whole and keeps it."""
+
+    def __init__(self):
+        self.written = []
+        self.lent = threading.Event()
+
+    @staticmethod
+    def encode(envelopes):
+        return ",".join(str(e["id"]) for e in envelopes).encode()
+
+    def send_some(self, data):
+        self.written.append(data)
+        self.lent.set()
+        return len(data)
+
+
+def test_an_offer_right_after_a_release_does_not_overtake_the_released_events():
+    # A release wakes the stream's thread to take the held events; an offer
+    # made before it runs must queue behind them, not go straight to the
+    # sink still lent: it would overtake them, and follow() would then skip
+    # them as already sent (ids up to sent_id).
+    subscription = Subscription(Filter(), maxsize=10)
+    sink, taken = RecordingSink(), []
+    waiting = threading.Thread(target=lambda: taken.extend(
+        subscription.take(0.01, sink=sink, keepalive=b"k")))
+    waiting.start()
+    assert sink.lent.wait(10)               # a keepalive went out: it waits, the sink lent
+    assert subscription.offer([Envelope(id=1, type="x", subject=None, data={})], hold=True)
+    with subscription._cond:                # the thread, woken, runs only after both
+        subscription.release()
+        assert subscription.offer([Envelope(id=2, type="x", subject=None, data={})])
+    waiting.join(10)
+    assert [e["id"] for e in taken] == [1, 2]
+    assert set(sink.written) == {b"k"}
+    assert subscription.sent_id == 0
+
+
+def test_bytes_owed_go_out_before_anything_else_even_while_an_offer_is_held():
+    # A write the socket took only in part leaves the rest of its frame owed;
+    # a held offer coming next must not keep it back, or let a keepalive go
+    # through the sink meanwhile: that would land inside the frame begun.
+    subscription = Subscription(Filter(), maxsize=10)
+    sink, taken = RecordingSink(), []
+    waiting = threading.Thread(target=lambda: taken.extend(
+        subscription.take(0.01, sink=sink, keepalive=b"k")))
+    waiting.start()
+    assert sink.lent.wait(10)
+    sink.send_some = lambda data: sink.written.append(data[:1]) or 1    # the socket is full
+    with subscription._cond:
+        assert subscription.offer([Envelope(id=10, type="x", subject=None, data={})])
+        assert subscription.offer([Envelope(id=11, type="x", subject=None, data={})], hold=True)
+    waiting.join(10)
+    assert taken == [b"0"]                  # the rest of "10", alone: 11 is held
+    assert sink.written[-1] == b"1"         # and nothing went through the sink after its start
+
 
 def test_recent_events(live):
     post(live, "/api/agents", {"id": "a", "tags": ["t"]})

@@ -1,5 +1,6 @@
 """GET /api/ws through waitress and the upgrade adapter."""
 import json
+import threading
 import time
 
 import pytest
@@ -77,6 +78,30 @@ def test_subscribe_receives_events_after_its_ack(live):
     live.request("POST", "/api/messages", {"from": "x", "to": "tag:t", "body": "live"})
     event = receive(ws)["event"]
     assert (event["type"], event["data"]["body"]) == ("message.new", "live")
+    ws.close()
+
+
+def test_a_send_made_after_the_ack_reaches_the_subscriber_however_late_it_goes_on(live,
+                                                                                 monkeypatch):
+    """The ack means live: a send made once the client read it reaches it, even
+    when the forwarder goes on only after that send committed (on PostgreSQL it
+    used to read where live starts only then, and skip it)."""
+    from relay.server.api import websocket
+    follow, sent = websocket.follow, threading.Event()
+
+    def late(*args, **kwargs):
+        assert sent.wait(30)
+        yield from follow(*args, **kwargs)
+    monkeypatch.setattr(websocket, "follow", late)
+    live.request("POST", "/api/agents", {"id": "a"})
+    ws = connect(live)
+    assert ask(ws, {"type": "subscribe", "types": ["message."]})["type"] == "ack"
+    status, message = live.request("POST", "/api/messages",
+                                   {"from": "z", "to": "a", "body": "after the ack"})
+    assert status == 201
+    sent.set()
+    event = receive(ws)["event"]
+    assert (event["type"], event["data"]["id"]) == ("message.new", message["id"])
     ws.close()
 
 

@@ -69,7 +69,9 @@ class Subscription:
         self.filter = event_filter
         self.maxsize = maxsize
         self.maxbytes = maxbytes
-        self.sent_id = 0                        # the last event id written straight to the sink
+        # The last event id written straight to the sink (at first, where a
+        # stream live from now starts: streaming.subscribe).
+        self.sent_id = 0
         self._items: deque = deque()            # envelopes, or bytes owed to the socket
         self._bytes = 0
         self._cond = threading.Condition()
@@ -86,7 +88,9 @@ class Subscription:
             if self._state:
                 return False
             self._holds += hold
-            if self._sink is not None and not self._holds:
+            # Not past anything queued: released events the stream's thread
+            # has not taken yet would be overtaken, then skipped as sent.
+            if self._sink is not None and not self._holds and not self._items:
                 envelopes = self._write(envelopes, encodings)
                 if not envelopes:
                     return not self._state
@@ -158,24 +162,26 @@ class Subscription:
             self._cond.notify_all()
 
     def _ready(self) -> bool:
-        return bool(self._items) and not self._holds
+        # Bytes owed finish a frame already begun on the wire: no hold keeps them.
+        return bool(self._items) and (not self._holds or type(self._items[0]) is bytes)
 
     def take(self, timeout: float | None, limit: int = 500, sink=None, seen: int = 0,
              keepalive: bytes | None = None):
         """Every queued item (up to `limit`) as a list, waiting up to `timeout`
         for the first; [] when it passes, RESET or CLOSED once that is the state.
 
-        With a `sink`, events that arrive meanwhile go straight to it, except
-        those with ids up to `seen` (the caller sent them already); it is
-        taken back before this returns, so the caller may write its socket.
-        Items are envelopes, and bytes owed to the socket (only ever first).
+        With a `sink`, events that arrive meanwhile go straight to it (when
+        nothing held is queued before them), except those with ids up to
+        `seen` (the caller sent them already); it is taken back before this
+        returns, so the caller may write its socket. Items are envelopes, and
+        bytes owed to the socket (only ever first, taken alone while held).
         With a `keepalive` too, each `timeout` of quiet writes it through the
         sink and goes on waiting: taking the sink back for it would send the
         events that come meanwhile the slow way, through the caller's thread.
         """
         with self._cond:
             while not self._ready() and not self._state:
-                self._sink = sink
+                self._sink = None if self._items else sink      # nothing passes what is held
                 self.sent_id = max(self.sent_id, seen)
                 if self._cond.wait(timeout):
                     continue            # woken: events, a state, or a held offer (wait on)
@@ -184,7 +190,7 @@ class Subscription:
                 self._write_raw(keepalive)
             self._sink = None
             if self._ready():
-                count = min(limit, len(self._items))
+                count = 1 if self._holds else min(limit, len(self._items))     # the bytes alone
                 taken = [self._items.popleft() for _ in range(count)]
                 self._bytes = 0 if not self._items else self._bytes - sum(
                     len(e) if type(e) is bytes else len(e.text()) for e in taken)

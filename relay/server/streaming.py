@@ -85,6 +85,27 @@ def matching(c, since: int, event_filter: Filter):
         yield wanted
 
 
+def subscribe(r, event_filter: Filter, since: int | None):
+    """The subscription a stream follows, made before its client is told it is
+    live (SSE's `: connected`, WebSocket's ack): whatever commits after that
+    reaches it, however late the stream's thread goes on.
+
+    Live from now (no `since`) on a shared database, it starts after the log's
+    last id, read here: the log's tail (event_tail.py) may still hand over
+    events committed before; they are not this stream's. (Read once the client
+    had been told, a send it made at once could fall before it: never delivered.)
+    """
+    subscription = r.broadcaster.subscribe(event_filter)
+    if since is None and r.shared:
+        try:
+            subscription.sent_id = latest_event_id(r)
+        except BaseException:
+            r.broadcaster.unsubscribe(subscription)
+            subscription.close()
+            raise
+    return subscription
+
+
 def latest_event_id(r) -> int:
     c = r.connections.acquire()
     try:
@@ -99,8 +120,9 @@ def follow(r, subscription, since: int | None, event_filter: Filter, idle: float
 
     Yields ('events', [envelopes]), ('idle', None) after `idle` seconds of
     quiet, and ('reset', data) as the last item once the subscriber fell behind.
-    The subscription was opened before the replay read the log, so whatever
-    commits meanwhile is queued; ids the replay already sent are skipped.
+    The subscription was opened (subscribe()) before the replay read the log,
+    so whatever commits meanwhile is queued; ids the replay already sent are
+    skipped, and so are those before where a stream live from now starts.
 
     With a `sink`, live events go straight to it while this waits
     (Subscription.take), and so does `keepalive` after each `idle` seconds
@@ -108,10 +130,6 @@ def follow(r, subscription, since: int | None, event_filter: Filter, idle: float
     in a list, to be written before anything else.
     """
     last = since or 0
-    if since is None and r.shared:
-        # Live from now: the log's tail (event_tail.py) may still hand over
-        # events committed before this subscription; they are not this stream's.
-        last = latest_event_id(r)
     if since is not None:
         for kind, item in replay(r, since, event_filter):
             if kind == "events":

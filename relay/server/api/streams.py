@@ -7,7 +7,7 @@ from ..broadcaster import RESET, split_owed
 from ..contract import MAX_ID, route
 from ..errors import bad_request
 from ..schemas.system import Event, EventFilter, StreamFilter
-from ..streaming import follow, matching, read_filter, take_slot
+from ..streaming import follow, matching, read_filter, subscribe, take_slot
 from ..wire import CLIENT_SOCKET, CLOSE_AFTER, STREAM_SOCKET, client_address, send_some, sse_chunk
 from . import answer, conn, relay, release_conn
 
@@ -79,7 +79,11 @@ def events_stream(query: StreamFilter):
         since = cursor(since, "Last-Event-ID or since")
     holder = take_slot(r, "sse", client_address(request.environ))
     release_conn()          # a stream holds no pooled connection (replay borrows its own)
-    subscription = r.broadcaster.subscribe(event_filter)
+    try:
+        subscription = subscribe(r, event_filter, since)
+    except BaseException:
+        r.slots.release("sse", holder)        # no stream after all
+        raise
     # Served by serving.py, the body goes out as the chunks made here, and
     # the socket is ours once the headers are out; elsewhere (the test
     # client), as plain bytes through the WSGI server.

@@ -12,7 +12,7 @@ from ..domain.errors import Refused
 from ..errors import ApiError, bad_request, status_of
 from ..schemas.agents import Heartbeat
 from ..schemas.messages import MessageIn
-from ..streaming import follow, read_filter, take_slot
+from ..streaming import follow, read_filter, subscribe, take_slot
 from ..wire import UPGRADED, client_address, ws_text_frame
 from ..ws_transport import websocket_view
 from . import commit, conn, relay, release_conn
@@ -113,7 +113,7 @@ class Connection:
         if since is not None and (type(since) is not int or not 0 <= since <= MAX_ID):
             raise bad_request(f"since must be an integer between 0 and {MAX_ID}")
         self.stop_forwarding()
-        self.subscription = self.relay.broadcaster.subscribe(event_filter)
+        self.subscription = subscribe(self.relay, event_filter, since)
         self.forwarder = threading.Thread(target=self.forward, name="relay-ws-forwarder",
                                           args=(self.subscription, since, event_filter),
                                           daemon=True)
