@@ -291,16 +291,22 @@ class RecordingSink:
         return len(data)
 
 
-def test_an_offer_right_after_a_release_does_not_overtake_the_released_events():
-    # A release wakes the stream's thread to take the held events; an offer
-    # made before it runs must queue behind them, not go straight to the
-    # sink still lent: it would overtake them, and follow() would then skip
-    # them as already sent (ids up to sent_id).
+def waiting_with_a_lent_sink():
+    """A subscription whose taker, on its own thread, waits with a sink lent."""
     subscription = Subscription(Filter(), maxsize=10)
     sink, taken = RecordingSink(), []
     waiting = threading.Thread(target=lambda: taken.extend(
         subscription.take(0.01, sink=sink, keepalive=b"k")))
     waiting.start()
+    return subscription, sink, taken, waiting
+
+
+def test_an_offer_right_after_a_release_does_not_overtake_the_released_events():
+    # A release wakes the stream's thread to take the held events; an offer
+    # made before it runs must queue behind them, not go straight to the
+    # sink still lent: it would overtake them, and follow() would then skip
+    # them as already sent (ids up to sent_id).
+    subscription, sink, taken, waiting = waiting_with_a_lent_sink()
     assert sink.lent.wait(10)               # a keepalive went out: it waits, the sink lent
     assert subscription.offer([Envelope(id=1, type="x", subject=None, data={})], hold=True)
     with subscription._cond:                # the thread, woken, runs only after both
@@ -316,11 +322,7 @@ def test_bytes_owed_go_out_before_anything_else_even_while_an_offer_is_held():
     # A write the socket took only in part leaves the rest of its frame owed;
     # a held offer coming next must not keep it back, or let a keepalive go
     # through the sink meanwhile: that would land inside the frame begun.
-    subscription = Subscription(Filter(), maxsize=10)
-    sink, taken = RecordingSink(), []
-    waiting = threading.Thread(target=lambda: taken.extend(
-        subscription.take(0.01, sink=sink, keepalive=b"k")))
-    waiting.start()
+    subscription, sink, taken, waiting = waiting_with_a_lent_sink()
     assert sink.lent.wait(10)
     sink.send_some = lambda data: sink.written.append(data[:1]) or 1    # the socket is full
     with subscription._cond:
